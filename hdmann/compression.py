@@ -1,0 +1,162 @@
+"""Lossy codecs through Pillow, each reporting what it actually did.
+
+Every call returns the decoded pixels and the encoded size, from which the achieved
+compression ratio (raw bytes / encoded bytes) and bits per pixel follow, plus PSNR and SSIM
+against the input. Targets are never assumed to be met: JPEG 2000 rate control stops at the
+codestream's header floor, so very high target ratios cannot be reached on small images.
+"""
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+CODECS = ("jpeg", "jpeg2000", "webp")
+CODEC_SETTING = {"jpeg": "quality", "jpeg2000": "target ratio", "webp": "quality"}
+
+
+@dataclass(frozen=True)
+class Compressed:
+    pixels: np.ndarray  # decoded uint8, same shape as the input
+    codec: str
+    setting: float  # quality (jpeg, webp) or target compression ratio (jpeg2000)
+    encoded_bytes: int
+    raw_bytes: int
+    psnr: float
+    ssim: float
+
+    @property
+    def ratio(self) -> float:
+        return self.raw_bytes / self.encoded_bytes
+
+    @property
+    def bpp(self) -> float:
+        pixels = self.pixels.shape[0] * self.pixels.shape[1]
+        return 8.0 * self.encoded_bytes / pixels
+
+
+def _check(codec: str, setting: float) -> None:
+    if codec not in CODECS:
+        raise ValueError(f"codec={codec!r}: use one of {CODECS}")
+    if codec in ("jpeg", "webp") and not 0 <= setting <= 100:
+        raise ValueError(f"{codec} quality={setting} is out of range: use 0..100")
+    if codec == "jpeg2000" and not setting >= 1:
+        raise ValueError(f"jpeg2000 target ratio={setting} is out of range: use a ratio >= 1")
+
+
+def encode(image: np.ndarray, codec: str, setting: float, subsampling: str = "4:2:0") -> bytes:
+    """Encode uint8 pixels (H, W) or (H, W, 3) with the smallest container Pillow offers."""
+    _check(codec, setting)
+    if image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise ValueError(f"expected uint8 (H, W) or (H, W, 3) pixels, got {image.dtype} {image.shape}")
+    img = Image.fromarray(image)
+    buf = io.BytesIO()
+    if codec == "jpeg":
+        kwargs = {"subsampling": subsampling} if image.ndim == 3 else {}
+        img.save(buf, "JPEG", quality=int(setting), optimize=True, **kwargs)
+    elif codec == "webp":
+        img.save(buf, "WEBP", quality=int(setting), method=6)
+    else:  # a raw J2K codestream: no JP2 boxes, the lowest header floor
+        img.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[float(setting)],
+                 irreversible=True, no_jp2=True)
+    return buf.getvalue()
+
+
+def decode(data: bytes, mode: str) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as img:
+        return np.asarray(img.convert(mode), dtype=np.uint8)
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004; Gaussian window, sigma 1.5, 11x11), averaged over channels."""
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    a = a.astype(np.float32).reshape(a.shape[0], a.shape[1], -1)
+    b = b.astype(np.float32).reshape(b.shape[0], b.shape[1], -1)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    scores = []
+    for ch in range(a.shape[2]):
+        x, y = a[..., ch], b[..., ch]
+        # the five local moments in one filter call: x, y, x^2, y^2, xy
+        mx, my, xx, yy, xy = gaussian_filter(np.stack([x, y, x * x, y * y, x * y]), (0, 1.5, 1.5), truncate=3.5)
+        vx, vy, cxy = xx - mx**2, yy - my**2, xy - mx * my
+        s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
+        scores.append(s.astype(np.float64).mean())
+    return float(np.mean(scores))
+
+
+def compress(image: np.ndarray, codec: str, setting: float, subsampling: str = "4:2:0") -> Compressed:
+    data = encode(image, codec, setting, subsampling)
+    pixels = decode(data, "L" if image.ndim == 2 else "RGB")
+    return Compressed(pixels, codec, float(setting), len(data), image.size, psnr(image, pixels), ssim(image, pixels))
+
+
+def reached(achieved_ratio: float, target_ratio: float, tolerance: float = 0.10) -> bool:
+    """A target ratio counts as reached if the achieved one is no more than ``tolerance`` short of it."""
+    return achieved_ratio >= (1 - tolerance) * target_ratio
+
+
+PARALLEL_MIN_PIXELS = 50_000_000  # less work than this is faster in-process than shipped to workers
+STAT_FIELDS = ("encoded_bytes", "raw_bytes", "ratio", "bpp", "psnr", "ssim")
+
+
+def _resize(pixels: np.ndarray, size: int | None) -> np.ndarray:
+    if size is None or pixels.shape[:2] == (size, size):
+        return pixels
+    return np.asarray(Image.fromarray(pixels).resize((size, size), Image.Resampling.BILINEAR))
+
+
+def _work(job):
+    source, mode, codec, setting, out_size, subsampling = job
+    if isinstance(source, (str, Path)):
+        from hdmann.data import read_image
+        source = read_image(Path(source), mode)
+    if codec is None:
+        return _resize(source, out_size), (source.nbytes, source.nbytes, 1.0, 8.0 * source.itemsize *
+                                           (source.size // (source.shape[0] * source.shape[1])),
+                                           float("inf"), 1.0)
+    c = compress(source, codec, setting, subsampling)
+    return _resize(c.pixels, out_size), (c.encoded_bytes, c.raw_bytes, c.ratio, c.bpp, c.psnr, c.ssim)
+
+
+def compress_many(sources, codec: str | None, setting: float = 0, *, mode: str = "RGB",
+                  out_size: int | None = None, subsampling: str = "4:2:0",
+                  workers: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Compress images (arrays or files) in worker processes.
+
+    Statistics are measured at the stored resolution; the decoded pixels are then resized to
+    ``out_size`` (as a model would see them). ``codec=None`` passes images through unchanged.
+    """
+    if codec is not None:
+        _check(codec, setting)
+    sources = list(sources)
+    jobs = [(s, mode, codec, setting, out_size, subsampling) for s in sources]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    first = sources[0] if sources else np.zeros(0)
+    heavy = isinstance(first, (str, Path)) or first.size * len(sources) > PARALLEL_MIN_PIXELS
+    if workers == 1 or len(jobs) < 8 or not heavy:  # small images: process start-up costs more than it saves
+        results = [_work(j) for j in jobs]
+    else:
+        # fork, not spawn: spawn re-runs a user's unguarded script in every worker. The workers run
+        # only Pillow, NumPy and SciPy, never JAX, so JAX's warning about forking does not apply.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*fork.*", category=RuntimeWarning)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+                results = list(pool.map(_work, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    pixels = np.stack([r[0] for r in results])
+    stats = {f: np.array([r[1][i] for r in results], dtype=np.float64) for i, f in enumerate(STAT_FIELDS)}
+    return pixels, stats

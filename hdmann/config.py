@@ -1,0 +1,224 @@
+"""One typed config per study, with named profiles.
+
+``smoke`` keeps CI under its budget, ``quick`` is the CPU default, ``paper`` carries the
+papers' stated settings (GPU-sized). Every field that the papers leave unstated is marked
+``# unstated`` and the book says which value we chose.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES = ("smoke", "quick", "paper")
+DEFAULT_PROFILE = "quick"
+
+STUDY_A_QUALITIES = (50, 20, 10, 5, 3, 1)
+STUDY_B_RATIOS = (15, 20, 25, 50, 100, 500, 1000, 5000, 10000, 11000)
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+
+
+def _in_range(name: str, value: Any, low: float, high: float) -> None:
+    if not (low <= value <= high):
+        raise ValueError(f"{name}={value!r} is out of range: it must lie in [{low}, {high}]")
+
+
+@dataclass(frozen=True)
+class StudyAConfig:
+    """HD-MANN on the 4-class ISIC set (Barros Everett), Table I architecture."""
+
+    profile: str = DEFAULT_PROFILE
+    image_size: int = 180
+    source_size: int = 180  # the stored images' size: JPEG copies are made at it, then resized
+    hypervector_dim: int = 500
+    conv_filters: tuple[int, int] = (64, 128)
+    dense_units: int = 1000
+    dropout_rate: float = 0.5  # unstated
+    output_activation: str = "linear"  # unstated
+    per_class_target: int = 600
+    validation_fraction: float = 0.2
+    paper_order: bool = False  # True: augment to 600/class first, then split (leaks)
+    rotation_factor: float = 0.1  # unstated; fraction of a full turn, as keras.layers.RandomRotation
+    zoom_factor: float = 0.2  # unstated
+    flip: str = "horizontal_and_vertical"  # unstated
+    batch_size: int = 32
+    max_epochs: int = 200
+    patience: int = 10  # unstated
+    learning_rate: float = 1e-3  # unstated (AdamW default)
+    weight_decay: float = 0.004  # unstated (AdamW default)
+    jpeg_qualities: tuple[int, ...] = STUDY_A_QUALITIES
+    jpeg_subsampling: str = "4:2:0"  # unstated (libjpeg default)
+    distance: str = "hamming"
+    max_images_per_class: int | None = None  # subsample the train folder (smoke only)
+    max_test_images_per_class: int | None = None
+    split_seed: int = 0
+    augment_seed: int = 1
+    key_seed: int = 2
+    train_seed: int = 3
+    tsne_perplexity: float = 30.0
+    tsne_seed: int = 4
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 5
+
+    def __post_init__(self) -> None:
+        _check_profile(self.profile)
+        _in_range("image_size", self.image_size, 16, 1024)
+        if self.image_size % 4:
+            raise ValueError(f"image_size={self.image_size} must be a multiple of 4 (two 2x2 poolings)")
+        _in_range("hypervector_dim", self.hypervector_dim, 8, 100_000)
+        _in_range("dropout_rate", self.dropout_rate, 0.0, 0.95)
+        _in_range("validation_fraction", self.validation_fraction, 0.05, 0.5)
+        _in_range("per_class_target", self.per_class_target, 2, 100_000)
+        _in_range("rotation_factor", self.rotation_factor, 0.0, 0.5)
+        _in_range("zoom_factor", self.zoom_factor, 0.0, 0.9)
+        _in_range("batch_size", self.batch_size, 1, 4096)
+        _in_range("max_epochs", self.max_epochs, 1, 10_000)
+        _in_range("patience", self.patience, 0, 10_000)
+        _in_range("tsne_perplexity", self.tsne_perplexity, 2.0, 100.0)
+        _in_range("bootstrap_samples", self.bootstrap_samples, 10, 100_000)
+        for q in self.jpeg_qualities:
+            _in_range("jpeg quality", q, 1, 95)
+        if self.output_activation not in ("linear", "sigmoid", "tanh"):
+            raise ValueError(f"output_activation={self.output_activation!r}: use linear, sigmoid or tanh")
+        if self.distance not in ("hamming", "cosine", "l2"):
+            raise ValueError(f"distance={self.distance!r}: use hamming, cosine or l2")
+        if self.flip not in ("horizontal", "vertical", "horizontal_and_vertical", "none"):
+            raise ValueError(f"flip={self.flip!r}: use horizontal, vertical, horizontal_and_vertical or none")
+        if self.jpeg_subsampling not in ("4:4:4", "4:2:2", "4:2:0"):
+            raise ValueError(f"jpeg_subsampling={self.jpeg_subsampling!r}: use 4:4:4, 4:2:2 or 4:2:0")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "StudyAConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class StudyBConfig:
+    """Malignant-vs-not mammogram classification under JPEG 2000 (Jo et al. 2021) on mini-MIAS."""
+
+    profile: str = DEFAULT_PROFILE
+    input_size: int = 256  # unstated
+    conv_filters: tuple[int, int, int] = (16, 32, 64)  # unstated
+    dense_units: tuple[int, int] = (128, 32)  # unstated; the third FC layer is the sigmoid output
+    dropout_rate: float = 0.3  # unstated
+    learning_rate: float = 1e-3  # unstated (Adam)
+    batch_size: int = 16  # unstated
+    max_epochs: int = 60  # unstated
+    patience: int = 10  # unstated
+    inner_validation_fraction: float = 0.2  # unstated; early stopping inside each training fold
+    n_folds: int = 5
+    fold_seed: int = 0
+    train_seed: int = 1
+    codec: str = "jpeg2000"  # unstated
+    compression_ratios: tuple[int, ...] = STUDY_B_RATIOS
+    matrix_ratios: tuple[int, ...] = STUDY_B_RATIOS  # experiment (c): train-CR x test-CR
+    resnet_ratios: tuple[int, ...] = STUDY_B_RATIOS  # ResNet18 also trained on these (always on originals)
+    resnet_weights: str | None = None  # a user-supplied .weights.h5 for the ResNet18
+    max_films: int | None = None  # subsample the films (smoke only), stratified
+    saliency_ratios: tuple[int, ...] = (15, 1000, 11000)
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 2
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        _check_profile(self.profile)
+        _in_range("input_size", self.input_size, 32, 1024)
+        if self.input_size % 8:
+            raise ValueError(f"input_size={self.input_size} must be a multiple of 8 (three 2x2 poolings)")
+        _in_range("n_folds", self.n_folds, 2, 20)
+        _in_range("dropout_rate", self.dropout_rate, 0.0, 0.95)
+        _in_range("inner_validation_fraction", self.inner_validation_fraction, 0.05, 0.5)
+        _in_range("max_epochs", self.max_epochs, 1, 10_000)
+        _in_range("workers", self.workers, 1, 256)
+        if self.codec not in ("jpeg2000", "jpeg", "webp"):
+            raise ValueError(f"codec={self.codec!r}: use jpeg2000, jpeg or webp")
+        for r in (*self.compression_ratios, *self.matrix_ratios, *self.resnet_ratios, *self.saliency_ratios):
+            _in_range("compression ratio", r, 1, 1_000_000)
+        for name in ("matrix_ratios", "resnet_ratios", "saliency_ratios"):
+            extra = set(getattr(self, name)) - set(self.compression_ratios)
+            if extra:
+                raise ValueError(f"{name} {sorted(extra)} are not among compression_ratios")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "StudyBConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class CompressionConfig:
+    """The compression chapter: codec ladders on both datasets."""
+
+    profile: str = DEFAULT_PROFILE
+    jpeg_qualities: tuple[int, ...] = STUDY_A_QUALITIES
+    jp2_ratios: tuple[int, ...] = STUDY_B_RATIOS
+    isic_split: str = "train"
+    max_isic_images: int | None = None
+    max_films: int | None = None
+    example_isic: str = "melanoma"
+    workers: int = 2
+    ratio_tolerance: float = 0.10  # a target counts as reached within 10 %
+
+    def __post_init__(self) -> None:
+        _check_profile(self.profile)
+        _in_range("ratio_tolerance", self.ratio_tolerance, 0.0, 1.0)
+        _in_range("workers", self.workers, 1, 256)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_STUDY_A_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(image_size=32, per_class_target=40, max_images_per_class=30,
+                  max_test_images_per_class=8, max_epochs=3, patience=2,
+                  tsne_perplexity=10.0, bootstrap_samples=200),
+    "quick": dict(image_size=48, max_epochs=20, patience=4),
+    "paper": dict(),
+}
+
+_STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(input_size=64, max_epochs=2, patience=1, max_films=60,
+                  compression_ratios=(15, 1000, 11000), matrix_ratios=(15, 11000),
+                  resnet_ratios=(), saliency_ratios=(15, 11000), bootstrap_samples=200),
+    "quick": dict(input_size=64, max_epochs=20, patience=5,
+                  matrix_ratios=(15, 100, 1000, 5000, 11000), resnet_ratios=()),
+    "paper": dict(input_size=512),
+}
+
+_COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(max_isic_images=40, max_films=8),
+    "quick": dict(),
+    "paper": dict(),
+}
+
+
+def _build(cls, table, profile, overrides):
+    _check_profile(profile)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; known: {sorted(fields)}")
+    values = {**table[profile], **overrides}
+    for key, value in values.items():
+        if isinstance(value, list):
+            values[key] = tuple(value)
+    return cls(profile=profile, **values)
+
+
+def study_a_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyAConfig:
+    return _build(StudyAConfig, _STUDY_A_PROFILES, profile, overrides)
+
+
+def study_b_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyBConfig:
+    return _build(StudyBConfig, _STUDY_B_PROFILES, profile, overrides)
+
+
+def compression_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> CompressionConfig:
+    return _build(CompressionConfig, _COMPRESSION_PROFILES, profile, overrides)
