@@ -1,0 +1,97 @@
+"""``hdmann book | fetch | info``: the same entry points with or without make."""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from importlib import metadata
+
+from hdmann.config import DEFAULT_PROFILE, PROFILES
+
+
+def _info(args) -> int:
+    import hdmann  # noqa: F401
+
+    import jax
+    import keras
+
+    from hdmann import data
+
+    print(f"hdmann {hdmann.__version__} on Python {platform.python_version()} ({platform.machine()})")
+    for pkg in ("keras", "jax", "jaxlib", "numpy", "pillow", "scikit-learn", "matplotlib", "papermill",
+                "jupyter-book"):
+        try:
+            print(f"  {pkg:13s} {metadata.version(pkg)}")
+        except metadata.PackageNotFoundError:
+            print(f"  {pkg:13s} not installed")
+    print(f"Keras backend: {keras.backend.backend()}")
+    print(f"JAX devices:   {', '.join(str(d) for d in jax.devices())}")
+    from PIL import features
+    print("Pillow codecs: " + ", ".join(f"{c} {features.version_codec(c) or '-'}" for c in ("jpg", "jpg_2000", "webp")))
+    try:
+        root = data.resolve_data_root(args.data_root)
+    except data.DataError as exc:
+        print(f"Data root:     missing: {exc}")
+        return 1
+    print(f"Data root:     {root}")
+    try:
+        counts = data.isic_counts(root)
+        print("  isic4: " + "; ".join(f"{s} {sum(c.values())} ({', '.join(f'{k} {v}' for k, v in c.items())})"
+                                      for s, c in counts.items()))
+    except data.DataError as exc:
+        print(f"  isic4: {exc}")
+    try:
+        m = data.mias_counts(root)
+        print(f"  mias:  {m['films']} films, {m['patients']} patients; normal {m['normal']}, "
+              f"benign {m['benign']}, malignant {m['malignant']}")
+    except data.DataError as exc:
+        print(f"  mias:  {exc}")
+    return 0
+
+
+def _book(args) -> int:
+    from hdmann import book
+
+    chapters = tuple(args.chapters.split(",")) if args.chapters else book.CHAPTERS
+    book.build(args.profile, args.data_root, args.out, chapters)
+    return 0
+
+
+def _fetch(args) -> int:
+    from hdmann import fetch
+
+    options = {"verify": False} if args.dataset == "mias" and args.no_verify else {}
+    fetch.fetch(args.dataset, args.data_root, **options)
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="hdmann", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("book", help="execute the notebooks and build the HTML book")
+    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
+    p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+    p.add_argument("--out", default=None, help="folder to write _build/ into (default: the project)")
+    p.add_argument("--chapters", default=None, help="comma-separated subset of chapters")
+    p.set_defaults(run=_book)
+    p = sub.add_parser("fetch", help="download a dataset from its original public host")
+    p.add_argument("dataset", choices=("isic4", "mias"))
+    p.add_argument("--data-root", default=None, help="where to write (default $HDMANN_DATA, then ./data)")
+    p.add_argument("--no-verify", action="store_true", help="mias: skip the SHA-256 check of the PGM files")
+    p.set_defaults(run=_fetch)
+    p = sub.add_parser("info", help="versions, backend, devices and the data root")
+    p.add_argument("--data-root", default=None)
+    p.set_defaults(run=_info)
+    args = parser.parse_args(argv)
+    from hdmann.data import DataError
+
+    try:
+        return args.run(args)
+    except (DataError, ValueError, RuntimeError) as exc:
+        print(f"hdmann {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
