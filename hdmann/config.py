@@ -159,16 +159,20 @@ class CompressionConfig:
     profile: str = DEFAULT_PROFILE
     jpeg_qualities: tuple[int, ...] = STUDY_A_QUALITIES
     jp2_ratios: tuple[int, ...] = STUDY_B_RATIOS
-    isic_split: str = "train"
-    max_isic_images: int | None = None
-    max_films: int | None = None
-    example_isic: str = "melanoma"
+    max_isic_images: int | None = None  # per class, over both splits (smoke only)
+    example_class: str = "melanoma"
+    example_film: str | None = None  # default: the first malignant film with a located lesion
+    survey_seed: int = 0
     workers: int = 2
     ratio_tolerance: float = 0.10  # a target counts as reached within 10 %
 
     def __post_init__(self) -> None:
         _check_profile(self.profile)
         _in_range("ratio_tolerance", self.ratio_tolerance, 0.0, 1.0)
+        for q in self.jpeg_qualities:
+            _in_range("jpeg quality", q, 1, 95)
+        for r in self.jp2_ratios:
+            _in_range("compression ratio", r, 1, 1_000_000)
         _in_range("workers", self.workers, 1, 256)
 
     def to_dict(self) -> dict[str, Any]:
@@ -193,7 +197,7 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 _COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": dict(max_isic_images=40, max_films=8),
+    "smoke": dict(max_isic_images=10),
     "quick": dict(),
     "paper": dict(),
 }

@@ -119,7 +119,7 @@ def list_isic(split: str = "train", data_root=None) -> list[tuple[Path, int]]:
     return items
 
 
-def _take_per_class(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+def take_per_class(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     if limit is None:
         return np.arange(len(labels))
     rng = np.random.default_rng(seed)
@@ -132,7 +132,7 @@ def load_isic(split: str = "train", image_size: int = 180, data_root=None,
     """The 4-class ISIC images of a split as RGB uint8 at ``image_size``."""
     items = list_isic(split, data_root)
     labels = np.array([label for _, label in items])
-    keep = _take_per_class(labels, max_per_class, seed)
+    keep = take_per_class(labels, max_per_class, seed)
     images = np.stack([read_image(items[i][0], "RGB", image_size) for i in keep])
     names = [items[i][0].stem for i in keep]
     return ImageSet(images, labels[keep], names, ISIC_CLASSES)

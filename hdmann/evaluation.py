@@ -60,8 +60,3 @@ def mean_sd(values) -> tuple[float, float]:
         return float("nan"), float("nan")
     return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
 
-
-def mean_ci(values, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of per-item scores with a percentile bootstrap interval."""
-    v = np.asarray(values, dtype=float)
-    return bootstrap_ci(np.mean, v, n_boot=n_boot, seed=seed)

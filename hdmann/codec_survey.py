@@ -1,0 +1,68 @@
+"""How the codecs behave on our data: one-image ladders and whole-dataset target-vs-achieved tables."""
+from __future__ import annotations
+
+import numpy as np
+
+from hdmann import cache, compression, data
+from hdmann.config import CompressionConfig
+
+
+def _isic_sources(cfg: CompressionConfig, data_root) -> tuple[list, list[str]]:
+    items = [(p, split) for split in data.ISIC_SPLITS for p, _ in data.list_isic(split, data_root)]
+    labels = np.array([data.ISIC_CLASSES.index(p.parent.name) if p.parent.name in data.ISIC_CLASSES
+                       else list(data.KAGGLE_CLASSES.values()).index(p.parent.name) for p, _ in items])
+    keep = data.take_per_class(labels, cfg.max_isic_images, cfg.survey_seed)
+    return [items[i][0] for i in keep], [items[i][1] for i in keep]
+
+
+def isic_example(cfg: CompressionConfig, data_root=None) -> tuple[np.ndarray, str]:
+    """The first image (by name) of ``example_class`` in the train folder, at its stored size."""
+    if cfg.example_class not in data.ISIC_CLASSES:
+        raise ValueError(f"example_class={cfg.example_class!r}: use one of {data.ISIC_CLASSES}")
+    label = data.ISIC_CLASSES.index(cfg.example_class)
+    path = next(p for p, y in data.list_isic("train", data_root) if y == label)
+    return data.read_image(path, "RGB"), path.stem
+
+
+def mias_example(cfg: CompressionConfig, data_root=None) -> tuple[np.ndarray, str, list]:
+    """A malignant film with a located lesion, so the ladder can zoom onto what matters."""
+    mias = data.load_mias(data_root)
+    located = [n for n, s in zip(mias.names, mias.severity)
+               if s == "malignant" and any(les.severity == "malignant" for les in mias.lesions[n])]
+    name = cfg.example_film or located[0]
+    if name not in mias.names:
+        raise ValueError(f"example_film={name!r} is not a MIAS film name (mdb001..mdb322)")
+    return data.read_image(mias.path(name), "L"), name, mias.lesions[name]
+
+
+def ladder(image: np.ndarray, codec: str, settings) -> list[compression.Compressed]:
+    return [compression.compress(image, codec, s) for s in settings]
+
+
+def isic_table(cfg: CompressionConfig, codec: str, data_root=None) -> list[dict]:
+    """Per JPEG quality (or JPEG 2000 target ratio): achieved ratio, bpp, PSNR and SSIM over isic4."""
+    settings = cfg.jpeg_qualities if codec == "jpeg" else cfg.jp2_ratios
+    paths, _ = _isic_sources(cfg, data_root)
+
+    def make():
+        out = {}
+        for s in settings:
+            _, stats = compression.compress_many(paths, codec, s, mode="RGB", workers=cfg.workers)
+            for name, values in stats.items():
+                out[f"{s}_{name}"] = values
+        return out
+
+    params = {"codec": codec, "settings": list(settings), "max": cfg.max_isic_images, "seed": cfg.survey_seed,
+              "data": data.fingerprint_files(paths)}
+    stats = cache.cached("survey/isic", params, make, code=("data", "compression", "codec_survey"))
+    rows = []
+    for s in settings:
+        ratio = stats[f"{s}_ratio"]
+        row = {"setting": s, "images": int(len(ratio)), "achieved_median": float(np.median(ratio)),
+               "achieved_min": float(ratio.min()), "achieved_max": float(ratio.max()),
+               "bpp": float(np.mean(stats[f"{s}_bpp"])), "psnr": float(np.mean(stats[f"{s}_psnr"])),
+               "ssim": float(np.mean(stats[f"{s}_ssim"]))}
+        if codec == "jpeg2000":
+            row["reached_share"] = float(np.mean([compression.reached(a, s, cfg.ratio_tolerance) for a in ratio]))
+        rows.append(row)
+    return rows

@@ -1,0 +1,44 @@
+"""Shared fixtures: real data (skipped without it), synthetic data, and an isolated cache per test."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import hdmann  # noqa: F401  (KERAS_BACKEND=jax before anything imports keras)
+from synthetic import write_isic, write_mias
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
+    """Every test gets its own empty HDMANN_CACHE, so no test reads or writes the user's _cache/."""
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("HDMANN_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    """The real data root from $HDMANN_DATA (absolute), or a skip that says why."""
+    value = os.environ.get("HDMANN_DATA")
+    if not value:
+        pytest.skip("HDMANN_DATA is unset: point it at the folder that holds isic4/ and mias/ "
+                    "(e.g. HDMANN_DATA=../shared/data) to run the real-data tests")
+    root = Path(value).expanduser().resolve()
+    if not root.is_dir():
+        pytest.skip(f"HDMANN_DATA={value!r} is not a folder")
+    missing = [name for name in ("isic4", "mias") if not (root / name).is_dir()]
+    if missing:
+        pytest.skip(f"HDMANN_DATA={value!r} lacks {missing}: run `hdmann fetch isic4` and `hdmann fetch mias`")
+    return root
+
+
+@pytest.fixture
+def synthetic_root(tmp_path) -> Path:
+    """A data root with a small synthetic isic4/ (10 train + 4 test per class, 32x32) and mias/
+    (12 patients, 24 films of 256x256)."""
+    root = tmp_path / "data"
+    write_isic(root)
+    write_mias(root)
+    return root

@@ -1,0 +1,210 @@
+"""hdmann.compression: codecs report what they did (ratio, bpp, PSNR, SSIM), never what was asked."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from hdmann import compression as C
+
+
+def natural_grey(size: int = 256, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
+    """A textured, photo-like grey image: smoothed noise (fixed, so the codec numbers are fixed)."""
+    rng = np.random.default_rng(seed)
+    img = gaussian_filter(rng.normal(size=(size, size)), sigma)
+    img = 128 + 50 * img / img.std()
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def natural_rgb(size: int = 96, seed: int = 1) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size]
+    base = natural_grey(size, seed, 1.5).astype(float)
+    rgb = np.stack([base, 0.6 * base + 0.4 * (xx * 255 / size), 255 - 0.8 * base + 0.1 * yy], axis=-1)
+    return np.clip(rgb, 0, 255).astype(np.uint8)
+
+
+CASES = [("jpeg", 75), ("webp", 75), ("jpeg2000", 4)]
+
+
+@pytest.mark.parametrize("codec, setting", CASES)
+@pytest.mark.parametrize("kind", ["rgb", "grey"])
+def test_round_trip(codec, setting, kind):
+    image = natural_rgb(64) if kind == "rgb" else natural_grey(64)
+    c = C.compress(image, codec, setting)
+    assert c.pixels.shape == image.shape
+    assert c.pixels.dtype == np.uint8
+    assert c.codec == codec and c.setting == float(setting)
+    assert c.raw_bytes == image.size  # uint8: one byte per sample
+    assert c.encoded_bytes == len(C.encode(image, codec, setting))  # encoding is deterministic
+    assert c.ratio == pytest.approx(c.raw_bytes / c.encoded_bytes, rel=1e-12)
+    assert c.bpp == pytest.approx(8 * c.encoded_bytes / (64 * 64), rel=1e-12)
+    assert c.ratio > 1
+    # lossy but close at these settings, and the metrics agree with the functions
+    assert 25 < c.psnr < 60
+    assert c.psnr == C.psnr(image, c.pixels)
+    assert c.ssim == pytest.approx(C.ssim(image, c.pixels))
+    assert 0.5 < c.ssim < 1
+    np.testing.assert_array_equal(c.pixels, C.decode(C.encode(image, codec, setting), "RGB" if kind == "rgb" else "L"))
+
+
+def test_grey_bpp_vs_rgb_bpp_counts_pixels_not_samples():
+    rgb = natural_rgb(64)
+    c = C.compress(rgb, "jpeg", 75)
+    assert c.raw_bytes == 64 * 64 * 3
+    assert c.bpp * (64 * 64) / 8 == pytest.approx(c.encoded_bytes)
+
+
+def test_psnr_identical_is_inf_and_known_value():
+    a = natural_grey(32)
+    assert C.psnr(a, a) == math.inf
+    b = a.astype(np.int16)
+    b[0, 0] = (b[0, 0] + 10) % 256 if b[0, 0] < 246 else b[0, 0] - 10
+    mse = 100 / a.size
+    assert C.psnr(a, b.astype(np.uint8)) == pytest.approx(10 * math.log10(255**2 / mse))
+
+
+def test_psnr_and_ssim_fall_as_jpeg_quality_falls():
+    image = natural_grey(128)
+    results = [C.compress(image, "jpeg", q) for q in (90, 50, 20, 5, 1)]
+    psnrs = [r.psnr for r in results]
+    ratios = [r.ratio for r in results]
+    assert psnrs == sorted(psnrs, reverse=True) and len(set(psnrs)) == len(psnrs)
+    assert ratios == sorted(ratios)
+    assert results[0].ssim > results[-1].ssim
+
+
+def test_ssim_identical_noisy_and_errors():
+    a = natural_grey(64)
+    assert C.ssim(a, a) == pytest.approx(1.0, abs=1e-9)
+    rgb = natural_rgb(48)
+    assert C.ssim(rgb, rgb) == pytest.approx(1.0, abs=1e-9)
+    noisy = np.clip(a + np.random.default_rng(0).normal(0, 25, a.shape), 0, 255).astype(np.uint8)
+    s = C.ssim(a, noisy)
+    assert 0 < s < 1
+    worse = np.clip(a + np.random.default_rng(0).normal(0, 60, a.shape), 0, 255).astype(np.uint8)
+    assert C.ssim(a, worse) < s
+    assert C.ssim(a, noisy) == pytest.approx(C.ssim(noisy, a))  # symmetric
+    with pytest.raises(ValueError, match="shapes differ"):
+        C.ssim(a, a[:32])
+
+
+@pytest.mark.parametrize("target", [15, 100])
+def test_jpeg2000_rate_control_reaches_moderate_targets(target):
+    image = natural_grey(256)
+    c = C.compress(image, "jpeg2000", target)
+    assert abs(c.ratio / target - 1) < 0.10, c.ratio
+    assert C.reached(c.ratio, target)
+
+
+def test_jpeg2000_header_floor():
+    image = natural_grey(256)
+    c = C.compress(image, "jpeg2000", 1e6)
+    assert c.ratio < 1e6 / 100  # the codestream cannot shrink below its headers
+    assert c.encoded_bytes > 256 * 256 / 1e4
+    assert not C.reached(c.ratio, 1e6)
+    assert c.setting == 1e6  # the target is recorded, but ratio is what was achieved
+    # a higher unreachable target cannot do better than the floor
+    assert C.compress(image, "jpeg2000", 1e5).encoded_bytes == c.encoded_bytes
+
+
+def test_reached_tolerance():
+    assert C.reached(90.0, 100)
+    assert not C.reached(89.9, 100)
+    assert C.reached(150.0, 100)  # overshooting counts as reached
+    assert C.reached(95.0, 100, tolerance=0.05)
+    assert not C.reached(94.0, 100, tolerance=0.05)
+
+
+@pytest.mark.parametrize("codec, setting, words", [
+    ("png", 50, "codec='png'"), ("jpeg", 101, "quality=101"), ("jpeg", -1, "quality=-1"),
+    ("webp", 150, "quality=150"), ("jpeg2000", 0.5, "ratio=0.5"), ("jpeg2000", 0, "ratio=0"),
+])
+def test_invalid_codec_or_setting(codec, setting, words):
+    image = natural_grey(16)
+    with pytest.raises(ValueError, match=words.replace("(", r"\(")):
+        C.compress(image, codec, setting)
+    with pytest.raises(ValueError):
+        C.compress_many([image], codec, setting)
+
+
+def test_encode_rejects_non_uint8():
+    with pytest.raises(ValueError, match="uint8"):
+        C.encode(np.zeros((8, 8), np.float32), "jpeg", 50)
+    with pytest.raises(ValueError, match="uint8"):
+        C.encode(np.zeros((2, 8, 8, 3), np.uint8), "jpeg", 50)
+
+
+def test_compress_many_pass_through_and_resize():
+    images = np.stack([natural_rgb(32, seed) for seed in range(3)])
+    pixels, stats = C.compress_many(images, None, workers=1)
+    np.testing.assert_array_equal(pixels, images)
+    assert stats["ratio"].tolist() == [1.0] * 3
+    assert stats["bpp"].tolist() == [24.0] * 3
+    assert np.all(np.isinf(stats["psnr"])) and stats["ssim"].tolist() == [1.0] * 3
+    assert set(stats) == set(C.STAT_FIELDS)
+    small, _ = C.compress_many(images, None, out_size=16, workers=1)
+    assert small.shape == (3, 16, 16, 3) and small.dtype == np.uint8
+    expected = np.asarray(Image.fromarray(images[1]).resize((16, 16), Image.Resampling.BILINEAR))
+    np.testing.assert_array_equal(small[1], expected)
+    grey, gstats = C.compress_many([natural_grey(32)], None, workers=1)
+    assert grey.shape == (1, 32, 32) and gstats["bpp"].tolist() == [8.0]
+
+
+def test_compress_many_measures_at_stored_size_then_resizes():
+    images = [natural_grey(128, seed) for seed in range(2)]
+    pixels, stats = C.compress_many(images, "jpeg2000", 20, mode="L", out_size=32, workers=1)
+    assert pixels.shape == (2, 32, 32)
+    for i, image in enumerate(images):
+        c = C.compress(image, "jpeg2000", 20)
+        assert stats["encoded_bytes"][i] == c.encoded_bytes
+        assert stats["raw_bytes"][i] == 128 * 128
+        assert stats["ratio"][i] == c.ratio and stats["psnr"][i] == c.psnr and stats["ssim"][i] == c.ssim
+        resized = np.asarray(Image.fromarray(c.pixels).resize((32, 32), Image.Resampling.BILINEAR))
+        np.testing.assert_array_equal(pixels[i], resized)
+
+
+class CountingPool(C.ProcessPoolExecutor):
+    started = 0
+
+    def __init__(self, *args, **kwargs):
+        type(self).started += 1
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture
+def counting_pool(monkeypatch):
+    CountingPool.started = 0
+    monkeypatch.setattr(C, "ProcessPoolExecutor", CountingPool)
+    return CountingPool
+
+
+def test_compress_many_files_parallel_equals_serial(tmp_path, counting_pool):
+    paths = []
+    for i in range(10):
+        path = tmp_path / f"film{i:02d}.png"
+        Image.fromarray(natural_grey(64, seed=i)).save(path)
+        paths.append(path)
+    serial, s_stats = C.compress_many(paths, "jpeg2000", 15, mode="L", out_size=32, workers=1)
+    assert counting_pool.started == 0
+    parallel, p_stats = C.compress_many([str(p) for p in paths], "jpeg2000", 15, mode="L", out_size=32,
+                                        workers=2)
+    assert counting_pool.started == 1  # files always count as heavy work
+    np.testing.assert_array_equal(parallel, serial)
+    for field in C.STAT_FIELDS:
+        np.testing.assert_array_equal(p_stats[field], s_stats[field])
+    assert serial.shape == (10, 32, 32)
+
+
+def test_compress_many_arrays_parallel_equals_serial(monkeypatch, counting_pool):
+    images = np.stack([natural_rgb(32, seed) for seed in range(9)])
+    serial, s_stats = C.compress_many(images, "jpeg", 30, workers=2)  # small: stays in-process
+    assert counting_pool.started == 0
+    monkeypatch.setattr(C, "PARALLEL_MIN_PIXELS", 0)
+    parallel, p_stats = C.compress_many(images, "jpeg", 30, workers=2)
+    assert counting_pool.started == 1
+    np.testing.assert_array_equal(parallel, serial)
+    for field in C.STAT_FIELDS:
+        np.testing.assert_array_equal(p_stats[field], s_stats[field])

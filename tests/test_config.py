@@ -1,0 +1,148 @@
+"""hdmann.config: named profiles, the papers' settings, and helpful errors for bad values."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from hdmann.config import (PROFILES, STUDY_A_QUALITIES, STUDY_B_RATIOS, CompressionConfig, StudyAConfig,
+                           StudyBConfig, compression_config, study_a_config, study_b_config)
+
+BUILDERS = {"a": (study_a_config, StudyAConfig), "b": (study_b_config, StudyBConfig),
+            "compression": (compression_config, CompressionConfig)}
+
+
+def test_profile_names():
+    assert PROFILES == ("smoke", "quick", "paper")
+
+
+@pytest.mark.parametrize("study", sorted(BUILDERS))
+@pytest.mark.parametrize("profile", ["smoke", "quick", "paper"])
+def test_every_profile_builds(study, profile):
+    build, cls = BUILDERS[study]
+    cfg = build(profile)
+    assert isinstance(cfg, cls)
+    assert cfg.profile == profile
+    # frozen: a config cannot drift after it keyed a cache entry
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.profile = "paper"
+    # to_dict round-trips through the constructor
+    assert cls(**cfg.to_dict()) == cfg
+
+
+def test_default_profile_is_quick():
+    assert study_a_config() == study_a_config("quick")
+    assert study_b_config() == study_b_config("quick")
+    assert compression_config() == compression_config("quick")
+
+
+def test_study_a_paper_profile_is_the_papers_settings():
+    cfg = study_a_config("paper")
+    assert cfg.image_size == 180
+    assert cfg.source_size == 180
+    assert cfg.hypervector_dim == 500
+    assert cfg.conv_filters == (64, 128)
+    assert cfg.dense_units == 1000
+    assert cfg.per_class_target == 600
+    assert cfg.validation_fraction == 0.2
+    assert cfg.batch_size == 32
+    assert cfg.max_epochs == 200
+    assert cfg.jpeg_qualities == (50, 20, 10, 5, 3, 1) == STUDY_A_QUALITIES
+    assert cfg.max_images_per_class is None and cfg.max_test_images_per_class is None
+    assert cfg.distance == "hamming"
+
+
+def test_study_b_paper_ratios():
+    expected = (15, 20, 25, 50, 100, 500, 1000, 5000, 10000, 11000)
+    assert STUDY_B_RATIOS == expected
+    cfg = study_b_config("paper")
+    assert cfg.compression_ratios == expected
+    assert cfg.matrix_ratios == expected
+    assert cfg.resnet_ratios == expected
+    assert cfg.n_folds == 5
+    assert cfg.codec == "jpeg2000"
+    assert cfg.max_films is None
+
+
+def test_smaller_profiles_are_smaller():
+    smoke, quick, paper = (study_a_config(p) for p in PROFILES)
+    assert smoke.image_size < quick.image_size < paper.image_size
+    assert smoke.max_epochs < quick.max_epochs < paper.max_epochs
+    assert set(study_b_config("smoke").compression_ratios) <= set(STUDY_B_RATIOS)
+    assert study_b_config("smoke").max_films is not None
+    assert compression_config("smoke") != compression_config("quick")
+
+
+def test_override_and_lists_become_tuples():
+    cfg = study_a_config("smoke", jpeg_qualities=[50, 10], image_size=64)
+    assert cfg.jpeg_qualities == (50, 10)
+    assert isinstance(cfg.jpeg_qualities, tuple)
+    assert cfg.image_size == 64
+    assert cfg.max_epochs == study_a_config("smoke").max_epochs  # the rest of the profile stays
+    hash(cfg)  # usable as a key
+    cfg_b = study_b_config("quick", compression_ratios=[15, 100], matrix_ratios=[15], saliency_ratios=[])
+    assert cfg_b.compression_ratios == (15, 100) and cfg_b.matrix_ratios == (15,)
+
+
+def test_replace_validates():
+    cfg = study_a_config("quick")
+    assert cfg.replace(image_size=64).image_size == 64
+    with pytest.raises(ValueError, match="image_size"):
+        cfg.replace(image_size=66)
+
+
+@pytest.mark.parametrize("build, overrides, words", [
+    (study_a_config, dict(dropout_rate=1.5), ["dropout_rate=1.5", "out of range", "[0.0, 0.95]"]),
+    (study_a_config, dict(jpeg_qualities=(50, 0)), ["jpeg quality=0", "out of range"]),
+    (study_a_config, dict(jpeg_qualities=(96,)), ["jpeg quality=96"]),
+    (study_a_config, dict(image_size=30), ["image_size=30", "multiple of 4"]),
+    (study_a_config, dict(image_size=12), ["image_size=12", "out of range"]),
+    (study_a_config, dict(validation_fraction=0.9), ["validation_fraction"]),
+    (study_a_config, dict(hypervector_dim=4), ["hypervector_dim"]),
+    (study_a_config, dict(distance="manhattan"), ["distance='manhattan'", "hamming"]),
+    (study_a_config, dict(output_activation="relu"), ["output_activation"]),
+    (study_a_config, dict(flip="diagonal"), ["flip"]),
+    (study_a_config, dict(jpeg_subsampling="4:1:1"), ["jpeg_subsampling"]),
+    (study_a_config, dict(imagesize=64), ["unknown StudyAConfig field", "imagesize", "image_size"]),
+    (study_b_config, dict(input_size=100), ["input_size=100", "multiple of 8"]),
+    (study_b_config, dict(n_folds=1), ["n_folds=1", "out of range"]),
+    (study_b_config, dict(codec="png"), ["codec='png'", "jpeg2000"]),
+    (study_b_config, dict(compression_ratios=(15, 0)), ["compression ratio=0"]),
+    (study_b_config, dict(matrix_ratios=(15, 7)), ["matrix_ratios", "[7]", "not among compression_ratios"]),
+    (study_b_config, dict(resnet_ratios=(12,)), ["resnet_ratios", "[12]"]),
+    (study_b_config, dict(workers=0), ["workers=0"]),
+    (study_b_config, dict(folds=3), ["unknown StudyBConfig field", "folds", "n_folds"]),
+    (compression_config, dict(ratio_tolerance=2.0), ["ratio_tolerance=2.0"]),
+    (compression_config, dict(jpeg_qualities=(0,)), ["jpeg quality=0"]),
+    (compression_config, dict(jp2_ratios=(0.5,)), ["compression ratio=0.5"]),
+    (compression_config, dict(jpg_qualities=(1,)), ["unknown CompressionConfig field", "jpg_qualities"]),
+])
+def test_bad_values_raise_helpful_errors(build, overrides, words):
+    with pytest.raises(ValueError) as info:
+        build("quick", **overrides)
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.parametrize("build", [study_a_config, study_b_config, compression_config])
+def test_unknown_profile(build):
+    with pytest.raises(ValueError, match=r"unknown profile 'fast'.*smoke, quick, paper"):
+        build("fast")
+
+
+@pytest.mark.parametrize("cls", [StudyAConfig, StudyBConfig, CompressionConfig])
+def test_unknown_profile_in_constructor(cls):
+    with pytest.raises(ValueError, match="unknown profile"):
+        cls(profile="gpu")
+
+
+def test_every_profile_override_is_a_field():
+    """The profile tables may only name real fields (a typo there would raise at import of a notebook)."""
+    from hdmann import config
+
+    for table, cls in ((config._STUDY_A_PROFILES, StudyAConfig), (config._STUDY_B_PROFILES, StudyBConfig),
+                       (config._COMPRESSION_PROFILES, CompressionConfig)):
+        assert set(table) == set(PROFILES)
+        names = {f.name for f in dataclasses.fields(cls)}
+        for overrides in table.values():
+            assert set(overrides) <= names

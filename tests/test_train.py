@@ -1,0 +1,436 @@
+"""hdmann.train plus tiny seeded end-to-end runs of study A and study B on synthetic trees.
+
+The runs are deliberately small (16x16 and 32x32 inputs, a couple of epochs) so that the whole
+file stays within the unit tier's time budget; they check plumbing, caching and determinism,
+not accuracy.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import hdmann  # noqa: F401
+import keras
+
+from hdmann import compression, data, models, study_a, study_b, train
+from hdmann.config import study_a_config, study_b_config
+from synthetic import isic_image, write_isic, write_mias
+
+
+def synthetic_images(per_class=(5, 5, 5, 5), size=16, seed=0):
+    images, labels = [], []
+    for label, n in enumerate(per_class):
+        for i in range(n):
+            images.append(isic_image(label, seed * 1000 + label * 100 + i, size))
+            labels.append(label)
+    return np.stack(images), np.array(labels)
+
+
+AUG = dict(rotation=0.1, zoom=0.2, flip="horizontal_and_vertical")
+
+
+# ----------------------------------------------------------------------------- augmentation
+def test_augment_to_keeps_originals_first_and_copies_differ():
+    images, labels = synthetic_images((5, 3, 6, 4))
+    x, y, src = train.augment_to(images, labels, 8, seed=1, **AUG)
+    assert x.dtype == np.uint8 and x.shape[1:] == images.shape[1:]
+    np.testing.assert_array_equal(x[: len(images)], images)  # originals first, untouched
+    np.testing.assert_array_equal(src[: len(images)], np.arange(len(images)))
+    np.testing.assert_array_equal(y, labels[src])  # a copy keeps its source's class
+    assert np.bincount(y).tolist() == [8, 8, 8, 8]
+    for i in range(len(images), len(x)):
+        assert not np.array_equal(x[i], images[src[i]]), f"copy {i} equals its source"
+    # a class that already has enough images gets no copies
+    x2, y2, _ = train.augment_to(images, labels, 5, seed=1, **AUG)
+    assert np.bincount(y2).tolist() == [5, 5, 6, 5]
+    # copies spread over the class's originals rather than repeating one
+    copies = src[len(images):][y[len(images):] == 1]
+    assert set(copies) == set(np.flatnonzero(labels == 1))
+
+
+def test_augment_to_is_seeded():
+    images, labels = synthetic_images((3, 3, 3, 3))
+    a = train.augment_to(images, labels, 6, seed=4, **AUG)
+    b = train.augment_to(images, labels, 6, seed=4, **AUG)
+    c = train.augment_to(images, labels, 6, seed=5, **AUG)
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_augmented_split_default_has_no_leak():
+    images, labels = synthetic_images((5, 5, 5, 5))
+    s = train.augmented_split(images, labels, per_class=12, val_fraction=0.2, paper_order=False,
+                              split_seed=0, augment_seed=1, **AUG)
+    assert not np.isin(s.source_val, s.source_train).any()
+    assert np.bincount(s.y_val).tolist() == [1, 1, 1, 1]  # stratified
+    target = int(round(12 * (1 - 0.2)))
+    assert np.bincount(s.y_train).tolist() == [target] * 4
+    np.testing.assert_array_equal(s.x_val, images[s.source_val])  # validation: originals only
+    np.testing.assert_array_equal(s.y_train, labels[s.source_train])
+    np.testing.assert_array_equal(s.y_val, labels[s.source_val])
+    n_orig = len(labels) - len(s.y_val)
+    np.testing.assert_array_equal(s.x_train[:n_orig], images[s.source_train[:n_orig]])
+    assert sorted(set(s.source_train) | set(s.source_val)) == list(range(len(labels)))
+
+
+def test_augmented_split_paper_order_leaks():
+    images, labels = synthetic_images((5, 5, 5, 5))
+    s = train.augmented_split(images, labels, per_class=12, val_fraction=0.2, paper_order=True,
+                              split_seed=0, augment_seed=1, **AUG)
+    assert len(s.y_train) + len(s.y_val) == 48
+    assert np.bincount(np.concatenate([s.y_train, s.y_val])).tolist() == [12] * 4
+    shared = np.isin(s.source_val, s.source_train)
+    assert shared.any()  # copies of one image sit on both sides
+    np.testing.assert_array_equal(s.y_val, labels[s.source_val])
+
+
+def test_stratified_split_is_seeded_and_sorted():
+    labels = np.repeat(np.arange(4), 10)
+    tr, va = train.stratified_split(labels, 0.2, seed=3)
+    assert np.all(np.diff(tr) > 0) and np.all(np.diff(va) > 0)
+    assert np.bincount(labels[va]).tolist() == [2, 2, 2, 2]
+    assert set(tr).isdisjoint(va) and len(tr) + len(va) == 40
+    tr2, va2 = train.stratified_split(labels, 0.2, seed=3)
+    np.testing.assert_array_equal(va, va2)
+
+
+# --------------------------------------------------------------------------------- fitting
+def _tiny_model():
+    inputs = keras.Input((6,))
+    outputs = keras.layers.Dense(1, activation="sigmoid")(keras.layers.Dense(4, activation="relu")(inputs))
+    return keras.Model(inputs, outputs)
+
+
+def _tiny_data(n, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6)).astype(np.float32)
+    return x, (x[:, 0] + 0.3 * x[:, 1] > 0).astype(np.float32)
+
+
+def test_fit_fixed_shapes_gives_finite_history():
+    keras.utils.set_random_seed(0)
+    model = _tiny_model()
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    x, y = _tiny_data(13, 0)
+    xv, yv = _tiny_data(5, 1)
+    info = train.fit(model, x, y, xv, yv, batch_size=8, max_epochs=3, patience=5, seed=0,
+                     class_weight=train.class_weights(y), fixed_shapes=True)
+    assert info["epochs_run"] == 3 == len(info["history"]["loss"]) == len(info["epoch_seconds"])
+    assert all(np.isfinite(v) for k in ("loss", "val_loss") for v in info["history"][k])
+    assert 1 <= info["best_epoch"] <= 3
+    assert info["best_epoch"] == int(np.argmin(info["history"]["val_loss"])) + 1
+
+
+def test_fit_is_seeded():
+    x, y = _tiny_data(20, 0)
+    xv, yv = _tiny_data(6, 1)
+    runs = []
+    for _ in range(2):
+        keras.utils.set_random_seed(0)
+        model = _tiny_model()
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+        runs.append(train.fit(model, x, y, xv, yv, batch_size=8, max_epochs=2, patience=1, seed=3)["history"])
+    assert runs[0] == runs[1]
+
+
+def test_reusable_model_resets_to_identical_start():
+    reusable = train.ReusableModel(_tiny_model, "binary_crossentropy", keras.optimizers.Adam(1e-2), seed=0)
+    x, y = _tiny_data(16, 0)
+    xv, yv = _tiny_data(8, 1)
+    start = [w.copy() for w in reusable.model.get_weights()]
+    histories = []
+    for _ in range(2):
+        model = reusable.reset()
+        for a, b in zip(model.get_weights(), start):
+            np.testing.assert_array_equal(a, b)
+        histories.append(train.fit(model, x, y, xv, yv, batch_size=8, max_epochs=2, patience=2, seed=1,
+                                   fixed_shapes=True)["history"])
+        assert any(not np.array_equal(a, b) for a, b in zip(model.get_weights(), start))  # it trained
+    assert histories[0] == histories[1]
+
+
+def test_class_weights_balanced():
+    w = train.class_weights(np.array([0, 0, 0, 1]))
+    assert w == {0: pytest.approx(4 / 6), 1: pytest.approx(2.0)}
+    assert train.class_weights(np.zeros(4)) == {0: 0.5, 1: 2.0}  # an absent class does not divide by 0
+
+
+def test_predict_pads_to_full_batches():
+    keras.utils.set_random_seed(0)
+    model = _tiny_model()
+    x, _ = _tiny_data(11, 0)
+    out = train.predict(model, x, batch_size=4)
+    assert out.shape == (11, 1)
+    np.testing.assert_allclose(out, model.predict(x, verbose=0), atol=1e-6)
+
+
+# ------------------------------------------------------------------------ study A, tiny run
+CFG_A = study_a_config("smoke", image_size=16, source_size=32, per_class_target=12, max_epochs=2, patience=2,
+                       hypervector_dim=64, dense_units=32, conv_filters=(4, 8), batch_size=8,
+                       bootstrap_samples=50, tsne_perplexity=5, max_images_per_class=None,
+                       max_test_images_per_class=None)
+
+
+@pytest.fixture(scope="module")
+def isic_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("isic_data")
+    write_isic(root, train_per_class=10, test_per_class=4, size=32)
+    return root
+
+
+def _run_a(root):
+    return {"split": study_a.split_data(CFG_A, root), "folder": study_a.train_model(CFG_A, root),
+            "pred": study_a.predictions(CFG_A, root)}
+
+
+@pytest.fixture(scope="module")
+def run_a(isic_root, tmp_path_factory):
+    cache_dir = tmp_path_factory.mktemp("study_a_cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HDMANN_CACHE", str(cache_dir))
+        out = _run_a(isic_root)
+        out["table"] = study_a.accuracy_table(CFG_A, isic_root)
+        out["tsne"] = study_a.tsne_maps(CFG_A, isic_root, "val")
+        out["claims"] = study_a.claims(CFG_A, isic_root)
+        out["leak"] = study_a.leak_check(CFG_A, isic_root)
+    out["cache"] = cache_dir
+    return out
+
+
+def test_study_a_split(run_a):
+    s = run_a["split"]
+    assert s["x_train"].shape == (40, 16, 16, 3)  # 8 originals + 2 copies per class, at the model size
+    assert s["x_val"].shape == (8, 32, 32, 3)  # originals at the stored size
+    assert s["x_test"].shape == (16, 32, 32, 3)
+    assert np.bincount(s["y_train"]).tolist() == [10] * 4
+    assert np.bincount(s["y_val"]).tolist() == [2] * 4
+    assert run_a["leak"] == {"val_samples": 8, "val_sharing_an_original": 0, "share": 0.0}
+    assert len(s["train_names"]) == 40 and len(s["test_names"]) == 16
+
+
+def test_study_a_model_saved_as_keras_with_config(run_a, isolated_cache):
+    folder = run_a["folder"]
+    assert folder.parent.name == "model" and folder.parent.parent.name == "study_a"
+    assert folder.parent.parent.parent == run_a["cache"].resolve()
+    assert (folder / "model.keras").is_file()
+    assert (folder / "config.json").is_file()
+    assert json.loads((folder / "config.json").read_text()) == json.loads(json.dumps(CFG_A.to_dict()))
+    np.testing.assert_array_equal(np.load(folder / "keys.npy"), study_a.key_memory(CFG_A).keys)
+    info = json.loads((folder / "meta.json").read_text())["values"]
+    assert info["epochs_run"] <= CFG_A.max_epochs
+    assert all(np.isfinite(info["history"]["loss"]))
+    # the per-test cache was not touched by the module's run
+    assert not (isolated_cache / "study_a").exists()
+
+
+def test_study_a_reload_is_bit_identical(run_a):
+    folder = run_a["folder"]
+    x = compression.compress_many(run_a["split"]["x_val"], None, out_size=16, workers=1)[0]
+    first = keras.saving.load_model(folder / "model.keras")
+    second = keras.saving.load_model(folder / "model.keras")
+    a, b = train.predict(first, x), train.predict(second, x)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(a.astype(np.float32), run_a["pred"]["val_original_outputs"])
+    # the saved model is the Table I architecture at this config
+    rebuilt = models.hdmann_cnn(CFG_A)
+    rebuilt.set_weights(first.get_weights())
+    np.testing.assert_array_equal(train.predict(rebuilt, x), a)
+    assert [r["layer"] for r in models.layer_table(first)] == [r["layer"] for r in models.layer_table(rebuilt)]
+
+
+def test_study_a_cached_entries_are_reused(run_a, isic_root, monkeypatch):
+    monkeypatch.setenv("HDMANN_CACHE", str(run_a["cache"]))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached model was retrained")
+
+    monkeypatch.setattr(train, "fit", no_training)
+    assert study_a.train_model(CFG_A, isic_root) == run_a["folder"]
+    again = study_a.predictions(CFG_A, isic_root)
+    for key, value in run_a["pred"].items():
+        np.testing.assert_array_equal(again[key], value)
+
+
+def test_study_a_same_seed_same_numbers_in_a_fresh_cache(run_a, isic_root, isolated_cache):
+    fresh = _run_a(isic_root)
+    assert fresh["folder"].parent.parent.parent == isolated_cache.resolve()
+    assert fresh["folder"].name == run_a["folder"].name  # same parameters and code, same key
+    for key, value in run_a["split"].items():
+        np.testing.assert_array_equal(fresh["split"][key], value, err_msg=key)
+    for key, value in run_a["pred"].items():
+        np.testing.assert_array_equal(fresh["pred"][key], value, err_msg=key)
+    a = keras.saving.load_model(run_a["folder"] / "model.keras").get_weights()
+    b = keras.saving.load_model(fresh["folder"] / "model.keras").get_weights()
+    for u, v in zip(a, b):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_study_a_accuracy_table(run_a):
+    rows = run_a["table"]
+    levels = ["original", "q50", "q20", "q10", "q5", "q3", "q1"]
+    assert study_a.levels(CFG_A) == levels
+    assert [(r["split"], r["level"]) for r in rows] == [(p, lv) for p in ("val", "test") for lv in levels]
+    for r in rows:
+        assert r["n"] == (8 if r["split"] == "val" else 16)
+        assert 0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1
+        assert all(0 <= r[f"recall_{c}"] <= 1 for c in data.ISIC_CLASSES)
+        assert r["quality"] == (100 if r["level"] == "original" else int(r["level"][1:]))
+    original = rows[0]
+    assert original["ratio"] == 1.0 and original["bpp"] == 24.0 and original["psnr"] == float("inf")
+    by_level = {r["level"]: r for r in rows if r["split"] == "test"}
+    assert by_level["q1"]["ratio"] > by_level["q50"]["ratio"] > 1
+    assert by_level["q1"]["psnr"] < by_level["q50"]["psnr"]
+    # accuracy is what the key memory says about the stored outputs
+    memory = study_a.key_memory(CFG_A)
+    pred = run_a["pred"]
+    guess = memory.predict(pred["test_q5_outputs"], CFG_A.distance)
+    assert by_level["q5"]["accuracy"] == pytest.approx(np.mean(guess == pred["test_labels"]))
+
+
+def test_study_a_tsne_and_claims(run_a):
+    tsne = run_a["tsne"]
+    for level in study_a.levels(CFG_A):
+        assert tsne[f"{level}_points"].shape == (8, 2)
+        assert tsne[f"{level}_keys"].shape == (4, 2)
+        assert np.all(np.isfinite(tsne[f"{level}_points"]))
+    assert len(run_a["claims"]) == 3
+    assert all(c["verdict"] in ("holds", "does not hold") for c in run_a["claims"])
+
+
+# ------------------------------------------------------------------------ study B, tiny run
+CFG_B = study_b_config("smoke", input_size=32, conv_filters=(4, 4, 4), dense_units=(8, 4), max_epochs=1,
+                       patience=1, n_folds=2, compression_ratios=(15, 5000), matrix_ratios=(15,),
+                       resnet_ratios=(), saliency_ratios=(15,), workers=1, max_films=None, batch_size=8,
+                       inner_validation_fraction=0.5, bootstrap_samples=50)
+
+
+@pytest.fixture(scope="module")
+def mias_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mias_data")
+    write_mias(root, n_patients=12, n_malignant=4, n_benign=3, size=256)
+    return root
+
+
+@pytest.fixture(scope="module")
+def run_b(mias_root, tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HDMANN_CACHE", str(tmp_path_factory.mktemp("study_b_cache")))
+        mias = study_b.films(CFG_B, mias_root)
+        return {"mias": mias, "fold": study_b.folds(CFG_B, mias),
+                "exp_a": study_b.experiment_a(CFG_B, "cnn", mias_root),
+                "scores": study_b.scores(CFG_B, "cnn", None, mias_root),
+                "folder": study_b.run(CFG_B, "cnn", None, mias_root),
+                "ratios": study_b.ratio_table(CFG_B, mias_root),
+                "original": study_b.compressed_films(CFG_B, None, mias_root),
+                "cr15": study_b.compressed_films(CFG_B, 15, mias_root)}
+
+
+def _check_folds(mias, fold, n_folds):
+    assert set(fold.tolist()) == set(range(n_folds))
+    for p in np.unique(mias.patient):
+        assert len(set(fold[mias.patient == p].tolist())) == 1, f"patient {p} is in two folds"
+    for k in range(n_folds):
+        assert mias.malignant[fold == k].sum() > 0, f"fold {k} has no malignant film"
+
+
+def test_study_b_folds_group_patients(run_b):
+    assert len(run_b["mias"]) == 24
+    _check_folds(run_b["mias"], run_b["fold"], 2)
+    np.testing.assert_array_equal(study_b.folds(CFG_B, run_b["mias"]), run_b["fold"])  # seeded
+
+
+def test_study_b_folds_on_real_mias(data_root):
+    cfg = study_b_config("quick")
+    mias = study_b.films(cfg, data_root)
+    assert len(mias) == 322
+    fold = study_b.folds(cfg, mias)
+    _check_folds(mias, fold, cfg.n_folds)
+    # stratified: every fold holds roughly its share of the 52 malignant films
+    per_fold = [int(mias.malignant[fold == k].sum()) for k in range(cfg.n_folds)]
+    assert sum(per_fold) == 52 and min(per_fold) >= 6
+
+
+def test_study_b_experiment_a(run_b):
+    rows = run_b["exp_a"]
+    assert [r["test_level"] for r in rows] == ["original", "cr15", "cr5000"] == study_b.levels(CFG_B)
+    for r in rows:
+        assert r["architecture"] == "cnn" and r["train_level"] == "original"
+        assert np.isnan(r["auroc"]) or 0 <= r["auroc"] <= 1
+        assert np.isnan(r["auprc"]) or 0 <= r["auprc"] <= 1
+        assert len(r["auroc_folds"]) == 2
+        assert r["prevalence"] == pytest.approx(4 / 24)
+
+
+def test_study_b_scores_cover_every_film_once(run_b):
+    s = run_b["scores"]
+    np.testing.assert_array_equal(s["labels"], run_b["mias"].malignant)
+    np.testing.assert_array_equal(s["fold"], run_b["fold"])
+    for level in study_b.levels(CFG_B):
+        assert s[level].shape == (24,)
+        assert np.all(np.isfinite(s[level])) and np.all((s[level] >= 0) & (s[level] <= 1))
+    folder = run_b["folder"]
+    assert (folder / "fold0.keras").is_file() and (folder / "fold1.keras").is_file()
+    folds_info = json.loads((folder / "meta.json").read_text())["values"]["folds"]
+    assert [f["n_test"] for f in folds_info] == [int(np.sum(run_b["fold"] == k)) for k in range(2)]
+    assert all(f["n_fit"] + f["n_val"] + f["n_test"] == 24 for f in folds_info)
+
+
+def test_study_b_compressed_films(run_b, mias_root):
+    original, cr15 = run_b["original"], run_b["cr15"]
+    assert original["pixels"].shape == (24, 32, 32) and original["pixels"].dtype == np.uint8
+    assert np.all(original["ratio"] == 1.0) and np.all(original["raw_bytes"] == 256 * 256)
+    assert cr15["pixels"].shape == (24, 32, 32)
+    assert not np.array_equal(cr15["pixels"], original["pixels"])
+    # statistics are taken on the stored 256x256 film, not the 32x32 model input
+    film = data.read_image(run_b["mias"].path("mdb001"), "L")
+    c = compression.compress(film, "jpeg2000", 15)
+    assert cr15["encoded_bytes"][0] == c.encoded_bytes and cr15["ratio"][0] == c.ratio
+
+
+def test_study_b_ratio_table_reports_achieved_ratios(run_b):
+    rows = run_b["ratios"]
+    assert [r["target_ratio"] for r in rows] == [15, 5000]
+    mias = run_b["mias"]
+    achieved = {t: [compression.compress(data.read_image(mias.path(n), "L"), "jpeg2000", t).ratio
+                    for n in mias.names] for t in (15, 5000)}
+    for r in rows:
+        a = np.array(achieved[r["target_ratio"]])
+        assert r["achieved_median"] == pytest.approx(np.median(a))
+        assert r["achieved_min"] == pytest.approx(a.min()) and r["achieved_max"] == pytest.approx(a.max())
+        assert r["achieved_median"] != r["target_ratio"]
+        assert r["films"] == 24
+    low, high = rows
+    assert low["reached_share"] > 0.5
+    assert high["achieved_max"] < 5000 / 10  # a 256x256 film cannot shrink to 13 bytes
+    assert high["reached_share"] == 0.0
+    assert high["psnr"] < low["psnr"] and high["bpp"] < low["bpp"]
+
+
+def test_study_b_run_rejects_unknown_train_ratio(mias_root):
+    with pytest.raises(ValueError, match="train_ratio=100 is not among compression_ratios"):
+        study_b.run(CFG_B, "cnn", 100, mias_root)
+    with pytest.raises(ValueError, match="architecture='vgg'"):
+        study_b._build(CFG_B, "vgg")
+
+
+def test_study_b_max_films_keeps_whole_patients(mias_root):
+    cfg = CFG_B.replace(max_films=8)
+    sub = study_b.films(cfg, mias_root)
+    assert len(sub) == 8
+    assert all(np.sum(sub.patient == p) == 2 for p in np.unique(sub.patient))
+    assert len(set(np.unique(sub.patient)) & {1, 2, 3, 4}) >= cfg.n_folds  # enough malignant patients
+    np.testing.assert_array_equal(study_b.films(cfg, mias_root).names, sub.names)  # seeded
+
+
+@pytest.mark.xfail(strict=True, reason="hdmann bug: study_b.films slices non-malignant patients with "
+                   "[:n_pat - n_mal], which is negative when n_folds > max_films // 2 and then keeps "
+                   "almost every non-malignant patient")
+def test_study_b_max_films_below_n_folds_does_not_take_everyone(mias_root):
+    cfg = CFG_B.replace(max_films=4, n_folds=3)  # 2 patients asked, 3 malignant patients needed
+    sub = study_b.films(cfg, mias_root)
+    patients = set(np.unique(sub.patient).tolist())
+    assert len(patients) == 3  # the n_folds malignant patients, no more
+    assert patients <= {1, 2, 3, 4}
