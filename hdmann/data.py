@@ -38,10 +38,10 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
     chosen = data_root if data_root not in (None, "") else os.environ.get("HDMANN_DATA") or "data"
     root = Path(chosen).expanduser()
     if not root.is_dir():
-        source = "argument" if data_root not in (None, "") else (
-            "HDMANN_DATA" if os.environ.get("HDMANN_DATA") else "default ./data")
+        source = "the data-root argument" if data_root not in (None, "") else (
+            "$HDMANN_DATA" if os.environ.get("HDMANN_DATA") else "the default, ./data")
         raise DataError(
-            f"data root {str(root)!r} (from the {source}) does not exist. "
+            f"data root {str(root)!r} (set by {source}) does not exist. "
             "Set HDMANN_DATA to the folder that holds isic4/ and mias/, or download them with "
             "`hdmann fetch isic4 --data-root DIR` and `hdmann fetch mias --data-root DIR`.")
     return root.resolve()

@@ -1,12 +1,11 @@
 """Figures for the book. Each function takes computed results and returns a matplotlib Figure."""
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
+# No matplotlib.use() here: in a notebook kernel the inline backend must stay, or glued figures
+# lose their PNG; without a display matplotlib falls back to Agg by itself.
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Circle
 
 CLASS_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
 SPLIT_STYLE = {"val": dict(color="#1f77b4", marker="o", label="validation part"),
@@ -18,7 +17,7 @@ plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.spines.top": F
 
 def _image_axes(n: int, per_row: int, size: float = 2.0):
     rows = -(-n // per_row)
-    fig, axes = plt.subplots(rows, per_row, figsize=(size * per_row, size * rows + 0.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, per_row, figsize=(size * per_row, size * rows + 0.6 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     return fig, axes.flat

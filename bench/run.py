@@ -1,0 +1,103 @@
+"""Speed benchmarks with targets: `make bench` (or `python bench/run.py [--only NAME]`).
+
+Timings are medians of repeats on the real data in $HDMANN_DATA. Each benchmark states its target;
+the script prints a table, writes `_build/bench.json`, and exits 1 if a target is missed, so a
+slowdown is seen here rather than in a timed test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import hdmann  # noqa: F401
+from hdmann import compression, data
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_jpeg_isic(root):
+    """JPEG q10 encode + decode + PSNR + SSIM of one stored 180x180 ISIC image."""
+    image = data.read_image(data.list_isic("train", root)[0][0], "RGB")
+    return _median_seconds(lambda: compression.compress(image, "jpeg", 10), 20), 0.05
+
+
+def bench_jp2_film(root):
+    """JPEG 2000 at 100:1 of one 1024x1024 film, with metrics (study B's unit of work)."""
+    mias = data.load_mias(root)
+    film = data.read_image(mias.path(mias.names[0]), "L")
+    return _median_seconds(lambda: compression.compress(film, "jpeg2000", 100), 5), 0.5
+
+
+def bench_ssim_film(root):
+    """SSIM of two 1024x1024 grey films (the costliest metric)."""
+    mias = data.load_mias(root)
+    a = data.read_image(mias.path(mias.names[0]), "L")
+    b = data.read_image(mias.path(mias.names[1]), "L")
+    return _median_seconds(lambda: compression.ssim(a, b), 5), 0.25
+
+
+def bench_train_step_quick(root):
+    """One Table I train step (batch 32) at the quick profile's input size, after compilation."""
+    import keras
+
+    from hdmann import models
+    from hdmann.config import study_a_config
+
+    cfg = study_a_config("quick")
+    model = models.hdmann_cnn(cfg)
+    model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate), loss="mse")
+    x = np.random.default_rng(0).integers(0, 256, (32 * 6, cfg.image_size, cfg.image_size, 3), dtype=np.uint8)
+    y = np.random.default_rng(1).random((len(x), cfg.hypervector_dim), dtype=np.float32)
+    model.fit(x[:32], y[:32], batch_size=32, epochs=1, verbose=0)  # compile
+    return _median_seconds(lambda: model.fit(x, y, batch_size=32, epochs=1, verbose=0), 3) / 6, 0.6
+
+
+def bench_rebuild_smoke(root):
+    """A second `hdmann book --profile smoke` with nothing changed (the first run is not timed)."""
+    from hdmann import book
+
+    out = Path(tempfile.mkdtemp(prefix="hdmann-bench-"))
+    book.build("smoke", root, out=out, log=lambda _: None)
+    return _median_seconds(lambda: book.build("smoke", root, out=out, log=lambda _: None), 2), 60.0
+
+
+BENCHMARKS = {name[6:]: fn for name, fn in globals().items() if name.startswith("bench_")}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append")
+    parser.add_argument("--data-root", default=None)
+    args = parser.parse_args(argv)
+    root = data.resolve_data_root(args.data_root)
+    results, missed = [], 0
+    for name in args.only or BENCHMARKS:
+        seconds, target = BENCHMARKS[name](root)
+        ok = seconds <= target
+        missed += not ok
+        results.append({"benchmark": name, "seconds": seconds, "target_seconds": target, "ok": ok})
+        print(f"{name:22s} {seconds:9.4f} s   target <= {target:g} s   {'ok' if ok else 'MISSED'}", flush=True)
+    out = PROJECT / "_build" / "bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
