@@ -143,6 +143,8 @@ def compress_many(sources, codec: str | None, setting: float = 0, *, mode: str =
     if codec is not None:
         _check(codec, setting)
     sources = list(sources)
+    if not sources:
+        raise ValueError("compress_many got no images: check the data selection (e.g. max_films, max_isic_images)")
     jobs = [(s, mode, codec, setting, out_size, subsampling) for s in sources]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     first = sources[0] if sources else np.zeros(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
+from threadpoolctl import threadpool_limits
 
 
 def tsne_with_keys(outputs: np.ndarray, keys: np.ndarray, perplexity: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -11,8 +12,11 @@ def tsne_with_keys(outputs: np.ndarray, keys: np.ndarray, perplexity: float, see
     as in the paper. Returns the 2-D points of the outputs and of the keys."""
     points = np.vstack([outputs, keys]).astype(np.float32)
     perplexity = min(perplexity, (len(points) - 1) / 3)
-    emb = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
-               random_state=seed, n_jobs=1).fit_transform(points)
+    # one OpenMP thread: on a busy machine sklearn's threads wait on each other at every
+    # iteration (seconds per map instead of a fraction); the maps are small
+    with threadpool_limits(1):
+        emb = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto",
+                   random_state=seed, n_jobs=1).fit_transform(points)
     return emb[: len(outputs)], emb[len(outputs):]
 
 

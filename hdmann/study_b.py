@@ -48,7 +48,7 @@ def films(cfg: StudyBConfig, data_root=None) -> data.MiasSet:
     n_pat = max(2, cfg.max_films // 2)
     n_mal = max(cfg.n_folds, int(round(n_pat * share * 1.0)))
     chosen = np.concatenate([rng.permutation(patients[has_malignant])[:n_mal],
-                             rng.permutation(patients[~has_malignant])[:n_pat - n_mal]])
+                             rng.permutation(patients[~has_malignant])[:max(0, n_pat - n_mal)]])
     return mias.subset(np.flatnonzero(np.isin(mias.patient, chosen)))
 
 

@@ -147,6 +147,10 @@ class ReusableModel:
         self.model = build()
         self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         self.model.optimizer.build(self.model.trainable_variables)
+        # Keras builds its compiled loss on the first fit() from one batch of the shuffled data,
+        # which draws one extra permutation; building it here keeps every run's shuffling the same.
+        self.model.evaluate(np.zeros((1, *self.model.input_shape[1:]), "float32"),
+                            np.zeros((1, *self.model.output_shape[1:]), "float32"), verbose=0)
         self._initial = [v.numpy().copy() for v in self.model.variables]
         self._opt_initial = [v.numpy().copy() for v in self.model.optimizer.variables]
 

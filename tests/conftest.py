@@ -18,19 +18,26 @@ def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
     return folder
 
 
+def _no_data(reason: str):
+    """Skip, or fail where CI sets HDMANN_REQUIRE_DATA (the real-data tests must run there)."""
+    if os.environ.get("HDMANN_REQUIRE_DATA", "").strip() not in ("", "0"):
+        pytest.fail(f"HDMANN_REQUIRE_DATA is set but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def data_root() -> Path:
     """The real data root from $HDMANN_DATA (absolute), or a skip that says why."""
     value = os.environ.get("HDMANN_DATA")
     if not value:
-        pytest.skip("HDMANN_DATA is unset: point it at the folder that holds isic4/ and mias/ "
-                    "(e.g. HDMANN_DATA=../shared/data) to run the real-data tests")
+        _no_data("HDMANN_DATA is unset: point it at the folder that holds isic4/ and mias/ "
+                 "(e.g. HDMANN_DATA=../shared/data) to run the real-data tests")
     root = Path(value).expanduser().resolve()
     if not root.is_dir():
-        pytest.skip(f"HDMANN_DATA={value!r} is not a folder")
+        _no_data(f"HDMANN_DATA={value!r} is not a folder")
     missing = [name for name in ("isic4", "mias") if not (root / name).is_dir()]
     if missing:
-        pytest.skip(f"HDMANN_DATA={value!r} lacks {missing}: run `hdmann fetch isic4` and `hdmann fetch mias`")
+        _no_data(f"HDMANN_DATA={value!r} lacks {missing}: run `hdmann fetch isic4` and `hdmann fetch mias`")
     return root
 
 

@@ -208,3 +208,8 @@ def test_compress_many_arrays_parallel_equals_serial(monkeypatch, counting_pool)
     np.testing.assert_array_equal(parallel, serial)
     for field in C.STAT_FIELDS:
         np.testing.assert_array_equal(p_stats[field], s_stats[field])
+
+
+def test_compress_many_refuses_an_empty_selection():
+    with pytest.raises(ValueError, match="no images"):
+        C.compress_many([], "jpeg", 50)

@@ -44,8 +44,9 @@ def test_resolve_returns_absolute_path(tmp_path, monkeypatch):
     assert root.is_absolute() and root == (tmp_path / "rel").resolve()
 
 
-@pytest.mark.parametrize("source", ["argument", "HDMANN_DATA", "default ./data"])
-def test_missing_root_says_where_it_came_from_and_how_to_fetch(tmp_path, monkeypatch, source):
+@pytest.mark.parametrize("source, said", [("argument", "data-root argument"), ("HDMANN_DATA", "$HDMANN_DATA"),
+                                          ("default ./data", "the default, ./data")])
+def test_missing_root_says_where_it_came_from_and_how_to_fetch(tmp_path, monkeypatch, source, said):
     monkeypatch.chdir(tmp_path)  # no ./data here
     monkeypatch.delenv("HDMANN_DATA", raising=False)
     missing = tmp_path / "nowhere"
@@ -54,7 +55,7 @@ def test_missing_root_says_where_it_came_from_and_how_to_fetch(tmp_path, monkeyp
     with pytest.raises(DataError) as info:
         data.resolve_data_root(missing if source == "argument" else None)
     message = str(info.value)
-    assert source in message
+    assert said in message
     assert "hdmann fetch" in message
     assert "HDMANN_DATA" in message
     if source != "default ./data":

@@ -4,7 +4,6 @@ from __future__ import annotations
 import gc
 import os
 
-import numpy as np
 import pytest
 
 import hdmann  # noqa: F401
@@ -81,8 +80,6 @@ def test_hdmann_cnn_follows_the_config():
     assert model.get_layer("conv1").filters == 4 and model.get_layer(models.LAST_CONV).filters == 8
     assert model.get_layer("dropout").rate == 0.25
     assert model.get_layer("hypervector").activation.__name__ == "sigmoid"
-    out = model.predict(np.zeros((2, 16, 16, 3), np.uint8), verbose=0)
-    assert out.shape == (2, 64) and np.all((out >= 0) & (out <= 1))
 
 
 def test_mammo_cnn():
@@ -101,8 +98,6 @@ def test_mammo_cnn():
     assert convs[-1].name == models.LAST_CONV
     assert tuple(model.input.shape) == (None, 32, 32, 1)
     assert tuple(model.output.shape) == (None, 1)
-    out = model.predict(np.full((3, 32, 32, 1), 128, np.uint8), verbose=0)
-    assert out.shape == (3, 1) and np.all((out > 0) & (out < 1))
 
 
 def test_resnet18():
