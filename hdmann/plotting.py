@@ -33,15 +33,19 @@ def class_examples(images, titles) -> plt.Figure:
     return fig
 
 
+def _draw_circles(ax, lesions, scale: float) -> None:
+    """The radiologist's circles, given in film pixels, on an image shown ``scale`` times the film size."""
+    for les in lesions:
+        ax.add_patch(Circle((les.x * scale - 0.5, les.y * scale - 0.5), les.radius * scale,
+                            fill=False, color="cyan", lw=1))
+
+
 def films_with_circles(films, lesions, names, original_size: int = 1024) -> plt.Figure:
     """Films side by side with the radiologist's circles."""
     fig, axes = _image_axes(len(films), len(films), 2.4)
     for ax, film, circles, name in zip(axes, films, lesions, names):
-        scale = film.shape[0] / original_size
         ax.imshow(film, cmap="gray", vmin=0, vmax=255)
-        for les in circles:
-            ax.add_patch(Circle((les.x * scale - 0.5, les.y * scale - 0.5), les.radius * scale,
-                                fill=False, color="cyan", lw=1))
+        _draw_circles(ax, circles, film.shape[0] / original_size)
         ax.set_title(name)
     fig.tight_layout()
     return fig
@@ -212,9 +216,7 @@ def saliency_grid(films, maps_by_level: dict, lesions, input_size: int, original
             if i == 0:
                 ax.set_title(level, fontsize=8)
         for j in range(len(levels) + 1):
-            for les in lesions[i]:
-                axes[i, j].add_patch(Circle((les.x * scale - 0.5, les.y * scale - 0.5), les.radius * scale,
-                                            fill=False, color="cyan", lw=1))
+            _draw_circles(axes[i, j], lesions[i], scale)
             axes[i, j].axis("off")
     fig.tight_layout()
     return fig
