@@ -70,7 +70,9 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, log=print) 
 
     source = PROJECT / "notebooks" / f"{name}.ipynb"
     executed = out_dir / f"{name}.ipynb"
-    parameters = {"profile": profile, "data_root": str(data_root)}
+    # the data root reaches the kernel through HDMANN_DATA, so the published book prints no
+    # path of this machine in its injected parameters cell
+    parameters = {"profile": profile}
     key = notebook_key(source, parameters, data_root)
     if _stored_key(executed) == key:
         log(f"  {name}: up to date")
@@ -79,6 +81,8 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, log=print) 
     start = time.perf_counter()
     tmp = executed.with_suffix(".running.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
+    previous = os.environ.get("HDMANN_DATA")
+    os.environ["HDMANN_DATA"] = str(data_root)
     try:
         papermill.execute_notebook(str(source), str(tmp), parameters=parameters, cwd=str(PROJECT),
                                    kernel_name="python3", progress_bar=False)
@@ -89,6 +93,11 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, log=print) 
     except BaseException:
         log(f"  {name}: FAILED; the partly executed notebook is kept at {tmp}")
         raise
+    finally:
+        if previous is None:
+            os.environ.pop("HDMANN_DATA", None)
+        else:
+            os.environ["HDMANN_DATA"] = previous
     log(f"  {name}: done in {time.perf_counter() - start:.0f} s")
     return executed
 
