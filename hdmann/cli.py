@@ -28,7 +28,7 @@ def _info(args) -> int:
     print(f"Keras backend: {keras.backend.backend()}")
     print(f"JAX devices:   {', '.join(str(d) for d in jax.devices())}")
     from PIL import features
-    print("Pillow codecs: " + ", ".join(f"{c} {features.version_codec(c) or '-'}" for c in ("jpg", "jpg_2000", "webp")))
+    print("Pillow codecs: " + ", ".join(f"{c} {features.version(c) or 'missing'}" for c in ("jpg", "jpg_2000", "webp")))
     try:
         root = data.resolve_data_root(args.data_root)
     except data.DataError as exc:

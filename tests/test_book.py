@@ -91,3 +91,16 @@ def test_smoke_book_builds_from_scratch(tmp_path, data_root):
     log = []
     book.build("smoke", data_root, out=tmp_path, log=log.append)
     assert sum("executing" in line for line in log) == 0, log
+
+
+def test_info_reports_backend_codecs_and_data(data_root, capsys):
+    assert cli.main(["info", "--data-root", str(data_root)]) == 0
+    out = capsys.readouterr().out
+    assert "Keras backend: jax" in out
+    assert "jpg_2000" in out and "missing" not in out
+    assert "isic4: train 1633" in out and "mias:  322 films" in out
+
+
+def test_info_says_when_the_data_is_missing(tmp_path, capsys):
+    assert cli.main(["info", "--data-root", str(tmp_path / "nowhere")]) == 1
+    assert "hdmann fetch" in capsys.readouterr().out
