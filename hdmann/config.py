@@ -120,6 +120,7 @@ class StudyBConfig:
     matrix_ratios: tuple[int, ...] = STUDY_B_RATIOS  # experiment (c): train-CR x test-CR
     resnet_ratios: tuple[int, ...] = STUDY_B_RATIOS  # ResNet18 also trained on these (always on originals)
     resnet_weights: str | None = None  # a user-supplied .weights.h5 for the ResNet18
+    resnet_max_epochs: int | None = None  # None: max_epochs; ResNet18 costs ~10x the CNN per epoch
     max_films: int | None = None  # subsample the films (smoke only), stratified
     saliency_ratios: tuple[int, ...] = (15, 1000, 11000)
     bootstrap_samples: int = 1000
@@ -135,6 +136,8 @@ class StudyBConfig:
         _in_range("dropout_rate", self.dropout_rate, 0.0, 0.95)
         _in_range("inner_validation_fraction", self.inner_validation_fraction, 0.05, 0.5)
         _in_range("max_epochs", self.max_epochs, 1, 10_000)
+        if self.resnet_max_epochs is not None:
+            _in_range("resnet_max_epochs", self.resnet_max_epochs, 1, 10_000)
         _in_range("workers", self.workers, 1, 256)
         if self.codec not in ("jpeg2000", "jpeg", "webp"):
             raise ValueError(f"codec={self.codec!r}: use jpeg2000, jpeg or webp")
@@ -191,7 +194,7 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(input_size=64, max_epochs=2, patience=1, max_films=60,
                   compression_ratios=(15, 1000, 11000), matrix_ratios=(15, 11000),
                   resnet_ratios=(), saliency_ratios=(15, 11000), bootstrap_samples=200),
-    "quick": dict(input_size=64, max_epochs=20, patience=5,
+    "quick": dict(input_size=64, max_epochs=20, patience=5, resnet_max_epochs=8,
                   matrix_ratios=(15, 100, 1000, 5000, 11000), resnet_ratios=()),
     "paper": dict(input_size=512),
 }

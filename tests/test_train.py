@@ -376,7 +376,7 @@ def test_study_b_experiment_a(run_b):
         assert r["prevalence"] == pytest.approx(4 / 24)
 
 
-def test_study_b_scores_cover_every_film_once(run_b):
+def test_study_b_scores_cover_every_film_once(run_b, mias_root):
     s = run_b["scores"]
     np.testing.assert_array_equal(s["labels"], run_b["mias"].malignant)
     np.testing.assert_array_equal(s["fold"], run_b["fold"])
@@ -384,7 +384,12 @@ def test_study_b_scores_cover_every_film_once(run_b):
         assert s[level].shape == (24,)
         assert np.all(np.isfinite(s[level])) and np.all((s[level] >= 0) & (s[level] <= 1))
     folder = run_b["folder"]
-    assert (folder / "fold0.keras").is_file() and (folder / "fold1.keras").is_file()
+    assert (folder / "fold0.weights.h5").is_file() and (folder / "fold1.weights.h5").is_file()
+    # the stored weights rebuild the fold's model: it reproduces the stored held-out scores
+    held_out = run_b["fold"] == 0
+    x = run_b["original"]["pixels"][held_out][..., None]
+    model = study_b.fold_model(CFG_B, "cnn", None, 0, mias_root)
+    np.testing.assert_allclose(train.predict(model, x, CFG_B.batch_size).ravel(), s["original"][held_out], rtol=1e-6)
     folds_info = json.loads((folder / "meta.json").read_text())["values"]["folds"]
     assert [f["n_test"] for f in folds_info] == [int(np.sum(run_b["fold"] == k)) for k in range(2)]
     assert all(f["n_fit"] + f["n_val"] + f["n_test"] == 24 for f in folds_info)
