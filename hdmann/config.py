@@ -27,8 +27,18 @@ def _in_range(name: str, value: Any, low: float, high: float) -> None:
         raise ValueError(f"{name}={value!r} is out of range: it must lie in [{low}, {high}]")
 
 
+class _Config:
+    """What every config can do: become a dict (for cache keys) and give a changed copy."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any):
+        return dataclasses.replace(self, **changes)
+
+
 @dataclass(frozen=True)
-class StudyAConfig:
+class StudyAConfig(_Config):
     """HD-MANN on the 4-class ISIC set (Barros Everett), Table I architecture."""
 
     profile: str = DEFAULT_PROFILE
@@ -91,15 +101,9 @@ class StudyAConfig:
         if self.jpeg_subsampling not in ("4:4:4", "4:2:2", "4:2:0"):
             raise ValueError(f"jpeg_subsampling={self.jpeg_subsampling!r}: use 4:4:4, 4:2:2 or 4:2:0")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes: Any) -> "StudyAConfig":
-        return dataclasses.replace(self, **changes)
-
 
 @dataclass(frozen=True)
-class StudyBConfig:
+class StudyBConfig(_Config):
     """Malignant-vs-not mammogram classification under JPEG 2000 (Jo et al. 2021) on mini-MIAS."""
 
     profile: str = DEFAULT_PROFILE
@@ -148,15 +152,9 @@ class StudyBConfig:
             if extra:
                 raise ValueError(f"{name} {sorted(extra)} are not among compression_ratios")
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def replace(self, **changes: Any) -> "StudyBConfig":
-        return dataclasses.replace(self, **changes)
-
 
 @dataclass(frozen=True)
-class CompressionConfig:
+class CompressionConfig(_Config):
     """The compression chapter: codec ladders on both datasets."""
 
     profile: str = DEFAULT_PROFILE
@@ -177,9 +175,6 @@ class CompressionConfig:
         for r in self.jp2_ratios:
             _in_range("compression ratio", r, 1, 1_000_000)
         _in_range("workers", self.workers, 1, 256)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 _STUDY_A_PROFILES: dict[str, dict[str, Any]] = {

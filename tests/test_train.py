@@ -384,7 +384,7 @@ def test_study_b_scores_cover_every_film_once(run_b, mias_root):
         assert s[level].shape == (24,)
         assert np.all(np.isfinite(s[level])) and np.all((s[level] >= 0) & (s[level] <= 1))
     folder = run_b["folder"]
-    assert (folder / "fold0.weights.h5").is_file() and (folder / "fold1.weights.h5").is_file()
+    assert (folder / "fold0.npz").is_file() and (folder / "fold1.npz").is_file()
     # the stored weights rebuild the fold's model: it reproduces the stored held-out scores
     held_out = run_b["fold"] == 0
     x = run_b["original"]["pixels"][held_out][..., None]
