@@ -7,12 +7,11 @@ from hdmann import cache, compression, data
 from hdmann.config import CompressionConfig
 
 
-def _isic_sources(cfg: CompressionConfig, data_root) -> tuple[list, list[str]]:
-    items = [(p, split) for split in data.ISIC_SPLITS for p, _ in data.list_isic(split, data_root)]
-    labels = np.array([data.ISIC_CLASSES.index(p.parent.name) if p.parent.name in data.ISIC_CLASSES
-                       else list(data.KAGGLE_CLASSES.values()).index(p.parent.name) for p, _ in items])
-    keep = data.take_per_class(labels, cfg.max_isic_images, cfg.survey_seed)
-    return [items[i][0] for i in keep], [items[i][1] for i in keep]
+def _isic_sources(cfg: CompressionConfig, data_root) -> list:
+    """Files of both splits, ``max_isic_images`` per class at most."""
+    items = [item for split in data.ISIC_SPLITS for item in data.list_isic(split, data_root)]
+    keep = data.take_per_class(np.array([label for _, label in items]), cfg.max_isic_images, cfg.survey_seed)
+    return [items[i][0] for i in keep]
 
 
 def isic_example(cfg: CompressionConfig, data_root=None) -> tuple[np.ndarray, str]:
@@ -42,7 +41,7 @@ def ladder(image: np.ndarray, codec: str, settings) -> list[compression.Compress
 def isic_table(cfg: CompressionConfig, codec: str, data_root=None) -> list[dict]:
     """Per JPEG quality (or JPEG 2000 target ratio): achieved ratio, bpp, PSNR and SSIM over isic4."""
     settings = cfg.jpeg_qualities if codec == "jpeg" else cfg.jp2_ratios
-    paths, _ = _isic_sources(cfg, data_root)
+    paths = _isic_sources(cfg, data_root)
 
     def make():
         out = {}
