@@ -44,16 +44,19 @@ def _package_fingerprint() -> str:
     return h.hexdigest()
 
 
-def notebook_key(notebook: Path, parameters: dict, data_root: Path) -> str:
-    """Everything an executed notebook depends on; a match means its outputs are still right."""
+def run_context(data_root: Path) -> str:
+    """What every chapter depends on besides its own source: the package code and the data."""
     isic = [p for s in data.ISIC_SPLITS for p, _ in data.list_isic(s, data_root)]
     mias = data.load_mias(data_root)
-    blob = json.dumps({
-        "notebook": hashlib.sha256(notebook.read_bytes()).hexdigest(),
-        "parameters": parameters,
-        "package": _package_fingerprint(),
-        "data": [data.fingerprint_files(isic), data.fingerprint_files([mias.path(n) for n in mias.names])],
-    }, sort_keys=True)
+    return json.dumps({"package": _package_fingerprint(),
+                       "data": [data.fingerprint_files(isic),
+                                data.fingerprint_files([mias.path(n) for n in mias.names])]}, sort_keys=True)
+
+
+def notebook_key(notebook: Path, parameters: dict, context: str) -> str:
+    """Everything an executed notebook depends on; a match means its outputs are still right."""
+    blob = json.dumps({"notebook": hashlib.sha256(notebook.read_bytes()).hexdigest(),
+                       "parameters": parameters, "context": context}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -64,8 +67,9 @@ def _stored_key(executed: Path) -> str | None:
         return None
 
 
-def execute(name: str, profile: str, data_root: Path, out_dir: Path, log=print) -> Path:
-    """Run one chapter notebook with papermill unless its executed copy is up to date."""
+def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: str, log=print) -> Path:
+    """Run one chapter notebook with papermill unless its executed copy is up to date.
+    ``context`` is :func:`run_context` of ``data_root``, computed once per build."""
     import papermill
 
     source = PROJECT / "notebooks" / f"{name}.ipynb"
@@ -73,7 +77,7 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, log=print) 
     # the data root reaches the kernel through HDMANN_DATA, so the published book prints no
     # path of this machine in its injected parameters cell
     parameters = {"profile": profile}
-    key = notebook_key(source, parameters, data_root)
+    key = notebook_key(source, parameters, context)
     if _stored_key(executed) == key:
         log(f"  {name}: up to date")
         return executed
@@ -130,8 +134,9 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     root = check_data(data_root)
     out = Path(out or PROJECT).resolve()
     log(f"hdmann book: profile={profile}, data root={root}")
+    context = run_context(root)
     for name in chapters:
-        execute(name, profile, root, out / "_build" / "executed" / profile, log)
+        execute(name, profile, root, out / "_build" / "executed" / profile, context, log)
     src = assemble(profile, out)
     log("  jupyter-book build (warnings are errors)")
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src), "--path-output", str(out),
