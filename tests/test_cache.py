@@ -1,6 +1,7 @@
 """hdmann.cache: content-keyed entries, computed once, written atomically, keyed by code too."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -195,3 +196,104 @@ def test_atomic_write_bytes_failure_keeps_old_file(tmp_path, monkeypatch):
         cache.atomic_write_bytes(path, b"new contents that never land")
     assert path.read_bytes() == b"old contents"
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+# ------------------------------------------------------------------- faults during a build
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _entry(root: Path, name: str) -> Path:
+    (folder,) = [p for p in (root / name).iterdir() if not p.name.startswith(".")]
+    return folder
+
+
+@pytest.mark.parametrize("damage", ["truncated arrays", "garbage arrays", "garbage meta", "empty meta"])
+def test_damaged_entry_is_reported_and_rebuilt(isolated_cache, damage):
+    calls = []
+
+    def make():
+        calls.append(1)
+        return {"x": np.arange(1000, dtype=np.float64), "n": 3}
+
+    cache.cached("unit/dmg", {"a": 1}, make, code=())
+    entry = _entry(isolated_cache, "unit/dmg")
+    arrays, meta = entry / cache.ARRAYS, entry / cache.META
+    if damage == "truncated arrays":  # a copy killed half-way, e.g. onto another filesystem
+        arrays.write_bytes(arrays.read_bytes()[: arrays.stat().st_size // 2])
+    elif damage == "garbage arrays":  # same size, wrong bytes: only the load itself can tell
+        arrays.write_bytes(b"\0" * arrays.stat().st_size)
+    elif damage == "garbage meta":
+        meta.write_text('{"values": {"n": 3')
+    else:
+        meta.write_bytes(b"")
+    with pytest.warns(cache.CacheRepair, match="unit/dmg"):
+        out = cache.cached("unit/dmg", {"a": 1}, make, code=())
+    assert len(calls) == 2, "the damaged entry was rebuilt, never loaded as garbage"
+    np.testing.assert_array_equal(out["x"], np.arange(1000, dtype=np.float64))
+    assert out["n"] == 3
+    assert _leftovers(isolated_cache) == [] and len(list((isolated_cache / "unit" / "dmg").iterdir())) == 1
+    assert cache.cached("unit/dmg", {"a": 1}, make, code=())["n"] == 3 and len(calls) == 2
+
+
+def test_truncated_file_of_a_dir_entry_is_rebuilt(isolated_cache):
+    calls = []
+
+    def build(folder: Path):
+        calls.append(1)
+        (folder / "model.bin").write_bytes(b"w" * 4096)
+
+    entry = cache.cached_dir("unit/model", {"a": 1}, build, code=())
+    (entry / "model.bin").write_bytes(b"w" * 100)
+    with pytest.warns(cache.CacheRepair, match=r"model\.bin is 100 bytes, not the 4096 written"):
+        again = cache.cached_dir("unit/model", {"a": 1}, build, code=())
+    assert again == entry and (entry / "model.bin").read_bytes() == b"w" * 4096 and len(calls) == 2
+    with pytest.raises(cache.CacheCorrupt, match="model.bin is missing"):
+        (entry / "model.bin").unlink()
+        cache.load_entry(entry)
+
+
+def test_entries_without_a_file_list_still_load(isolated_cache):
+    """Entries written before the file list existed are not treated as damaged."""
+    cache.cached("unit/old", {"a": 1}, lambda: {"x": np.ones(3)}, code=())
+    meta = _entry(isolated_cache, "unit/old") / cache.META
+    record = json.loads(meta.read_text())
+    del record["_files"]
+    meta.write_text(json.dumps(record))
+    assert cache.cached("unit/old", {"a": 1}, lambda: {"x": np.zeros(3)}, code=())["x"].tolist() == [1, 1, 1]
+
+
+def test_full_disk_while_writing_keeps_the_cache_as_it_was(isolated_cache, monkeypatch):
+    cache.cached("unit/keep", {"a": 1}, lambda: {"x": np.arange(5)}, code=())
+    before = _snapshot(isolated_cache)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(np, "savez", full_disk)
+        with pytest.raises(cache.CacheWriteError) as info:
+            cache.cached("unit/new", {"a": 2}, lambda: {"x": np.arange(7)}, code=())
+        message = str(info.value)
+        assert "unit/new" in message and "no space left" in message
+        assert "unchanged" in message and "HDMANN_CACHE" in message
+        assert info.value.errno == errno.ENOSPC
+        assert _snapshot(isolated_cache) == before and _leftovers(isolated_cache) == []
+        # a damaged entry whose rebuild hits the full disk stays as it was (and is rebuilt next time)
+        entry = _entry(isolated_cache, "unit/keep")
+        (entry / cache.ARRAYS).write_bytes(b"PK broken")
+        damaged = _snapshot(isolated_cache)
+        with pytest.warns(cache.CacheRepair), pytest.raises(cache.CacheWriteError):
+            cache.cached("unit/keep", {"a": 1}, lambda: {"x": np.arange(5)}, code=())
+        assert _snapshot(isolated_cache) == damaged and _leftovers(isolated_cache) == []
+    with pytest.warns(cache.CacheRepair):
+        assert cache.cached("unit/keep", {"a": 1}, lambda: {"x": np.arange(5)}, code=())["x"].tolist() == list(range(5))
+
+
+def test_other_os_errors_are_not_called_a_full_disk(isolated_cache):
+    def build(folder: Path):
+        raise FileNotFoundError("input missing")
+
+    with pytest.raises(FileNotFoundError) as info:
+        cache.cached_dir("unit/other", {"a": 1}, build, code=())
+    assert not isinstance(info.value, cache.CacheWriteError)
