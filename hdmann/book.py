@@ -26,12 +26,13 @@ BOOK_FILES = ("_config.yml", "_toc.yml")
 KEY = "hdmann_key"
 
 
-def check_data(data_root=None) -> Path:
-    """Fail before any notebook runs if the data root or a dataset is missing or malformed."""
+def check_data(data_root=None, log=print) -> Path:
+    """Fail before any notebook runs if the data root, a dataset or any image is missing or bad:
+    ``hdmann check`` decodes every image (once; verdicts are cached) and lists every bad file."""
+    from hdmann import datacheck
+
     root = data.resolve_data_root(data_root)
-    data.list_isic("train", root)
-    data.list_isic("test", root)
-    data.load_mias(root)
+    datacheck.require_clean(root, log=log)
     return root
 
 
@@ -131,7 +132,7 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     unknown = set(chapters) - set(CHAPTERS)
     if unknown:
         raise ValueError(f"unknown chapter(s) {sorted(unknown)}: choose from {CHAPTERS}")
-    root = check_data(data_root)
+    root = check_data(data_root, log)
     out = Path(out or PROJECT).resolve()
     log(f"hdmann book: profile={profile}, data root={root}")
     context = run_context(root)

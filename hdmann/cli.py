@@ -1,4 +1,4 @@
-"""``hdmann book | fetch | info``: the same entry points with or without make."""
+"""``hdmann book | check | fetch | info``: the same entry points with or without make."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +35,9 @@ def _info(args) -> int:
         print(f"Data root:     missing: {exc}")
         return 1
     print(f"Data root:     {root}")
+    from hdmann import datacheck
+
+    report = datacheck.check(root)
     try:
         counts = data.isic_counts(root)
         print("  isic4: " + "; ".join(f"{s} {sum(c.values())} ({', '.join(f'{k} {v}' for k, v in c.items())})"
@@ -47,7 +50,17 @@ def _info(args) -> int:
               f"benign {m['benign']}, malignant {m['malignant']}")
     except data.DataError as exc:
         print(f"  mias:  {exc}")
-    return 0
+    for line in report.lines():
+        print(f"  {line}")
+    return 0 if report.ok else 1
+
+
+def _check(args) -> int:
+    from hdmann import datacheck
+
+    report = datacheck.check(args.data_root)
+    print("\n".join(report.lines()))
+    return 0 if report.ok else 1
 
 
 def _book(args) -> int:
@@ -75,6 +88,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="folder to write _build/ into (default: the project)")
     p.add_argument("--chapters", default=None, help="comma-separated subset of chapters")
     p.set_defaults(run=_book)
+    p = sub.add_parser("check", help="decode every image once; list every bad file (exit 1 if any)")
+    p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+    p.set_defaults(run=_check)
     p = sub.add_parser("fetch", help="download a dataset from its original public host")
     p.add_argument("dataset", choices=("isic4", "mias"))
     p.add_argument("--data-root", default=None, help="where to write (default $HDMANN_DATA, then ./data)")
@@ -84,11 +100,12 @@ def main(argv=None) -> int:
     p.add_argument("--data-root", default=None)
     p.set_defaults(run=_info)
     args = parser.parse_args(argv)
+    from hdmann.cache import CacheWriteError
     from hdmann.data import DataError
 
     try:
         return args.run(args)
-    except (DataError, ValueError, RuntimeError) as exc:
+    except (DataError, ValueError, RuntimeError, CacheWriteError) as exc:
         print(f"hdmann {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
