@@ -8,6 +8,7 @@ codestream's header floor, so very high target ratios cannot be reached on small
 from __future__ import annotations
 
 import io
+import math
 import multiprocessing
 import os
 import warnings
@@ -43,29 +44,55 @@ class Compressed:
         return 8.0 * self.encoded_bytes / pixels
 
 
-def _check(codec: str, setting: float) -> None:
+QUALITY_RANGE = {"jpeg": (1, 100), "webp": (0, 100)}  # libjpeg clamps 0 to 1, so 0 would be recorded wrongly
+SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
+SSIM_SIGMA, SSIM_TRUNCATE = 1.5, 3.5  # an 11x11 Gaussian window
+SSIM_BORDER = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)  # 5: pixels whose window leaves the image
+
+
+def _check(codec: str, setting) -> float:
+    """The setting as the codec will use it: qualities are whole numbers in range, ratios finite and > 1."""
     if codec not in CODECS:
         raise ValueError(f"codec={codec!r}: use one of {CODECS}")
-    if codec in ("jpeg", "webp") and not 0 <= setting <= 100:
-        raise ValueError(f"{codec} quality={setting} is out of range: use 0..100")
-    if codec == "jpeg2000" and not setting >= 1:
-        raise ValueError(f"jpeg2000 target ratio={setting} is out of range: use a ratio >= 1")
+    if isinstance(setting, (bool, np.bool_)) or not isinstance(setting, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{codec} {CODEC_SETTING[codec]}={setting!r} is not a number")
+    if codec in QUALITY_RANGE:
+        low, high = QUALITY_RANGE[codec]
+        if not math.isfinite(setting) or setting != int(setting):
+            raise ValueError(f"{codec} quality={setting} is not a whole number: Pillow would truncate it to "
+                             f"{int(setting) if math.isfinite(setting) else '?'} while the result recorded "
+                             f"{setting}; use an integer in {low}..{high}")
+        if not low <= setting <= high:
+            raise ValueError(f"{codec} quality={setting} is out of range: use an integer in {low}..{high}")
+        return int(setting)
+    if not math.isfinite(setting) or not setting > 1:
+        raise ValueError(f"jpeg2000 target ratio={setting} is out of range: use a finite ratio > 1 "
+                         "(raw bytes / encoded bytes)")
+    return float(setting)
+
+
+def _check_pixels(image: np.ndarray, what: str = "image") -> None:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3) \
+            or (image.ndim == 3 and image.shape[2] != 3) or image.size == 0:
+        raise ValueError(f"{what}: expected uint8 (H, W) or (H, W, 3) pixels, got "
+                         f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}")
 
 
 def encode(image: np.ndarray, codec: str, setting: float, subsampling: str = "4:2:0") -> bytes:
     """Encode uint8 pixels (H, W) or (H, W, 3) with the smallest container Pillow offers."""
-    _check(codec, setting)
-    if image.dtype != np.uint8 or image.ndim not in (2, 3):
-        raise ValueError(f"expected uint8 (H, W) or (H, W, 3) pixels, got {image.dtype} {image.shape}")
+    setting = _check(codec, setting)
+    _check_pixels(image)
+    if subsampling not in SUBSAMPLINGS:
+        raise ValueError(f"subsampling={subsampling!r}: use one of {SUBSAMPLINGS}")
     img = Image.fromarray(image)
     buf = io.BytesIO()
     if codec == "jpeg":
         kwargs = {"subsampling": subsampling} if image.ndim == 3 else {}
-        img.save(buf, "JPEG", quality=int(setting), optimize=True, **kwargs)
+        img.save(buf, "JPEG", quality=setting, optimize=True, **kwargs)
     elif codec == "webp":
-        img.save(buf, "WEBP", quality=int(setting), method=6)
+        img.save(buf, "WEBP", quality=setting, method=6)
     else:  # a raw J2K codestream: no JP2 boxes, the lowest header floor
-        img.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[float(setting)],
+        img.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[setting],
                  irreversible=True, no_jp2=True)
     return buf.getvalue()
 
@@ -75,30 +102,48 @@ def decode(data: bytes, mode: str) -> np.ndarray:
         return np.asarray(img.convert(mode), dtype=np.uint8)
 
 
+def _pair(a: np.ndarray, b: np.ndarray) -> None:
+    """Both 8-bit pictures of exactly one shape: no broadcasting, no other peak than 255."""
+    _check_pixels(a, "first image")
+    _check_pixels(b, "second image")
+    if a.shape != b.shape:
+        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}; compare images of one shape "
+                         "(squeeze a trailing channel of 1 first)")
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB for 8-bit pixels (peak 255), as scikit-image's with data_range=255."""
+    _pair(a, b)
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004; Gaussian window, sigma 1.5, 11x11), averaged over channels."""
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
+    """Mean SSIM as Wang et al. (2004) define it, and as scikit-image computes it with
+    ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255``: an 11x11
+    Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03, the SSIM map averaged without the 5-pixel
+    border whose windows leave the image; colour images average the channels."""
+    _pair(a, b)
+    if min(a.shape[:2]) < 2 * SSIM_BORDER + 1:
+        raise ValueError(f"SSIM needs images of at least {2 * SSIM_BORDER + 1} px a side, got {a.shape}")
     a = a.astype(np.float32).reshape(a.shape[0], a.shape[1], -1)
     b = b.astype(np.float32).reshape(b.shape[0], b.shape[1], -1)
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    inner = (slice(SSIM_BORDER, -SSIM_BORDER), slice(SSIM_BORDER, -SSIM_BORDER))
     scores = []
     for ch in range(a.shape[2]):
         x, y = a[..., ch], b[..., ch]
         # the five local moments in one filter call: x, y, x^2, y^2, xy
-        mx, my, xx, yy, xy = gaussian_filter(np.stack([x, y, x * x, y * y, x * y]), (0, 1.5, 1.5), truncate=3.5)
+        mx, my, xx, yy, xy = gaussian_filter(np.stack([x, y, x * x, y * y, x * y]), (0, SSIM_SIGMA, SSIM_SIGMA),
+                                             truncate=SSIM_TRUNCATE)
         vx, vy, cxy = xx - mx**2, yy - my**2, xy - mx * my
         s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
-        scores.append(s.astype(np.float64).mean())
+        scores.append(s[inner].astype(np.float64).mean())
     return float(np.mean(scores))
 
 
 def compress(image: np.ndarray, codec: str, setting: float, subsampling: str = "4:2:0") -> Compressed:
+    setting = _check(codec, setting)
     data = encode(image, codec, setting, subsampling)
     pixels = decode(data, "L" if image.ndim == 2 else "RGB")
     return Compressed(pixels, codec, float(setting), len(data), image.size, psnr(image, pixels), ssim(image, pixels))
@@ -141,7 +186,9 @@ def compress_many(sources, codec: str | None, setting: float = 0, *, mode: str =
     ``out_size`` (as a model would see them). ``codec=None`` passes images through unchanged.
     """
     if codec is not None:
-        _check(codec, setting)
+        setting = _check(codec, setting)
+        if subsampling not in SUBSAMPLINGS:
+            raise ValueError(f"subsampling={subsampling!r}: use one of {SUBSAMPLINGS}")
     sources = list(sources)
     if not sources:
         raise ValueError("compress_many got no images: check the data selection (e.g. max_films, max_isic_images)")

@@ -121,6 +121,10 @@ def test_reached_tolerance():
 @pytest.mark.parametrize("codec, setting, words", [
     ("png", 50, "codec='png'"), ("jpeg", 101, "quality=101"), ("jpeg", -1, "quality=-1"),
     ("webp", 150, "quality=150"), ("jpeg2000", 0.5, "ratio=0.5"), ("jpeg2000", 0, "ratio=0"),
+    ("jpeg", 0, "quality=0 is out of range"), ("jpeg", 50.5, "quality=50.5 is not a whole number"),
+    ("webp", 7.9, "not a whole number"), ("jpeg", float("nan"), "quality=nan"), ("jpeg", True, "not a number"),
+    ("jpeg", "50", "not a number"), ("jpeg2000", float("inf"), "finite ratio > 1"),
+    ("jpeg2000", 1, "ratio=1 is out of range"), ("jpeg2000", float("nan"), "ratio=nan"),
 ])
 def test_invalid_codec_or_setting(codec, setting, words):
     image = natural_grey(16)
@@ -213,3 +217,55 @@ def test_compress_many_arrays_parallel_equals_serial(monkeypatch, counting_pool)
 def test_compress_many_refuses_an_empty_selection():
     with pytest.raises(ValueError, match="no images"):
         C.compress_many([], "jpeg", 50)
+
+
+def test_whole_float_quality_is_used_and_recorded_as_the_integer():
+    image = natural_grey(32)
+    c = C.compress(image, "jpeg", 50.0)
+    assert c.setting == 50 and c.encoded_bytes == len(C.encode(image, "jpeg", 50))
+    assert C.compress(image, "jpeg", np.int64(1)).setting == 1  # numpy integers are integers
+    assert C.compress(image, "webp", 0).setting == 0  # libwebp's 0 is a real setting
+
+
+def test_unknown_subsampling_is_refused():
+    with pytest.raises(ValueError, match="subsampling='4:1:1'"):
+        C.compress(natural_rgb(16), "jpeg", 50, subsampling="4:1:1")
+    with pytest.raises(ValueError, match="subsampling"):
+        C.compress_many([natural_rgb(16)], "jpeg", 50, subsampling="420")
+
+
+def test_psnr_and_ssim_refuse_shapes_that_would_broadcast():
+    a = natural_grey(32)
+    b = C.compress(a, "jpeg", 50).pixels
+    for x, y in ((a[..., None], b), (a, b[..., None]), (a, b[:, :31])):
+        with pytest.raises(ValueError, match="shapes differ|expected uint8"):
+            C.psnr(x, y)
+        with pytest.raises(ValueError, match="shapes differ|expected uint8"):
+            C.ssim(x, y)
+    with pytest.raises(ValueError, match="uint8"):
+        C.psnr(a.astype(np.float64), b.astype(np.float64))
+    with pytest.raises(ValueError, match="at least 11 px"):
+        C.ssim(a[:8, :8], b[:8, :8])
+
+
+def _skimage_ssim(a, b):
+    from skimage.metrics import structural_similarity
+
+    return structural_similarity(a, b, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+                                 data_range=255, channel_axis=-1 if a.ndim == 3 else None)
+
+
+def test_psnr_and_ssim_match_scikit_image_on_real_images(data_root):
+    """Wang et al.'s SSIM as scikit-image computes it (11x11 Gaussian, 5 px border left out), and
+    PSNR with data_range 255: on a real ISIC image and a real MIAS film, after JPEG and JPEG 2000."""
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from hdmann import data
+
+    isic = data.read_image(data_root / "isic4" / "train" / "melanoma" / "ISIC_0000279.png", "RGB")
+    film = data.read_image(data_root / "mias" / "images" / "mdb001.png", "L")
+    for image, codec, setting in ((isic, "jpeg", 5), (isic, "jpeg", 50), (isic, "jpeg2000", 40),
+                                  (film, "jpeg", 10), (film, "jpeg2000", 1000)):
+        c = C.compress(image, codec, setting)
+        assert c.psnr == pytest.approx(peak_signal_noise_ratio(image, c.pixels, data_range=255), abs=1e-9)
+        assert c.ssim == pytest.approx(_skimage_ssim(image, c.pixels), abs=2e-6), (codec, setting)
