@@ -1,0 +1,89 @@
+"""hdmann.evaluation: metrics checked against scikit-learn, and inputs that would give silently wrong numbers."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import mannwhitneyu
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from hdmann import data, evaluation
+
+
+def _average_precision_by_hand(y, score):
+    """Mean over positives of the precision at that positive's rank (no ties in ``score``)."""
+    order = np.argsort(-score)
+    hits = y[order] == 1
+    precision = np.cumsum(hits) / np.arange(1, len(y) + 1)
+    return float(precision[hits].mean())
+
+
+def test_auroc_auprc_match_scikit_learn_on_real_images_and_scores(data_root):
+    """Score: mean redness minus blueness of each real ISIC test image; positive: melanoma."""
+    images = data.load_isic("test", 32, data_root)
+    rgb = images.images.reshape(len(images), -1, 3).astype(np.float64).mean(axis=1)
+    score = rgb[:, 0] - rgb[:, 2]
+    y = (images.labels == 0).astype(int)
+    assert len(np.unique(score)) == len(score)  # no ties, so the hand-made AP is exact
+    roc, prc = evaluation.auroc(y, score), evaluation.auprc(y, score)
+    assert roc == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    u = mannwhitneyu(score[y == 1], score[y == 0]).statistic
+    assert roc == pytest.approx(u / (y.sum() * (len(y) - y.sum())), abs=1e-12)
+    assert prc == pytest.approx(average_precision_score(y, score), abs=1e-12)
+    assert prc == pytest.approx(_average_precision_by_hand(y, score), abs=1e-12)
+    assert 0 < roc < 1 and 0 < prc < 1
+    # boolean labels are binary labels
+    assert evaluation.auroc(y.astype(bool), score) == roc
+
+
+@pytest.mark.parametrize("labels, words", [([0, 1, 2, 1], "labels must be 0 or 1"),
+                                           ([-1, 1, -1, 1], "labels must be 0 or 1"),
+                                           ([0.5, 1, 0, 1], "labels must be 0 or 1")])
+def test_metrics_refuse_non_binary_labels(labels, words):
+    for metric in (evaluation.auroc, evaluation.auprc):
+        with pytest.raises(ValueError, match=words):
+            metric(labels, [0.1, 0.2, 0.3, 0.4])
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_metrics_refuse_non_finite_scores(bad):
+    for metric in (evaluation.auroc, evaluation.auprc):
+        with pytest.raises(ValueError, match="1 of 4 scores are NaN or infinite"):
+            metric([0, 1, 0, 1], [0.1, bad, 0.3, 0.4])
+
+
+def test_metrics_refuse_mismatched_shapes():
+    with pytest.raises(ValueError, match="one length"):
+        evaluation.auroc([0, 1, 0, 1], [0.1, 0.2, 0.3])
+    with pytest.raises(ValueError, match="one length"):
+        evaluation.auroc(np.array([[0, 1], [0, 1]]), np.array([[0.1, 0.2], [0.3, 0.4]]))
+    with pytest.raises(ValueError, match="one length"):
+        evaluation.accuracy([0, 1, 2], np.array([[0, 1, 2]]))
+    with pytest.raises(ValueError, match="different lengths"):
+        evaluation.bootstrap_ci(evaluation.accuracy, [0, 1, 1], [0, 1], n_boot=5)
+    with pytest.raises(ValueError, match="no samples"):
+        evaluation.auroc([], [])
+
+
+def test_confusion_refuses_labels_outside_the_classes():
+    with pytest.raises(ValueError, match="0..3"):
+        evaluation.confusion([0, 1, 4], [0, 1, 2], 4)
+    with pytest.raises(ValueError, match="predictions"):
+        evaluation.per_class_recall([0, 1, 2], [0, 1, -1], 4)
+    assert evaluation.confusion([0, 1, 3], [0, 1, 2], 4).sum() == 3
+
+
+def test_one_class_fold_is_nan_not_a_number():
+    assert np.isnan(evaluation.auroc([1, 1, 1], [0.1, 0.2, 0.3]))
+    assert np.isnan(evaluation.auprc([0, 0, 0], [0.1, 0.2, 0.3]))
+
+
+def test_nan_folds_are_reported_not_averaged_away():
+    with pytest.warns(evaluation.FoldWarning, match=r"fold\(s\) \[2\] of 4"):
+        mean, sd = evaluation.mean_sd([0.6, 0.7, float("nan"), 0.8])
+    assert np.isnan(mean) and np.isnan(sd)
+    summary = evaluation.fold_summary([0.6, float("nan"), 0.7, float("nan")])
+    assert summary["nan_folds"] == [1, 3] and summary["n_folds"] == 4 and np.isnan(summary["mean"])
+    mean, sd = evaluation.mean_sd([0.6, 0.7, 0.8])
+    assert mean == pytest.approx(0.7) and sd == pytest.approx(0.1)
+    mean, sd = evaluation.mean_sd([0.6])  # one fold has no spread: NaN, not 0
+    assert mean == 0.6 and np.isnan(sd)
