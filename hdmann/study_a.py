@@ -48,12 +48,14 @@ def split_data(cfg: StudyAConfig, data_root=None) -> dict:
         s = train.augmented_split(
             source.images, source.labels, per_class=cfg.per_class_target,
             val_fraction=cfg.validation_fraction, paper_order=cfg.paper_order, split_seed=cfg.split_seed,
-            augment_seed=cfg.augment_seed, rotation=cfg.rotation_factor, zoom=cfg.zoom_factor, flip=cfg.flip)
+            augment_seed=cfg.augment_seed, rotation=cfg.rotation_factor, zoom=cfg.zoom_factor, flip=cfg.flip,
+            groups=source.duplicate_groups())  # pixel-identical images stay on one side
         x_train, _ = compression.compress_many(s.x_train, None, out_size=cfg.image_size, workers=1)
         return {"x_train": x_train, "y_train": s.y_train, "source_train": s.source_train,
                 "x_val": s.x_val, "y_val": s.y_val, "source_val": s.source_val,
                 "x_test": test.images, "y_test": test.labels,
-                "train_names": np.array(source.names), "test_names": np.array(test.names)}
+                "train_names": np.array(source.names), "test_names": np.array(test.names),
+                "train_groups": source.duplicate_groups()}
 
     return cache.cached("study_a/split", _params(cfg, SPLIT_FIELDS, data_root), make, code=SPLIT_CODE)
 
@@ -215,8 +217,11 @@ def claims(cfg: StudyAConfig, data_root=None, part: str = "val") -> list[dict]:
 
 
 def leak_check(cfg: StudyAConfig, data_root=None) -> dict:
-    """How many validation samples share an original image with the training part."""
+    """How many validation samples share an original image with the training part, or are a
+    pixel-identical twin of one (0 unless ``paper_order``: the split groups identical images)."""
     split = split_data(cfg, data_root)
     shared = np.isin(split["source_val"], split["source_train"])
+    groups = split["train_groups"]  # pixel-identical originals share a group
+    twin = np.isin(groups[split["source_val"]], groups[split["source_train"]]) & ~shared
     return {"val_samples": int(len(shared)), "val_sharing_an_original": int(shared.sum()),
-            "share": float(shared.mean())}
+            "share": float(shared.mean()), "val_identical_to_a_train_original": int(twin.sum())}

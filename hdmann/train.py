@@ -22,10 +22,22 @@ class Split:
     source_val: np.ndarray
 
 
-def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    index = np.arange(len(labels))
-    train, val = train_test_split(index, test_size=val_fraction, stratify=labels, random_state=seed)
-    return np.sort(train), np.sort(val)
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/validation indices; with ``groups`` (e.g. identical images), every group
+    lands on one side: the split is drawn over one representative per group, stratified by its label."""
+    if groups is None:
+        index = np.arange(len(labels))
+        train, val = train_test_split(index, test_size=val_fraction, stratify=labels, random_state=seed)
+        return np.sort(train), np.sort(val)
+    groups = np.asarray(groups)
+    if len(groups) != len(labels):
+        raise ValueError(f"groups has {len(groups)} entries for {len(labels)} labels")
+    _, first = np.unique(groups, return_index=True)
+    first = np.sort(first)
+    rep_train, _ = stratified_split(labels[first], val_fraction, seed)
+    in_train = np.isin(groups, groups[first[rep_train]])
+    return np.flatnonzero(in_train), np.flatnonzero(~in_train)
 
 
 def augmenter(rotation: float, zoom: float, flip: str, seed: int) -> keras.Sequential:
@@ -70,15 +82,16 @@ def augment_to(images: np.ndarray, labels: np.ndarray, per_class: int, *, rotati
 
 def augmented_split(images: np.ndarray, labels: np.ndarray, *, per_class: int, val_fraction: float,
                     paper_order: bool, split_seed: int, augment_seed: int, rotation: float, zoom: float,
-                    flip: str) -> Split:
+                    flip: str, groups: np.ndarray | None = None) -> Split:
     """Split, then augment the training part only; or, with ``paper_order``, the paper's literal
-    order (augment to ``per_class``, then split), which lets copies of one image sit on both sides."""
+    order (augment to ``per_class``, then split), which lets copies of one image sit on both sides.
+    ``groups`` (identical images share one) keeps each group on one side of the default split."""
     kw = dict(rotation=rotation, zoom=zoom, flip=flip, seed=augment_seed)
     if paper_order:
         x, y, src = augment_to(images, labels, per_class, **kw)
         tr, va = stratified_split(y, val_fraction, split_seed)
         return Split(x[tr], y[tr], src[tr], x[va], y[va], src[va])
-    tr, va = stratified_split(labels, val_fraction, split_seed)
+    tr, va = stratified_split(labels, val_fraction, split_seed, groups)
     train_per_class = int(round(per_class * (1 - val_fraction)))
     x, y, src = augment_to(images[tr], labels[tr], train_per_class, **kw)
     return Split(x, y, tr[src], images[va], labels[va], va)

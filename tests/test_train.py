@@ -93,6 +93,35 @@ def test_stratified_split_is_seeded_and_sorted():
     np.testing.assert_array_equal(va, va2)
 
 
+def test_stratified_split_keeps_identical_images_on_one_side():
+    labels = np.repeat(np.arange(4), 10)
+    groups = np.arange(40)
+    groups[[1, 2, 3]] = 1  # three identical images of class 0
+    groups[[15, 16]] = 15  # a pair in class 1
+    # singletons everywhere: the same split as without groups
+    for seed in range(3):
+        np.testing.assert_array_equal(train.stratified_split(labels, 0.2, seed, np.arange(40))[1],
+                                      train.stratified_split(labels, 0.2, seed)[1])
+    for seed in range(20):
+        tr, va = train.stratified_split(labels, 0.2, seed, groups)
+        assert set(tr).isdisjoint(va) and len(tr) + len(va) == 40
+        for members in ([1, 2, 3], [15, 16]):
+            assert set(members) <= set(tr) or set(members) <= set(va), (seed, members)
+    with pytest.raises(ValueError, match="groups has 3 entries"):
+        train.stratified_split(labels, 0.2, 0, np.arange(3))
+
+
+def test_augmented_split_with_groups_keeps_twins_together():
+    images, labels = synthetic_images((5, 5, 5, 5))
+    images[1] = images[0]  # pixel-identical pair in class 0
+    groups = data.duplicate_groups([data.pixel_digest(x) for x in images])
+    assert groups[0] == groups[1] and len(np.unique(groups)) == 19
+    for seed in range(6):
+        s = train.augmented_split(images, labels, per_class=7, val_fraction=0.2, paper_order=False,
+                                  split_seed=seed, augment_seed=1, groups=groups, **AUG)
+        assert not np.isin(groups[s.source_val], groups[s.source_train]).any()
+
+
 # --------------------------------------------------------------------------------- fitting
 def _tiny_model():
     inputs = keras.Input((6,))
@@ -219,7 +248,8 @@ def test_study_a_split(run_a):
     assert s["x_test"].shape == (16, 32, 32, 3)
     assert np.bincount(s["y_train"]).tolist() == [10] * 4
     assert np.bincount(s["y_val"]).tolist() == [2] * 4
-    assert run_a["leak"] == {"val_samples": 8, "val_sharing_an_original": 0, "share": 0.0}
+    assert run_a["leak"] == {"val_samples": 8, "val_sharing_an_original": 0, "share": 0.0,
+                             "val_identical_to_a_train_original": 0}
     assert len(s["train_names"]) == 40 and len(s["test_names"]) == 16
 
 
