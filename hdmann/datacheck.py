@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,35 +52,83 @@ class VerdictStore:
         self.folder = cache.cache_root(root) / VERDICTS / _policy()
         self.decoded = self.reused = 0
         self.write_failed: str | None = None
+        self._known: dict[tuple[Path, str], Verdict] = {}
 
     def _path(self, sha: str, mode: str) -> Path:
         return self.folder / sha[:2] / f"{sha}-{mode}.json"
 
+    def _stored(self, sha: str, mode: str) -> Verdict | None:
+        try:
+            record = json.loads(self._path(sha, mode).read_text())
+            return Verdict(**{**record, "shape": tuple(record["shape"])})
+        except (OSError, ValueError, TypeError, KeyError):
+            return None  # not checked yet, or an unreadable verdict: decode again
+
+    def _store(self, result: Verdict, mode: str) -> None:
+        stored = self._path(result.file_sha256, mode)
+        try:
+            cache.atomic_write_bytes(stored, json.dumps(result.__dict__).encode())
+        except OSError as exc:  # a full or read-only disk costs speed next time, never a verdict
+            self.write_failed = f"{exc.strerror or exc} ({stored.parent})"
+
     def verdict(self, path: Path, mode: str) -> Verdict:
+        if (path, mode) in self._known:
+            return self._known.pop((path, mode))
         try:
             blob = path.read_bytes()
         except OSError as exc:
             return Verdict(False, f"cannot be read ({exc.strerror or exc})", data.REPLACE)
         sha = hashlib.sha256(blob).hexdigest()
-        stored = self._path(sha, mode)
-        try:
-            record = json.loads(stored.read_text())
+        result = self._stored(sha, mode)
+        if result is not None:
             self.reused += 1
-            return Verdict(**{**record, "shape": tuple(record["shape"])})
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # not checked yet, or an unreadable verdict: decode again
-        try:
-            pixels, note = data.decode_bytes(blob, path, mode)
-            result = Verdict(True, digest=data.pixel_digest(pixels), shape=tuple(pixels.shape),
-                             note=note or "", file_sha256=sha)
-        except data.ImageRejected as exc:
-            result = Verdict(False, exc.reason, exc.remedy, file_sha256=sha)
+            return result
+        result = _decode_verdict(blob, path, mode, sha)
         self.decoded += 1
-        try:
-            cache.atomic_write_bytes(stored, json.dumps(result.__dict__).encode())
-        except OSError as exc:  # a full or read-only disk costs speed next time, never a verdict
-            self.write_failed = f"{exc.strerror or exc} ({stored.parent})"
+        self._store(result, mode)
         return result
+
+    def prefetch(self, jobs: list[tuple[Path, str]], workers: int | None = None) -> None:
+        """Decode the files not checked before in worker processes (a first check of 2,000
+        images), so the later :meth:`verdict` calls find them ready."""
+        todo = []
+        for path, mode in jobs:
+            try:
+                sha = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                continue  # verdict() reports it
+            if self._stored(sha, mode) is None:
+                todo.append((path, mode, sha))
+        workers = max(1, min(workers or os.cpu_count() or 1, 8))
+        if len(todo) < PARALLEL_MIN_FILES or workers == 1:
+            return
+        # fork, not spawn (as compression.compress_many): workers run only Pillow and NumPy
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*fork.*", category=RuntimeWarning)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+                results = list(pool.map(_decode_file, todo, chunksize=max(1, len(todo) // (4 * workers))))
+        for (path, mode, _), result in zip(todo, results):
+            self._store(result, mode)
+            self._known[(path, mode)] = result
+            self.decoded += 1
+
+
+PARALLEL_MIN_FILES = 200  # fewer files decode faster in-process than shipped to workers
+
+
+def _decode_verdict(blob: bytes, path: Path, mode: str, sha: str) -> Verdict:
+    try:
+        pixels, note = data.decode_bytes(blob, path, mode)
+        return Verdict(True, digest=data.pixel_digest(pixels), shape=tuple(pixels.shape),
+                       note=note or "", file_sha256=sha)
+    except data.ImageRejected as exc:
+        return Verdict(False, exc.reason, exc.remedy, file_sha256=sha)
+
+
+def _decode_file(job) -> Verdict:
+    path, mode, sha = job
+    return _decode_verdict(path.read_bytes(), path, mode, sha)
 
 
 def pixel_digests(paths, mode: str, root=None) -> list[str]:
@@ -218,12 +270,27 @@ def _mias(report: CheckReport, root: Path, store: VerdictStore) -> None:
         report.skipped.append(f"{len(extra)} file(s) in mias/images not listed in images.csv (e.g. {sorted(extra)[0]})")
 
 
-def check(data_root=None, cache_root=None) -> CheckReport:
+def _jobs(root: Path) -> list[tuple[Path, str]]:
+    """Every image the check will decode, found leniently (problems are reported later)."""
+    jobs = []
+    for split in data.ISIC_SPLITS:
+        try:
+            jobs += [(p, "RGB") for p, _ in data.scan_isic(split, root).items]
+        except data.DataError:
+            pass
+    images = root / "mias" / "images"
+    if images.is_dir():
+        jobs += [(p, "L") for p in sorted(images.glob("*.png"))]
+    return jobs
+
+
+def check(data_root=None, cache_root=None, workers: int | None = None) -> CheckReport:
     """Decode every image of isic4/ and mias/ once (verdicts cached) and report what is wrong."""
     start = time.perf_counter()
     root = data.resolve_data_root(data_root)
     report = CheckReport(root)
     store = VerdictStore(cache_root)
+    store.prefetch(_jobs(root), workers)
     _isic(report, root, store)
     _mias(report, root, store)
     report.decoded, report.reused, report.cache_note = store.decoded, store.reused, store.write_failed
