@@ -167,7 +167,10 @@ def decode_bytes(blob: bytes, path, mode: str) -> tuple[np.ndarray, str | None]:
             pixels = np.asarray(eight_bit.convert(mode), dtype=np.uint8)
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError as exc:
+        raise ImageRejected(path, "cannot be decoded: it is not an image format Pillow recognises "
+                            "(the file is corrupt, truncated or not an image)") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
         raise ImageRejected(path, f"cannot be decoded ({exc}): the file is corrupt or truncated") from exc
     return pixels, note
 

@@ -174,7 +174,7 @@ class CheckReport:
             out.append(f"  {name}: {n} images; {len(groups)} group(s) of pixel-identical images "
                        f"({self.identical_images(name)} images)"
                        + (f": {'; '.join(' = '.join(g) for g in groups[:4])}" if groups else "")
-                       + ("; kept on one side of every split" if groups else ""))
+                       + ("; split together by data.duplicate_groups" if groups else ""))
         if self.across_splits:
             out.append(f"  isic4: {self.across_splits} identical group(s) span the train and test folders")
         if self.converted:
