@@ -134,6 +134,8 @@ def _decode_file(job) -> Verdict:
 def pixel_digests(paths, mode: str, root=None) -> list[str]:
     """The pixel digest of each file (decoding only files not checked before); refuses bad files."""
     store = VerdictStore(root)
+    paths = [Path(p) for p in paths]
+    store.prefetch([(p, mode) for p in paths])
     out = []
     for p in paths:
         v = store.verdict(Path(p), mode)

@@ -116,7 +116,7 @@ def test_augmented_split_with_groups_keeps_twins_together():
     images[1] = images[0]  # pixel-identical pair in class 0
     groups = data.duplicate_groups([data.pixel_digest(x) for x in images])
     assert groups[0] == groups[1] and len(np.unique(groups)) == 19
-    for seed in range(6):
+    for seed in range(3):
         s = train.augmented_split(images, labels, per_class=7, val_fraction=0.2, paper_order=False,
                                   split_seed=seed, augment_seed=1, groups=groups, **AUG)
         assert not np.isin(groups[s.source_val], groups[s.source_train]).any()
