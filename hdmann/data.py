@@ -2,6 +2,25 @@
 
 The data root is found as: an explicit argument, else ``$HDMANN_DATA``, else ``./data``.
 Anything missing or malformed raises :class:`DataError` naming the file and how to get it.
+
+Decoding policy. Every image is decoded by one rule (hdmann.data.decode_image) and refused, never guessed, where the
+rule cannot tell what the pixels mean:
+* 8-bit greyscale (L) and RGB decode exactly as stored; L<->RGB uses Pillow's conversion
+  (ITU-R 601-2 luma for RGB->L, copies for L->RGB).
+* 16-bit greyscale is scaled by its declared depth, round(v * 255 / 65535), so a film saved as
+  v * 257 comes back as exactly v. One whose largest value is below 4096 (12 bits or fewer used,
+  as in raw DICOM exports) is refused: scaling it would give a nearly black image, and hdmann
+  does not guess a display window.
+* 32-bit integer and float images (no declared range) are scaled by their real range,
+  min..max -> 0..255, rounded; constant or non-finite ones are refused.
+* 16-bit colour PNGs: Pillow keeps the high byte of each sample (within 1 of the rounded scale).
+* Palette images are expanded to their RGB colours; 1-bit images to 0/255.
+* Alpha: a fully opaque alpha channel is dropped; any transparent pixel refuses the image (what
+  lies under it is undefined).
+* Other modes (CMYK, LAB, HSV, ...) are refused; YCbCr is converted to RGB.
+* Empty, undecodable or truncated files, and images under 16 px on a side, are refused.
+Every refusal names the file and what to do; every conversion is reported by the loaders and
+by `hdmann check`.
 """
 from __future__ import annotations
 
@@ -64,26 +83,6 @@ ALPHA_MODES = ("LA", "La", "RGBA", "RGBa", "PA")
 SIXTEEN_BIT_FLOOR = 4096  # a 16-bit image whose largest value is below this uses at most 12 bits
 REPLACE = ("Replace it with a good copy (for the shipped datasets: delete it and run `hdmann fetch` "
            "again), or move it out of the data folder.")
-DECODING_POLICY = """\
-Every image is decoded by one rule (hdmann.data.decode_image) and refused, never guessed, where the
-rule cannot tell what the pixels mean:
-* 8-bit greyscale (L) and RGB decode exactly as stored; L<->RGB uses Pillow's conversion
-  (ITU-R 601-2 luma for RGB->L, copies for L->RGB).
-* 16-bit greyscale is scaled by its declared depth, round(v * 255 / 65535), so a film saved as
-  v * 257 comes back as exactly v. One whose largest value is below 4096 (12 bits or fewer used,
-  as in raw DICOM exports) is refused: scaling it would give a nearly black image, and hdmann
-  does not guess a display window.
-* 32-bit integer and float images (no declared range) are scaled by their real range,
-  min..max -> 0..255, rounded; constant or non-finite ones are refused.
-* 16-bit colour PNGs: Pillow keeps the high byte of each sample (within 1 of the rounded scale).
-* Palette images are expanded to their RGB colours; 1-bit images to 0/255.
-* Alpha: a fully opaque alpha channel is dropped; any transparent pixel refuses the image (what
-  lies under it is undefined).
-* Other modes (CMYK, LAB, HSV, ...) are refused; YCbCr is converted to RGB.
-* Empty, undecodable or truncated files, and images under 16 px on a side, are refused.
-Every refusal names the file and what to do; every conversion is reported by the loaders and
-by `hdmann check`.
-"""
 
 
 class ImageRejected(DataError):
@@ -99,7 +98,7 @@ class DataNotice(UserWarning):
 
 
 def _to_eight_bit(img: Image.Image, path: Path) -> tuple[Image.Image, str | None]:
-    """Bring any supported mode to 8-bit L or RGB by the stated rule (see DECODING_POLICY)."""
+    """Bring any supported mode to 8-bit L or RGB by the stated rule (see the module docstring)."""
     mode = img.mode
     if mode == "1":
         return img.convert("L"), "1-bit image expanded to 0/255"
