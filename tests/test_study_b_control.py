@@ -189,8 +189,15 @@ def test_report(control):
     fig = control_report.figure(summaries, control["baselines"], control["pixels"], untrained)
     assert isinstance(fig, plt.Figure)
     plt.close(fig)
-    real = dict(summaries[0])
-    for value, word in ((0.9, "some signal"), (0.5, "no signal learned"), (0.1, "reverses")):
-        real["auroc"] = value
-        assert word in control_report.null_verdict(real, untrained)["verdict"]
+    real, perm = dict(summaries[0]), dict(summaries[0], kind="permuted labels", auroc=0.45, auroc_low=0.4, auroc_high=0.48)
+    real.update(auroc=0.9, auroc_low=0.8, auroc_high=0.95)
+    assert control_report.null_verdict(real, [perm], untrained)["verdict"] == "some signal learned"
+    real.update(auroc=0.42, auroc_low=0.35, auroc_high=0.49)
+    verdict = control_report.null_verdict(real, [perm], untrained)
+    assert verdict["verdict"] == "no signal learned" and "permuted labels" in verdict["below_chance"]
+    perm.update(auroc_high=0.55)
+    assert "not ruled out" in control_report.null_verdict(real, [perm], untrained)["below_chance"]
+    real.update(auroc_high=0.52)
+    assert "not below chance" in control_report.null_verdict(real, [perm], untrained)["below_chance"]
+    assert control_report.null_verdict(real, [], untrained)["verdict"] == "no signal learned"
     assert len(control_report.paper_table(summaries[0])) == 4
