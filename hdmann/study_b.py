@@ -3,6 +3,10 @@
 Every trained model is tested at every compression level (prediction is cheap), so one run per
 (architecture, training level) yields experiment (a) (train on originals), (b) (train and test at
 the same ratio) and a row of the train x test matrix (c). Each run is one cache entry.
+
+On whole films at CPU input sizes the CNN learns nothing, so the book keeps this pipeline as a
+negative control (the section at the end of this module): the run on originals beside permuted
+labels, mirrored films, untrained networks and one-feature shortcuts.
 """
 from __future__ import annotations
 
