@@ -3,10 +3,16 @@
 Every trained model is tested at every compression level (prediction is cheap), so one run per
 (architecture, training level) yields experiment (a) (train on originals), (b) (train and test at
 the same ratio) and a row of the train x test matrix (c). Each run is one cache entry.
+
+On whole films at CPU input sizes the CNN learns nothing, so the book keeps this pipeline as a
+negative control (the section at the end of this module): the run on originals beside permuted
+labels, mirrored films, untrained networks and one-feature shortcuts.
 """
 from __future__ import annotations
 
+import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -85,7 +91,9 @@ def _inner_split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, fraction:
     """Hold out about ``fraction`` of the training folds (whole patients) for early stopping."""
     n_splits = max(2, int(round(1 / fraction)))
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    fit, val = next(splitter.split(np.zeros(len(index)), y[index], groups[index]))
+    with warnings.catch_warnings():  # small subsets (smoke) hold fewer positives than splits: expected
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        fit, val = next(splitter.split(np.zeros(len(index)), y[index], groups[index]))
     return index[fit], index[val]
 
 
@@ -99,8 +107,45 @@ def _build(cfg: StudyBConfig, architecture: str):
     raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
 
 
-def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, data_root=None) -> Path:
+def sides(mias: data.MiasSet) -> np.ndarray:
+    """``True`` for a left film. The breast faces the other way on a right film, which a model sees at
+    any size, so laterality is a ready shortcut (images.csv's ``side``: L even numbers, R odd)."""
+    path = mias.root / "images.csv"
+    with open(path, newline="") as f:
+        rows = {r["image"]: r.get("side") for r in csv.DictReader(f)}
+    missing = [n for n in mias.names if rows.get(n) not in ("L", "R")]
+    if missing:
+        raise data.DataError(f"{str(path)!r} gives no side (L or R) for {len(missing)} film(s), e.g. {missing[:3]}: "
+                             "the file is not in hdmann's MIAS layout; rebuild it with the data folder's prepare.py.")
+    return np.array([rows[n] == "L" for n in mias.names])
+
+
+def training_labels(mias: data.MiasSet, label_seed: int | None = None) -> np.ndarray:
+    """Malignant (1) or not, per film; with ``label_seed`` a seeded permutation of them over the
+    films: the null model of the negative control (same films, same folds, labels with no link to
+    the images)."""
+    y = mias.malignant.astype(np.int32)
+    return y if label_seed is None else np.random.default_rng(label_seed).permutation(y)
+
+
+def model_inputs(cfg: StudyBConfig, ratio: int | None, data_root=None, align_sides: bool = False) -> np.ndarray:
+    """The films at one level as the model takes them (N, size, size, 1); with ``align_sides`` every
+    right film is mirrored left to right so that all breasts face the same way."""
+    x = compressed_films(cfg, ratio, data_root)["pixels"]
+    if align_sides:
+        right = ~sides(films(cfg, data_root))
+        x = x.copy()
+        x[right] = x[right][:, :, ::-1]
+    return x[..., None]
+
+
+def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, data_root=None, *,
+        label_seed: int | None = None, align_sides: bool = False) -> Path:
     """Five-fold training at one training level; every fold's model is tested at every level.
+
+    ``label_seed`` trains and scores against permuted labels (:func:`training_labels`);
+    ``align_sides`` mirrors every right film so that all breasts face the same way, which takes
+    laterality away from the model. The folds stay those of the real labels either way.
 
     The cache folder holds each fold's model variables (``fold<k>.npz``; the architecture is rebuilt
     from the config: Keras's own weight files carry the optimizer state too, 134 MB instead of
@@ -114,10 +159,11 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     mias = films(cfg, data_root)
 
     def build(folder: Path) -> None:
-        y = mias.malignant.astype(np.float32)
+        labels = training_labels(mias, label_seed)
+        y = labels.astype(np.float32)
         fold = folds(cfg, mias)
-        x_train_level = compressed_films(cfg, train_ratio, data_root)["pixels"][..., None]
-        test_sets = {lv: compressed_films(cfg, _ratio(lv), data_root)["pixels"][..., None] for lv in levels(cfg)}
+        x_train_level = model_inputs(cfg, train_ratio, data_root, align_sides)
+        test_sets = {lv: model_inputs(cfg, _ratio(lv), data_root, align_sides) for lv in levels(cfg)}
         reusable = train.ReusableModel(_build(cfg, architecture), "binary_crossentropy",
                                        keras.optimizers.Adam(cfg.learning_rate), cfg.train_seed)
         scores = {lv: np.full(len(mias), np.nan, dtype=np.float32) for lv in levels(cfg)}
@@ -125,7 +171,7 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
         epochs = cfg.resnet_max_epochs if architecture == "resnet18" and cfg.resnet_max_epochs else cfg.max_epochs
         for k in range(cfg.n_folds):
             train_idx, test_idx = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-            fit_idx, val_idx = _inner_split(train_idx, mias.malignant, mias.patient,
+            fit_idx, val_idx = _inner_split(train_idx, labels, mias.patient,
                                             cfg.inner_validation_fraction, cfg.train_seed + k)
             model = reusable.reset()
             result = train.fit(model, x_train_level[fit_idx], y[fit_idx], x_train_level[val_idx], y[val_idx],
@@ -137,26 +183,34 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
                 scores[lv][test_idx] = train.predict(model, x[test_idx], cfg.batch_size).ravel()
             info.append({"fold": k, "n_fit": int(len(fit_idx)), "n_val": int(len(val_idx)),
                          "n_test": int(len(test_idx)), **result})
-        np.savez(folder / "scores.npz", **scores, labels=mias.malignant, fold=fold)
+        np.savez(folder / "scores.npz", **scores, labels=labels, fold=fold)
         (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
 
     params = {**_params(cfg, RUN_FIELDS, mias), "architecture": architecture, "train_ratio": train_ratio}
+    if label_seed is not None or align_sides:  # keys of the plain runs stay as they were
+        params.update(label_seed=label_seed, align_sides=align_sides)
     return cache.cached_dir(f"study_b/run_{architecture}", params, build,
                             code=("data", "compression", "models", "train", "study_b"))
 
 
-def fold_model(cfg: StudyBConfig, architecture: str, train_ratio: int | None, fold: int, data_root=None):
-    """The trained model of one fold of a run."""
+def fold_model(cfg: StudyBConfig, architecture: str, train_ratio: int | None, fold: int, data_root=None,
+               **variant):
+    """The trained model of one fold of a run (``variant``: :func:`run`'s keywords)."""
     model = _build(cfg, architecture)()
-    with np.load(run(cfg, architecture, train_ratio, data_root) / f"fold{fold}.npz") as stored:
+    with np.load(run(cfg, architecture, train_ratio, data_root, **variant) / f"fold{fold}.npz") as stored:
         model.set_weights([stored[f"arr_{i}"] for i in range(len(stored.files))])
     return model
 
 
-def scores(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, data_root=None) -> dict:
-    folder = run(cfg, architecture, train_ratio, data_root)
+def scores(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, data_root=None,
+           **variant) -> dict:
+    """Held-out scores at every level, the labels they are scored against, the folds, and each
+    fold's training record (``folds_info``)."""
+    folder = run(cfg, architecture, train_ratio, data_root, **variant)
     with np.load(folder / "scores.npz") as npz:
-        return {k: npz[k] for k in npz.files}
+        out = {k: npz[k] for k in npz.files}
+    out["folds_info"] = json.loads((folder / "meta.json").read_text())["values"]["folds"]
+    return out
 
 
 def fold_metrics(cfg: StudyBConfig, architecture: str, train_ratio: int | None, test_level: str,
@@ -177,20 +231,6 @@ def experiment_a(cfg: StudyBConfig, architecture: str = "cnn", data_root=None) -
     return [fold_metrics(cfg, architecture, None, lv, data_root) for lv in levels(cfg)]
 
 
-def experiment_b(cfg: StudyBConfig, architecture: str = "cnn", data_root=None) -> list[dict]:
-    """Train and test at the same level, for every level (the paper's design)."""
-    return [fold_metrics(cfg, architecture, _ratio(lv), lv, data_root) for lv in levels(cfg)
-            if architecture == "cnn" or _ratio(lv) is None or _ratio(lv) in cfg.resnet_ratios]
-
-
-def experiment_c(cfg: StudyBConfig, data_root=None, metric: str = "auroc") -> tuple[list[str], np.ndarray]:
-    """The train-level x test-level matrix of the CNN on ``matrix_ratios`` (mean over folds)."""
-    shown = [ORIGINAL] + [level_name(r) for r in cfg.matrix_ratios]
-    matrix = np.array([[fold_metrics(cfg, "cnn", _ratio(tr), te, data_root)[metric] for te in shown]
-                       for tr in shown])
-    return shown, matrix
-
-
 def ratio_table(cfg: StudyBConfig, data_root=None, tolerance: float = 0.10) -> list[dict]:
     """Target vs achieved compression ratio (and bpp, PSNR, SSIM) over the films, per level."""
     rows = []
@@ -202,66 +242,6 @@ def ratio_table(cfg: StudyBConfig, data_root=None, tolerance: float = 0.10) -> l
                      "psnr": float(np.mean(s["psnr"])), "ssim": float(np.mean(s["ssim"])),
                      "reached_share": float(np.mean([compression.reached(a, r, tolerance) for a in s["ratio"]])),
                      "films": int(len(s["ratio"]))})
-    return rows
-
-
-def saliency(cfg: StudyBConfig, ratio: int | None, architecture: str = "cnn", data_root=None) -> dict:
-    """Grad-CAM (last conv layer) and input-gradient maps of every malignant film with a located
-    lesion, from the fold model that held the film out, trained and tested at ``ratio``; with the
-    share of saliency energy inside the radiologist's circle and the pointing-game hit."""
-    from hdmann import saliency as sal
-
-    mias = films(cfg, data_root)
-
-    def make():
-        fold = folds(cfg, mias)
-        x = compressed_films(cfg, ratio, data_root)["pixels"]
-        chosen = [i for i, n in enumerate(mias.names) if mias.malignant[i]
-                  and any(les.severity == "malignant" for les in mias.lesions[n])]
-        out = {"index": np.array(chosen, dtype=np.int64)}
-        for method in ("gradcam", "gradient"):
-            out[f"{method}_maps"] = np.zeros((len(chosen), cfg.input_size, cfg.input_size), np.float16)
-        for k in range(cfg.n_folds):
-            rows = [j for j, i in enumerate(chosen) if fold[i] == k]
-            if not rows:
-                continue
-            model = fold_model(cfg, architecture, ratio, k, data_root)
-            images = x[[chosen[j] for j in rows]][..., None]
-            out["gradcam_maps"][rows] = sal.grad_cam(model, images)
-            out["gradient_maps"][rows] = sal.input_gradients(model, images)
-        for method in ("gradcam", "gradient"):
-            energy, hit = [], []
-            for j, i in enumerate(chosen):
-                mask = sal.lesion_mask(mias.lesions[mias.names[i]], (cfg.input_size, cfg.input_size))
-                m = out[f"{method}_maps"][j].astype(np.float32)
-                energy.append(sal.energy_inside(m, mask))
-                hit.append(sal.pointing_hit(m, mask))
-            out[f"{method}_energy"] = np.array(energy)
-            out[f"{method}_hit"] = np.array(hit, dtype=np.float64)
-        # what a map spread evenly over the film would score: the circle's share of the film
-        out["circle_share"] = np.array([sal.lesion_mask(mias.lesions[mias.names[i]],
-                                                        (cfg.input_size, cfg.input_size)).mean() for i in chosen])
-        return out
-
-    params = {**_params(cfg, RUN_FIELDS, mias), "architecture": architecture, "ratio": ratio}
-    return cache.cached("study_b/saliency", params, make, code=("data", "saliency", "study_b", "models", "train"))
-
-
-def saliency_table(cfg: StudyBConfig, data_root=None, architecture: str = "cnn") -> list[dict]:
-    """Per level (model trained and tested there): mean energy inside the circle and pointing-game
-    hit rate, each with a 95 % bootstrap interval over films, beside the uniform-map baseline."""
-    from hdmann.saliency import bootstrap_mean_ci
-
-    rows = []
-    for ratio in (None, *cfg.saliency_ratios):
-        s = saliency(cfg, ratio, architecture, data_root)
-        row = {"level": level_name(ratio), "films": int(len(s["index"])),
-               "uniform_baseline": float(np.mean(s["circle_share"]))}
-        for method in ("gradcam", "gradient"):
-            for score in ("energy", "hit"):
-                m, low, high = bootstrap_mean_ci(s[f"{method}_{score}"], cfg.bootstrap_samples, cfg.bootstrap_seed)
-                row.update({f"{method}_{score}": m, f"{method}_{score}_low": low, f"{method}_{score}_high": high})
-        rows.append(row)
     return rows
 
 
@@ -277,40 +257,226 @@ def fold_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
     return rows
 
 
-def _band(cfg: StudyBConfig, low: int, high: int) -> list[int]:
-    return [r for r in cfg.compression_ratios if low <= r <= high]
+# ----------------------------------------------------------------------------- the negative control
+# How much of the whole-film control each profile runs. Kept here rather than in StudyBConfig while
+# the patch study reshapes that config; every value is shown in the chapter.
+CONTROL_PROFILES = {
+    "smoke": {"seeds": 1, "permutations": 1, "aligned": False, "untrained": 5, "fold_splits": 20},
+    "quick": {"seeds": 1, "permutations": 1, "aligned": True, "untrained": 20, "fold_splits": 200},
+    "paper": {"seeds": 5, "permutations": 5, "aligned": True, "untrained": 100, "fold_splits": 1000},
+}
+BREAST_LEVEL = 30  # grey level above which a pixel of the resized film counts as breast (background is ~0-20)
 
 
-def paper_comparison(cfg: StudyBConfig, data_root=None) -> list[dict]:
-    """Experiment (b) averaged over folds and ratios in the paper's two bands (<= 5K, 10K-11K)."""
-    from hdmann import paper
+def control_plan(cfg: StudyBConfig) -> dict:
+    return dict(CONTROL_PROFILES[cfg.profile])
 
+
+def control_config(cfg: StudyBConfig) -> StudyBConfig:
+    """The whole-film CNN on originals only: a model at chance has nothing for compression to take away."""
+    return cfg.replace(compression_ratios=(), matrix_ratios=(), resnet_ratios=(), saliency_ratios=())
+
+
+def control_runs(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """The control's CNN runs on uncompressed films: real labels (one per training seed), permuted
+    labels, and real labels with every breast turned the same way; each with its held-out scores."""
+    plan, base = control_plan(cfg), control_config(cfg)
+    out = []
+    for i in range(plan["seeds"]):
+        c = base.replace(train_seed=cfg.train_seed + i)
+        out.append({"kind": "real labels", "seed": c.train_seed, **scores(c, "cnn", None, data_root)})
+    for i in range(plan["permutations"]):
+        out.append({"kind": "permuted labels", "seed": i, **scores(base, "cnn", None, data_root, label_seed=i)})
+    if plan["aligned"]:
+        for i in range(plan["seeds"]):
+            c = base.replace(train_seed=cfg.train_seed + i)
+            out.append({"kind": "sides aligned", "seed": c.train_seed,
+                        **scores(c, "cnn", None, data_root, align_sides=True)})
+    return out
+
+
+def pair_auroc(y, score) -> float:
+    """AUROC as the share of (positive, negative) pairs ranked right, ties counting half; NaN
+    without both classes. Exact, and fast on the few dozen films of a fold."""
+    y, score = np.asarray(y).astype(bool), np.asarray(score, dtype=np.float64)
+    pos, neg = score[y], score[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    diff = pos[:, None] - neg[None, :]
+    return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+
+
+def fold_auroc(y, score, fold) -> np.ndarray:
+    return np.array([pair_auroc(y[fold == k], score[fold == k]) for k in np.unique(fold)])
+
+
+def fold_auroc_ci(y, score, fold, patient, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean over folds of the per-fold AUROC, with a percentile bootstrap interval that resamples
+    patients (both films together) inside each fold, separately for patients with and without a
+    positive film so that every resample keeps both classes."""
+    y, score, fold, patient = (np.asarray(a) for a in (y, score, fold, patient))
+    rng = np.random.default_rng(seed)
+    strata = []
+    for k in np.unique(fold):
+        members = {p: np.flatnonzero((patient == p) & (fold == k)) for p in np.unique(patient[fold == k])}
+        strata.append([[members[p] for p in members if y[members[p]].any() == has] for has in (True, False)])
+    values = np.empty(n_boot)
+    for b in range(n_boot):
+        per_fold = []
+        for groups in strata:
+            idx = np.concatenate([g[i] for g in groups if g for i in rng.integers(0, len(g), len(g))])
+            per_fold.append(pair_auroc(y[idx], score[idx]))
+        values[b] = np.nanmean(per_fold)
+    low, high = np.nanpercentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return float(np.nanmean(fold_auroc(y, score, fold))), float(low), float(high)
+
+
+def film_features(cfg: StudyBConfig, data_root=None) -> dict[str, np.ndarray]:
+    """Whole-film properties a model can read without seeing a lesion, per film."""
+    mias = films(cfg, data_root)
+    px = compressed_films(cfg, None, data_root)["pixels"].astype(np.float32)
+    return {"mean intensity": px.mean((1, 2)), "breast area": (px > BREAST_LEVEL).mean((1, 2)),
+            "side (left)": sides(mias).astype(np.float64),
+            "tissue density (F<G<D)": np.array([{"F": 0, "G": 1, "D": 2}.get(t, np.nan) for t in mias.tissue])}
+
+
+def direction_scores(feature, y, fold) -> np.ndarray:
+    """A one-feature classifier cross-validated like the CNN: the sign is learned on the training
+    folds (higher or lower means malignant), then applied to the held-out fold."""
+    feature, y, fold = np.asarray(feature, np.float64), np.asarray(y), np.asarray(fold)
+    out = np.empty(len(feature))
+    for k in np.unique(fold):
+        train = fold != k
+        out[fold == k] = feature[fold == k] * (1.0 if pair_auroc(y[train], feature[train]) >= 0.5 else -1.0)
+    return out
+
+
+def side_learner_over_splits(cfg: StudyBConfig, n_splits: int, data_root=None) -> np.ndarray:
+    """The mean per-fold AUROC of the side-only classifier for ``n_splits`` fold seeds: how the
+    laterality shortcut fares on average, not just on this book's split."""
+    mias = films(cfg, data_root)
+    side, y = sides(mias).astype(np.float64), mias.malignant
+    out = []
+    for s in range(n_splits):
+        fold = folds(cfg.replace(fold_seed=s), mias)
+        out.append(np.nanmean(fold_auroc(y, direction_scores(side, y, fold), fold)))
+    return np.array(out)
+
+
+def untrained_scores(cfg: StudyBConfig, n_inits: int, data_root=None) -> np.ndarray:
+    """Scores of the CNN straight from its random initialisation (seeds 0 to n_inits - 1), one row
+    per seed: the spread an untrained network shows on these films."""
+    mias = films(cfg, data_root)
+
+    def make():
+        import keras
+
+        from hdmann import train
+
+        x = compressed_films(cfg, None, data_root)["pixels"][..., None]
+        model = _build(cfg, "cnn")()
+        out = np.empty((n_inits, len(mias)), np.float32)
+        for s in range(n_inits):
+            keras.utils.set_random_seed(s)
+            model.set_weights(_build(cfg, "cnn")().get_weights())  # one compiled predict for every seed
+            out[s] = train.predict(model, x, cfg.batch_size).ravel()
+        return {"scores": out}
+
+    params = {**_params(cfg, RUN_FIELDS, mias), "n_inits": n_inits}
+    return cache.cached("study_b/untrained", params, make, code=("data", "compression", "models", "train", "study_b"))["scores"]
+
+
+def pixel_baseline(cfg: StudyBConfig, sizes=(16, 32, 64), data_root=None) -> list[dict]:
+    """Logistic regression on the film's pixels at a few sizes, on the same folds (the data README's
+    baseline, rerun here)."""
+    from PIL import Image
+    from sklearn.linear_model import LogisticRegression
+
+    mias = films(cfg, data_root)
+    y, fold = mias.malignant, folds(cfg, mias)
+    px = compressed_films(cfg, None, data_root)["pixels"]
     rows = []
-    for band, ratios, key in (("CR 15 to 5K", _band(cfg, 1, 5000), "upto_5k"),
-                              ("CR 10K to 11K", _band(cfg, 10000, 11000), "10k_11k")):
-        got = [fold_metrics(cfg, "cnn", r, level_name(r), data_root) for r in ratios]
-        rows.append({"band": band, "ratios in this run": ", ".join(f"{r:,}" for r in ratios) or "none",
-                     "AUROC (paper)": paper.STUDY_B[f"auroc_{key}"],
-                     "AUROC (ours)": float(np.mean([g["auroc"] for g in got])) if got else float("nan"),
-                     "AUPRC (paper)": paper.STUDY_B[f"auprc_{key}"],
-                     "AUPRC (ours)": float(np.mean([g["auprc"] for g in got])) if got else float("nan"),
-                     "prevalence (ours)": got[0]["prevalence"] if got else float("nan")})
+    for size in sizes:
+        x = np.stack([np.asarray(Image.fromarray(p).resize((size, size), Image.Resampling.BOX)) for p in px])
+        x = x.reshape(len(x), -1).astype(np.float64) / 255.0
+        score = np.empty(len(y))
+        for k in range(cfg.n_folds):
+            train = fold != k
+            model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x[train], y[train])
+            score[~train] = model.decision_function(x[~train])
+        m, low, high = fold_auroc_ci(y, score, fold, mias.patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+        rows.append({"size": size, "auroc": m, "auroc_low": low, "auroc_high": high})
     return rows
 
 
-def saliency_claim(cfg: StudyBConfig, data_root=None, method: str = "gradcam") -> dict:
-    """The paper: maps of models trained at CR <= 5K cover the lesion, at 10K-11K they miss it.
-    Compares the mean energy inside the circle in the two bands with the uniform-map baseline."""
-    table = {r["level"]: r for r in saliency_table(cfg, data_root)}
-    low = [table[level_name(r)] for r in cfg.saliency_ratios if r <= 5000]
-    high = [table[level_name(r)] for r in cfg.saliency_ratios if r >= 10000]
-    baseline = table[ORIGINAL]["uniform_baseline"]
-    low_energy = float(np.mean([r[f"{method}_energy"] for r in low])) if low else float("nan")
-    high_energy = float(np.mean([r[f"{method}_energy"] for r in high])) if high else float("nan")
-    covers = bool(low) and all(r[f"{method}_energy_low"] > baseline for r in low)
-    misses = bool(high) and all(r[f"{method}_energy_high"] <= baseline or r[f"{method}_energy"] < low_energy
-                                for r in high)
-    return {"baseline": baseline, "low_band_energy": low_energy, "high_band_energy": high_energy,
-            "verdict": "holds" if covers and misses else "does not hold",
-            "rule": "at every CR <= 5K the 95 % interval of the energy inside the circle lies above what a uniform "
-                    "map scores, and at 10K-11K it falls to the baseline or below the low-CR mean"}
+def lesion_scale(cfg: StudyBConfig, data_root=None) -> dict:
+    """How large the located malignant lesions are on the film and at the model's input."""
+    mias = films(cfg, data_root)
+    film = int(data.read_image(mias.path(mias.names[0]), "L").shape[0])
+    malignant = [les for n in mias.names for les in mias.lesions[n] if les.severity == "malignant"]
+    radii = np.array([les.radius for les in malignant])
+    if len(radii) == 0:
+        return {"lesions": 0, "film_size": film, "median_radius": float("nan"), "calcification_share": float("nan"), "median_radius_input": float("nan"),
+                "median_area_share": float("nan")}
+    return {"lesions": int(len(radii)), "median_radius": float(np.median(radii)),
+            "calcification_share": float(np.mean([les.abnormality == "CALC" for les in malignant])),
+            "film_size": film, "median_radius_input": float(np.median(radii) * cfg.input_size / film),
+            "median_area_share": float(np.median(np.pi * radii ** 2 / film ** 2))}
+
+
+def _residual(score: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """What is left of ``score`` after a least-squares line in ``feature``."""
+    design = np.c_[feature, np.ones(len(feature))]
+    return score - design @ np.linalg.lstsq(design, score, rcond=None)[0]
+
+
+def run_summary(cfg: StudyBConfig, run: dict, features: dict, patient: np.ndarray) -> dict:
+    """What one control run learned: its AUROC (per fold, pooled, patient-bootstrap interval), how
+    varied its scores are, where early stopping stopped, and how far its scores follow the film's
+    side and brightness."""
+    y, fold, score = run["labels"], run["fold"], run[ORIGINAL]
+    per = fold_auroc(y, score, fold)
+    auroc, low, high = fold_auroc_ci(y, score, fold, patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    ks = np.unique(fold)
+    side_auroc = [pair_auroc(features["side (left)"][fold == k] > 0, score[fold == k]) for k in ks]
+    return {"kind": run["kind"], "seed": run["seed"], "auroc": auroc, "auroc_sd": evaluation.mean_sd(per)[1],
+            "auroc_low": low, "auroc_high": high, "auroc_folds": per.tolist(), "pooled_auroc": pair_auroc(y, score),
+            "auprc": evaluation.mean_sd([evaluation.auprc(y[fold == k], score[fold == k]) for k in ks])[0],
+            "prevalence": float(np.mean(y)),
+            "distinct_scores_min": int(min(len(np.unique(score[fold == k])) for k in ks)),
+            "test_films_min": int(min(np.sum(fold == k) for k in ks)),
+            "score_spread": float(np.median([np.ptp(score[fold == k]) for k in ks])),
+            "best_epochs": [int(f["best_epoch"]) for f in run["folds_info"]],
+            "auroc_brightness_adjusted": float(np.nanmean([pair_auroc(y[fold == k], _residual(score[fold == k],
+                                                             features["mean intensity"][fold == k])) for k in ks])),
+            "side_auroc_folds": side_auroc,
+            "side_separation": float(np.mean([max(a, 1 - a) for a in side_auroc])),
+            "brightness_r_folds": [float(np.corrcoef(score[fold == k], features["mean intensity"][fold == k])[0, 1])
+                                   for k in ks]}
+
+
+def feature_baselines(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Each whole-film property as a one-feature classifier (:func:`direction_scores`) on the
+    book's folds, with its patient-bootstrap interval."""
+    mias = films(cfg, data_root)
+    y, fold = mias.malignant, folds(cfg, mias)
+    rows = []
+    for name, feature in film_features(cfg, data_root).items():
+        score = direction_scores(feature, y, fold)
+        m, low, high = fold_auroc_ci(y, score, fold, mias.patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+        rows.append({"feature": name, "auroc": m, "auroc_low": low, "auroc_high": high,
+                     "auroc_folds": fold_auroc(y, score, fold).tolist(),
+                     "whole_set_auroc": pair_auroc(y, feature)})
+    return rows
+
+
+def feature_null(cfg: StudyBConfig, feature: str, n_permutations: int, data_root=None) -> np.ndarray:
+    """The one-feature classifier's mean per-fold AUROC on ``n_permutations`` seeded permutations of
+    the labels (folds fixed): the spread of this cross-validation when there is nothing to learn."""
+    mias = films(cfg, data_root)
+    fold, x = folds(cfg, mias), film_features(cfg, data_root)[feature]
+    out = []
+    for s in range(n_permutations):
+        y = training_labels(mias, s)
+        out.append(np.nanmean(fold_auroc(y, direction_scores(x, y, fold), fold)))
+    return np.array(out)
