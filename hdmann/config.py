@@ -139,6 +139,7 @@ class StudyBConfig(_Config):
     patch_train_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # own CNN training runs, (b) and (c)
     patch_resnet_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # own ResNet18 runs (originals always)
     patch_repeats: int = 3  # seeds of the whole 5-fold cross-validation
+    patch_level_repeats: int = 3  # CNN repeats at each compressed training level
     patch_resnet_repeats: int = 3
     patch_epochs: int = 30  # unstated; a fixed budget (early stopping on ~8 inner positives is noise)
     patch_resnet_epochs: int = 20  # unstated
@@ -182,6 +183,7 @@ class StudyBConfig(_Config):
             raise ValueError(f"patch_size={self.patch_size} must be a multiple of 8 (three 2x2 poolings)")
         _in_range("patch_shift", self.patch_shift, 0, self.patch_size // 4)
         _in_range("patch_repeats", self.patch_repeats, 1, 100)
+        _in_range("patch_level_repeats", self.patch_level_repeats, 1, 100)
         _in_range("patch_resnet_repeats", self.patch_resnet_repeats, 0, 100)
         _in_range("patch_epochs", self.patch_epochs, 1, 10_000)
         _in_range("patch_resnet_epochs", self.patch_resnet_epochs, 1, 10_000)
@@ -245,12 +247,12 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
 # the patch design's profile settings, apart from the whole-film ones above
 _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(patch_size=48, patch_shift=4, patch_levels=(1000, 11000), patch_train_levels=(),
-                  patch_resnet_levels=(), patch_repeats=1, patch_resnet_repeats=0, patch_epochs=2,
+                  patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=0, patch_epochs=2,
                   max_normal_films=20, negatives_per_lesion=1, negative_stride=64, sliding_stride=96,
                   sliding_films=2),
     "quick": dict(patch_size=96, patch_levels=(15, 100, 1000, 2000, 3000, 5000, 11000),
                   patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=2,
-                  patch_resnet_repeats=1, patch_epochs=30, patch_resnet_epochs=10, max_normal_films=60,
+                  patch_level_repeats=1, patch_resnet_repeats=1, patch_epochs=30, patch_resnet_epochs=10, max_normal_films=60,
                   sliding_stride=48, sliding_films=8),
     "paper": dict(),
 }

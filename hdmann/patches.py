@@ -135,7 +135,8 @@ def lesion_census(mias: data.MiasSet, masks: dict[int, np.ndarray]) -> tuple[lis
         for les in mias.lesions[name]:
             row = {"film": name, "index": i, "severity": les.severity, "abnormality": les.abnormality,
                    "x": les.x, "y": les.y, "radius": les.radius}
-            cx, cy = int(np.clip(round(les.x), 0, FILM_SIZE - 1)), int(np.clip(round(les.y), 0, FILM_SIZE - 1))
+            h, w = masks[i].shape
+            cx, cy = int(np.clip(round(les.x), 0, w - 1)), int(np.clip(round(les.y), 0, h - 1))
             if not masks[i][cy, cx]:
                 odd.append({"film": name, "severity": les.severity, "reason": "centre outside the breast mask"})
             else:
@@ -154,8 +155,8 @@ def candidates(film: np.ndarray, mask: np.ndarray, lesions, size: int, stride: i
     """Grid centres inside the breast whose patch keeps clear of every circle, with the patch's
     mean intensity and the centre's distance from the breast edge."""
     half = size // 2
-    grid = np.arange(half, FILM_SIZE - half + 1, stride)
-    ys, xs = np.meshgrid(grid, grid, indexing="ij")
+    ys, xs = np.meshgrid(np.arange(half, film.shape[0] - half + 1, stride),
+                         np.arange(half, film.shape[1] - half + 1, stride), indexing="ij")
     xs, ys = xs.ravel(), ys.ravel()
     inside = mask[ys, xs] & _far_from_circles(xs, ys, lesions, margin=size * 0.71)
     xs, ys = xs[inside], ys[inside]
@@ -207,7 +208,7 @@ def plan_patches(mias: data.MiasSet, films: dict[int, np.ndarray], *, size: int,
         patch = cut(films[i], les["x"], les["y"], size)
         lesion_rows.append({"film": i, "x": les["x"], "y": les["y"], "radius": les["radius"], "kind": les["severity"],
                             "source": "lesion", "patient": int(mias.patient[i]), "intensity": float(patch.mean()),
-                            "edge": float(edge_distance(masks[i])[int(les["y"]), int(les["x"])])})
+                            "edge": float(edge_distance(masks[i])[int(round(les["y"])), int(round(les["x"]))])})
     lesions = _plan(lesion_rows)
     if scheme == "contralateral":
         return PatchPlan.concat([lesions, contralateral(mias, films, masks, lesions, size, odd)]), odd
@@ -249,7 +250,7 @@ def contralateral(mias, films, masks, lesions: PatchPlan, size: int, odd: list) 
         if j is None:
             odd.append({"film": mias.names[i], "severity": str(lesions.kind[k]), "reason": "no contralateral film"})
             continue
-        x, y = mirrored(lesions.x[k]), float(lesions.y[k])
+        x, y = mirrored(lesions.x[k], films[j].shape[1]), float(lesions.y[k])
         cx, cy = int(round(x)), int(round(y))
         if not masks[j][cy, cx] or not _far_from_circles(x, y, mias.lesions[mias.names[j]], size * 0.71):
             odd.append({"film": mias.names[i], "severity": str(lesions.kind[k]),
