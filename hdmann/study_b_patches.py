@@ -38,7 +38,7 @@ SET_FIELDS = PLAN_FIELDS + ("patch_shift", "codec")
 TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patch_epochs", "patch_resnet_epochs",
                              "patch_batch_size", "patch_learning_rate", "n_folds", "train_seed", "patch_levels",
                              "resnet_weights")
-PLAN_CODE = ("data", "patches", "study_b_patches")
+PLAN_CODE = ("data", "patches", "study_b", "study_b_patches")
 SET_CODE = PLAN_CODE + ("compression",)
 TRAIN_CODE = SET_CODE + ("models", "train")
 
@@ -177,8 +177,10 @@ def folds(cfg: StudyBConfig, p: patches.PatchPlan, repeat: int) -> np.ndarray:
     y, _ = p.labels("malignant")
     splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=cfg.fold_seed + 1000 * repeat)
     fold = np.full(len(p), -1)
-    for k, (_, test) in enumerate(splitter.split(np.zeros(len(p)), y, p.patient)):
-        fold[test] = k
+    with warnings.catch_warnings():  # smoke's few malignant patients: a fold may lack one, as it says
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        for k, (_, test) in enumerate(splitter.split(np.zeros(len(p)), y, p.patient)):
+            fold[test] = k
     return fold
 
 
@@ -408,7 +410,8 @@ def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
         fold = folds(cfg, p, 0)
         s = patch_set(cfg, ratio, data_root)
         half = cfg.patch_size // 2
-        grid = np.arange(half, patches.FILM_SIZE - half + 1, cfg.sliding_stride)
+        side = s["sliding"].shape[-1]
+        grid = np.arange(half, side - half + 1, cfg.sliding_stride)
         out_maps, peaks, hits = [], [], []
         models = {}
         for film_index, film in zip(s["sliding_ids"], s["sliding"]):
