@@ -36,7 +36,7 @@ PLAN_FIELDS = ("max_films", "fold_seed", "patch_size", "negative_scheme", "negat
                "negative_stride", "breast_threshold", "max_normal_films", "patch_seed", "sliding_films")
 SET_FIELDS = PLAN_FIELDS + ("patch_shift", "codec")
 TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patch_epochs", "patch_resnet_epochs",
-                             "patch_batch_size", "patch_learning_rate", "n_folds", "train_seed", "patch_levels",
+                             "patch_batch_size", "patch_learning_rate", "patch_standardise", "n_folds", "train_seed", "patch_levels",
                              "resnet_weights")
 PLAN_CODE = ("data", "patches", "study_b", "study_b_patches")
 SET_CODE = PLAN_CODE + ("compression",)
@@ -162,6 +162,18 @@ def patch_set(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     return cache.cached("study_b_patches/set", params, make, code=SET_CODE)
 
 
+def model_input(patches_: np.ndarray, standardise: bool) -> np.ndarray:
+    """(N, S, S) patches -> (N, S, S, 1) float32 model input. With ``standardise``, each patch is
+    z-scored and mapped back onto the 8-bit scale the models' Rescaling layer expects (mean 128,
+    SD 48): the network cannot use a patch's overall brightness or contrast, only its pattern."""
+    x = np.asarray(patches_, dtype=np.float32)
+    if standardise:
+        mean = x.mean(axis=(-2, -1), keepdims=True)
+        sd = x.std(axis=(-2, -1), keepdims=True)
+        x = (x - mean) / (sd + 1.0) * 48.0 + 128.0
+    return x[..., None]
+
+
 def centre(cuts: np.ndarray, size: int) -> np.ndarray:
     """The centred ``size`` x ``size`` view of patches cut with a shift margin (what a test sees)."""
     m = (cuts.shape[-1] - size) // 2
@@ -187,7 +199,7 @@ def folds(cfg: StudyBConfig, p: patches.PatchPlan, repeat: int) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 # training
 # ------------------------------------------------------------------------------------------------
-def _augmented_batches(cuts: np.ndarray, y: np.ndarray, size: int, batch_size: int, seed: int):
+def _augmented_batches(cuts: np.ndarray, y: np.ndarray, size: int, batch_size: int, seed: int, standardise: bool):
     """A Keras dataset of training batches: random flips, 90-degree turns and shifts up to the cut
     margin, drawn anew each epoch (training folds only). Every batch is full, so JAX compiles once."""
     import keras
@@ -218,7 +230,7 @@ def _augmented_batches(cuts: np.ndarray, y: np.ndarray, size: int, batch_size: i
                 p = cuts[i, dy:dy + size, dx:dx + size]
                 p = np.rot90(p, int(self.rng.integers(4)))
                 out[j] = p[:, ::-1] if self.rng.random() < 0.5 else p
-            return out[..., None], y[idx].astype(np.float32)
+            return model_input(out, standardise), y[idx].astype(np.float32)
 
     return Batches()
 
@@ -275,13 +287,13 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
             model = reusable.reset()
             keras.utils.set_random_seed(seed + k)
             batches = _augmented_batches(train_cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size,
-                                         seed + k)
+                                         seed + k, cfg.patch_standardise)
             timer = train.EpochTimer()
             history = model.fit(batches, epochs=epochs, class_weight=train.class_weights(y[fit_idx]),
                                 callbacks=[timer], verbose=0)
             np.savez(folder / f"fold{k}.npz", *model.get_weights())
             for lv, x in tests.items():
-                scores[lv][test_idx] = train.predict(model, x[test_idx][..., None], 64).ravel()
+                scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patch_standardise), 64).ravel()
             info.append({"fold": k, "n_train": int(len(fit_idx)), "n_test": int(len(test_idx)),
                          "loss": [float(v) for v in history.history["loss"]], "epoch_seconds": timer.seconds})
         np.savez(folder / "scores.npz", **scores, labels=y, fold=fold)
@@ -381,7 +393,7 @@ def patch_saliency(cfg: StudyBConfig, train_ratio: int | None, data_root=None) -
             rows = np.flatnonzero(fold[chosen] == k)
             if len(rows):
                 model = fold_model(cfg, "cnn", train_ratio, 0, k, data_root)
-                images = x[chosen[rows]][..., None]
+                images = model_input(x[chosen[rows]], cfg.patch_standardise)
                 out["gradcam_maps"][rows] = sal.grad_cam(model, images)
                 out["gradient_maps"][rows] = sal.input_gradients(model, images)
         masks = [sal.circle_mask((s, s), (s - 1) / 2, (s - 1) / 2, p.radius[i], original_size=s) for i in chosen]
@@ -422,7 +434,7 @@ def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
                                        data.read_image(mias.path(mias.names[film_index]), "L"), cfg.breast_threshold)
             centres = [(x, y) for y in grid for x in grid if mask[y, x]]
             windows = np.stack([patches.cut(film, x, y, cfg.patch_size) for x, y in centres])
-            score = train.predict(models[k], windows[..., None], 64).ravel()
+            score = train.predict(models[k], model_input(windows, cfg.patch_standardise), 64).ravel()
             grid_map = np.full((len(grid), len(grid)), np.nan, np.float32)
             pos = {v: j for j, v in enumerate(grid)}
             for (x, y), v in zip(centres, score):

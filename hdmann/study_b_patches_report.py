@@ -319,3 +319,18 @@ def knee(rows: list[dict]) -> str | None:
         if r["delta_high"] < 0:
             return r["level"]
     return None
+
+
+def ensemble(cfg: StudyBConfig, model: str, level: str = sbp.ORIGINAL, task: str = "malignant",
+             data_root=None) -> dict:
+    """The mean score over repeats of ``model`` trained and tested at ``level``: every repeat's score
+    of a patch comes from a model that never saw it, so the average is a held-out seed ensemble."""
+    sets = score_sets(cfg, model, level, task, data_root)
+    if not sets:
+        return {}
+    mean = np.mean([s[level] for s in sets], axis=0)
+    combined = [{"labels": sets[0]["labels"], "fold": sets[0]["fold"], level: mean}]
+    weights = patient_weights(sbp.patch_plan(cfg, data_root).patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    point, boot = pooled_auroc_boot(combined, level, weights)
+    low, high = _ci(boot)
+    return {"model": model, "level": level, "members": len(sets), "auroc": point, "auroc_low": low, "auroc_high": high}

@@ -153,3 +153,18 @@ def test_tiny_seeded_run_end_to_end(synthetic_root):
     assert sal["gradcam_maps"].shape[1:] == (32, 32)
     slide = study_b_patches.sliding_maps(cfg, 100, synthetic_root)
     assert slide["maps"].shape[0] == 1 and slide["hit"].shape == (1,)
+
+
+@pytest.mark.parametrize("bad", [dict(negative_scheme="random"), dict(patch_size=100), dict(patch_train_levels=(7,)),
+                                 dict(patch_shift=60), dict(negatives_per_lesion=0)])
+def test_patch_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        study_b_config("quick", **bad)
+
+
+def test_patch_profiles_train_only_tested_levels():
+    for profile in ("smoke", "quick", "paper"):
+        cfg = study_b_config(profile)
+        assert set(cfg.patch_train_levels) <= set(cfg.patch_levels)
+    paper = study_b_config("paper")
+    assert {2000, 3000} <= set(paper.patch_levels) and paper.patch_repeats >= 3 and paper.patch_size >= 224
