@@ -145,7 +145,7 @@ class StudyBConfig(_Config):
     patch_resnet_epochs: int = 12  # unstated
     patch_batch_size: int = 16  # unstated; small batches give more steps on ~280 training patches
     patch_learning_rate: float = 1e-3  # unstated (Adam)
-    patch_standardise: bool = False  # unstated; True: z-score each patch (the network then sees no brightness)
+    patch_standardise: bool = True  # unstated; z-score each patch: raw 8-bit patches left the CNN's loss at ln 2
     negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
     negatives_per_lesion: int = 2  # unstated
     negative_stride: int = 32  # unstated; grid step of candidate negative centres
@@ -254,7 +254,7 @@ _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     # quick: a 2-core budget of ~17 min cold for the chapter; a CNN fold at 96 px costs ~2 s/epoch
     "quick": dict(patch_size=96, patch_levels=(15, 1000, 2000, 3000, 5000, 11000),
                   patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=2,
-                  patch_level_repeats=1, patch_resnet_repeats=1, patch_epochs=12, patch_resnet_epochs=4,
+                  patch_level_repeats=1, patch_resnet_repeats=0, patch_epochs=12, patch_resnet_epochs=4,
                   max_normal_films=60, sliding_stride=48, sliding_films=8),
     "paper": dict(),
 }
