@@ -168,3 +168,14 @@ def test_patch_profiles_train_only_tested_levels():
         assert set(cfg.patch_train_levels) <= set(cfg.patch_levels)
     paper = study_b_config("paper")
     assert {2000, 3000} <= set(paper.patch_levels) and paper.patch_repeats >= 3 and paper.patch_size >= 224
+
+
+def test_model_input_standardises_each_patch():
+    rng = np.random.default_rng(0)
+    bright = rng.normal(200, 10, (2, 16, 16))
+    dark = rng.normal(60, 10, (2, 16, 16))
+    x = study_b_patches.model_input(np.concatenate([bright, dark]), True)
+    assert x.shape == (4, 16, 16, 1) and x.dtype == np.float32
+    assert np.allclose(x.mean(axis=(1, 2, 3)), 128, atol=1e-3)  # brightness is gone, the pattern stays
+    raw = study_b_patches.model_input(np.concatenate([bright, dark]), False)
+    assert np.allclose(raw[..., 0], np.concatenate([bright, dark]).astype(np.float32))
