@@ -106,7 +106,7 @@ RECORDED = {  # measured 2026-11-23 on the 2-core machine while three other jobs
         "seconds": 340 + 1218,
         "parts": {"plan, compressed patch sets (cold)": 340, "rest of the chapter (sets warm)": 1218},
         "target_seconds": PATCH_CHAPTER_QUICK_TARGET,
-        "note": "book.execute of study_b_patches, quick, two runs of one code version: the first built the plan and "
+        "note": "book.execute of study_b_patches, quick, in two runs (the set stages' code and fields unchanged between): the first built the plan and "
                 "the six compressed patch sets from an empty cache and was stopped in its training; the second "
                 "reused them. Not an uncontended measurement: rerun with --only patch_chapter_quick_cold on an idle "
                 "machine."},
