@@ -77,6 +77,42 @@ def bench_rebuild_smoke(root):
     return _median_seconds(lambda: book.build("smoke", root, out=out, log=lambda _: None), 2), 60.0
 
 
+def bench_patch_chapter_quick_cold(root):
+    """The Study B patch chapter in the quick profile from an empty cache (papermill execution only;
+    the book build around it takes seconds). Slow (~15 min): run it with --only."""
+    import os
+
+    from hdmann import book
+
+    out = Path(tempfile.mkdtemp(prefix="hdmann-bench-"))
+    old = os.environ.get("HDMANN_CACHE")
+    os.environ["HDMANN_CACHE"] = str(out / "_cache")
+    try:
+        start = time.perf_counter()
+        book.execute("study_b_patches", "quick", root, out / "executed", book.run_context(root), log=lambda _: None)
+        return time.perf_counter() - start, PATCH_CHAPTER_QUICK_TARGET
+    finally:
+        if old is None:
+            os.environ.pop("HDMANN_CACHE", None)
+        else:
+            os.environ["HDMANN_CACHE"] = old
+
+
+# The patch chapter gets 17 of the 20 minutes a cold quick Study B may take on 2 cores (the
+# whole-film negative control takes the rest). Measured cold on the 2-core machine: see RECORDED.
+PATCH_CHAPTER_QUICK_TARGET = 17 * 60.0
+RECORDED = {  # measured 2026-11-23 on the 2-core machine while three other jobs kept its load average at ~12
+    "patch_chapter_quick_cold": {
+        "seconds": 340 + 1218,
+        "parts": {"plan, compressed patch sets (cold)": 340, "rest of the chapter (sets warm)": 1218},
+        "target_seconds": PATCH_CHAPTER_QUICK_TARGET,
+        "note": "book.execute of study_b_patches, quick, in two runs (the set stages' code and fields unchanged between): the first built the plan and "
+                "the six compressed patch sets from an empty cache and was stopped in its training; the second "
+                "reused them. Not an uncontended measurement: rerun with --only patch_chapter_quick_cold on an idle "
+                "machine."},
+}
+SLOW = {"patch_chapter_quick_cold"}  # left out of a plain run; name it with --only
+
 BENCHMARKS = {name[6:]: fn for name, fn in globals().items() if name.startswith("bench_")}
 
 
@@ -87,7 +123,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     root = data.resolve_data_root(args.data_root)
     results, missed = [], 0
-    for name in args.only or BENCHMARKS:
+    for name in args.only or [n for n in BENCHMARKS if n not in SLOW]:
         seconds, target = BENCHMARKS[name](root)
         ok = seconds <= target
         missed += not ok

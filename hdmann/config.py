@@ -15,6 +15,8 @@ DEFAULT_PROFILE = "quick"
 
 STUDY_A_QUALITIES = (50, 20, 10, 5, 3, 1)
 STUDY_B_RATIOS = (15, 20, 25, 50, 100, 500, 1000, 5000, 10000, 11000)
+# the paper's ten targets plus achievable points between 1,000 and the codec floor (~6,700:1 on a film)
+STUDY_B_PATCH_RATIOS = (15, 20, 25, 50, 100, 500, 1000, 2000, 3000, 5000, 10000, 11000)
 
 
 def _check_profile(profile: str) -> None:
@@ -130,9 +132,33 @@ class StudyBConfig(_Config):
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 2
     workers: int = 2
+    # --- the patch design (study_b_patches): lesion-centred patches at native 200 um pixels ---
+    patch_size: int = 224  # unstated (the paper classifies whole films)
+    patch_shift: int = 8  # unstated; largest random shift (pixels) in training augmentation
+    patch_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # test levels, experiment (a)
+    patch_train_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # own CNN training runs, (b) and (c)
+    patch_resnet_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # own ResNet18 runs (originals always)
+    patch_repeats: int = 3  # seeds of the whole 5-fold cross-validation
+    patch_level_repeats: int = 3  # CNN repeats at each compressed training level
+    patch_resnet_repeats: int = 3
+    patch_epochs: int = 12  # unstated; a short fixed budget: held-out AUROC falls as the training loss does
+    patch_resnet_epochs: int = 12  # unstated
+    patch_batch_size: int = 16  # unstated; small batches give more steps on ~280 training patches
+    patch_learning_rate: float = 1e-3  # unstated (Adam)
+    patch_standardise: bool = True  # unstated; z-score each patch: raw 8-bit patches left the CNN's loss at ln 2
+    negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
+    negatives_per_lesion: int = 2  # unstated
+    negative_stride: int = 32  # unstated; grid step of candidate negative centres
+    breast_threshold: float = 20.0  # unstated; grey level that separates breast from background
+    max_normal_films: int | None = None  # normal films that may give negatives (None: all)
+    feature_c: float = 1.0  # unstated; inverse L2 strength of the feature baseline's logistic regression
+    sliding_stride: int = 32  # unstated; step of the sliding-window map over a whole film
+    sliding_films: int = 12  # malignant films drawn for the sliding-window maps
+    patch_seed: int = 3
 
     def __post_init__(self) -> None:
         _check_profile(self.profile)
+        self._check_patches()
         _in_range("input_size", self.input_size, 32, 1024)
         if self.input_size % 8:
             raise ValueError(f"input_size={self.input_size} must be a multiple of 8 (three 2x2 poolings)")
@@ -151,6 +177,31 @@ class StudyBConfig(_Config):
             extra = set(getattr(self, name)) - set(self.compression_ratios)
             if extra:
                 raise ValueError(f"{name} {sorted(extra)} are not among compression_ratios")
+
+    def _check_patches(self) -> None:
+        _in_range("patch_size", self.patch_size, 32, 512)
+        if self.patch_size % 8:
+            raise ValueError(f"patch_size={self.patch_size} must be a multiple of 8 (three 2x2 poolings)")
+        _in_range("patch_shift", self.patch_shift, 0, self.patch_size // 4)
+        _in_range("patch_repeats", self.patch_repeats, 1, 100)
+        _in_range("patch_level_repeats", self.patch_level_repeats, 1, 100)
+        _in_range("patch_resnet_repeats", self.patch_resnet_repeats, 0, 100)
+        _in_range("patch_epochs", self.patch_epochs, 1, 10_000)
+        _in_range("patch_resnet_epochs", self.patch_resnet_epochs, 1, 10_000)
+        _in_range("patch_batch_size", self.patch_batch_size, 1, 4096)
+        _in_range("negatives_per_lesion", self.negatives_per_lesion, 1, 50)
+        _in_range("negative_stride", self.negative_stride, 4, 512)
+        _in_range("sliding_stride", self.sliding_stride, 4, 512)
+        _in_range("sliding_films", self.sliding_films, 0, 322)
+        _in_range("breast_threshold", self.breast_threshold, 0, 254)
+        if self.negative_scheme not in ("matched", "contralateral"):
+            raise ValueError(f"negative_scheme={self.negative_scheme!r}: use matched or contralateral")
+        for r in self.patch_levels:
+            _in_range("patch level ratio", r, 1, 1_000_000)
+        for name in ("patch_train_levels", "patch_resnet_levels"):
+            extra = set(getattr(self, name)) - set(self.patch_levels)
+            if extra:
+                raise ValueError(f"{name} {sorted(extra)} are not among patch_levels")
 
 
 @dataclass(frozen=True)
@@ -194,6 +245,20 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(input_size=512),
 }
 
+# the patch design's profile settings, apart from the whole-film ones above
+_STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(patch_size=48, patch_shift=4, patch_levels=(1000, 11000), patch_train_levels=(),
+                  patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=0,
+                  patch_epochs=2, max_normal_films=20, negatives_per_lesion=1, negative_stride=64,
+                  sliding_stride=96, sliding_films=2),
+    # quick: a 2-core budget of ~17 min cold for the chapter; a CNN fold at 96 px costs ~2 s/epoch
+    "quick": dict(patch_size=96, patch_levels=(15, 1000, 2000, 3000, 5000, 11000),
+                  patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=2,
+                  patch_level_repeats=1, patch_resnet_repeats=0, patch_epochs=12, patch_resnet_epochs=4,
+                  max_normal_films=60, sliding_stride=48, sliding_films=8),
+    "paper": dict(),
+}
+
 _COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(max_isic_images=10),
     "quick": dict(),
@@ -219,7 +284,9 @@ def study_a_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyACo
 
 
 def study_b_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyBConfig:
-    return _build(StudyBConfig, _STUDY_B_PROFILES, profile, overrides)
+    _check_profile(profile)
+    table = {p: {**_STUDY_B_PATCH_PROFILES[p], **_STUDY_B_PROFILES[p]} for p in PROFILES}
+    return _build(StudyBConfig, table, profile, overrides)
 
 
 def compression_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> CompressionConfig:

@@ -1,0 +1,336 @@
+"""Study B on patches, the report: tables, paired patient-bootstrap intervals and claim verdicts.
+
+Nothing here trains; everything reads the cached stages of :mod:`hdmann.study_b_patches`, so a
+reworded rule or a new table never retrains a model.
+
+Intervals: scores of the held-out patches are pooled over the five folds of a repeat; the patients
+are resampled with replacement (all patches of a drawn patient come along, as often as the patient
+is drawn); the AUROC of each repeat is computed on the resample and averaged over repeats. A
+paired interval uses the same resamples for both sides of a difference.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hdmann import evaluation, paper
+from hdmann import study_b_patches as sbp
+from hdmann.config import StudyBConfig
+
+MODELS = ("cnn", "resnet18", "features", "shortcut")
+MODEL_LABELS = {"cnn": "CNN (3 conv, 3 FC)", "resnet18": "ResNet18 (from scratch)",
+                "features": "texture features + logistic regression", "shortcut": "brightness shortcut (patch mean)"}
+
+
+# ------------------------------------------------------------------------------------------------
+# which runs exist
+# ------------------------------------------------------------------------------------------------
+def repeats(cfg: StudyBConfig, model: str, train_level: str) -> int:
+    if model == "cnn":
+        return cfg.patch_repeats if train_level == sbp.ORIGINAL else cfg.patch_level_repeats
+    if model == "resnet18":
+        return cfg.patch_resnet_repeats
+    return cfg.patch_repeats
+
+
+def train_levels(cfg: StudyBConfig, model: str) -> list[str]:
+    """Levels at which ``model`` has its own training run (the shortcut needs none: every level)."""
+    if model == "cnn":
+        return [sbp.ORIGINAL] + [sbp.level_name(r) for r in cfg.patch_train_levels]
+    if model == "resnet18":
+        if not cfg.patch_resnet_repeats:
+            return []
+        return [sbp.ORIGINAL] + [sbp.level_name(r) for r in cfg.patch_resnet_levels]
+    return sbp.levels(cfg)
+
+
+def score_sets(cfg: StudyBConfig, model: str, train_level: str, task: str = "malignant",
+               data_root=None) -> list[dict]:
+    """Held-out scores of every repeat of ``model`` trained at ``train_level`` (a dict per repeat)."""
+    ratio = sbp.ratio_of(train_level)
+    out = []
+    for r in range(repeats(cfg, model, train_level)):
+        if model in sbp.ARCHITECTURES:
+            s = sbp.scores(cfg, model, ratio, r, task, data_root)
+        elif model == "features":
+            s = sbp.feature_scores(cfg, ratio, r, task, data_root)
+        elif model == "shortcut":
+            s = sbp.shortcut_scores(cfg, r, task, data_root)
+        else:
+            raise ValueError(f"model={model!r}: use one of {MODELS}")
+        out.append(s)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# statistics
+# ------------------------------------------------------------------------------------------------
+def weighted_auroc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC under row weights, for many weight vectors at once: (B, N) weights -> (B,) AUROCs.
+
+    With integer weights (bootstrap counts) this equals the AUROC of the resample; ties count half."""
+    y = np.asarray(y).astype(bool)
+    order = np.argsort(score, kind="stable")
+    s, y, w = score[order], y[order], np.atleast_2d(weights)[:, order]
+    _, group = np.unique(s, return_inverse=True)
+    n_groups = group.max() + 1 if len(group) else 0
+    neg = np.zeros((w.shape[0], n_groups))
+    pos = np.zeros((w.shape[0], n_groups))
+    np.add.at(neg.T, group[~y], w[:, ~y].T)
+    np.add.at(pos.T, group[y], w[:, y].T)
+    below = np.cumsum(neg, axis=1) - neg  # negative weight strictly below each group
+    num = np.sum(pos * (below + 0.5 * neg), axis=1)
+    den = pos.sum(1) * neg.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def patient_weights(patient: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, N) counts: how often each row appears when patients are drawn with replacement."""
+    ids, inverse = np.unique(patient, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(ids), (n_boot, len(ids)))
+    counts = np.zeros((n_boot, len(ids)))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), len(ids)), draws.ravel()), 1)
+    return counts[:, inverse]
+
+
+def _rows(s: dict, level: str) -> np.ndarray:
+    return np.flatnonzero((s["labels"] >= 0) & np.isfinite(s[level]))
+
+
+def fold_values(sets: list[dict], level: str, n_folds: int) -> tuple[list[float], list[float]]:
+    roc, prc = [], []
+    for s in sets:
+        for k in range(n_folds):
+            rows = np.flatnonzero((s["fold"] == k) & (s["labels"] >= 0))
+            roc.append(evaluation.auroc(s["labels"][rows], s[level][rows]))
+            prc.append(evaluation.auprc(s["labels"][rows], s[level][rows]))
+    return roc, prc
+
+
+def pooled_auroc_boot(sets: list[dict], level: str, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Pooled out-of-fold AUROC (mean over repeats) and its value on each patient resample."""
+    point, boots = [], []
+    for s in sets:
+        rows = _rows(s, level)
+        y, sc = s["labels"][rows], s[level][rows].astype(np.float64)
+        point.append(weighted_auroc(y, sc, np.ones((1, len(rows))))[0])
+        boots.append(weighted_auroc(y, sc, weights[:, rows]))
+    return float(np.mean(point)), np.mean(boots, axis=0)
+
+
+def _ci(values: np.ndarray) -> tuple[float, float]:
+    low, high = np.nanpercentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+# ------------------------------------------------------------------------------------------------
+# tables
+# ------------------------------------------------------------------------------------------------
+def ratio_table(cfg: StudyBConfig, data_root=None, tolerance: float = 0.10) -> list[dict]:
+    """Per level: achieved ratio, bytes per film, bpp and PSNR inside the breast (and over the film)."""
+    rows = []
+    for level in sbp.levels(cfg):
+        s = sbp.patch_set(cfg, sbp.ratio_of(level), data_root)
+        target = sbp.ratio_of(level)
+        rows.append({"level": level, "target_ratio": target or 1, "achieved_median": float(np.median(s["ratio"])),
+                     "achieved_min": float(s["ratio"].min()), "achieved_max": float(s["ratio"].max()),
+                     "bytes_per_film": float(np.median(s["encoded_bytes"])), "bpp": float(np.median(s["bpp"])),
+                     "psnr_breast": float(np.mean(s["psnr_breast"])) if target else float("inf"),
+                     "psnr_film": float(np.mean(s["psnr_film"])) if target else float("inf"),
+                     "reached_share": float(np.mean(s["ratio"] >= (1 - tolerance) * (target or 1))),
+                     "films": int(len(s["ratio"]))})
+    return rows
+
+
+def performance(cfg: StudyBConfig, model: str, experiment: str = "a", task: str = "malignant",
+                data_root=None) -> list[dict]:
+    """Experiment (a) (trained on originals, tested at each level) or (b) (trained and tested at the
+    same level): per level, AUROC and AUPRC as mean +- SD over folds x repeats, the pooled AUROC, and
+    the paired patient-bootstrap 95 % interval of its difference from originals."""
+    if experiment not in ("a", "b"):
+        raise ValueError(f"experiment={experiment!r}: use a or b")
+    trained = train_levels(cfg, model)
+    if not trained:
+        return []
+    base = score_sets(cfg, model, sbp.ORIGINAL, task, data_root)
+    patient = sbp.patch_plan(cfg, data_root).patient
+    weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    ref_point, ref_boot = pooled_auroc_boot(base, sbp.ORIGINAL, weights)
+    rows = []
+    for level in sbp.levels(cfg):
+        if experiment == "b" and level not in trained:
+            continue
+        sets = base if experiment == "a" or model == "shortcut" else score_sets(cfg, model, level, task, data_root)
+        roc, prc = fold_values(sets, level, cfg.n_folds)
+        point, boot = pooled_auroc_boot(sets, level, weights)
+        (rm, rsd), (pm, psd) = evaluation.mean_sd(roc), evaluation.mean_sd(prc)
+        low, high = _ci(boot)
+        dlow, dhigh = _ci(boot - ref_boot)
+        rows.append({"model": model, "experiment": experiment, "level": level, "repeats": len(sets),
+                     "auroc": rm, "auroc_sd": rsd, "auprc": pm, "auprc_sd": psd, "pooled_auroc": point,
+                     "auroc_low": low, "auroc_high": high, "delta": point - ref_point,
+                     "delta_low": dlow, "delta_high": dhigh,
+                     "prevalence": float(np.mean(sets[0]["labels"][sets[0]["labels"] >= 0]))})
+    return rows
+
+
+def matrix(cfg: StudyBConfig, model: str = "cnn", task: str = "malignant", data_root=None
+           ) -> tuple[list[str], list[str], np.ndarray]:
+    """Experiment (c): mean AUROC over folds x repeats, rows = training level, columns = test level."""
+    rows, cols = train_levels(cfg, model), sbp.levels(cfg)
+    m = np.array([[evaluation.mean_sd(fold_values(score_sets(cfg, model, tr, task, data_root), te,
+                                                  cfg.n_folds)[0])[0] for te in cols] for tr in rows])
+    return rows, cols, m
+
+
+def robustness(cfg: StudyBConfig, model: str = "cnn", task: str = "malignant", data_root=None) -> list[dict]:
+    """For each compressed training level: at each test level, the paired interval of AUROC(trained
+    there) minus AUROC(trained on originals), on the same patients."""
+    patient = sbp.patch_plan(cfg, data_root).patient
+    weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    base = score_sets(cfg, model, sbp.ORIGINAL, task, data_root)
+    rows = []
+    for tr in train_levels(cfg, model)[1:]:
+        sets = score_sets(cfg, model, tr, task, data_root)
+        for te in sbp.levels(cfg):
+            p1, b1 = pooled_auroc_boot(sets, te, weights)
+            p0, b0 = pooled_auroc_boot(base, te, weights)
+            low, high = _ci(b1 - b0)
+            rows.append({"train_level": tr, "test_level": te, "auroc_trained_here": p1, "auroc_trained_original": p0,
+                         "delta": p1 - p0, "delta_low": low, "delta_high": high})
+    return rows
+
+
+def counts(cfg: StudyBConfig, data_root=None) -> dict:
+    """Patches by kind and source, lesions left out, and patients split across folds (0 by design)."""
+    p = sbp.patch_plan(cfg, data_root)
+    odd = sbp.plan(cfg, data_root)["odd"]
+    split = 0
+    for r in range(cfg.patch_repeats):
+        fold = sbp.folds(cfg, p, r)
+        split += sum(len(np.unique(fold[p.patient == q])) > 1 for q in np.unique(p.patient))
+    kinds = {k: int(np.sum(p.kind == k)) for k in ("malignant", "benign", "normal")}
+    sources = {k: int(np.sum(p.source == k)) for k in np.unique(p.source)}
+    return {"patches": len(p), **kinds, "sources": sources, "patients": int(len(np.unique(p.patient))),
+            "films": int(len(np.unique(p.film))), "left_out": odd, "left_out_count": len(odd),
+            "no_coordinates": sum(o["reason"] == "no coordinates" for o in odd),
+            "off_breast": sum(o["reason"] == "centre outside the breast mask" for o in odd),
+            "patients_split_across_folds": int(split)}
+
+
+def balance(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Mean intensity and edge distance of lesion and negative patches (the matching's check)."""
+    p = sbp.patch_plan(cfg, data_root)
+    return [{"kind": k, "patches": int(np.sum(p.kind == k)), "intensity_mean": float(p.intensity[p.kind == k].mean()),
+             "intensity_sd": float(p.intensity[p.kind == k].std()), "edge_mean": float(p.edge[p.kind == k].mean()),
+             "edge_sd": float(p.edge[p.kind == k].std())} for k in ("malignant", "benign", "normal")]
+
+
+def saliency_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    from hdmann.saliency import bootstrap_mean_ci
+
+    rows = []
+    for level in train_levels(cfg, "cnn"):
+        s = sbp.patch_saliency(cfg, sbp.ratio_of(level), data_root)
+        row = {"level": level, "patches": int(len(s["index"])), "uniform_baseline": float(np.mean(s["circle_share"]))}
+        for method in ("gradcam", "gradient"):
+            for score in ("energy", "hit"):
+                m, low, high = bootstrap_mean_ci(s[f"{method}_{score}"], cfg.bootstrap_samples, cfg.bootstrap_seed)
+                row.update({f"{method}_{score}": m, f"{method}_{score}_low": low, f"{method}_{score}_high": high})
+        rows.append(row)
+    return rows
+
+
+def sliding_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    from hdmann.saliency import bootstrap_mean_ci
+
+    rows = []
+    for level in sbp.levels(cfg):
+        s = sbp.sliding_maps(cfg, sbp.ratio_of(level), data_root)
+        m, low, high = bootstrap_mean_ci(s["hit"], cfg.bootstrap_samples, cfg.bootstrap_seed)
+        rows.append({"level": level, "films": int(len(s["hit"])), "hit_rate": m, "hit_low": low, "hit_high": high})
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# verdicts
+# ------------------------------------------------------------------------------------------------
+def _target(level: str) -> int:
+    return sbp.ratio_of(level) or 1
+
+
+def verdict_flat_then_drop(rows: list[dict]) -> dict:
+    """The paper: AUROC flat up to 5K, lower at 10K-11K (its design (b))."""
+    low = [r for r in rows if r["level"] != sbp.ORIGINAL and _target(r["level"]) <= 5000]
+    high = [r for r in rows if _target(r["level"]) >= 10000]
+    flat = bool(low) and all(r["delta_high"] >= 0 for r in low)
+    drop = bool(high) and all(r["delta_high"] < 0 for r in high)
+    verdict = "not testable here" if not low or not high else ("holds" if flat and drop else "does not hold")
+    return {"verdict": verdict, "flat": flat, "drop": drop, "levels_low": [r["level"] for r in low],
+            "levels_high": [r["level"] for r in high],
+            "rule": "at every level with a target up to 5,000:1 the paired 95 % interval of the AUROC difference from "
+                    "originals reaches 0 or above (no loss shown), and at every 10,000:1 or 11,000:1 target it lies "
+                    "wholly below 0 (a loss shown)"}
+
+
+def verdict_saliency(rows: list[dict], method: str = "gradcam") -> dict:
+    """The paper: maps cover the lesion up to 5K and miss it at 10K-11K."""
+    low = [r for r in rows if _target(r["level"]) <= 5000]
+    high = [r for r in rows if _target(r["level"]) >= 10000]
+    covers = bool(low) and all(r[f"{method}_energy_low"] > r["uniform_baseline"] for r in low)
+    low_mean = float(np.mean([r[f"{method}_energy"] for r in low])) if low else float("nan")
+    misses = bool(high) and all(r[f"{method}_energy_high"] < low_mean or r[f"{method}_energy_low"]
+                                <= r["uniform_baseline"] for r in high)
+    if not low:
+        verdict = "not testable here"
+    elif not high:
+        verdict = "first half holds" if covers else "does not hold"
+    else:
+        verdict = "holds" if covers and misses else "does not hold"
+    return {"verdict": verdict, "covers": covers, "misses": misses if high else None,
+            "rule": "the 95 % interval of Grad-CAM's energy inside the circle lies above a uniform map's share at "
+                    "every trained level up to 5,000:1, and at 10,000:1-11,000:1 it falls below the low-level mean or "
+                    "to the uniform share; without a trained level at 10K-11K only the first half is tested"}
+
+
+def verdict_robustness(rows: list[dict]) -> dict:
+    """The paper: training on compressed images makes a model more robust to compressed test images.
+    Tested at the most compressed test level, for every compressed training level."""
+    if not rows:
+        return {"verdict": "not testable here", "rule": "needs a model trained at a compressed level"}
+    top = max((r["test_level"] for r in rows), key=_target)
+    at_top = [r for r in rows if r["test_level"] == top]
+    better = all(r["delta_low"] > 0 for r in at_top)
+    worse = any(r["delta_high"] < 0 for r in at_top)
+    verdict = "holds" if better else ("contradicted" if worse else "not shown (intervals include 0)")
+    return {"verdict": verdict, "test_level": top, "rows": at_top,
+            "rule": "at the most compressed test level, the paired 95 % interval of AUROC(trained compressed) minus "
+                    "AUROC(trained on originals) lies wholly above 0 for every compressed training level"}
+
+
+def paper_values() -> dict:
+    return dict(paper.STUDY_B)
+
+
+def knee(rows: list[dict]) -> str | None:
+    """The first level (in order of target) whose paired interval lies wholly below 0."""
+    for r in sorted(rows, key=lambda r: _target(r["level"])):
+        if r["delta_high"] < 0:
+            return r["level"]
+    return None
+
+
+def ensemble(cfg: StudyBConfig, model: str, level: str = sbp.ORIGINAL, task: str = "malignant",
+             data_root=None) -> dict:
+    """The mean score over repeats of ``model`` trained and tested at ``level``: every repeat's score
+    of a patch comes from a model that never saw it, so the average is a held-out seed ensemble."""
+    sets = score_sets(cfg, model, level, task, data_root)
+    if not sets:
+        return {}
+    mean = np.mean([s[level] for s in sets], axis=0)
+    combined = [{"labels": sets[0]["labels"], "fold": sets[0]["fold"], level: mean}]
+    weights = patient_weights(sbp.patch_plan(cfg, data_root).patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    point, boot = pooled_auroc_boot(combined, level, weights)
+    low, high = _ci(boot)
+    return {"model": model, "level": level, "members": len(sets), "auroc": point, "auroc_low": low, "auroc_high": high}

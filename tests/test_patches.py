@@ -1,0 +1,181 @@
+"""Study B patches: the breast mask, cutting after compression, matching, the mirrored position,
+patient-grouped folds (synthetic and real MIAS), the paired bootstrap AUROC, and a tiny run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import roc_auc_score
+
+from hdmann import compression, data, patches, study_b_patches
+from hdmann import study_b_patches_report as report
+from hdmann.config import study_b_config
+
+
+def _film(size: int = 1024, seed: int = 0, disc=(700, 400, 20)) -> np.ndarray:
+    """Dark background, a breast half-disc on the right, a bright film label top left, one bright disc."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    breast = np.hypot((xx - (size - 1)) / 0.8, yy - size / 2) < 0.55 * size
+    img = 4 + 120 * breast + rng.normal(0, 6, (size, size))
+    img[40:90, 40:200] = 230  # the film label: bright, apart from the breast
+    x, y, r = disc
+    img[np.hypot(xx - x, yy - y) <= r] = 240
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def test_breast_mask_excludes_background_and_label():
+    film = _film()
+    mask = patches.breast_mask(film)
+    assert mask[512, 1000] and mask[400, 700]  # breast tissue and the lesion inside it
+    assert not mask[60:80, 60:180].any(), "the film label must not count as breast"
+    assert not mask[900, 50] and not mask[512, 100], "the black background must not count as breast"
+    with pytest.raises(ValueError):
+        patches.breast_mask(np.zeros((100, 100), np.uint8))
+
+
+def test_cut_centres_the_patch_and_reflects_at_the_border():
+    film = np.arange(64 * 64, dtype=np.int64).reshape(64, 64)
+    p = patches.cut(film, 10, 20, 8)
+    assert p[4, 4] == film[20, 10] and p.shape == (8, 8)
+    edge = patches.cut(film, 0, 0, 8)  # beyond the film: the film reflected, no wrap-around
+    assert edge.shape == (8, 8) and edge[4, 4] == film[0, 0] and edge[3, 4] == film[1, 0]
+
+
+def test_patches_are_cut_after_compressing_the_whole_film(tmp_path):
+    """The stored patch equals the crop of the decoded whole film, and the lesion sits at its centre."""
+    film = _film(disc=(700, 400, 20))
+    path = tmp_path / "film.png"
+    Image.fromarray(film).save(path)
+    cuts, stats, kept = study_b_patches._film_job((str(path), "jpeg2000", 200, [(700, 400), (900, 500)], 64, 20.0, True))
+    decoded = compression.decode(compression.encode(film, "jpeg2000", 200), "L")
+    assert np.array_equal(cuts[0], patches.cut(decoded, 700, 400, 64))
+    assert np.array_equal(kept, decoded)
+    assert not np.array_equal(cuts[0], patches.cut(film, 700, 400, 64)), "the codec must have changed the pixels"
+    assert cuts[0][24:40, 24:40].mean() > 200 and cuts[1].mean() < 160  # the bright disc is centred
+    encoded, ratio, bpp, psnr_breast, psnr_film = stats
+    assert ratio == pytest.approx(film.nbytes / encoded) and 150 < ratio < 260
+    assert bpp == pytest.approx(8 * encoded / film.size) and np.isfinite(psnr_breast)
+
+
+def test_matching_makes_brightness_useless():
+    """Lesions brighter on average than the pool: a random draw is separable by the mean, the matched one is not."""
+    rng = np.random.default_rng(0)
+    lesions = np.stack([rng.normal(170, 15, 60), rng.normal(80, 30, 60)], axis=1)  # intensity, edge distance
+    pool = np.stack([rng.normal(140, 30, 3000), rng.uniform(0, 300, 3000)], axis=1)
+    chosen = patches.match(lesions, pool, 2, np.random.default_rng(1))
+    assert len(np.unique(chosen)) == 120
+    y = np.r_[np.ones(60), np.zeros(120)]
+    matched = roc_auc_score(y, np.r_[lesions[:, 0], pool[chosen, 0]])
+    drawn = roc_auc_score(y, np.r_[lesions[:, 0], pool[rng.choice(3000, 120, replace=False), 0]])
+    assert drawn > 0.7 and abs(matched - 0.5) < 0.1
+    assert abs(pool[chosen, 1].mean() - lesions[:, 1].mean()) < 10  # position within the breast too
+    with pytest.raises(ValueError):
+        patches.match(lesions, pool[:100], 2, rng)
+
+
+def test_mirrored_contralateral_position(synthetic_root):
+    assert patches.mirrored(100.0) == 923.0 and patches.mirrored(0.0, 256) == 255.0
+    mias = data.load_mias(synthetic_root)
+    films = {i: data.read_image(mias.path(n), "L") for i, n in enumerate(mias.names)}
+    plan, _ = patches.plan_patches(mias, films, size=32, scheme="contralateral", negatives_per_lesion=1,
+                                   stride=16, seed=0, threshold=60)
+    lesions = plan.subset(np.flatnonzero(plan.source == "lesion"))
+    contra = plan.subset(np.flatnonzero(plan.source == "contralateral"))
+    assert len(lesions) and len(contra)
+    for k in range(len(contra)):
+        j = int(contra.film[k])
+        partner = np.flatnonzero((lesions.patient == contra.patient[k]) & (lesions.film != j))
+        assert len(partner), "the negative comes from the lesion patient's other film"
+        assert any(contra.x[k] == 255 - lesions.x[m] and contra.y[k] == lesions.y[m] for m in partner)
+
+
+def test_matched_plan_on_synthetic_films(synthetic_root):
+    mias = data.load_mias(synthetic_root)
+    films = {i: data.read_image(mias.path(n), "L") for i, n in enumerate(mias.names)}
+    plan, odd = patches.plan_patches(mias, films, size=32, scheme="matched", negatives_per_lesion=2,
+                                     stride=16, seed=0, threshold=60)
+    n_lesions = int(np.sum(plan.source == "lesion"))
+    off_breast = sum(o["reason"] == "centre outside the breast mask" for o in odd)
+    assert n_lesions > 0 and n_lesions + off_breast == sum(len(v) for v in mias.lesions.values())
+    assert np.sum(plan.kind == "normal") == 2 * n_lesions
+    assert any(o["reason"] == "no coordinates" for o in odd)
+    neg = plan.kind == "normal"
+    for f, x, y in zip(plan.film[neg], plan.x[neg], plan.y[neg]):  # negatives keep clear of every circle
+        for les in mias.lesions[mias.names[f]]:
+            assert np.hypot(x - les.x, y - les.y) > les.radius + 16
+
+
+def test_no_patient_in_two_folds_real_mias(data_root):
+    cfg = study_b_config("smoke", max_films=None)
+    plan = study_b_patches.patch_plan(cfg, data_root)
+    assert np.sum(plan.kind == "malignant") >= 45
+    for repeat in range(2):
+        fold = study_b_patches.folds(cfg, plan, repeat)
+        assert (fold >= 0).all()
+        for p in np.unique(plan.patient):
+            assert len(np.unique(fold[plan.patient == p])) == 1
+    odd = {o["film"] for o in study_b_patches.plan(cfg, data_root)["odd"]}
+    assert {"mdb212", "mdb214", "mdb059", "mdb216"} <= odd
+
+
+def test_weighted_auroc_is_the_bootstrap_auroc():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 80)
+    s = np.round(rng.normal(y, 1.0), 1)  # ties included
+    w = report.patient_weights(np.arange(80) // 2, 5, 0)
+    got = report.weighted_auroc(y, s, w)
+    for b in range(5):
+        idx = np.repeat(np.arange(80), w[b].astype(int))
+        assert got[b] == pytest.approx(roc_auc_score(y[idx], s[idx]))
+    assert np.allclose(w.sum(1), 80) and np.all(w[:, ::2] == w[:, 1::2])  # a patient's rows move together
+
+
+def test_tiny_seeded_run_end_to_end(synthetic_root):
+    """Plan, compressed sets, a CNN run, baselines, saliency and sliding maps on synthetic films; the
+    same seed gives the same scores, and a patient's patches share a fold in every repeat."""
+    cfg = study_b_config("smoke", max_films=None, patch_size=32, patch_shift=2, patch_levels=(100,),
+                         negative_stride=16, breast_threshold=60, n_folds=2, workers=1, sliding_stride=32,
+                         sliding_films=1, max_normal_films=None)
+    first = study_b_patches.scores(cfg, "cnn", None, 0, "malignant", synthetic_root)
+    labels = first["labels"]
+    assert set(np.unique(labels)) == {0, 1}
+    for level in ("original", "cr100"):
+        assert np.isfinite(first[level][labels >= 0]).all()
+    import shutil
+
+    shutil.rmtree(study_b_patches.run(cfg, "cnn", None, 0, "malignant", synthetic_root))
+    again = study_b_patches.scores(cfg, "cnn", None, 0, "malignant", synthetic_root)
+    assert np.array_equal(first["original"], again["original"], equal_nan=True)
+    perf = report.performance(cfg, "features", "a", "malignant", synthetic_root)
+    assert [r["level"] for r in perf] == ["original", "cr100"] and perf[0]["delta"] == 0
+    sal = study_b_patches.patch_saliency(cfg, None, synthetic_root)
+    assert sal["gradcam_maps"].shape[1:] == (32, 32)
+    slide = study_b_patches.sliding_maps(cfg, 100, synthetic_root)
+    assert slide["maps"].shape[0] == 1 and slide["hit"].shape == (1,)
+
+
+@pytest.mark.parametrize("bad", [dict(negative_scheme="random"), dict(patch_size=100), dict(patch_train_levels=(7,)),
+                                 dict(patch_shift=60), dict(negatives_per_lesion=0)])
+def test_patch_config_rejects_bad_values(bad):
+    with pytest.raises(ValueError):
+        study_b_config("quick", **bad)
+
+
+def test_patch_profiles_train_only_tested_levels():
+    for profile in ("smoke", "quick", "paper"):
+        cfg = study_b_config(profile)
+        assert set(cfg.patch_train_levels) <= set(cfg.patch_levels)
+    paper = study_b_config("paper")
+    assert {2000, 3000} <= set(paper.patch_levels) and paper.patch_repeats >= 3 and paper.patch_size >= 224
+
+
+def test_model_input_standardises_each_patch():
+    rng = np.random.default_rng(0)
+    bright = rng.normal(200, 10, (2, 16, 16))
+    dark = rng.normal(60, 10, (2, 16, 16))
+    x = study_b_patches.model_input(np.concatenate([bright, dark]), True)
+    assert x.shape == (4, 16, 16, 1) and x.dtype == np.float32
+    assert np.allclose(x.mean(axis=(1, 2, 3)), 128, atol=1e-3)  # brightness is gone, the pattern stays
+    raw = study_b_patches.model_input(np.concatenate([bright, dark]), False)
+    assert np.allclose(raw[..., 0], np.concatenate([bright, dark]).astype(np.float32))
