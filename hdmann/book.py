@@ -20,8 +20,8 @@ from hdmann import data
 from hdmann.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parent.parent
-CHAPTERS = ("data", "compression", "study_a_model", "study_a_representations", "study_b_performance",
-            "study_b_saliency")
+CHAPTERS = ("data", "compression", "study_a_model", "study_a_representations", "study_a_beyond",
+            "study_b_performance", "study_b_saliency")
 BOOK_FILES = ("_config.yml", "_toc.yml")
 KEY = "hdmann_key"
 
