@@ -159,3 +159,21 @@ def test_tiny_train_on_compressed_is_seeded_and_reproducible(tmp_path, monkeypat
     assert not np.array_equal(first["q5"]["val_original"], first["mixed"]["val_original"])
     with pytest.raises(ValueError, match="not a training level"):
         study_a_beyond.train_hdmann(TINY, "q10", None, None, root)
+
+
+def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path, monkeypatch):
+    """Cache keys of the chapter's models: adding a dimension or a training level leaves the key of
+    every existing model unchanged; the dimension and the level are in the key."""
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=3, test_per_class=1, size=32)
+    seen = []
+    monkeypatch.setattr(study_a_beyond.cache, "cached_dir",
+                        lambda name, params, build, code: seen.append((name, params)) or tmp_path)
+    study_a_beyond.train_hdmann(TINY, "original", 500, None, root)
+    wider = TINY.replace(dims=(64, 500, 2000), train_levels=("original", "q5", "q1"))
+    study_a_beyond.train_hdmann(wider, "original", 500, None, root)
+    study_a_beyond.train_hdmann(wider, "original", 2000, None, root)
+    study_a_beyond.train_hdmann(wider, "q1", 500, None, root)
+    keys = [study_a_beyond.cache.entry_key(p, ()) for _, p in seen]
+    assert keys[0] == keys[1]
+    assert len(set(keys)) == 3
