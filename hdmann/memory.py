@@ -58,13 +58,6 @@ class KeyMemory:
         self.labels.append(label)
         return key
 
-    def copy(self) -> "KeyMemory":
-        other = KeyMemory(self.dim, self.seed)
-        other.keys, other.labels = self.keys.copy(), list(self.labels)
-        other._rng = np.random.default_rng(self.seed)
-        other._rng.bit_generator.state = self._rng.bit_generator.state
-        return other
-
     def targets(self, class_index: np.ndarray) -> np.ndarray:
         """The regression target of each sample: its class key."""
         return self.keys[np.asarray(class_index)]
