@@ -20,8 +20,8 @@ from hdmann import data
 from hdmann.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parent.parent
-CHAPTERS = ("data", "compression", "study_a_model", "study_a_representations", "study_b_patches",
-            "study_b_control")
+CHAPTERS = ("data", "compression", "study_a_model", "study_a_representations", "study_a_beyond",
+            "study_b_patches", "study_b_control")
 BOOK_FILES = ("_config.yml", "_toc.yml")
 KEY = "hdmann_key"
 

@@ -104,6 +104,90 @@ class StudyAConfig(_Config):
             raise ValueError(f"jpeg_subsampling={self.jpeg_subsampling!r}: use 4:4:4, 4:2:2 or 4:2:0")
 
 
+STUDY_A_LEVELS = ("original",) + tuple(f"q{q}" for q in STUDY_A_QUALITIES)
+ISIC_OTHER_USABLE = ("dermatofibroma", "squamous_cell_carcinoma", "vascular_lesion")
+
+
+@dataclass(frozen=True)
+class StudyABeyondConfig(_Config):
+    """Study A beyond the paper: train on compressed images, representation drift, class addition,
+    out-of-distribution scores, hypervector dimension and the colour shortcut.
+
+    ``study_a`` is the Study A config whose trained model (frozen) the chapter probes; every model
+    the chapter trains itself uses that config's architecture and split with this config's epoch
+    budget (``max_epochs``, ``patience``), so all of its models share one budget.
+    """
+
+    profile: str = DEFAULT_PROFILE
+    study_a: StudyAConfig = field(default_factory=StudyAConfig)
+    max_epochs: int = 200  # the paper's cap, as Study A
+    patience: int = 10  # unstated, as Study A
+    train_levels: tuple[str, ...] = STUDY_A_LEVELS  # JPEG levels a model is trained at (item 1)
+    mixed_training: bool = True  # one more model: a random level per sample and epoch copy
+    mixed_seed: int = 11  # unstated
+    dims: tuple[int, ...] = (64, 500, 2000, 10000)  # item 5
+    new_classes: tuple[str, ...] = ISIC_OTHER_USABLE  # isic-other diagnoses added as a fifth class
+    shots: tuple[int, ...] = (1, 5, 20)  # k images whose mean output becomes the key; "all" always added
+    held_out_fraction: float = 0.5  # unstated; share of each new class kept for testing
+    shot_draws: int = 20  # unstated; random draws of the k support images, averaged
+    probe_draws: int = 5  # unstated; draws on which the linear probe is also fitted (it costs ~1 s each)
+    addition_levels: tuple[str, ...] = ("original", "q10", "q5", "q1")  # unstated
+    leave_out_classes: tuple[str, ...] = ("melanoma", "nevus", "basal_cell_carcinoma",
+                                          "pigmented_benign_keratosis")
+    max_new_per_class: int | None = None  # subsample isic-other (smoke only)
+    ood_compressed_max_quality: int = 5  # "too compressed": JPEG quality at or below this
+    mias_patches: int = 200  # unstated; far-OOD mammogram patches (one per film, seeded position)
+    mias_patch_size: int = 180  # unstated; patch side on the 1024-pixel film, as an ISIC image
+    max_far_images: int | None = None  # subsample each far-OOD set (smoke only)
+    saliency_images: int | None = 120  # unstated; validation images whose maps are compared
+    grid_images: int = 3  # images in the grid of maps
+    top_share: float = 0.10  # top-10 % overlap of two maps
+    thumbnail_size: int = 4  # unstated; colour baseline input: size x size x 3 mean colours
+    colour_c: float = 1.0  # unstated; inverse L2 strength of the colour logistic regression
+    probe_c: float = 1.0  # unstated; inverse L2 strength of the linear probe
+    selective_coverages: int = 20  # points on a selective-accuracy curve
+    sample_seed: int = 12  # unstated; held-out splits, shot draws, patch positions, subsamples
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 13
+
+    def __post_init__(self) -> None:
+        _check_profile(self.profile)
+        _in_range("max_epochs", self.max_epochs, 1, 10_000)
+        _in_range("patience", self.patience, 0, 10_000)
+        _in_range("held_out_fraction", self.held_out_fraction, 0.05, 0.95)
+        _in_range("shot_draws", self.shot_draws, 1, 10_000)
+        _in_range("probe_draws", self.probe_draws, 1, 10_000)
+        _in_range("top_share", self.top_share, 0.001, 0.5)
+        _in_range("thumbnail_size", self.thumbnail_size, 1, 64)
+        _in_range("bootstrap_samples", self.bootstrap_samples, 10, 100_000)
+        _in_range("ood_compressed_max_quality", self.ood_compressed_max_quality, 1, 95)
+        _in_range("mias_patch_size", self.mias_patch_size, 16, 1024)
+        _in_range("selective_coverages", self.selective_coverages, 2, 1000)
+        for k in self.shots:
+            _in_range("shot count", k, 1, 10_000)
+        for d in self.dims:
+            _in_range("hypervector dimension", d, 8, 100_000)
+        known = {"original", *(f"q{q}" for q in self.study_a.jpeg_qualities)}
+        for name in ("train_levels", "addition_levels"):
+            extra = [lv for lv in getattr(self, name) if lv not in known]
+            if extra:
+                raise ValueError(f"{name} {extra} are not Study A levels; choose from {sorted(known)}")
+        if "original" not in self.train_levels:
+            raise ValueError("train_levels must include 'original': it is the reference row")
+        for name in ("new_classes",):
+            extra = set(getattr(self, name)) - set(ISIC_OTHER_USABLE)
+            if extra:
+                raise ValueError(f"new_classes {sorted(extra)}: isic-other has enough images only for "
+                                 f"{ISIC_OTHER_USABLE}")
+        from hdmann.data import ISIC_CLASSES
+        extra = set(self.leave_out_classes) - set(ISIC_CLASSES)
+        if extra:
+            raise ValueError(f"leave_out_classes {sorted(extra)} are not isic4 classes {ISIC_CLASSES}")
+        if self.profile != self.study_a.profile:
+            raise ValueError(f"profile {self.profile!r} but study_a has profile {self.study_a.profile!r}: "
+                             "build both with study_a_beyond_config(profile)")
+
+
 @dataclass(frozen=True)
 class StudyBConfig(_Config):
     """Malignant-vs-not mammogram classification under JPEG 2000 (Jo et al. 2021) on mini-MIAS."""
@@ -259,6 +343,18 @@ _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(),
 }
 
+_STUDY_A_BEYOND_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(max_epochs=1, patience=1, train_levels=("original", "q5"), mixed_training=False, dims=(64, 500),
+                  shots=(1, 5), shot_draws=3, probe_draws=2, addition_levels=("original", "q5"),
+                  leave_out_classes=("melanoma",), max_new_per_class=20, mias_patches=20,
+                  max_far_images=20, saliency_images=8, grid_images=2, bootstrap_samples=200),
+    # quick: every model of the chapter gets 3 epochs (Study A's quick model runs ~15); four
+    # train levels of seven plus mixed; one leave-one-out class of four; all four dimensions
+    "quick": dict(max_epochs=3, patience=3, train_levels=("original", "q10", "q5", "q1"),
+                  leave_out_classes=("melanoma",), mias_patches=200),
+    "paper": dict(),
+}
+
 _COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(max_isic_images=10),
     "quick": dict(),
@@ -291,3 +387,10 @@ def study_b_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyBCo
 
 def compression_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> CompressionConfig:
     return _build(CompressionConfig, _COMPRESSION_PROFILES, profile, overrides)
+
+
+def study_a_beyond_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyABeyondConfig:
+    """The chapter's config; its ``study_a`` is Study A's config of the same profile unless given."""
+    overrides = dict(overrides)
+    overrides.setdefault("study_a", study_a_config(profile))
+    return _build(StudyABeyondConfig, _STUDY_A_BEYOND_PROFILES, profile, overrides)

@@ -45,6 +45,19 @@ class KeyMemory:
         self.labels.append(label)
         return key
 
+    def add_class_from_outputs(self, label: str, outputs: np.ndarray) -> np.ndarray:
+        """Write a new class's key as the mean network output of a few of its images: the class is
+        added without retraining and without touching the existing keys (k-shot addition)."""
+        if label in self.labels:
+            raise ValueError(f"class {label!r} already has a key")
+        outputs = np.asarray(outputs, dtype=np.float32)
+        if outputs.ndim != 2 or outputs.shape[1] != self.dim or len(outputs) == 0:
+            raise ValueError(f"outputs must be (k >= 1, {self.dim}), got {outputs.shape}")
+        key = outputs.mean(axis=0)
+        self.keys = np.vstack([self.keys, key[None]])
+        self.labels.append(label)
+        return key
+
     def targets(self, class_index: np.ndarray) -> np.ndarray:
         """The regression target of each sample: its class key."""
         return self.keys[np.asarray(class_index)]

@@ -35,7 +35,8 @@ from hdmann.evaluation import bootstrap_ci
 from hdmann.models import LAST_CONV
 
 __all__ = ["grad_cam", "input_gradients", "circle_mask", "lesion_mask", "energy_inside",
-           "pointing_hit", "bootstrap_mean_ci"]
+           "pointing_hit", "bootstrap_mean_ci", "KeyScore", "hypervector_scorer", "hypervector_maps",
+           "rank_agreement", "top_overlap"]
 
 # per model: {key: (jitted batch function, callable returning its variable arguments)}
 _CACHE: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
@@ -332,3 +333,87 @@ def bootstrap_mean_ci(values, n_boot: int = 1000, seed: int = 0,
     if not 0 < level < 1:
         raise ValueError(f"level={level} must lie in (0, 1)")
     return bootstrap_ci(np.mean, v, n_boot=n_boot, seed=seed, level=level)
+
+
+# --------------------------------------------------------------------------------------------
+# HD-MANN: a single score from a hypervector output, and agreement between two maps
+# --------------------------------------------------------------------------------------------
+class KeyScore(keras.layers.Layer):
+    """Negative squared Euclidean distance from the hypervector to one fixed class key, shape (B, 1).
+
+    HD-MANN has no class logit; it decides by the nearest key, so "evidence for class c" is how
+    close the output comes to key c. The score is differentiable everywhere (unlike a Hamming
+    distance of thresholded bits), so Grad-CAM and input gradients explain it directly.
+    """
+
+    def __init__(self, key, **kwargs):
+        super().__init__(**kwargs)
+        self.key = np.asarray(key, np.float32).reshape(-1)
+
+    def call(self, h):
+        return -keras.ops.sum(keras.ops.square(h - self.key), axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 1)
+
+
+def hypervector_scorer(model: keras.Model, key) -> keras.Model:
+    """``model`` (image -> hypervector) followed by :class:`KeyScore` for ``key``: a single-output
+    model that :func:`grad_cam` and :func:`input_gradients` accept, sharing ``model``'s weights."""
+    out_dim = int(model.outputs[0].shape[-1])
+    if np.asarray(key).size != out_dim:
+        raise ValueError(f"key has {np.asarray(key).size} entries; model {model.name!r} outputs {out_dim}")
+    return keras.Model(model.inputs, KeyScore(key, name="key_score")(model.outputs[0]),
+                       name=f"{model.name}_key_score")
+
+
+def hypervector_maps(model: keras.Model, images, keys, classes, method: str = "grad_cam",
+                     batch_size: int = 16) -> np.ndarray:
+    """Saliency of an HD-MANN for each image toward the key ``keys[classes[i]]`` (e.g. the class it
+    predicts on the uncompressed image, so that a compressed copy is explained toward the same key)."""
+    if method not in ("grad_cam", "input_gradients"):
+        raise ValueError(f"method={method!r}: use grad_cam or input_gradients")
+    x = np.asarray(images)
+    classes = np.asarray(classes)
+    if len(classes) != len(x):
+        raise ValueError(f"{len(x)} images but {len(classes)} classes")
+    out = np.zeros(x.shape[:3], np.float32)
+    scorers = _CACHE.setdefault(model, {}).setdefault("key_scorers", {})
+    for c in np.unique(classes):
+        key = np.asarray(keys[int(c)], np.float32)
+        tag = (int(c), key.tobytes())
+        if tag not in scorers:
+            scorers[tag] = hypervector_scorer(model, key)
+        fn = grad_cam if method == "grad_cam" else input_gradients
+        out[classes == c] = fn(scorers[tag], x[classes == c], batch_size=batch_size)
+    return out
+
+
+def _check_maps(a, b) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim != 2:
+        raise ValueError(f"two maps of one (H, W) shape are needed, got {a.shape} and {b.shape}")
+    return a.ravel(), b.ravel()
+
+
+def rank_agreement(a, b) -> float:
+    """Spearman rank correlation of two maps' pixels; NaN when either map is constant (no ranking)."""
+    from scipy.stats import rankdata
+
+    a, b = _check_maps(a, b)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    ra, rb = rankdata(a), rankdata(b)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def top_overlap(a, b, share: float = 0.10) -> float:
+    """Share of the top ``share`` pixels of ``a`` that are also among the top ``share`` of ``b``
+    (ties broken by position, the same way in both maps); 1 for identical maps."""
+    if not 0 < share <= 1:
+        raise ValueError(f"share={share} must lie in (0, 1]")
+    a, b = _check_maps(a, b)
+    n = max(1, int(round(share * a.size)))
+    top_a = np.argsort(-a, kind="stable")[:n]
+    top_b = np.argsort(-b, kind="stable")[:n]
+    return float(len(np.intersect1d(top_a, top_b)) / n)

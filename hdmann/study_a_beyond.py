@@ -1,0 +1,529 @@
+"""Study A beyond the paper: the pipeline (cached stages). Tables and verdicts live in
+:mod:`hdmann.study_a_beyond_report`, so rewording the chapter never retrains a model.
+
+Stages (each one cache entry, keyed by the config fields it reads and the code it runs):
+
+* ``image_sets``: the training part at every training level (JPEG at the stored 180 px, then resized
+  to the model's input, as Study A tests), a mixed-quality training part, and the validation part
+  and test folder at every Study A level.
+* ``model`` (per training level, hypervector dimension and left-out class): HD-MANN trained with
+  the chapter's epoch budget; a changed ``dims`` trains only the new dimensions.
+* ``outputs`` (per model): its outputs on every evaluation set.
+* ``cross_entropy_model`` / ``cross_entropy_outputs``: the same body with a softmax head.
+* ``frozen_outputs``: the Study A model (frozen) on isic-other, the far out-of-distribution sets,
+  flipped validation images and the training originals.
+* ``class_addition``, ``saliency_agreement``, ``colour_baseline``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hdmann import cache, compression, data, study_a, train
+from hdmann.config import StudyABeyondConfig
+from hdmann.memory import KeyMemory
+
+ISIC_OTHER = "isic-other"
+BREASTMNIST = "breastmnist"
+MIXED = "mixed"
+EVAL_PARTS = ("val", "test")
+CODE = ("data", "train", "compression", "study_a", "study_a_beyond")
+MODEL_CODE = CODE + ("models", "memory")
+SALIENCY_CODE = MODEL_CODE + ("saliency",)
+LEVEL_FIELDS = ("train_levels", "mixed_training", "mixed_seed")
+
+
+# --------------------------------------------------------------------------------------------
+# data the existing loaders do not cover (isic-other, BreastMNIST, mammogram patches)
+# --------------------------------------------------------------------------------------------
+def list_isic_other(classes, data_root=None) -> list[tuple[Path, int]]:
+    """(file, index into ``classes``) of isic-other, train and test folders pooled (its README: the
+    source's test folder is tiny and uneven), sorted by class then name."""
+    root = data.dataset_dir(ISIC_OTHER, data_root)
+    items = []
+    for label, cls in enumerate(classes):
+        files = []
+        for split in ("train", "test"):
+            folder = root / split / cls
+            if folder.is_dir():
+                files += [p for p in folder.iterdir() if p.suffix.lower() in data.IMAGE_SUFFIXES]
+        if not files:
+            raise data.DataError(f"isic-other has no images of {cls!r} under {str(root)!r} "
+                                 "({train,test}/<class>/*.png expected; see its README).")
+        items += [(p, label) for p in sorted(files, key=lambda p: p.name)]
+    return items
+
+
+def load_isic_other(classes, size: int, data_root=None, max_per_class=None, seed: int = 0) -> data.ImageSet:
+    items = list_isic_other(classes, data_root)
+    labels = np.array([label for _, label in items])
+    keep = data.take_per_class(labels, max_per_class, seed)
+    images = np.stack([data.read_image(items[i][0], "RGB", size) for i in keep])
+    return data.ImageSet(images, labels[keep], [items[i][0].stem for i in keep], tuple(classes))
+
+
+def load_breastmnist(size: int, data_root=None, limit=None, seed: int = 0) -> np.ndarray:
+    """BreastMNIST's test split (ultrasound, 28 px grey) as RGB uint8 at ``size``: a far
+    out-of-distribution set."""
+    path = data.dataset_dir(BREASTMNIST, data_root) / "breastmnist.npz"
+    if not path.is_file():
+        raise data.DataError(f"{str(path)!r} is missing; see the breastmnist README for its source.")
+    with np.load(path) as npz:
+        if "test_images" not in npz.files:
+            raise data.DataError(f"{str(path)!r} has no 'test_images' (keys: {npz.files}).")
+        grey = npz["test_images"]
+    if limit is not None and limit < len(grey):
+        grey = grey[np.sort(np.random.default_rng(seed).choice(len(grey), limit, replace=False))]
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    return compression.compress_many(rgb, None, out_size=size, workers=1)[0]
+
+
+def load_mias_patches(count: int, patch: int, size: int, data_root=None, seed: int = 0) -> np.ndarray:
+    """One square patch per film (seeded position inside the breast's bounding box of non-dark
+    pixels), grey repeated to RGB and resized to ``size``: a far out-of-distribution set."""
+    films = data.load_mias(data_root)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(films), min(count, len(films)), replace=False))
+    out = []
+    for i in pick:
+        film = data.read_image(films.path(films.names[i]), "L")
+        rows, cols = np.nonzero(film > 40)
+        r0, r1 = (rows.min(), rows.max()) if len(rows) else (0, film.shape[0])
+        c0, c1 = (cols.min(), cols.max()) if len(cols) else (0, film.shape[1])
+        top = int(rng.integers(r0, max(r0 + 1, min(r1, film.shape[0]) - patch + 1)))
+        left = int(rng.integers(c0, max(c0 + 1, min(c1, film.shape[1]) - patch + 1)))
+        crop = film[top:top + patch, left:left + patch]
+        crop = np.pad(crop, ((0, patch - crop.shape[0]), (0, patch - crop.shape[1])))
+        out.append(np.repeat(crop[..., None], 3, axis=-1))
+    return compression.compress_many(np.stack(out), None, out_size=size, workers=1)[0]
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def _fields(obj, names) -> dict:
+    return {n: getattr(obj, n) for n in names}
+
+
+def _params(bcfg: StudyABeyondConfig, a_fields, own_fields, data_root, extra=None) -> dict:
+    base = study_a._params(bcfg.study_a, a_fields, data_root)  # fields of Study A and the isic4 fingerprint
+    return {**base, "beyond": _fields(bcfg, own_fields), **(extra or {})}
+
+
+def _level_pixels(images: np.ndarray, level: str, cfg) -> np.ndarray:
+    codec, q = (None, 0) if level == "original" else ("jpeg", int(level[1:]))
+    return compression.compress_many(images, codec, q, out_size=cfg.image_size,
+                                     subsampling=cfg.jpeg_subsampling, workers=1)[0]
+
+
+def originals_index(source_train: np.ndarray) -> np.ndarray:
+    """Rows of the training part that are original images, not augmented copies (the first row of
+    each source image: :func:`hdmann.train.augment_to` keeps originals first)."""
+    _, first = np.unique(source_train, return_index=True)
+    return np.sort(first)
+
+
+def _mixed_levels(bcfg: StudyABeyondConfig, n: int) -> np.ndarray:
+    return np.random.default_rng(bcfg.mixed_seed).choice(study_a.levels(bcfg.study_a), n)
+
+
+def training_levels(bcfg: StudyABeyondConfig) -> list[str]:
+    return list(bcfg.train_levels) + ([MIXED] if bcfg.mixed_training else [])
+
+
+# --------------------------------------------------------------------------------------------
+# stages
+# --------------------------------------------------------------------------------------------
+def image_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """Training parts at each training level and evaluation sets at every level, at model size.
+
+    The augmented training part is rebuilt at the stored size with Study A's seeds (Study A keeps it
+    only at model size) and checked against Study A's, so that JPEG is applied at 180 px and then
+    resized, exactly as the evaluation images are.
+    """
+    cfg = bcfg.study_a
+
+    def make():
+        split = study_a.split_data(cfg, data_root)
+        source = data.load_isic("train", cfg.source_size, data_root, cfg.max_images_per_class, cfg.split_seed)
+        s = train.augmented_split(
+            source.images, source.labels, per_class=cfg.per_class_target,
+            val_fraction=cfg.validation_fraction, paper_order=cfg.paper_order, split_seed=cfg.split_seed,
+            augment_seed=cfg.augment_seed, rotation=cfg.rotation_factor, zoom=cfg.zoom_factor, flip=cfg.flip)
+        if not (np.array_equal(s.source_train, split["source_train"])
+                and np.array_equal(_level_pixels(s.x_train, "original", cfg), split["x_train"])):
+            raise RuntimeError("the training part rebuilt at the stored size differs from Study A's split: "
+                               "hdmann.study_a.split_data changed; update study_a_beyond.image_sets to match")
+        out = {}
+        for level in bcfg.train_levels:
+            out[f"train_{level}"] = _level_pixels(s.x_train, level, cfg)
+        if bcfg.mixed_training:
+            chosen = _mixed_levels(bcfg, len(s.x_train))
+            mixed = np.zeros_like(split["x_train"])
+            for level in np.unique(chosen):
+                mixed[chosen == level] = _level_pixels(s.x_train[chosen == level], level, cfg)
+            out[f"train_{MIXED}"], out["mixed_levels"] = mixed, chosen.astype(str)
+        for part in EVAL_PARTS:
+            for level in study_a.levels(cfg):
+                out[f"{part}_{level}"] = _level_pixels(split[f"x_{part}"], level, cfg)
+            out[f"{part}_labels"] = split[f"y_{part}"]
+        out["val_flipped"] = out["val_original"][:, :, ::-1]  # mirror: a change the model was trained to ignore
+        out["y_train"], out["source_train"] = split["y_train"], split["source_train"]
+        return out
+
+    params = _params(bcfg, study_a.SPLIT_FIELDS + ("jpeg_qualities", "jpeg_subsampling"), LEVEL_FIELDS, data_root)
+    return cache.cached("study_a_beyond/image_sets", params, make, code=CODE)
+
+
+def _model_cfg(bcfg: StudyABeyondConfig, dim: int):
+    return bcfg.study_a.replace(hypervector_dim=dim, max_epochs=bcfg.max_epochs, patience=bcfg.patience)
+
+
+def _class_names(leave_out: str | None) -> list[str]:
+    return [c for c in data.ISIC_CLASSES if c != leave_out]
+
+
+def train_hdmann(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, leave_out: str | None = None,
+                 data_root=None) -> Path:
+    """HD-MANN trained at one JPEG level (or ``mixed``), dimension ``dim`` (default Study A's),
+    optionally without the class ``leave_out``; early stopping on the validation part at the same
+    level. The folder holds model.keras, keys.npy and the training history with epoch times."""
+    import keras
+
+    from hdmann import models
+
+    dim = dim or bcfg.study_a.hypervector_dim
+    if level not in training_levels(bcfg):
+        raise ValueError(f"level {level!r} is not a training level of this config: {training_levels(bcfg)}")
+    if leave_out is not None and leave_out not in data.ISIC_CLASSES:
+        raise ValueError(f"leave_out={leave_out!r} is not an isic4 class {data.ISIC_CLASSES}")
+    cfg = _model_cfg(bcfg, dim)
+
+    def build(folder: Path) -> None:
+        sets = image_sets(bcfg, data_root)
+        names = _class_names(leave_out)
+        memory = KeyMemory.for_classes(names, dim, cfg.key_seed)
+        remap = np.array([names.index(c) if c in names else -1 for c in data.ISIC_CLASSES])
+        y_train, y_val = remap[sets["y_train"]], remap[sets["val_labels"]]
+        keep_train, keep_val = y_train >= 0, y_val >= 0
+        val_level = "original" if level == MIXED else level
+        keras.utils.set_random_seed(cfg.train_seed)
+        model = models.hdmann_cnn(cfg)
+        model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
+                      loss="mse")
+        info = train.fit(model, sets[f"train_{level}"][keep_train], memory.targets(y_train[keep_train]),
+                         sets[f"val_{val_level}"][keep_val], memory.targets(y_val[keep_val]),
+                         batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, patience=cfg.patience,
+                         seed=cfg.train_seed)
+        model.save(folder / "model.keras")
+        np.save(folder / "keys.npy", memory.keys)
+        (folder / "meta.json").write_text(json.dumps({"values": {**info, "classes": names}}))
+
+    fields = tuple(f for f in study_a.MODEL_FIELDS if f not in ("hypervector_dim", "max_epochs", "patience"))
+    params = _params(bcfg, fields + ("jpeg_qualities", "jpeg_subsampling"),
+                     ("max_epochs", "patience") + (LEVEL_FIELDS if level == MIXED else ()), data_root,
+                     {"level": level, "dim": dim, "leave_out": leave_out})
+    return cache.cached_dir("study_a_beyond/model", params, build, code=MODEL_CODE)
+
+
+def _load(folder: Path):
+    import keras
+
+    return keras.saving.load_model(folder / "model.keras"), cache.load_entry(folder), np.load(folder / "keys.npy")
+
+
+def hdmann_outputs(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, leave_out: str | None = None,
+                   data_root=None) -> dict:
+    """A chapter model's outputs on the validation part and test folder at every level, on the
+    training originals, plus its keys, class names and epoch times."""
+    folder = train_hdmann(bcfg, level, dim, leave_out, data_root)
+
+    def make():
+        model, info, keys = _load(folder)
+        sets = image_sets(bcfg, data_root)
+        out = {"keys": keys, "classes": info["classes"], "epoch_seconds": info["epoch_seconds"],
+               "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"]}
+        for part in EVAL_PARTS:
+            out[f"{part}_labels"] = sets[f"{part}_labels"]
+            for lv in study_a.levels(bcfg.study_a):
+                out[f"{part}_{lv}"] = train.predict(model, sets[f"{part}_{lv}"]).astype(np.float32)
+        orig = originals_index(sets["source_train"])
+        out["train_originals"] = train.predict(model, sets["train_original"][orig]).astype(np.float32)
+        out["train_originals_labels"] = sets["y_train"][orig]
+        return out
+
+    return cache.cached("study_a_beyond/outputs", {"model": folder.name}, make, code=MODEL_CODE)
+
+
+def train_cross_entropy(bcfg: StudyABeyondConfig, data_root=None) -> Path:
+    """The baseline for out-of-distribution scores: HD-MANN's body with a 4-way softmax head,
+    trained with cross-entropy on originals under the same epoch budget."""
+    import keras
+
+    from hdmann import models
+
+    cfg = _model_cfg(bcfg, bcfg.study_a.hypervector_dim)
+
+    def build(folder: Path) -> None:
+        sets = image_sets(bcfg, data_root)
+        keras.utils.set_random_seed(cfg.train_seed)
+        body = models.hdmann_cnn(cfg)  # Table I up to the 1000-unit layer; a 4-way softmax replaces the hypervector
+        head = keras.layers.Dense(len(data.ISIC_CLASSES), activation="softmax", name="softmax")
+        model = keras.Model(body.inputs, head(body.get_layer("dense").output), name="ce_cnn")
+        model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
+                      loss="categorical_crossentropy")
+        eye = np.eye(len(data.ISIC_CLASSES), dtype=np.float32)
+        info = train.fit(model, sets["train_original"], eye[sets["y_train"]], sets["val_original"],
+                         eye[sets["val_labels"]], batch_size=cfg.batch_size, max_epochs=cfg.max_epochs,
+                         patience=cfg.patience, seed=cfg.train_seed)
+        model.save(folder / "model.keras")
+        np.save(folder / "keys.npy", np.zeros((0, 0), np.float32))
+        (folder / "meta.json").write_text(json.dumps({"values": {**info, "classes": list(data.ISIC_CLASSES)}}))
+
+    fields = tuple(f for f in study_a.MODEL_FIELDS if f not in ("hypervector_dim", "max_epochs", "patience",
+                                                                   "output_activation", "key_seed"))
+    params = _params(bcfg, fields + ("jpeg_qualities", "jpeg_subsampling"), ("max_epochs", "patience"),
+                     data_root, {"head": "softmax"})
+    return cache.cached_dir("study_a_beyond/cross_entropy_model", params, build, code=MODEL_CODE)
+
+
+def _ood_sets(bcfg: StudyABeyondConfig, data_root) -> dict:
+    cfg = bcfg.study_a
+    new = load_isic_other(bcfg.new_classes, cfg.source_size, data_root, bcfg.max_new_per_class, bcfg.sample_seed)
+    out = {"new_labels": new.labels}
+    for level in bcfg.addition_levels:
+        out[f"new_{level}"] = _level_pixels(new.images, level, cfg)
+    out["far_breastmnist"] = load_breastmnist(cfg.image_size, data_root, bcfg.max_far_images, bcfg.sample_seed)
+    out["far_mias"] = load_mias_patches(bcfg.mias_patches if bcfg.max_far_images is None
+                                        else min(bcfg.mias_patches, bcfg.max_far_images),
+                                        bcfg.mias_patch_size, cfg.image_size, data_root, bcfg.sample_seed)
+    return out
+
+
+OOD_FIELDS = ("new_classes", "addition_levels", "max_new_per_class", "max_far_images", "mias_patches",
+              "mias_patch_size", "sample_seed")
+
+
+def ood_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """isic-other's new classes at the addition levels, BreastMNIST and mammogram patches, at model size."""
+    params = _params(bcfg, ("image_size", "source_size", "jpeg_subsampling"), OOD_FIELDS, data_root,
+                     {"other": data.fingerprint_files(p for p, _ in list_isic_other(bcfg.new_classes, data_root))})
+    return cache.cached("study_a_beyond/ood_sets", params, lambda: _ood_sets(bcfg, data_root), code=CODE)
+
+
+def _apply(model, sets: dict, ood: dict) -> dict:
+    out = {}
+    for name, images in list(sets.items()) + list(ood.items()):
+        if name.endswith("labels") or name.startswith("train_") or name in ("mixed_levels", "y_train",
+                                                                              "source_train"):
+            continue
+        out[name] = train.predict(model, images).astype(np.float32)
+    return out
+
+
+def model_outputs_on_everything(bcfg: StudyABeyondConfig, which: str, data_root=None) -> dict:
+    """Outputs of one model on every evaluation set, the flipped validation part and the
+    out-of-distribution sets. ``which``: ``study_a`` (the frozen Study A model), ``budget`` (HD-MANN
+    on originals with the chapter's budget) or ``cross_entropy`` (softmax probabilities)."""
+    if which == "study_a":
+        folder = study_a.train_model(bcfg.study_a, data_root)
+        keys = study_a.key_memory(bcfg.study_a).keys
+    elif which == "budget":
+        folder = train_hdmann(bcfg, "original", None, None, data_root)
+        keys = np.load(folder / "keys.npy")
+    elif which == "cross_entropy":
+        folder = train_cross_entropy(bcfg, data_root)
+        keys = np.zeros((0, 0), np.float32)
+    else:
+        raise ValueError(f"which={which!r}: use study_a, budget or cross_entropy")
+
+    def make():
+        import keras
+
+        model = keras.saving.load_model(folder / "model.keras")
+        sets, ood = image_sets(bcfg, data_root), ood_sets(bcfg, data_root)
+        out = _apply(model, sets, ood)
+        orig = originals_index(sets["source_train"])
+        out["train_originals"] = train.predict(model, sets["train_original"][orig]).astype(np.float32)
+        out["train_originals_labels"] = sets["y_train"][orig]
+        out["val_labels"], out["test_labels"], out["new_labels"] = sets["val_labels"], sets["test_labels"], ood["new_labels"]
+        out["keys"] = keys
+        return out
+
+    params = {"model": folder.parent.name + "/" + folder.name, "sets": _params(bcfg, (), OOD_FIELDS + LEVEL_FIELDS, data_root)}
+    return cache.cached("study_a_beyond/everything", params, make, code=MODEL_CODE)
+
+
+def class_addition(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """Item 3. Add each new class to the frozen Study A model by writing the mean output of k of
+    its images as a fifth key; and, inside isic4, add each left-out class to a three-class model.
+    Beside each: a linear probe (logistic regression on the frozen outputs) given the same images."""
+    cfg = bcfg.study_a
+
+    def make():
+        rows = []
+        frozen = model_outputs_on_everything(bcfg, "study_a", data_root)
+        rng = np.random.default_rng(bcfg.sample_seed)
+        for c, cls in enumerate(bcfg.new_classes):
+            members = np.flatnonzero(frozen["new_labels"] == c)
+            perm = rng.permutation(members)
+            n_held = max(1, int(round(bcfg.held_out_fraction * len(members))))
+            held, pool = np.sort(perm[:n_held]), perm[n_held:]
+            new_at = {lv: frozen[f"new_{lv}"][held] for lv in bcfg.addition_levels}
+            rows += _add_rows(bcfg, "isic-other", cls, frozen["keys"], frozen["new_original"][pool], new_at,
+                              {lv: frozen[f"val_{lv}"] for lv in bcfg.addition_levels}, frozen["val_labels"],
+                              frozen["train_originals"], frozen["train_originals_labels"], rng)
+        for cls in bcfg.leave_out_classes:
+            out = hdmann_outputs(bcfg, "original", None, cls, data_root)
+            c = data.ISIC_CLASSES.index(cls)
+            names = list(out["classes"])
+            remap = np.array([names.index(x) if x in names else len(names) for x in data.ISIC_CLASSES])
+            y_val = remap[out["val_labels"]]  # the left-out class becomes index 3 (the added key)
+            y_tr = out["train_originals_labels"]
+            pool = out["train_originals"][y_tr == c]
+            rest = y_tr != c
+            held_mask = y_val == len(names)
+            rows += _add_rows(bcfg, "isic4 leave-one-out", cls, out["keys"], pool,
+                              {lv: out[f"val_{lv}"][held_mask] for lv in bcfg.addition_levels},
+                              {lv: out[f"val_{lv}"][~held_mask] for lv in bcfg.addition_levels}, y_val[~held_mask],
+                              out["train_originals"][rest], remap[y_tr[rest]], rng)
+        return {"rows": rows}
+
+    params = _params(bcfg, study_a.MODEL_FIELDS + ("jpeg_qualities", "jpeg_subsampling", "distance"),
+                     OOD_FIELDS + ("shots", "held_out_fraction", "shot_draws", "probe_draws", "leave_out_classes", "probe_c",
+                                   "max_epochs", "patience"), data_root)
+    return cache.cached("study_a_beyond/class_addition", params, make, code=MODEL_CODE)
+
+
+def _add_rows(bcfg, source, cls, keys, pool, new_at, old_at, old_labels, probe_x, probe_y, rng) -> list[dict]:
+    """Accuracy on the new class's held-out images and on the old classes' images, per k and level,
+    averaged over draws of the k support images, for the key written from their mean and for the probe."""
+    from sklearn.linear_model import LogisticRegression
+
+    metric = bcfg.study_a.distance
+    n_old = len(keys)
+    settings = [k for k in bcfg.shots if k < len(pool)] + [len(pool)]
+    rows = []
+    for k in settings:
+        draws = 1 if k == len(pool) else bcfg.shot_draws
+        hits = {(m, lv, part): [] for m in ("key", "probe") for lv in new_at for part in ("new", "old")}
+        for d in range(draws):
+            support = pool[rng.choice(len(pool), k, replace=False)] if k < len(pool) else pool
+            memory = KeyMemory(keys.shape[1], 0)
+            memory.keys, memory.labels = keys.astype(np.float32).copy(), [str(i) for i in range(n_old)]
+            memory.add_class_from_outputs(cls, support)
+            probe = None
+            if d < min(draws, bcfg.probe_draws):
+                probe = LogisticRegression(C=bcfg.probe_c, class_weight="balanced", max_iter=300)
+                probe.fit(np.vstack([probe_x, support]), np.concatenate([probe_y, np.full(k, n_old)]))
+            for lv in new_at:
+                hits[("key", lv, "new")].append(np.mean(memory.predict(new_at[lv], metric) == n_old))
+                hits[("key", lv, "old")].append(np.mean(memory.predict(old_at[lv], metric) == old_labels))
+                if probe is not None:
+                    hits[("probe", lv, "new")].append(np.mean(probe.predict(new_at[lv]) == n_old))
+                    hits[("probe", lv, "old")].append(np.mean(probe.predict(old_at[lv]) == old_labels))
+        for (method, lv, part), values in hits.items():
+            if part == "old":
+                continue
+            n_new, n_old_images = len(new_at[lv]), len(old_at[lv])
+            rows.append({"source": source, "class": cls, "k": int(k), "all": bool(k == len(pool)),
+                         "method": method, "level": lv, "draws": len(values),
+                         "new_accuracy": float(np.mean(values)), "new_draw_sd": float(np.std(values)),
+                         "old_accuracy": float(np.mean(hits[(method, lv, "old")])),
+                         "n_new": int(n_new), "n_old": int(n_old_images)})
+    return rows
+
+
+def saliency_agreement(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """Item 2. Grad-CAM (last conv layer) and input gradients of the frozen Study A model, explained
+    toward the key it predicts on the uncompressed image, at every level and for the mirrored image
+    (mirrored back): agreement with the uncompressed map per image, and the maps of a few images."""
+    from hdmann import saliency
+
+    cfg = bcfg.study_a
+
+    def make():
+        model, _ = study_a.load_model(cfg, data_root)
+        keys = study_a.key_memory(cfg).keys
+        sets = image_sets(bcfg, data_root)
+        n = len(sets["val_original"])
+        pick = np.arange(n) if bcfg.saliency_images is None or bcfg.saliency_images >= n else np.sort(
+            np.random.default_rng(bcfg.sample_seed).choice(n, bcfg.saliency_images, replace=False))
+        outputs = train.predict(model, sets["val_original"][pick])
+        target = study_a.key_memory(cfg).predict(outputs, cfg.distance)
+        out = {"pick": pick, "target": target}
+        references = ["flipped"] + study_a.levels(cfg)
+        for method in ("grad_cam", "input_gradients"):
+            base = saliency.hypervector_maps(model, sets["val_original"][pick], keys, target, method)
+            for ref in references:
+                if ref == "flipped":
+                    maps = saliency.hypervector_maps(model, sets["val_flipped"][pick], keys, target, method)[:, :, ::-1]
+                else:
+                    maps = base if ref == "original" else saliency.hypervector_maps(
+                        model, sets[f"val_{ref}"][pick], keys, target, method)
+                out[f"{method}_{ref}_rank"] = np.array([saliency.rank_agreement(a, b) for a, b in zip(base, maps)])
+                out[f"{method}_{ref}_top"] = np.array([saliency.top_overlap(a, b, bcfg.top_share)
+                                                       for a, b in zip(base, maps)])
+                out[f"{method}_{ref}_grid"] = maps[: bcfg.grid_images]
+        out["grid_images"] = np.stack([sets[f"val_{lv}"][pick[: bcfg.grid_images]] for lv in study_a.levels(cfg)])
+        return out
+
+    params = _params(bcfg, study_a.MODEL_FIELDS + ("jpeg_qualities", "jpeg_subsampling", "distance"),
+                     ("saliency_images", "grid_images", "top_share", "sample_seed") + LEVEL_FIELDS, data_root)
+    return cache.cached("study_a_beyond/saliency", params, make, code=SALIENCY_CODE)
+
+
+def thumbnails(images: np.ndarray, size: int) -> np.ndarray:
+    """Mean colour over a size x size grid of blocks, scaled to [0, 1]: what a colour-only model sees."""
+    n, h, w, c = images.shape
+    if h % size or w % size:
+        raise ValueError(f"images of {h}x{w} do not split into a {size}x{size} grid of blocks")
+    blocks = images.reshape(n, size, h // size, size, w // size, c).astype(np.float32)
+    return blocks.mean(axis=(2, 4)).reshape(n, -1) / 255.0
+
+
+def colour_baseline(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """Item 6. Logistic regression on tiny colour thumbnails, trained on the same (augmented)
+    training part as HD-MANN, tested on the validation part and the test folder at every level."""
+    from sklearn.linear_model import LogisticRegression
+
+    def make():
+        sets = image_sets(bcfg, data_root)
+        clf = LogisticRegression(C=bcfg.colour_c, max_iter=2000)
+        clf.fit(thumbnails(sets["train_original"], bcfg.thumbnail_size), sets["y_train"])
+        out = {}
+        for part in EVAL_PARTS:
+            out[f"{part}_labels"] = sets[f"{part}_labels"]
+            for lv in study_a.levels(bcfg.study_a):
+                out[f"{part}_{lv}"] = clf.predict(thumbnails(sets[f"{part}_{lv}"], bcfg.thumbnail_size))
+        return out
+
+    params = _params(bcfg, study_a.SPLIT_FIELDS + ("jpeg_qualities", "jpeg_subsampling"),
+                     ("thumbnail_size", "colour_c") + LEVEL_FIELDS, data_root)
+    return cache.cached("study_a_beyond/colour_baseline", params, make, code=CODE)
+
+
+def run_all(bcfg: StudyABeyondConfig, data_root=None, log=print) -> list[dict]:
+    """Compute every stage in order, timing each (wall and CPU seconds): for a benchmark or to warm
+    the cache before the notebook. The Study A model comes first so its cost is told apart."""
+    import time
+
+    steps = [("study A model (shared with the Study A chapters)", lambda: study_a.train_model(bcfg.study_a, data_root))]
+    steps += [(f"train at {level}", lambda level=level: hdmann_outputs(bcfg, level, None, None, data_root))
+              for level in training_levels(bcfg)]
+    steps += [(f"dimension {dim}", lambda dim=dim: hdmann_outputs(bcfg, "original", dim, None, data_root))
+              for dim in bcfg.dims]
+    steps += [(f"outputs of {which}", lambda which=which: model_outputs_on_everything(bcfg, which, data_root))
+              for which in ("study_a", "budget", "cross_entropy")]
+    steps += [("class addition", lambda: class_addition(bcfg, data_root)),
+              ("saliency", lambda: saliency_agreement(bcfg, data_root)),
+              ("colour baseline", lambda: colour_baseline(bcfg, data_root))]
+    timings = []
+    for name, step in steps:
+        wall, cpu = time.perf_counter(), time.process_time()
+        step()
+        timings.append({"step": name, "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu})
+        log(f"{name}: {timings[-1]['wall_s']:.0f} s wall, {timings[-1]['cpu_s']:.0f} s CPU")
+    return timings

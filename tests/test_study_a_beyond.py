@@ -1,0 +1,179 @@
+"""Study A beyond the paper: class addition by a written key, the OOD score, map agreement, the
+colour thumbnails, the config, and a seeded tiny train-on-compressed run (synthetic data)."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from hdmann import saliency, study_a_beyond
+from hdmann import study_a_beyond_report as report
+from hdmann.config import study_a_beyond_config, study_a_config
+from hdmann.memory import KeyMemory
+from synthetic import write_isic
+
+
+# ------------------------------------------------------------------------ class addition
+def test_new_key_is_the_mean_of_the_outputs_and_nearest_for_them():
+    memory = KeyMemory.for_classes(["a", "b", "c", "d"], 256, seed=0)
+    rng = np.random.default_rng(1)
+    centre = rng.integers(0, 2, 256).astype(np.float32)
+    outputs = np.clip(centre + rng.normal(0, 0.2, (7, 256)), -0.5, 1.5).astype(np.float32)
+    before = memory.keys.copy()
+    key = memory.add_class_from_outputs("new", outputs)
+    np.testing.assert_allclose(key, outputs.mean(axis=0), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(memory.keys[-1], outputs.mean(axis=0), rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(memory.keys[:4], before)  # old keys untouched
+    assert memory.labels[-1] == "new"
+    for metric in ("hamming", "l2", "cosine"):
+        assert (memory.predict(outputs, metric) == 4).all(), metric
+
+
+def test_new_key_rejects_bad_outputs():
+    memory = KeyMemory.for_classes(["a"], 16, seed=0)
+    with pytest.raises(ValueError, match="outputs must be"):
+        memory.add_class_from_outputs("x", np.zeros((0, 16)))
+    with pytest.raises(ValueError, match="outputs must be"):
+        memory.add_class_from_outputs("x", np.zeros((3, 8)))
+    with pytest.raises(ValueError, match="already has a key"):
+        memory.add_class_from_outputs("a", np.zeros((1, 16)))
+
+
+# ------------------------------------------------------------------------ OOD score
+@pytest.mark.parametrize("metric", ["l2", "hamming", "cosine"])
+def test_ood_score_is_monotone_in_the_distance_to_the_nearest_key(metric):
+    cfg = study_a_beyond_config("smoke", study_a=study_a_config("smoke", distance=metric, hypervector_dim=64))
+    keys = KeyMemory.for_classes(["a", "b", "c", "d"], 64, seed=3).keys
+    rng = np.random.default_rng(0)
+    flips = rng.permutation(64)
+    # walk away from key 0 by flipping more and more of its bits (toward no other key in particular)
+    outputs = np.stack([np.where(np.isin(np.arange(64), flips[:n]), 1 - keys[0], keys[0]) for n in range(0, 20, 2)])
+    score = report.ood_score(cfg, "study_a", outputs.astype(np.float32), keys)
+    nearest = KeyMemory.for_classes(["a", "b", "c", "d"], 64, seed=3).distances(outputs, metric).min(axis=1)
+    np.testing.assert_allclose(score, nearest)
+    assert np.all(np.diff(score) >= 0) and score[-1] > score[0]
+
+
+def test_softmax_baseline_score_falls_as_confidence_rises():
+    cfg = study_a_beyond_config("smoke")
+    probs = np.array([[0.25, 0.25, 0.25, 0.25], [0.5, 0.2, 0.2, 0.1], [0.9, 0.05, 0.03, 0.02]])
+    score = report.ood_score(cfg, "cross_entropy", probs, np.zeros((0, 0)))
+    assert np.all(np.diff(score) < 0)
+
+
+def test_wilson_interval_brackets_the_proportion():
+    low, high = report.wilson(7, 10)
+    assert 0 < low < 0.7 < high < 1
+    assert report.wilson(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
+
+
+# ------------------------------------------------------------------------ map agreement
+def test_saliency_agreement_of_a_map_with_itself_is_one():
+    rng = np.random.default_rng(0)
+    m = rng.random((12, 12))
+    assert saliency.rank_agreement(m, m) == pytest.approx(1.0)
+    assert saliency.top_overlap(m, m, 0.1) == 1.0
+    other = rng.random((12, 12))
+    assert saliency.rank_agreement(m, other) < 0.5
+    assert saliency.top_overlap(m, -m, 0.1) == 0.0
+    assert np.isnan(saliency.rank_agreement(np.zeros((4, 4)), m[:4, :4]))
+    with pytest.raises(ValueError, match="shape"):
+        saliency.top_overlap(m, m[:5], 0.1)
+
+
+def test_hypervector_scorer_is_negative_squared_distance_and_gives_maps():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="last_conv")(inputs)
+    x = keras.layers.Flatten()(x)
+    model = keras.Model(inputs, keras.layers.Dense(16, name="hypervector")(x))
+    keys = KeyMemory.for_classes(["a", "b"], 16, seed=0).keys
+    images = np.random.default_rng(1).integers(0, 256, (5, 8, 8, 3)).astype(np.uint8)
+    scorer = saliency.hypervector_scorer(model, keys[1])
+    h = model.predict(images.astype("float32"), verbose=0)
+    np.testing.assert_allclose(scorer.predict(images.astype("float32"), verbose=0)[:, 0],
+                               -((h - keys[1]) ** 2).sum(1), rtol=1e-5)
+    for method in ("grad_cam", "input_gradients"):
+        maps = saliency.hypervector_maps(model, images, keys, np.array([0, 1, 0, 1, 1]), method)
+        assert maps.shape == (5, 8, 8) and np.isfinite(maps).all() and maps.max() <= 1
+    with pytest.raises(ValueError, match="key has"):
+        saliency.hypervector_scorer(model, keys[0][:3])
+
+
+# ------------------------------------------------------------------------ colour thumbnails, config
+def test_thumbnails_are_block_mean_colours():
+    img = np.zeros((1, 4, 4, 3), np.uint8)
+    img[0, :2, :2] = 255
+    t = study_a_beyond.thumbnails(img, 2).reshape(2, 2, 3)
+    np.testing.assert_allclose(t[0, 0], 1.0)
+    np.testing.assert_allclose(t[1, 1], 0.0)
+    with pytest.raises(ValueError, match="grid"):
+        study_a_beyond.thumbnails(np.zeros((1, 5, 5, 3), np.uint8), 2)
+
+
+def test_config_profiles_and_validation():
+    for profile in ("smoke", "quick", "paper"):
+        cfg = study_a_beyond_config(profile)
+        assert cfg.study_a.profile == profile and "original" in cfg.train_levels
+    assert study_a_beyond_config("paper").train_levels == ("original", "q50", "q20", "q10", "q5", "q3", "q1")
+    with pytest.raises(ValueError, match="not Study A levels"):
+        study_a_beyond_config("quick", train_levels=("original", "q7"))
+    with pytest.raises(ValueError, match="must include 'original'"):
+        study_a_beyond_config("quick", train_levels=("q5",))
+    with pytest.raises(ValueError, match="isic-other has enough"):
+        study_a_beyond_config("quick", new_classes=("actinic_keratosis",))
+    with pytest.raises(ValueError, match="profile"):
+        study_a_beyond_config("quick", study_a=study_a_config("smoke"))
+
+
+def test_originals_index_picks_the_first_row_of_each_source():
+    source = np.array([0, 1, 2, 0, 2, 2, 1])
+    np.testing.assert_array_equal(study_a_beyond.originals_index(source), [0, 1, 2])
+
+
+# ------------------------------------------------------------------------ seeded tiny run
+TINY_A = study_a_config("smoke", image_size=16, source_size=32, per_class_target=12, max_epochs=2, patience=2,
+                        hypervector_dim=64, dense_units=32, conv_filters=(4, 8), batch_size=8,
+                        bootstrap_samples=50, max_images_per_class=None, max_test_images_per_class=None)
+TINY = study_a_beyond_config("smoke", study_a=TINY_A, max_epochs=2, patience=2, train_levels=("original", "q5"),
+                             mixed_training=True)
+
+
+def test_tiny_train_on_compressed_is_seeded_and_reproducible(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=10, test_per_class=4, size=32)
+    runs = []
+    for attempt in ("first", "second"):
+        monkeypatch.setenv("HDMANN_CACHE", str(tmp_path / f"cache_{attempt}"))
+        sets = study_a_beyond.image_sets(TINY, root)
+        runs.append({"sets": sets, "q5": study_a_beyond.hdmann_outputs(TINY, "q5", None, None, root),
+                     "mixed": study_a_beyond.hdmann_outputs(TINY, "mixed", None, None, root)})
+    first, second = runs
+    # the JPEG'd training part differs from the original one, and the mixed one draws several levels
+    assert not np.array_equal(first["sets"]["train_q5"], first["sets"]["train_original"])
+    assert len(np.unique(first["sets"]["mixed_levels"])) > 1
+    for name in ("q5", "mixed"):
+        for key in ("val_original", "val_q5", "test_q1", "keys", "train_originals"):
+            np.testing.assert_array_equal(first[name][key], second[name][key], err_msg=f"{name} {key}")
+    assert first["q5"]["epochs_run"] == 2
+    assert not np.array_equal(first["q5"]["val_original"], first["mixed"]["val_original"])
+    with pytest.raises(ValueError, match="not a training level"):
+        study_a_beyond.train_hdmann(TINY, "q10", None, None, root)
+
+
+def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path, monkeypatch):
+    """Cache keys of the chapter's models: adding a dimension or a training level leaves the key of
+    every existing model unchanged; the dimension and the level are in the key."""
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=3, test_per_class=1, size=32)
+    seen = []
+    monkeypatch.setattr(study_a_beyond.cache, "cached_dir",
+                        lambda name, params, build, code: seen.append((name, params)) or tmp_path)
+    study_a_beyond.train_hdmann(TINY, "original", 500, None, root)
+    wider = TINY.replace(dims=(64, 500, 2000), train_levels=("original", "q5", "q1"))
+    study_a_beyond.train_hdmann(wider, "original", 500, None, root)
+    study_a_beyond.train_hdmann(wider, "original", 2000, None, root)
+    study_a_beyond.train_hdmann(wider, "q1", 500, None, root)
+    keys = [study_a_beyond.cache.entry_key(p, ()) for _, p in seen]
+    assert keys[0] == keys[1]
+    assert len(set(keys)) == 3
