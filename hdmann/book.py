@@ -106,10 +106,10 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     try:
         papermill.execute_notebook(str(source), str(tmp), parameters=parameters, cwd=str(PROJECT),
                                    kernel_name="python3", progress_bar=False)
+        seconds = time.perf_counter() - start  # kernel start and every cell, as a reader rerunning it waits
         nb = json.loads(tmp.read_text())
         nb["metadata"][KEY] = key
-        nb["metadata"][PROVENANCE] = {**(record() if record else {}), "seconds": time.perf_counter() - start,
-                                      "finished": _now()}
+        nb["metadata"][PROVENANCE] = {**(record() if record else {}), "seconds": seconds, "finished": _now()}
         tmp.write_text(json.dumps(nb, indent=1))
         os.replace(tmp, executed)  # the previous good copy survives a failed run
     except BaseException:
@@ -227,8 +227,12 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
             collected.update(provenance.collect(profile, data_fingerprint(context)))
         return dict(collected)
 
-    for name in chapters:
-        execute(name, profile, root, out / "_build" / "executed" / profile, context, log, record)
+    executed = [execute(name, profile, root, out / "_build" / "executed" / profile, context, log, record)
+                for name in chapters]
+    if not collected:  # nothing ran: the pages' device is the one their chapters were computed on
+        devices = {json.loads(p.read_text())["metadata"].get(PROVENANCE, {}).get("device") for p in executed}
+        known = devices.pop() if len(devices) == 1 else None
+        collected.update(provenance.collect(profile, data_fingerprint(context), known))
     build_record = {**record(), "finished": _now()}
     src, values, tables = assemble(profile, out, build_record)
     log("  jupyter-book build (warnings are errors)")

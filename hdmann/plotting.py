@@ -133,7 +133,9 @@ def tsne_panels(points: dict, labels, key_points: dict, class_names, per_row: in
     levels = list(points)
     per_row, size = _fit(min(per_row, len(levels)), 3.0, 2.2)
     rows = -(-len(levels) // per_row)
-    fig, axes = plt.subplots(rows, per_row, figsize=(size * per_row, size * rows + 0.5), squeeze=False)
+    spare_slot = rows * per_row > len(levels)
+    fig, axes = plt.subplots(rows, per_row, figsize=(size * per_row, size * rows + (0 if spare_slot else 0.5)),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, level in zip(axes.flat, levels):
@@ -145,9 +147,14 @@ def tsne_panels(points: dict, labels, key_points: dict, class_names, per_row: in
         ax.set_title(level)
     handles = [plt.Line2D([], [], ls="", marker=CLASS_MARKERS[c], color=CLASS_COLOURS[c]) for c in range(len(class_names))]
     handles.append(plt.Line2D([], [], ls="", marker="*", markersize=12, color="white", markeredgecolor="black"))
-    ncol = len(class_names) + 1 if len(class_names) < 4 else (len(class_names) + 2) // 2
-    fig.legend(handles, [*class_names, "class key"], loc="lower center", ncol=ncol, frameon=False)
-    fig.tight_layout(rect=(0, 0.5 / (size * rows + 0.5) + 0.03, 1, 1))
+    spare = list(axes.flat)[len(levels):]
+    if spare:  # the legend fills the grid's first empty slot
+        spare[0].legend(handles, [*class_names, "class key"], loc="center", frameon=False)
+        fig.tight_layout()
+    else:
+        ncol = len(class_names) + 1 if len(class_names) < 4 else (len(class_names) + 2) // 2
+        fig.legend(handles, [*class_names, "class key"], loc="lower center", ncol=ncol, frameon=False)
+        fig.tight_layout(rect=(0, 0.5 / (size * rows + 0.5) + 0.03, 1, 1))
     return fig
 
 

@@ -92,10 +92,11 @@ def device() -> str:
     return f"{backend.upper()}: {kind} x{count} (host CPU: {cpu})"
 
 
-def collect(profile: str, data_fingerprint: str) -> dict:
-    """Everything the footer shows except the compute time, which the runner adds per chapter."""
+def collect(profile: str, data_fingerprint: str, known_device: str | None = None) -> dict:
+    """Everything the footer shows except the compute time, which the runner adds per chapter.
+    ``known_device`` (the device the chapters recorded) spares asking JAX when nothing was executed."""
     return {"profile": profile, **git_state(), "versions": versions(), "data": data_fingerprint,
-            "device": device()}
+            "device": known_device or device()}
 
 
 def _version_text(v: dict) -> str:
