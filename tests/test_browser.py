@@ -9,7 +9,6 @@ its title. A full-page screenshot of each page is kept in ``_build/screenshots/s
 """
 from __future__ import annotations
 
-import base64
 import functools
 import http.server
 import os
@@ -110,12 +109,15 @@ _OVERFLOW = "return [document.documentElement.scrollWidth, document.documentElem
 
 
 def _full_page_png(driver) -> bytes:
-    metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics.get("cssContentSize") or metrics["contentSize"]
-    clip = {"x": 0, "y": 0, "width": LAPTOP[0], "height": min(size["height"], MAX_SCREENSHOT_HEIGHT), "scale": 1}
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "clip": clip,
-                                                            "captureBeyondViewport": True})
-    return base64.b64decode(shot["data"])
+    """The whole page as a reader scrolls through it: the window is made as tall as the page for
+    the shot (Chrome's capture-beyond-viewport shifts this theme's sidebars), then restored."""
+    height, chrome = driver.execute_script(
+        "return [document.documentElement.scrollHeight, window.outerHeight - window.innerHeight]")
+    driver.set_window_size(LAPTOP[0], min(height, MAX_SCREENSHOT_HEIGHT) + chrome)
+    try:
+        return driver.get_screenshot_as_png()
+    finally:
+        driver.set_window_size(*LAPTOP)
 
 
 def _resolves(url: str, base: str, html_dir: Path, ids_cache: dict) -> bool:
