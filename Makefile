@@ -1,11 +1,12 @@
 # Two commands: `make book` and `make test`. PROFILE=smoke|quick|paper (default quick).
+# `make lab` opens the chapters in JupyterLab (HDMANN_DATA and PROFILE as for make book).
 PYTHON ?= python3
 VENV ?= .venv
 PROFILE ?= quick
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test venv fetch info bench clean
+.PHONY: book test venv fetch info bench lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +21,9 @@ book: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/hdmann lab --profile $(PROFILE)
 
 fetch: $(STAMP)
 	$(BIN)/hdmann fetch isic4

@@ -4,6 +4,11 @@ Executed notebooks are named after their profile (``_build/executed/<profile>/<n
 carry a key of everything they depend on (notebook source, parameters, package code, data), so a
 rebuild with nothing changed re-executes nothing. The book is assembled in ``_build/source`` from
 the committed sources and the executed notebooks, and built with warnings as errors.
+
+Assembly also turns a run into what a reader takes away: the parameters cells are hidden (each
+chapter names its profile), every page gets a provenance footer, every table shown with
+:func:`hdmann.report.table` is published as CSV beside its page, and every glued value of the
+build goes into ``_build/html/results.json`` (also kept as ``_build/results/<profile>.json``).
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from hdmann import data
+from hdmann import data, provenance, report, results
 from hdmann.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -24,6 +29,10 @@ CHAPTERS = ("data", "compression", "study_a_model", "study_a_representations", "
             "study_b_patches", "study_b_control")
 BOOK_FILES = ("_config.yml", "_toc.yml")
 KEY = "hdmann_key"
+PROVENANCE = "hdmann_provenance"
+HIDDEN_TAGS = ("parameters", "injected-parameters")  # shown only through the chapter's profile note
+STATIC_DIR = "_static"
+STATIC_FILES = {"book.css": "hdmann.css", "favicon.svg": "hdmann-favicon.svg"}  # named in _config.yml
 
 
 def check_data(data_root=None, log=print) -> Path:
@@ -68,9 +77,15 @@ def _stored_key(executed: Path) -> str | None:
         return None
 
 
-def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: str, log=print) -> Path:
+def data_fingerprint(context: str) -> str:
+    return hashlib.sha256(json.dumps(json.loads(context)["data"]).encode()).hexdigest()
+
+
+def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: str, log=print,
+            record=None) -> Path:
     """Run one chapter notebook with papermill unless its executed copy is up to date.
-    ``context`` is :func:`run_context` of ``data_root``, computed once per build."""
+    ``context`` is :func:`run_context` of ``data_root``, computed once per build; ``record`` returns
+    the build's provenance (:func:`hdmann.provenance.collect`), stored with the chapter's compute time."""
     import papermill
 
     source = PROJECT / "notebooks" / f"{name}.ipynb"
@@ -86,42 +101,112 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     start = time.perf_counter()
     tmp = executed.with_suffix(".running.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
-    previous = os.environ.get("HDMANN_DATA")
-    os.environ["HDMANN_DATA"] = str(data_root)
+    environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name}
+    previous = {k: os.environ.get(k) for k in environment}
+    os.environ.update(environment)
     try:
         papermill.execute_notebook(str(source), str(tmp), parameters=parameters, cwd=str(PROJECT),
                                    kernel_name="python3", progress_bar=False)
+        seconds = time.perf_counter() - start  # kernel start and every cell, as a reader rerunning it waits
         nb = json.loads(tmp.read_text())
         nb["metadata"][KEY] = key
+        nb["metadata"][PROVENANCE] = {**(record() if record else {}), "seconds": seconds, "finished": _now()}
         tmp.write_text(json.dumps(nb, indent=1))
         os.replace(tmp, executed)  # the previous good copy survives a failed run
     except BaseException:
         log(f"  {name}: FAILED; the partly executed notebook is kept at {tmp}")
         raise
     finally:
-        if previous is None:
-            os.environ.pop("HDMANN_DATA", None)
-        else:
-            os.environ["HDMANN_DATA"] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     log(f"  {name}: done in {time.perf_counter() - start:.0f} s")
     return executed
 
 
-def assemble(profile: str, out: Path) -> Path:
-    """Copy the committed book sources and the executed notebooks into one Jupyter Book folder."""
+def _now() -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def _relative_root(page: str) -> str:
+    """From a page's path in the book (``book/executed/data``) back to the HTML root."""
+    return "../" * page.count("/")
+
+
+def prepare_chapter(nb: dict, chapter: str, profile: str, build_record: dict) -> tuple[dict, list[dict], list[dict]]:
+    """Ready one executed notebook for the book: hide the parameters cells, take its tables' CSVs out
+    of the outputs, add the provenance footer. Returns (notebook, glued values, tables)."""
+    tables = []
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get(report.TABLE_METADATA)
+            if meta and report.CSV_MIME in output.get("data", {}):
+                text = output["data"].pop(report.CSV_MIME)
+                text = "".join(text) if isinstance(text, list) else text
+                if any(t["name"] == meta["name"] for t in tables):
+                    raise ValueError(f"chapter {chapter}: two tables are named {meta['name']!r}; "
+                                     "give each report.table(...) call its own name")
+                tables.append({"chapter": chapter, "name": meta["name"], "rows": meta.get("rows"),
+                               "path": f"book/executed/{chapter}/{meta['name']}.csv", "csv": text})
+    values = results.glued_values(nb, chapter, profile)
+    record = nb.get("metadata", {}).get(PROVENANCE) or build_record
+    page = f"book/executed/{chapter}"
+    nb["cells"].append({"cell_type": "markdown", "id": "hdmann-provenance", "metadata": {"tags": ["hdmann-provenance"]},
+                        "source": provenance.footer_html(record, _relative_root(page) + "results.json")})
+    return nb, values, tables
+
+
+def assemble(profile: str, out: Path, build_record: dict | None = None) -> tuple[Path, list[dict], list[dict]]:
+    """Copy the committed book sources and the executed notebooks into one Jupyter Book folder, each
+    page ready for readers (see :func:`prepare_chapter`). Returns (folder, glued values, tables)."""
+    build_record = build_record or {"profile": profile, "finished": _now()}
     src = out / "_build" / "source"
     if src.exists():
         shutil.rmtree(src)
     (src / "book" / "executed").mkdir(parents=True)
+    (src / STATIC_DIR).mkdir()
+    for resource, published in STATIC_FILES.items():
+        shutil.copy2(PROJECT / "hdmann" / "resources" / resource, src / STATIC_DIR / published)
     for name in BOOK_FILES:
         shutil.copy2(PROJECT / name, src / name)
     for path in (PROJECT / "book").iterdir():
-        if path.is_file():
-            shutil.copy2(path, src / "book" / path.name)
-    for nb in (out / "_build" / "executed" / profile).glob("*.ipynb"):
-        if not nb.name.endswith(".running.ipynb"):
-            shutil.copy2(nb, src / "book" / "executed" / nb.name)
-    return src
+        if not path.is_file():
+            continue
+        target = src / "book" / path.name
+        shutil.copy2(path, target)
+        if path.suffix == ".md":  # a static page: the build's provenance, without a compute time
+            page = f"book/{path.stem}"
+            with target.open("a") as f:
+                f.write("\n\n" + provenance.footer_html(build_record, _relative_root(page) + "results.json"))
+    values, tables = [], []
+    for nb_path in sorted((out / "_build" / "executed" / profile).glob("*.ipynb")):
+        if nb_path.name.endswith(".running.ipynb"):
+            continue
+        nb, chapter_values, chapter_tables = prepare_chapter(json.loads(nb_path.read_text()), nb_path.stem,
+                                                             profile, build_record)
+        (src / "book" / "executed" / nb_path.name).write_text(json.dumps(nb, indent=1))
+        values += chapter_values
+        tables += chapter_tables
+    return src, values, tables
+
+
+def publish(html_dir: Path, out: Path, profile: str, build_record: dict, values, tables) -> Path:
+    """Write the tables' CSVs beside their pages and the build's results.json; returns the latter."""
+    for table in tables:
+        target = html_dir / table["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(table["csv"])
+    listed = [{k: v for k, v in t.items() if k != "csv"} for t in tables]
+    path = results.write(html_dir / "results.json", profile, build_record, values, listed)
+    kept = out / "_build" / "results"
+    kept.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(path, kept / f"{profile}.json")  # survives the next build of another profile
+    return path
 
 
 def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None = None,
@@ -136,9 +221,21 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     out = Path(out or PROJECT).resolve()
     log(f"hdmann book: profile={profile}, data root={root}")
     context = run_context(root)
-    for name in chapters:
-        execute(name, profile, root, out / "_build" / "executed" / profile, context, log)
-    src = assemble(profile, out)
+    collected = {}
+
+    def record() -> dict:  # collected once, and only when needed (it asks a child process for the devices)
+        if not collected:
+            collected.update(provenance.collect(profile, data_fingerprint(context)))
+        return dict(collected)
+
+    executed = [execute(name, profile, root, out / "_build" / "executed" / profile, context, log, record)
+                for name in chapters]
+    if not collected:  # nothing ran: the pages' device is the one their chapters were computed on
+        devices = {json.loads(p.read_text())["metadata"].get(PROVENANCE, {}).get("device") for p in executed}
+        known = devices.pop() if len(devices) == 1 else None
+        collected.update(provenance.collect(profile, data_fingerprint(context), known))
+    build_record = {**record(), "finished": _now()}
+    src, values, tables = assemble(profile, out, build_record)
     log("  jupyter-book build (warnings are errors)")
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src), "--path-output", str(out),
            "--warningiserror", "--nitpick", "--keep-going", "--quiet"]
@@ -146,5 +243,26 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     if result.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     index = out / "_build" / "html" / "index.html"
-    log(f"The book is at {index}")
+    publish(index.parent, out, profile, build_record, values, tables)
+    log(f"The book is at {index}; its numbers are in {index.parent / 'results.json'}")
     return index
+
+
+def prepare_lab(profile: str, data_root=None, out: str | os.PathLike | None = None, log=print) -> Path:
+    """Copies of the chapter notebooks with ``profile`` injected, for JupyterLab, in
+    ``_build/lab/<profile>/``. A copy that exists is kept: it may hold the reader's edits."""
+    import papermill
+
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    data.resolve_data_root(data_root)
+    folder = Path(out or PROJECT).resolve() / "_build" / "lab" / profile
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in CHAPTERS:
+        target = folder / f"{name}.ipynb"
+        if target.exists():
+            log(f"  {target.name}: kept (delete it to start again from notebooks/{name}.ipynb)")
+            continue
+        papermill.execute_notebook(str(PROJECT / "notebooks" / f"{name}.ipynb"), str(target),
+                                   parameters={"profile": profile}, prepare_only=True, progress_bar=False)
+    return folder

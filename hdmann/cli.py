@@ -1,4 +1,4 @@
-"""``hdmann book | check | fetch | info``: the same entry points with or without make."""
+"""``hdmann book | check | fetch | info | compare | lab``: the same entry points with or without make."""
 from __future__ import annotations
 
 import argparse
@@ -79,6 +79,44 @@ def _fetch(args) -> int:
     return 0
 
 
+def _compare(args) -> int:
+    """Which numbers moved between two builds; exit status 1 when any did (like diff)."""
+    from hdmann import results
+
+    a, b = results.load(args.a), results.load(args.b)
+    report = results.compare(a, b, rel_tol=args.rtol, abs_tol=args.atol)
+
+    def label(path, doc):
+        prov = doc.get("provenance", {})
+        commit = (prov.get("commit") or "no commit")[:12] + (" (dirty)" if prov.get("dirty") else "")
+        return f"{path} (profile {doc.get('profile')}, {commit}, built {prov.get('finished', '?')})"
+
+    print(results.format_report(report, label(args.a, a), label(args.b, b)))
+    return 1 if report["moved"] or report["texts"] else 0
+
+
+def _lab(args) -> int:
+    """JupyterLab on copies of the chapters with the profile injected and the data root set."""
+    from pathlib import Path
+
+    from hdmann import book, data
+
+    root = data.resolve_data_root(args.data_root)
+    folder = book.prepare_lab(args.profile, root, args.out)
+    env = {**os.environ, "HDMANN_DATA": str(root),
+           "HDMANN_CACHE": os.environ.get("HDMANN_CACHE") or str(Path(args.out or book.PROJECT).resolve() / "_cache")}
+    cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={folder}", *args.jupyter_args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in cmd:
+        cmd.append("--allow-root")  # containers and CI machines run as root; JupyterLab refuses otherwise
+    print(f"JupyterLab on {folder} (profile {args.profile}); HDMANN_DATA={env['HDMANN_DATA']}, "
+          f"HDMANN_CACHE={env['HDMANN_CACHE']}")
+    if args.dry_run:
+        print(" ".join(cmd))
+        return 0
+    os.execve(sys.executable, cmd, env)  # replaces this process; Ctrl-C stops JupyterLab
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="hdmann", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,6 +134,19 @@ def main(argv=None) -> int:
     p.add_argument("--data-root", default=None, help="where to write (default $HDMANN_DATA, then ./data)")
     p.add_argument("--no-verify", action="store_true", help="mias: skip the SHA-256 check of the PGM files")
     p.set_defaults(run=_fetch)
+    p = sub.add_parser("compare", help="which numbers moved between two builds' results.json")
+    p.add_argument("a", help="results.json of the first build (e.g. _build/results/quick.json)")
+    p.add_argument("b", help="results.json of the second build")
+    p.add_argument("--rtol", type=float, default=0.0, help="relative tolerance: smaller moves are not listed")
+    p.add_argument("--atol", type=float, default=0.0, help="absolute tolerance: smaller moves are not listed")
+    p.set_defaults(run=_compare)
+    p = sub.add_parser("lab", help="JupyterLab on the chapters with the profile and data root set")
+    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
+    p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+    p.add_argument("--out", default=None, help="folder whose _build/lab/<profile>/ holds the copies (default: the project)")
+    p.add_argument("--dry-run", action="store_true", help="prepare the copies and print the command, start nothing")
+    p.add_argument("jupyter_args", nargs="*", help="passed on to jupyter lab (after --), e.g. -- --no-browser")
+    p.set_defaults(run=_lab)
     p = sub.add_parser("info", help="versions, backend, devices and the data root")
     p.add_argument("--data-root", default=None)
     p.set_defaults(run=_info)

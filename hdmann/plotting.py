@@ -1,5 +1,13 @@
-"""Figures for the book. Each function takes computed results and returns a matplotlib Figure."""
+"""Figures for the book. Each function takes computed results and returns a matplotlib Figure.
+
+One style for all of them (``resources/hdmann.mplstyle``, applied on import). Figures are at most
+``MAX_WIDTH`` inches wide, the book's text column, so their text is not shrunk on the page; grids of
+panels wrap onto more rows instead of growing wider. Colours are colour-blind safe: Okabe-Ito for
+classes and lines (classes also differ by marker), viridis/cividis/inferno for maps.
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 # No matplotlib.use() here: in a notebook kernel the inline backend must stay, or glued figures
 # lose their PNG; without a display matplotlib falls back to Agg by itself.
@@ -7,15 +15,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Circle
 
-CLASS_COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd")
-SPLIT_STYLE = {"val": dict(color="#1f77b4", marker="o", label="validation part"),
-               "test": dict(color="#ff7f0e", marker="s", label="test folder")}
+STYLE = Path(__file__).resolve().parent / "resources" / "hdmann.mplstyle"
+plt.style.use(STYLE)
 
-plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 110, "axes.spines.top": False,
-                     "axes.spines.right": False, "font.size": 9, "axes.titlesize": 9})
+MAX_WIDTH = 6.8  # inches: the book's text column at the style's dpi, so figures are shown unscaled
+MIN_PANEL = 1.6  # inches: the narrowest image panel whose three-line title stays legible
+# Okabe-Ito: blue, vermillion, bluish green, reddish purple
+CLASS_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
+CLASS_MARKERS = ("o", "s", "^", "D")
+SPLIT_STYLE = {"val": dict(color="#0072B2", marker="o", label="validation part"),
+               "test": dict(color="#D55E00", marker="s", label="test folder")}
+
+
+def _fit(per_row: int, size: float, min_panel: float = MIN_PANEL) -> tuple[int, float]:
+    """Panels per row and panel size that keep a grid within MAX_WIDTH without shrinking below min_panel."""
+    per_row = max(1, min(per_row, int(MAX_WIDTH // min_panel)))
+    return per_row, min(size, MAX_WIDTH / per_row)
 
 
 def _image_axes(n: int, per_row: int, size: float = 2.0):
+    per_row, size = _fit(min(per_row, n), size)
     rows = -(-n // per_row)
     fig, axes = plt.subplots(rows, per_row, figsize=(size * per_row, size * rows + 0.6 * rows), squeeze=False)
     for ax in axes.flat:
@@ -66,7 +85,7 @@ def ladder(images, titles, per_row: int = 7, size: float = 2.0, zoom=None) -> pl
             x0, y0, x1, y1 = zoom
             ax.set_xlim(x0, x1)
             ax.set_ylim(y1, y0)
-        ax.set_title(title, fontsize=7.5)
+        ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -103,8 +122,8 @@ def accuracy_vs_quality(rows, title: str = "", chance: float | None = None) -> p
     ax.set_ylim(0, 1)
     ax.set_xlabel("JPEG quality (decreasing)")
     ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    ax.legend(frameon=False, loc="lower left")
+    ax.set_title(title, pad=24 if title else 6)
+    ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)  # above the data, never on it
     fig.tight_layout()
     return fig
 
@@ -112,39 +131,52 @@ def accuracy_vs_quality(rows, title: str = "", chance: float | None = None) -> p
 def tsne_panels(points: dict, labels, key_points: dict, class_names, per_row: int = 4) -> plt.Figure:
     """Fig 3 of study A: one t-SNE map per JPEG level, coloured by class, class keys as stars."""
     levels = list(points)
+    per_row, size = _fit(min(per_row, len(levels)), 3.0, 2.2)
     rows = -(-len(levels) // per_row)
-    fig, axes = plt.subplots(rows, per_row, figsize=(3 * per_row, 3 * rows), squeeze=False)
+    spare_slot = rows * per_row > len(levels)
+    fig, axes = plt.subplots(rows, per_row, figsize=(size * per_row, size * rows + (0 if spare_slot else 0.5)),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, level in zip(axes.flat, levels):
         for c, name in enumerate(class_names):
             sel = labels == c
-            ax.scatter(*points[level][sel].T, s=6, alpha=0.7, color=CLASS_COLOURS[c], label=name)
+            ax.scatter(*points[level][sel].T, s=14, alpha=0.75, color=CLASS_COLOURS[c], marker=CLASS_MARKERS[c],
+                       lw=0, label=name)
             ax.scatter(*key_points[level][c], s=180, marker="*", color=CLASS_COLOURS[c], edgecolor="black", lw=0.8)
         ax.set_title(level)
-    handles = [plt.Line2D([], [], ls="", marker="o", color=CLASS_COLOURS[c]) for c in range(len(class_names))]
+    handles = [plt.Line2D([], [], ls="", marker=CLASS_MARKERS[c], color=CLASS_COLOURS[c]) for c in range(len(class_names))]
     handles.append(plt.Line2D([], [], ls="", marker="*", markersize=12, color="white", markeredgecolor="black"))
-    fig.legend(handles, [*class_names, "class key"], loc="lower center", ncol=len(class_names) + 1, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    spare = list(axes.flat)[len(levels):]
+    if spare:  # the legend fills the grid's first empty slot
+        spare[0].legend(handles, [*class_names, "class key"], loc="center", frameon=False)
+        fig.tight_layout()
+    else:
+        ncol = len(class_names) + 1 if len(class_names) < 4 else (len(class_names) + 2) // 2
+        fig.legend(handles, [*class_names, "class key"], loc="lower center", ncol=ncol, frameon=False)
+        fig.tight_layout(rect=(0, 0.5 / (size * rows + 0.5) + 0.03, 1, 1))
     return fig
 
 
 def confusion_grid(matrices: dict, class_names, per_row: int = 4) -> plt.Figure:
     levels = list(matrices)
+    per_row, size = _fit(min(per_row, len(levels)), 2.6, 2.1)
     rows = -(-len(levels) // per_row)
-    fig, axes = plt.subplots(rows, per_row, figsize=(2.6 * per_row, 2.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, per_row, figsize=(size * per_row, size * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     short = [n[:3] for n in class_names]
     for ax, level in zip(axes.flat, levels):
         m = matrices[level]
+        top = max(1, m.sum(1).max())
         ax.axis("on")
-        ax.imshow(m, cmap="Blues", vmin=0, vmax=max(1, m.sum(1).max()))
+        ax.imshow(m, cmap="cividis", vmin=0, vmax=top)
         for i in range(m.shape[0]):
             for j in range(m.shape[1]):
-                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=7)
-        ax.set_xticks(range(len(short)), short, fontsize=7)
-        ax.set_yticks(range(len(short)), short, fontsize=7)
+                ax.text(j, i, int(m[i, j]), ha="center", va="center", fontsize=8,
+                        color="black" if m[i, j] > 0.55 * top else "white")
+        ax.set_xticks(range(len(short)), short, fontsize=8)
+        ax.set_yticks(range(len(short)), short, fontsize=8)
         ax.set_title(level)
     fig.supxlabel("predicted class")
     fig.supylabel("true class")
@@ -174,8 +206,8 @@ def metric_vs_ratio(series: dict, metric: str, title: str = "", baseline: float 
     ax.set_ylim(0, 1)
     ax.set_xlabel("compression ratio (target)")
     ax.set_ylabel(metric.upper())
-    ax.set_title(title)
-    ax.legend(frameon=False, fontsize=7.5)
+    ax.set_title(title, pad=40 if title else 6)
+    ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2)  # above the data, never on it
     fig.tight_layout()
     return fig
 
@@ -200,23 +232,41 @@ def matrix_heatmap(levels, matrix, title: str = "") -> plt.Figure:
 
 def saliency_grid(films, maps_by_level: dict, lesions, input_size: int, original_size: int = 1024,
                   names=None) -> plt.Figure:
-    """One row per film: the film, then its saliency map at each level, the radiologist's circle drawn."""
+    """Each film, then its saliency map at each level, the radiologist's circle drawn. One row per
+    film; with more levels than fit the book's width legibly, one column per film instead."""
     levels = list(maps_by_level)
     n = len(films)
-    fig, axes = plt.subplots(n, len(levels) + 1, figsize=(1.9 * (len(levels) + 1), 1.9 * n), squeeze=False)
+    panels = len(levels) + 1
+    transposed = MAX_WIDTH / panels < 1.1 and n < panels
+    rows, cols = (panels, n) if transposed else (n, panels)
+    size = min(1.9, MAX_WIDTH / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(size * cols, size * rows), squeeze=False)
+    if transposed:
+        axes = axes.T  # axes[film, panel] either way
     scale = input_size / original_size
     for i in range(n):
         axes[i, 0].imshow(films[i], cmap="gray", vmin=0, vmax=255)
-        if names is not None:
-            axes[i, 0].set_title(names[i], fontsize=7)
         for j, level in enumerate(levels):
             ax = axes[i, j + 1]
             ax.imshow(films[i], cmap="gray", vmin=0, vmax=255)
             ax.imshow(maps_by_level[level][i].astype(np.float32), cmap="inferno", alpha=0.55, vmin=0, vmax=1)
-            if i == 0:
-                ax.set_title(level, fontsize=8)
-        for j in range(len(levels) + 1):
+        for j in range(panels):
             _draw_circles(axes[i, j], lesions[i], scale)
-            axes[i, j].axis("off")
+            axes[i, j].set_xticks([])
+            axes[i, j].set_yticks([])
+            for side in axes[i, j].spines.values():
+                side.set_visible(False)
+    panel_names = ["film", *levels]
+    for j, label in enumerate(panel_names):  # level names along the first film's edge
+        if transposed:
+            axes[0, j].set_ylabel(label, fontsize=8, rotation=0, ha="right", va="center")
+        elif j:
+            axes[0, j].set_title(label, fontsize=8)
+    if names is not None:
+        for i in range(n):
+            if transposed:
+                axes[i, 0].set_title(names[i], fontsize=8)
+            else:
+                axes[i, 0].set_ylabel(names[i], fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,7 +1,14 @@
-"""Gluing run results into the book's prose (MyST-NB ``glue``), in a form it can format."""
+"""What a chapter hands to the book: glued values for the prose (MyST-NB ``glue``) and results tables
+(shown scrollable, published as CSV by the runner)."""
 from __future__ import annotations
 
+import os
+import re
+
 import numpy as np
+
+CHAPTER_ENV = "HDMANN_CHAPTER"  # set by the book runner for the kernel: the chapter being executed
+TABLE_METADATA = "hdmann_table"  # output metadata by which the runner finds a table's CSV
 
 
 def plain(value):
@@ -19,3 +26,49 @@ def glue(name: str, value) -> None:
     myst_glue(name, plain(value), display=False)
     if isinstance(value, plt.Figure):
         plt.close(value)  # the glued copy is kept; the live figure would pile up in memory
+
+
+TABLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CSV_MIME = "text/csv"
+
+
+def table(data, name: str, caption: str | None = None):
+    """Show a results table (scrollable on a narrow screen) with a link to its CSV, and hand the CSV
+    to the book runner, which publishes it beside the page as ``<chapter>/<name>.csv``.
+
+    ``data`` is a DataFrame or a pandas Styler (its formatting is used on the page; the CSV keeps
+    full precision). ``name`` is the file name without ``.csv``: lower case, digits, ``_`` or ``-``,
+    unique within the chapter. Outside the runner (e.g. in JupyterLab) the table is shown without link.
+    """
+    import html
+
+    import pandas as pd
+    from IPython.display import display
+    from pandas.io.formats.style import Styler
+
+    if not isinstance(name, str) or not TABLE_NAME.match(name):
+        raise ValueError(f"table name {name!r}: use 1-64 lower-case letters, digits, '_' or '-' "
+                         "(it becomes the CSV's file name)")
+    if isinstance(data, Styler):
+        frame, styler = data.data, data
+    elif isinstance(data, pd.DataFrame):
+        frame = data
+        styler = data.style.format(precision=3, thousands=",")
+        if isinstance(data.index, pd.RangeIndex):
+            styler = styler.hide(axis="index")
+    else:
+        raise ValueError(f"report.table shows a pandas DataFrame or Styler, not {type(data).__name__}")
+    if caption:
+        styler = styler.set_caption(caption)
+    keep_index = not isinstance(frame.index, pd.RangeIndex)
+    csv_text = frame.to_csv(index=keep_index)
+    chapter = os.environ.get(CHAPTER_ENV, "")
+    link = ""
+    if chapter:
+        href = f"{html.escape(chapter)}/{name}.csv"
+        link = (f'<p class="hdmann-csv">Download this table: <a href="{href}" download>{name}.csv</a> '
+                f"({len(frame)} row{'' if len(frame) == 1 else 's'}, CSV)</p>")
+    body = (f'<div class="hdmann-table" style="overflow:auto; max-height:40em; max-width:100%">'
+            f"{styler.to_html()}</div>{link}")
+    display({"text/html": body, "text/plain": frame.to_string(max_rows=20), CSV_MIME: csv_text},
+            raw=True, metadata={TABLE_METADATA: {"name": name, "rows": len(frame)}})

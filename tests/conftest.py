@@ -41,6 +41,19 @@ def data_root() -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def smoke_book(data_root, tmp_path_factory) -> Path:
+    """The whole book built once per session in the smoke profile from an empty cache (as CI and a new
+    user see it); the book-build and browser tiers both read it. Returns the build's out folder."""
+    from hdmann import book
+
+    out = tmp_path_factory.mktemp("smoke_book")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HDMANN_CACHE", str(out / "_cache"))
+        book.build("smoke", data_root, out=out)
+    return out
+
+
 @pytest.fixture
 def synthetic_root(tmp_path) -> Path:
     """A data root with a small synthetic isic4/ (10 train + 4 test per class, 32x32) and mias/

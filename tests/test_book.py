@@ -7,9 +7,10 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from hdmann import book, cli
+from hdmann import book, bookext, cli, provenance, report, results
 
 NOTEBOOKS = sorted((book.PROJECT / "notebooks").glob("*.ipynb"))
 
@@ -72,25 +73,150 @@ def test_unknown_profile_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_smoke_book_builds_from_scratch(tmp_path, data_root):
-    """The whole book in the smoke profile with an empty cache, as CI and a new user see it."""
-    index = book.build("smoke", data_root, out=tmp_path)
-    assert index.is_file()
-    html_dir = index.parent
+def test_smoke_book_builds_from_scratch(smoke_book, data_root):
+    """The whole book in the smoke profile with an empty cache (built once by the ``smoke_book``
+    fixture), then a rebuild with nothing changed, which executes nothing."""
+    html_dir = smoke_book / "_build" / "html"
+    assert (html_dir / "index.html").is_file()
     for name in book.CHAPTERS:
         page = html_dir / "book" / "executed" / f"{name}.html"
         assert page.is_file(), name
         text = page.read_text()
         assert "smoke" in text, f"{name} must say which profile produced it"
         assert "<img" in text, f"{name} shows no figure"
-    executed = tmp_path / "_build" / "executed" / "smoke"
+    executed = smoke_book / "_build" / "executed" / "smoke"
     for name in book.CHAPTERS:
         nb = json.loads((executed / f"{name}.ipynb").read_text())
         assert nb["metadata"].get(book.KEY), "executed notebooks carry their dependency key"
-    # a rebuild with nothing changed executes nothing
+        assert nb["metadata"][book.PROVENANCE]["seconds"] > 0, "and their compute time"
     log = []
-    book.build("smoke", data_root, out=tmp_path, log=log.append)
+    book.build("smoke", data_root, out=smoke_book, log=log.append)
     assert sum("executing" in line for line in log) == 0, log
+
+
+def _page(smoke_book, name: str) -> str:
+    return (smoke_book / "_build" / "html" / "book" / "executed" / f"{name}.html").read_text()
+
+
+@pytest.mark.slow
+def test_parameters_cells_are_hidden(smoke_book):
+    executed = smoke_book / "_build" / "executed" / "smoke"
+    for name in book.CHAPTERS:
+        tags = {t for c in _cells(executed / f"{name}.ipynb") for t in c["metadata"].get("tags", [])}
+        assert {"parameters", "injected-parameters"} <= tags, "papermill's cells are in the executed notebook"
+        text = _page(smoke_book, name)  # myst-nb marks each shown cell with a tag_<tag> class
+        assert "tag_parameters" not in text and "tag_injected-parameters" not in text, name
+        assert "# Parameters" not in text, f"{name} shows papermill's injected cell"
+
+
+@pytest.mark.slow
+def test_every_page_has_a_provenance_footer(smoke_book):
+    html_dir = smoke_book / "_build" / "html"
+    pages = [html_dir / "book" / "executed" / f"{n}.html" for n in book.CHAPTERS]
+    pages += [p for p in (html_dir / "book").glob("*.html")]
+    for page in pages:
+        text = page.read_text()
+        footer = text[text.index('class="hdmann-provenance"'):]
+        for expected in ("profile <strong>smoke</strong>", "Keras ", "JAX ", "Pillow ", "OpenJPEG ", "data <code>",
+                         "CPU", "results.json"):
+            assert expected in footer, f"{page.name}: footer lacks {expected!r}"
+        assert ("commit <code>" in footer) or ("no git commit" in footer)
+        if page.parent.name == "executed":
+            assert re.search(r"computed in \d+ s", footer), page.name
+
+
+@pytest.mark.slow
+def test_results_json_lists_every_glued_value(smoke_book):
+    html_dir = smoke_book / "_build" / "html"
+    doc = results.load(html_dir / "results.json")
+    assert doc == results.load(smoke_book / "_build" / "results" / "smoke.json")
+    values = {(v["chapter"], v["name"]): v for v in doc["values"]}
+    assert all(v["profile"] == "smoke" for v in doc["values"])
+    executed = smoke_book / "_build" / "executed" / "smoke"
+    for name in book.CHAPTERS:
+        nb = json.loads((executed / f"{name}.ipynb").read_text())
+        glued = {o["metadata"]["scrapbook"]["name"] for c in nb["cells"] for o in c.get("outputs", [])
+                 if "scrapbook" in o.get("metadata", {})}
+        assert glued and glued == {n for c, n in values if c == name}, name
+    assert values[("data", "isic_total")] == {"name": "isic_total", "chapter": "data", "profile": "smoke",
+                                              "type": "number", "value": 1697}
+    assert values[("data", "profile")]["value"] == "smoke"
+    assert values[("data", "fig_classes")]["type"] == "figure"
+    assert isinstance(values[("study_a_model", "acc_val_original")]["value"], float)
+
+
+@pytest.mark.slow
+def test_tables_are_published_as_csv_and_linked(smoke_book):
+    html_dir = smoke_book / "_build" / "html"
+    tables = results.load(html_dir / "results.json")["tables"]
+    assert {t["chapter"] for t in tables} >= {"data", "compression", "study_a_model", "study_a_representations"}
+    for t in tables:
+        csv = html_dir / t["path"]
+        frame = pd.read_csv(csv)
+        assert len(frame) == t["rows"] > 0, t
+        assert f'href="{t["chapter"]}/{t["name"]}.csv"' in _page(smoke_book, t["chapter"]), t
+    counts = pd.read_csv(html_dir / "book" / "executed" / "data" / "isic_counts.csv", index_col="split")
+    assert counts.loc["train", "total"] == 1633
+
+
+@pytest.mark.slow
+def test_paper_figures_carry_the_papers_numbers(smoke_book):
+    """Study A's figures read "Study A, Fig. N" in caption and cross-references; the book's own
+    figures are numbered among themselves."""
+    expected = {"data": ["Study A, Fig. 1"], "compression": ["Study A, Fig. 2"],
+                "study_a_model": ["Study A, Fig. 4"], "study_a_representations": ["Study A, Fig. 3"]}
+    for name, labels in expected.items():
+        text = _page(smoke_book, name)
+        numbers = re.findall(r'<span class="caption-number">([^<]*)</span>', text)
+        for label in labels:
+            assert f"{label} " in numbers, (name, numbers)
+        assert not [n for n in numbers if re.fullmatch(r"Fig\. \d+ ", n)], (name, numbers)
+    intro = _page(smoke_book, "study_a_model")
+    assert "Study A, Fig. 1</span>" in intro and "Study A, Fig. 2</span>" in intro  # the {numref}s
+    own = re.findall(r'<span class="caption-number">Figure (\d+) </span>', _page(smoke_book, "data"))
+    assert own == ["1"], own
+
+
+def test_table_helper_refuses_bad_names_and_inputs():
+    with pytest.raises(ValueError, match="lower-case"):
+        report.table(pd.DataFrame({"a": [1]}), "Bad Name")
+    with pytest.raises(ValueError, match="DataFrame or Styler"):
+        report.table([1, 2], "ok")
+
+
+def test_paper_label_recognises_reproduced_figures():
+    assert bookext.paper_label("Study A, Fig. 2. The melanoma image") == "Study A, Fig. 2"
+    assert bookext.paper_label("Jo et al., Fig. 3: AUROC") == "Jo et al., Fig. 3"
+    assert bookext.paper_label("Accuracy of the model, as in Fig. 4.") is None
+    assert bookext.paper_label("MSE between outputs and keys.") is None
+    assert bookext.paper_label("Accuracy per level. Compare study A, Fig. 4. More.") is None
+
+
+def test_provenance_without_git(tmp_path):
+    """A tarball (no .git, or inside some other repository) still gets a footer, saying so."""
+    assert provenance.git_state(tmp_path) == {"commit": None, "dirty": None}
+    record = {"profile": "smoke", "commit": None, "dirty": None, "versions": provenance.versions(),
+              "data": "0" * 64, "device": "CPU: test", "finished": "now"}
+    footer = provenance.footer_html(record, "../results.json")
+    assert "no git commit" in footer and "Keras " in footer and 'href="../results.json"' in footer
+
+
+def test_lab_prepares_copies_with_the_profile(tmp_path, data_root, capsys):
+    """`make lab` runs `hdmann lab`; with --dry-run it prepares the notebooks and starts nothing."""
+    assert cli.main(["lab", "--profile", "smoke", "--data-root", str(data_root), "--out", str(tmp_path),
+                     "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "jupyter lab" in out and f"HDMANN_DATA={data_root}" in out
+    folder = tmp_path / "_build" / "lab" / "smoke"
+    for name in book.CHAPTERS:
+        cells = _cells(folder / f"{name}.ipynb")
+        injected = [c for c in cells if "injected-parameters" in c["metadata"].get("tags", [])]
+        assert len(injected) == 1 and 'profile = "smoke"' in "".join(injected[0]["source"])
+    edited = folder / "data.ipynb"
+    edited.write_text(edited.read_text().replace('profile = \\"smoke\\"', 'profile = \\"quick\\"'))
+    before = edited.read_text()
+    cli.main(["lab", "--profile", "smoke", "--data-root", str(data_root), "--out", str(tmp_path), "--dry-run"])
+    assert edited.read_text() == before, "a reader's edits survive a second make lab"
 
 
 def test_info_reports_backend_codecs_and_data(data_root, capsys):
