@@ -38,18 +38,26 @@ def _params(cfg: StudyAConfig, fields, data_root) -> dict:
     return {"fields": {f: getattr(cfg, f) for f in fields}, "data": data.fingerprint_files(files)}
 
 
+def augmented_train_split(cfg: StudyAConfig, data_root=None):
+    """The train folder and Study A's augmented split of it at the stored size (not cached).
+
+    One function, so that every chapter that rebuilds the split gets the same one."""
+    source = data.load_isic("train", cfg.source_size, data_root, cfg.max_images_per_class, cfg.split_seed)
+    s = train.augmented_split(
+        source.images, source.labels, per_class=cfg.per_class_target,
+        val_fraction=cfg.validation_fraction, paper_order=cfg.paper_order, split_seed=cfg.split_seed,
+        augment_seed=cfg.augment_seed, rotation=cfg.rotation_factor, zoom=cfg.zoom_factor, flip=cfg.flip,
+        groups=source.duplicate_groups())  # pixel-identical images stay on one side
+    return source, s
+
+
 def split_data(cfg: StudyAConfig, data_root=None) -> dict:
     """Train part (augmented, at the model's input size), validation part and test folder at the
     stored size, each sample tagged with the index of its original in the train folder."""
 
     def make():
-        source = data.load_isic("train", cfg.source_size, data_root, cfg.max_images_per_class, cfg.split_seed)
+        source, s = augmented_train_split(cfg, data_root)
         test = data.load_isic("test", cfg.source_size, data_root, cfg.max_test_images_per_class, cfg.split_seed)
-        s = train.augmented_split(
-            source.images, source.labels, per_class=cfg.per_class_target,
-            val_fraction=cfg.validation_fraction, paper_order=cfg.paper_order, split_seed=cfg.split_seed,
-            augment_seed=cfg.augment_seed, rotation=cfg.rotation_factor, zoom=cfg.zoom_factor, flip=cfg.flip,
-            groups=source.duplicate_groups())  # pixel-identical images stay on one side
         x_train, _ = compression.compress_many(s.x_train, None, out_size=cfg.image_size, workers=1)
         return {"x_train": x_train, "y_train": s.y_train, "source_train": s.source_train,
                 "x_val": s.x_val, "y_val": s.y_val, "source_val": s.source_val,

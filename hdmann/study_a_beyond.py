@@ -147,11 +147,7 @@ def image_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
 
     def make():
         split = study_a.split_data(cfg, data_root)
-        source = data.load_isic("train", cfg.source_size, data_root, cfg.max_images_per_class, cfg.split_seed)
-        s = train.augmented_split(
-            source.images, source.labels, per_class=cfg.per_class_target,
-            val_fraction=cfg.validation_fraction, paper_order=cfg.paper_order, split_seed=cfg.split_seed,
-            augment_seed=cfg.augment_seed, rotation=cfg.rotation_factor, zoom=cfg.zoom_factor, flip=cfg.flip)
+        _, s = study_a.augmented_train_split(cfg, data_root)
         if not (np.array_equal(s.source_train, split["source_train"])
                 and np.array_equal(_level_pixels(s.x_train, "original", cfg), split["x_train"])):
             raise RuntimeError("the training part rebuilt at the stored size differs from Study A's split: "
@@ -360,7 +356,6 @@ def class_addition(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     """Item 3. Add each new class to the frozen Study A model by writing the mean output of k of
     its images as a fifth key; and, inside isic4, add each left-out class to a three-class model.
     Beside each: a linear probe (logistic regression on the frozen outputs) given the same images."""
-    cfg = bcfg.study_a
 
     def make():
         rows = []
