@@ -61,7 +61,11 @@ def table(data, name: str, caption: str | None = None):
     if caption:
         styler = styler.set_caption(caption)
     keep_index = not isinstance(frame.index, pd.RangeIndex)
-    csv_text = frame.to_csv(index=keep_index)
+    flat = frame
+    if isinstance(frame.columns, pd.MultiIndex):  # a CSV has one header row: "accuracy | q5"
+        flat = frame.copy()
+        flat.columns = [" | ".join(str(part) for part in col if str(part)) for col in frame.columns]
+    csv_text = flat.to_csv(index=keep_index)
     chapter = os.environ.get(CHAPTER_ENV, "")
     link = ""
     if chapter:

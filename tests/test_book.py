@@ -184,6 +184,21 @@ def test_table_helper_refuses_bad_names_and_inputs():
         report.table([1, 2], "ok")
 
 
+def test_table_csv_has_one_header_row_for_multiindex_columns(monkeypatch):
+    """A pivot with two column levels must still read back row for row from its CSV."""
+    import io
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj, **kw: shown.append((obj, kw)))
+    frame = pd.DataFrame({"k": [1, 1, 5], "level": ["original", "q5", "original"], "acc": [0.5, 0.4, 0.7]})
+    pivot = frame.pivot_table(index="k", columns="level", values=["acc"], aggfunc="first")
+    report.table(pivot, "pivot")
+    (payload, kw), = shown
+    back = pd.read_csv(io.StringIO(payload[report.CSV_MIME]), index_col="k")
+    assert list(back.columns) == ["acc | original", "acc | q5"]
+    assert len(back) == kw["metadata"][report.TABLE_METADATA]["rows"] == 2
+
+
 def test_paper_label_recognises_reproduced_figures():
     assert bookext.paper_label("Study A, Fig. 2. The melanoma image") == "Study A, Fig. 2"
     assert bookext.paper_label("Jo et al., Fig. 3: AUROC") == "Jo et al., Fig. 3"
