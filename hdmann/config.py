@@ -147,8 +147,8 @@ class StudyBConfig(_Config):
     patch_learning_rate: float = 1e-3  # unstated (Adam)
     patch_standardise: bool = True  # unstated; z-score each patch: raw 8-bit patches left the CNN's loss at ln 2
     patch_head: str = "flatten"  # unstated; CNN head: flatten (the paper's 3 FC) | gap (global average pooling first)
-    patch_weight_decay: float = 0.0  # unstated; decoupled weight decay of Adam for the patch models (0: none)
-    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd")  # CNN variants tried on an inner split
+    patch_weight_decay: float = 0.05  # unstated; Adam's decoupled weight decay (0: none); won the inner-split selection
+    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd")  # CNN variants tried on inner splits
     negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
     negatives_per_lesion: int = 2  # unstated
     negative_stride: int = 32  # unstated; grid step of candidate negative centres
@@ -266,13 +266,14 @@ PATCH_CNN_VARIANTS: dict[str, dict[str, Any]] = {
 _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(patch_size=48, patch_shift=4, patch_levels=(1000, 11000), patch_train_levels=(),
                   patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=1,
-                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten", "gap"), max_normal_films=20,
+                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten", "flatten_wd"), max_normal_films=20,
                   negatives_per_lesion=1, negative_stride=64, sliding_stride=96, sliding_films=2),
     # quick: a 2-core budget of ~17 min cold for the chapter; a CNN fold at 96 px costs ~2 s/epoch
     "quick": dict(patch_size=96, patch_levels=(15, 1000, 2000, 3000, 5000, 11000),
                   patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=2,
                   patch_level_repeats=1, patch_resnet_repeats=1, patch_epochs=12, patch_resnet_epochs=4,
-                  max_normal_films=60, sliding_stride=48, sliding_films=8),
+                  patch_select_variants=("flatten", "flatten_wd"), max_normal_films=60, sliding_stride=48,
+                  sliding_films=8),
     "paper": dict(),
 }
 
