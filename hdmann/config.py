@@ -268,9 +268,10 @@ _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
                   patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=1,
                   patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten", "flatten_wd"), max_normal_films=20,
                   negatives_per_lesion=1, negative_stride=64, sliding_stride=96, sliding_films=2),
-    # quick: a 2-core budget of ~17 min cold for the chapter; a CNN fold at 96 px costs ~2 s/epoch
+    # quick: a 2-core budget of ~17 min cold for the chapter (CPU seconds per stage: bench/run.py RECORDED);
+    # one seed each for the CNN and ResNet18 on originals, one CNN run at 3,000:1, two selection variants
     "quick": dict(patch_size=96, patch_levels=(15, 1000, 2000, 3000, 5000, 11000),
-                  patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=2,
+                  patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=1,
                   patch_level_repeats=1, patch_resnet_repeats=1, patch_epochs=12, patch_resnet_epochs=4,
                   patch_select_variants=("flatten", "flatten_wd"), max_normal_films=60, sliding_stride=48,
                   sliding_films=8),
