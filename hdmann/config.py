@@ -230,6 +230,9 @@ class StudyBConfig(_Config):
     patch_batch_size: int = 16  # unstated; small batches give more steps on ~280 training patches
     patch_learning_rate: float = 1e-3  # unstated (Adam)
     patch_standardise: bool = True  # unstated; z-score each patch: raw 8-bit patches left the CNN's loss at ln 2
+    patch_head: str = "flatten"  # unstated; CNN head: flatten (the paper's 3 FC) | gap (global average pooling first)
+    patch_weight_decay: float = 0.05  # unstated; Adam's decoupled weight decay (0: none); won the inner-split selection
+    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd")  # CNN variants tried on inner splits
     negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
     negatives_per_lesion: int = 2  # unstated
     negative_stride: int = 32  # unstated; grid step of candidate negative centres
@@ -278,6 +281,12 @@ class StudyBConfig(_Config):
         _in_range("sliding_stride", self.sliding_stride, 4, 512)
         _in_range("sliding_films", self.sliding_films, 0, 322)
         _in_range("breast_threshold", self.breast_threshold, 0, 254)
+        if self.patch_head not in ("flatten", "gap"):
+            raise ValueError(f"patch_head={self.patch_head!r}: use flatten or gap")
+        _in_range("patch_weight_decay", self.patch_weight_decay, 0.0, 1.0)
+        unknown = set(self.patch_select_variants) - set(PATCH_CNN_VARIANTS)
+        if unknown:
+            raise ValueError(f"patch_select_variants {sorted(unknown)} unknown; use some of {sorted(PATCH_CNN_VARIANTS)}")
         if self.negative_scheme not in ("matched", "contralateral"):
             raise ValueError(f"negative_scheme={self.negative_scheme!r}: use matched or contralateral")
         for r in self.patch_levels:
@@ -329,17 +338,27 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(input_size=512),
 }
 
+# CNN variants the patch chapter compares on an inner split (config overrides of each)
+PATCH_CNN_VARIANTS: dict[str, dict[str, Any]] = {
+    "flatten": dict(patch_head="flatten", patch_weight_decay=0.0),
+    "gap": dict(patch_head="gap", patch_weight_decay=0.0),
+    "flatten_wd": dict(patch_head="flatten", patch_weight_decay=0.05),
+    "gap_wd": dict(patch_head="gap", patch_weight_decay=0.05),
+}
+
 # the patch design's profile settings, apart from the whole-film ones above
 _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(patch_size=48, patch_shift=4, patch_levels=(1000, 11000), patch_train_levels=(),
-                  patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=0,
-                  patch_epochs=2, max_normal_films=20, negatives_per_lesion=1, negative_stride=64,
-                  sliding_stride=96, sliding_films=2),
-    # quick: a 2-core budget of ~17 min cold for the chapter; a CNN fold at 96 px costs ~2 s/epoch
+                  patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=1,
+                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten", "flatten_wd"), max_normal_films=20,
+                  negatives_per_lesion=1, negative_stride=64, sliding_stride=96, sliding_films=2),
+    # quick: a 2-core budget of ~17 min cold for the chapter (CPU seconds per stage: bench/run.py RECORDED);
+    # one seed each for the CNN and ResNet18 on originals, one CNN run at 3,000:1, two selection variants
     "quick": dict(patch_size=96, patch_levels=(15, 1000, 2000, 3000, 5000, 11000),
-                  patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=2,
-                  patch_level_repeats=1, patch_resnet_repeats=0, patch_epochs=12, patch_resnet_epochs=4,
-                  max_normal_films=60, sliding_stride=48, sliding_films=8),
+                  patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=1,
+                  patch_level_repeats=1, patch_resnet_repeats=1, patch_epochs=12, patch_resnet_epochs=4,
+                  patch_select_variants=("flatten", "flatten_wd"), max_normal_films=60, sliding_stride=48,
+                  sliding_films=8),
     "paper": dict(),
 }
 

@@ -37,7 +37,7 @@ PLAN_FIELDS = ("max_films", "fold_seed", "patch_size", "negative_scheme", "negat
 SET_FIELDS = PLAN_FIELDS + ("patch_shift", "codec")
 TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patch_epochs", "patch_resnet_epochs",
                              "patch_batch_size", "patch_learning_rate", "patch_standardise", "n_folds", "train_seed", "patch_levels",
-                             "resnet_weights")
+                             "resnet_weights", "patch_head", "patch_weight_decay")
 PLAN_CODE = ("data", "patches", "study_b", "study_b_patches")
 SET_CODE = PLAN_CODE + ("compression",)
 TRAIN_CODE = SET_CODE + ("models", "train")
@@ -244,10 +244,16 @@ def _builder(cfg: StudyBConfig, architecture: str):
 
     mcfg = _model_cfg(cfg)
     if architecture == "cnn":
-        return lambda: models.mammo_cnn(mcfg)
+        return lambda: models.mammo_cnn(mcfg, cfg.patch_head)
     if architecture == "resnet18":
         return lambda: models.resnet18(mcfg, cfg.resnet_weights)
     raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
+
+
+def _optimizer(cfg: StudyBConfig):
+    import keras
+
+    return keras.optimizers.Adam(cfg.patch_learning_rate, weight_decay=cfg.patch_weight_decay or None)
 
 
 def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,
@@ -276,8 +282,7 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
         tests = {lv: centre(patch_set(cfg, ratio_of(lv), data_root)["patches"], cfg.patch_size)
                  for lv in levels(cfg)}
         seed = cfg.train_seed + 100 * repeat
-        reusable = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy",
-                                       keras.optimizers.Adam(cfg.patch_learning_rate), seed)
+        reusable = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy", _optimizer(cfg), seed)
         epochs = cfg.patch_resnet_epochs if architecture == "resnet18" else cfg.patch_epochs
         scores = {lv: np.full(len(p), np.nan, np.float32) for lv in tests}
         info = []
@@ -321,6 +326,62 @@ def fold_model(cfg: StudyBConfig, architecture: str, train_ratio: int | None, re
     with np.load(run(cfg, architecture, train_ratio, repeat, "malignant", data_root) / f"fold{fold}.npz") as stored:
         model.set_weights([stored[f"arr_{i}"] for i in range(len(stored.files))])
     return model
+
+
+def inner_split(cfg: StudyBConfig, p: patches.PatchPlan, fold: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Outer fold ``k``'s training patches split once more, by patient and stratified, into inner
+    training and inner validation rows (one of ``n_folds`` inner folds is held out). The outer test
+    fold is never among them."""
+    y, _ = p.labels("malignant")
+    outer = np.flatnonzero(fold != k)
+    splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=cfg.fold_seed + 7 + k)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        fit, val = next(splitter.split(np.zeros(len(outer)), y[outer], p.patient[outer]))
+    return outer[fit], outer[val]
+
+
+def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
+    """One CNN variant of :data:`hdmann.config.PATCH_CNN_VARIANTS` on the inner splits of repeat 0
+    (malignant vs not, originals, the profile's epoch budget): per outer fold, trained on the inner
+    training rows and scored on the inner validation rows. Only training patches of the outer folds
+    are used, so choosing a variant here never looks at a test fold."""
+    import keras
+
+    from hdmann import train
+    from hdmann.config import PATCH_CNN_VARIANTS
+
+    if variant not in PATCH_CNN_VARIANTS:
+        raise ValueError(f"variant={variant!r}: use one of {sorted(PATCH_CNN_VARIANTS)}")
+    vcfg = cfg.replace(**PATCH_CNN_VARIANTS[variant])
+    mias = study_b.films(cfg, data_root)
+
+    def make():
+        p = patch_plan(cfg, data_root)
+        y, _ = p.labels("malignant")
+        y = y.astype(np.int32)
+        fold = folds(cfg, p, 0)
+        cuts = patch_set(cfg, None, data_root)["patches"]
+        seed = cfg.train_seed + 50_000
+        reusable = train.ReusableModel(_builder(vcfg, "cnn"), "binary_crossentropy", _optimizer(vcfg), seed)
+        scores, labels, outer, losses = [], [], [], []
+        for k in range(cfg.n_folds):
+            fit_idx, val_idx = inner_split(cfg, p, fold, k)
+            model = reusable.reset()
+            keras.utils.set_random_seed(seed + k)
+            batches = _augmented_batches(cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size, seed + k,
+                                         cfg.patch_standardise)
+            history = model.fit(batches, epochs=cfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]), verbose=0)
+            x = model_input(centre(cuts[val_idx], cfg.patch_size), cfg.patch_standardise)
+            scores.append(train.predict(model, x, 64).ravel())
+            labels.append(y[val_idx])
+            outer.append(np.full(len(val_idx), k))
+            losses.append(history.history["loss"][-1])
+        return {"score": np.concatenate(scores), "labels": np.concatenate(labels), "outer_fold": np.concatenate(outer),
+                "final_loss": np.array(losses), "params": np.int64(reusable.model.count_params())}
+
+    params = {**_params(vcfg, TRAIN_FIELDS, mias), "variant": variant}
+    return cache.cached("study_b_patches/selection", params, make, code=TRAIN_CODE)
 
 
 # ------------------------------------------------------------------------------------------------

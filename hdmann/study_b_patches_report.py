@@ -334,3 +334,74 @@ def ensemble(cfg: StudyBConfig, model: str, level: str = sbp.ORIGINAL, task: str
     point, boot = pooled_auroc_boot(combined, level, weights)
     low, high = _ci(boot)
     return {"model": model, "level": level, "members": len(sets), "auroc": point, "auroc_low": low, "auroc_high": high}
+
+
+def contralateral_config(cfg: StudyBConfig) -> StudyBConfig:
+    """The sensitivity check's config: negatives at the mirrored position on the patient's other
+    film, originals only (no compressed level, no own training level)."""
+    return cfg.replace(negative_scheme="contralateral", patch_levels=(), patch_train_levels=(), patch_resnet_levels=())
+
+
+def contralateral(cfg: StudyBConfig, models: tuple[str, ...] = ("features", "shortcut"), task: str = "malignant",
+                  data_root=None) -> list[dict]:
+    """Models of :data:`MODELS` on originals with contralateral negatives, beside the matched scheme:
+    per model, the pooled AUROC and its patient-bootstrap interval under each scheme, and the
+    patch counts. Contralateral patches are not intensity-matched: the shortcut shows how much that
+    opens a brightness cue."""
+    contra = contralateral_config(cfg)
+    p = sbp.patch_plan(contra, data_root)
+    rows = []
+    for model in models:
+        for scheme, c in (("matched", cfg), ("contralateral", contra)):
+            row = performance(c, model, "a", task, data_root)[0]
+            rows.append({"model": model, "scheme": scheme, "repeats": row["repeats"], "pooled_auroc": row["pooled_auroc"],
+                         "auroc_low": row["auroc_low"], "auroc_high": row["auroc_high"], "auroc": row["auroc"],
+                         "auroc_sd": row["auroc_sd"],
+                         "patches": int(len(sbp.patch_plan(c, data_root))),
+                         "negatives_contralateral": int(np.sum(p.source == "contralateral")) if scheme == "contralateral"
+                         else 0})
+    return rows
+
+
+SELECTION_TIE = 0.02  # inner-validation AUROCs closer than this count as a tie: the smaller model wins
+
+
+def selection_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """The CNN variants tried on the inner splits (see :func:`hdmann.study_b_patches.selection`):
+    pooled inner-validation AUROC with a patient-bootstrap interval, mean +- SD over the five inner
+    validation sets, parameters, and the final training loss."""
+    p = sbp.patch_plan(cfg, data_root)
+    rows = []
+    for variant in cfg.patch_select_variants:
+        s = sbp.selection(cfg, variant, data_root)
+        y, score = s["labels"], s["score"].astype(np.float64)
+        patient = np.concatenate([p.patient[sbp.inner_split(cfg, p, sbp.folds(cfg, p, 0), k)[1]]
+                                  for k in range(cfg.n_folds)])
+        weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+        low, high = _ci(weighted_auroc(y, score, weights))
+        per = [evaluation.auroc(y[s["outer_fold"] == k], score[s["outer_fold"] == k]) for k in range(cfg.n_folds)]
+        mean, sd = evaluation.mean_sd(per)
+        rows.append({"variant": variant, "params": int(s["params"]),
+                     "inner_auroc": float(weighted_auroc(y, score, np.ones((1, len(y))))[0]),
+                     "inner_low": low, "inner_high": high, "inner_mean": mean, "inner_sd": sd,
+                     "final_loss": float(np.mean(s["final_loss"]))})
+    return rows
+
+
+def selected_variant(rows: list[dict]) -> dict:
+    """The rule, fixed before the runs: the highest pooled inner-validation AUROC, except that a
+    variant within :data:`SELECTION_TIE` of it with fewer parameters wins (the simpler model)."""
+    best = max(r["inner_auroc"] for r in rows)
+    near = [r for r in rows if r["inner_auroc"] >= best - SELECTION_TIE]
+    chosen = min(near, key=lambda r: (r["params"], -r["inner_auroc"]))
+    return {"variant": chosen["variant"], "rule": f"the highest pooled inner-validation AUROC; a variant within "
+            f"{SELECTION_TIE} of it with fewer parameters wins"}
+
+
+def configured_variant(cfg: StudyBConfig) -> str | None:
+    from hdmann.config import PATCH_CNN_VARIANTS
+
+    for name, values in PATCH_CNN_VARIANTS.items():
+        if all(getattr(cfg, k) == v for k, v in values.items()):
+            return name
+    return None

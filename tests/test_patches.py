@@ -117,6 +117,13 @@ def test_no_patient_in_two_folds_real_mias(data_root):
             assert len(np.unique(fold[plan.patient == p])) == 1
     odd = {o["film"] for o in study_b_patches.plan(cfg, data_root)["odd"]}
     assert {"mdb212", "mdb214", "mdb059", "mdb216"} <= odd
+    fold = study_b_patches.folds(cfg, plan, 0)
+    for k in range(cfg.n_folds):  # the inner split that picks the CNN variant never sees the test fold
+        fit, val = study_b_patches.inner_split(cfg, plan, fold, k)
+        assert len(val) and np.sum(plan.kind[val] == "malignant") >= 1
+        assert not (fold[fit] == k).any() and not (fold[val] == k).any()
+        assert not set(plan.patient[fit]) & set(plan.patient[val])
+        assert len(fit) + len(val) == np.sum(fold != k)
 
 
 def test_weighted_auroc_is_the_bootstrap_auroc():
@@ -156,7 +163,9 @@ def test_tiny_seeded_run_end_to_end(synthetic_root):
 
 
 @pytest.mark.parametrize("bad", [dict(negative_scheme="random"), dict(patch_size=100), dict(patch_train_levels=(7,)),
-                                 dict(patch_shift=60), dict(negatives_per_lesion=0)])
+                                 dict(patch_shift=60), dict(negatives_per_lesion=0),
+                                 dict(patch_head="dense"), dict(patch_weight_decay=-0.1),
+                                 dict(patch_select_variants=("flatten", "huge"))])
 def test_patch_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         study_b_config("quick", **bad)
@@ -179,3 +188,13 @@ def test_model_input_standardises_each_patch():
     assert np.allclose(x.mean(axis=(1, 2, 3)), 128, atol=1e-3)  # brightness is gone, the pattern stays
     raw = study_b_patches.model_input(np.concatenate([bright, dark]), False)
     assert np.allclose(raw[..., 0], np.concatenate([bright, dark]).astype(np.float32))
+
+
+def test_global_pooling_head_shrinks_the_cnn():
+    from hdmann import models
+
+    cfg = study_b_config("smoke").replace(input_size=96)
+    flat, gap = models.mammo_cnn(cfg, "flatten"), models.mammo_cnn(cfg, "gap")
+    assert gap.count_params() < flat.count_params() / 20 and gap.output_shape == (None, 1)
+    with pytest.raises(ValueError):
+        models.mammo_cnn(cfg, "dense")
