@@ -58,6 +58,10 @@ def table(data, name: str, caption: str | None = None):
             styler = styler.hide(axis="index")
     else:
         raise ValueError(f"report.table shows a pandas DataFrame or Styler, not {type(data).__name__}")
+    if frame.empty:  # e.g. a profile that trains no compressed level: say so, publish no empty CSV
+        display({"text/html": f"<p><em>{html.escape(caption or name)}: no rows in this profile.</em></p>",
+                 "text/plain": f"{caption or name}: no rows in this profile."}, raw=True)
+        return
     if caption:
         styler = styler.set_caption(caption)
     keep_index = not isinstance(frame.index, pd.RangeIndex)

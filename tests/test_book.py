@@ -197,6 +197,10 @@ def test_table_csv_has_one_header_row_for_multiindex_columns(monkeypatch):
     back = pd.read_csv(io.StringIO(payload[report.CSV_MIME]), index_col="k")
     assert list(back.columns) == ["acc | original", "acc | q5"]
     assert len(back) == kw["metadata"][report.TABLE_METADATA]["rows"] == 2
+    report.table(pivot.iloc[:0], "empty", caption="Robustness")
+    payload, kw = shown[-1]
+    assert "no rows in this profile" in payload["text/html"] and report.CSV_MIME not in payload
+    assert report.TABLE_METADATA not in kw.get("metadata", {})
 
 
 def test_paper_label_recognises_reproduced_figures():
