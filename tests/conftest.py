@@ -62,3 +62,12 @@ def synthetic_root(tmp_path) -> Path:
     write_isic(root)
     write_mias(root)
     return root
+
+
+@pytest.fixture(scope="session")
+def mias_root(tmp_path_factory) -> Path:
+    """A tiny synthetic mias/ (12 patients, 4 malignant and 3 benign, 256x256 films) shared by the
+    seeded study B runs; read-only, so one copy serves every module."""
+    root = tmp_path_factory.mktemp("mias_tiny")
+    write_mias(root, n_patients=12, n_malignant=4, n_benign=3, size=256)
+    return root

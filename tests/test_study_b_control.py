@@ -11,19 +11,12 @@ from sklearn.metrics import roc_auc_score
 
 from hdmann import control_report, data, study_b
 from hdmann.config import study_b_config
-from synthetic import write_mias
+
 
 CFG = study_b_config("smoke", input_size=32, conv_filters=(4, 4, 4), dense_units=(8, 4), max_epochs=1,
                      patience=1, n_folds=2, compression_ratios=(15,), matrix_ratios=(), resnet_ratios=(),
                      saliency_ratios=(), workers=1, max_films=None, batch_size=8,
                      inner_validation_fraction=0.5, bootstrap_samples=50)
-
-
-@pytest.fixture(scope="module")
-def mias_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mias_control")
-    write_mias(root, n_patients=12, n_malignant=4, n_benign=3, size=256)
-    return root
 
 
 @pytest.fixture(scope="module")

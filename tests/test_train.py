@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from hdmann import compression, data, models, study_a, study_b, train
 from hdmann.config import study_a_config, study_b_config
-from synthetic import isic_image, write_isic, write_mias
+from synthetic import isic_image, write_isic
 
 
 def synthetic_images(per_class=(5, 5, 5, 5), size=32, seed=0):
@@ -347,13 +347,6 @@ CFG_B = study_b_config("smoke", input_size=32, conv_filters=(4, 4, 4), dense_uni
                        patience=1, n_folds=2, compression_ratios=(15, 5000), matrix_ratios=(15,),
                        resnet_ratios=(), saliency_ratios=(15,), workers=1, max_films=None, batch_size=8,
                        inner_validation_fraction=0.5, bootstrap_samples=50)
-
-
-@pytest.fixture(scope="module")
-def mias_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mias_data")
-    write_mias(root, n_patients=12, n_malignant=4, n_benign=3, size=256)
-    return root
 
 
 @pytest.fixture(scope="module")
