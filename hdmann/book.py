@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from hdmann import data, provenance, report, results
+from hdmann import data, execution, provenance, report, results
 from hdmann.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -86,8 +86,6 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     """Run one chapter notebook with papermill unless its executed copy is up to date.
     ``context`` is :func:`run_context` of ``data_root``, computed once per build; ``record`` returns
     the build's provenance (:func:`hdmann.provenance.collect`), stored with the chapter's compute time."""
-    import papermill
-
     source = PROJECT / "notebooks" / f"{name}.ipynb"
     executed = out_dir / f"{name}.ipynb"
     # the data root reaches the kernel through HDMANN_DATA, so the published book prints no
@@ -105,8 +103,7 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     previous = {k: os.environ.get(k) for k in environment}
     os.environ.update(environment)
     try:
-        papermill.execute_notebook(str(source), str(tmp), parameters=parameters, cwd=str(PROJECT),
-                                   kernel_name="python3", progress_bar=False)
+        execution.run_notebook(source, tmp, parameters, PROJECT, executed.with_suffix(".progress"), log)
         seconds = time.perf_counter() - start  # kernel start and every cell, as a reader rerunning it waits
         nb = json.loads(tmp.read_text())
         nb["metadata"][KEY] = key

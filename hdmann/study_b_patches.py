@@ -295,7 +295,7 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
                                          seed + k, cfg.patch_standardise)
             timer = train.EpochTimer()
             history = model.fit(batches, epochs=epochs, class_weight=train.class_weights(y[fit_idx]),
-                                callbacks=[timer], verbose=0)
+                                callbacks=[timer, train.EpochLog(f"patches {architecture} trained at {train_ratio or 'original'}, repeat {repeat}, fold {k + 1}", epochs)], verbose=0)
             np.savez(folder / f"fold{k}.npz", *model.get_weights())
             for lv, x in tests.items():
                 scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patch_standardise), 64).ravel()
@@ -371,7 +371,8 @@ def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
             keras.utils.set_random_seed(seed + k)
             batches = _augmented_batches(cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size, seed + k,
                                          cfg.patch_standardise)
-            history = model.fit(batches, epochs=cfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]), verbose=0)
+            history = model.fit(batches, epochs=cfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]), verbose=0,
+                                callbacks=[train.EpochLog(f"patches selection {variant} fold {k + 1}", cfg.patch_epochs)])
             x = model_input(centre(cuts[val_idx], cfg.patch_size), cfg.patch_standardise)
             scores.append(train.predict(model, x, 64).ravel())
             labels.append(y[val_idx])

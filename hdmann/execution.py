@@ -1,0 +1,78 @@
+"""Run one chapter notebook with papermill, quietly and followably.
+
+* The kernel talks to the runner over local IPC sockets (on POSIX) instead of unencrypted TCP, so
+  ipykernel has nothing to warn about, and the socket files live in a private temporary folder.
+* A papermill engine (``hdmann``) reports each cell's start to :class:`hdmann.progress.Reporter`,
+  which relays the kernel's :func:`hdmann.progress.emit` lines (epochs) and prints a heartbeat
+  (``cell 12/30 · 3m10s``) while a cell is silent. Nothing of this reaches the executed notebook.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from hdmann import progress
+
+ENGINE = "hdmann"
+
+
+def _engine():
+    from papermill.engines import NBClientEngine
+
+    class ReportingEngine(NBClientEngine):
+        """papermill's nbclient engine, telling ``on_cell(index, total)`` as each cell starts."""
+
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+            on_cell = kwargs.pop("on_cell", None)
+            if on_cell is not None:
+                start = nb_man.cell_start
+
+                def cell_start(cell, cell_index=None, **kw):
+                    on_cell(cell_index or 0, len(nb_man.nb.cells))
+                    return start(cell, cell_index, **kw)
+
+                nb_man.cell_start = cell_start
+            return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    return ReportingEngine
+
+
+def _register() -> None:
+    from papermill.engines import papermill_engines
+
+    if ENGINE not in papermill_engines._engines:
+        papermill_engines.register(ENGINE, _engine())
+
+
+def kernel_config(folder: str):
+    """Kernel manager settings: IPC sockets under ``folder`` where the platform has them."""
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        return Config()
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(Path(folder) / "kernel")}})
+
+
+def run_notebook(source: Path, target: Path, parameters: dict, cwd: Path, progress_file: Path,
+                 log: Callable[[str], None]) -> None:
+    """papermill ``source`` -> ``target`` with ``parameters``; progress lines go to ``log``.
+    The caller sets the kernel's environment (the kernel inherits this process's)."""
+    import papermill
+
+    _register()
+    previous = os.environ.get(progress.ENV)
+    os.environ[progress.ENV] = str(progress_file)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hdmann-kernel-") as sockets, \
+                progress.Reporter(progress_file, log) as reporter:
+            papermill.execute_notebook(str(source), str(target), parameters=parameters, cwd=str(cwd),
+                                       kernel_name="python3", progress_bar=False, engine_name=ENGINE,
+                                       on_cell=reporter.cell, config=kernel_config(sockets))
+    finally:
+        if previous is None:
+            os.environ.pop(progress.ENV, None)
+        else:
+            os.environ[progress.ENV] = previous
