@@ -1,12 +1,20 @@
 """One typed config per study, with named profiles.
 
 ``smoke`` keeps CI under its budget, ``quick`` is the CPU default, ``paper`` carries the
-papers' stated settings (GPU-sized). Every field that the papers leave unstated is marked
-``# unstated`` and the book says which value we chose.
+papers' stated settings (GPU-sized). Every field that the papers leave unstated is declared with
+:func:`unstated` (field metadata saying why we chose its value), from which each chapter's
+"what we chose" table is generated (:func:`choices`).
+
+``overrides`` (a notebook parameter; ``hdmann book --set SECTION.FIELD=VALUE``) change fields of a
+profile through :func:`from_overrides`, checked against each field's type: an unknown field or a
+value of the wrong type raises a ValueError naming the field and the valid ones.
 """
 from __future__ import annotations
 
 import dataclasses
+import numbers
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +37,39 @@ def _in_range(name: str, value: Any, low: float, high: float) -> None:
         raise ValueError(f"{name}={value!r} is out of range: it must lie in [{low}, {high}]")
 
 
+UNSTATED = "unstated"  # field metadata: why we chose a value the papers leave unstated
+SCOPE = "scope"  # field metadata: the part of a study the field belongs to (e.g. "patches")
+
+
+def unstated(default: Any, why: str, scope: str | None = None):
+    """A field whose value the papers leave unstated; ``why`` is shown in the chapter's choices table."""
+    return field(default=default, metadata={UNSTATED: why, **({SCOPE: scope} if scope else {})})
+
+
+def unstated_fields(cfg, scope: str | None = None) -> dict[str, str]:
+    """``{field: why}`` of the unstated fields of a config (class or instance) in ``scope``
+    (None: the fields without a scope), in declaration order."""
+    return {f.name: f.metadata[UNSTATED] for f in dataclasses.fields(cfg)
+            if UNSTATED in f.metadata and f.metadata.get(SCOPE) == scope}
+
+
+def choices(cfg, scope: str | None = None, extra: dict[str, Any] | None = None):
+    """The "what we chose" table of a chapter: each unstated field in ``scope``, this run's value
+    and why, then the ``extra`` rows (``{setting: value}``, e.g. what a profile ran)."""
+    import pandas as pd
+
+    rows = [{"setting": name, "value": _shown(getattr(cfg, name)), "why": why}
+            for name, why in unstated_fields(cfg, scope).items()]
+    rows += [{"setting": name, "value": _shown(value), "why": ""} for name, value in (extra or {}).items()]
+    return pd.DataFrame(rows, columns=["setting", "value", "why"])
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value) or "none"
+    return "none" if value is None else str(value)
+
+
 class _Config:
     """What every config can do: become a dict (for cache keys) and give a changed copy."""
 
@@ -45,32 +86,32 @@ class StudyAConfig(_Config):
 
     profile: str = DEFAULT_PROFILE
     image_size: int = 180
-    source_size: int = 180  # the stored images' size: JPEG copies are made at it, then resized
+    source_size: int = unstated(180, "the stored images' size: JPEG copies are made at it, then resized to image_size")
     hypervector_dim: int = 500
     conv_filters: tuple[int, int] = (64, 128)
     dense_units: int = 1000
-    dropout_rate: float = 0.5  # unstated
-    output_activation: str = "linear"  # unstated
+    dropout_rate: float = unstated(0.5, "a common rate for one dense layer of this size")
+    output_activation: str = unstated("linear", "the hypervector layer's activation; linear adds no squashing")
     per_class_target: int = 600
     validation_fraction: float = 0.2
     paper_order: bool = False  # True: augment to 600/class first, then split (leaks)
-    rotation_factor: float = 0.1  # unstated; fraction of a full turn, as keras.layers.RandomRotation
-    zoom_factor: float = 0.2  # unstated
-    flip: str = "horizontal_and_vertical"  # unstated
+    rotation_factor: float = unstated(0.1, "fraction of a full turn, as keras.layers.RandomRotation; a mild, common augmentation")
+    zoom_factor: float = unstated(0.2, "fraction of the image size; a mild, common augmentation")
+    flip: str = unstated("horizontal_and_vertical", "lesions have no canonical orientation, so both flips")
     batch_size: int = 32
     max_epochs: int = 200
-    patience: int = 10  # unstated
-    learning_rate: float = 1e-3  # unstated (AdamW default)
-    weight_decay: float = 0.004  # unstated (AdamW default)
+    patience: int = unstated(10, "epochs without a better validation loss before stopping; a common choice")
+    learning_rate: float = unstated(1e-3, "AdamW's default")
+    weight_decay: float = unstated(0.004, "AdamW's default")
     jpeg_qualities: tuple[int, ...] = STUDY_A_QUALITIES
-    jpeg_subsampling: str = "4:2:0"  # unstated (libjpeg default)
+    jpeg_subsampling: str = unstated("4:2:0", "libjpeg's default, as Pillow writes JPEG")
     distance: str = "hamming"
     max_images_per_class: int | None = None  # subsample the train folder (smoke only)
     max_test_images_per_class: int | None = None
-    split_seed: int = 0
-    augment_seed: int = 1
-    key_seed: int = 2
-    train_seed: int = 3
+    split_seed: int = unstated(0, "any fixed seed: the paper gives none")
+    augment_seed: int = unstated(1, "any fixed seed")
+    key_seed: int = unstated(2, "any fixed seed")
+    train_seed: int = unstated(3, "any fixed seed")
     tsne_perplexity: float = 30.0
     tsne_seed: int = 4
     bootstrap_samples: int = 1000
@@ -121,32 +162,32 @@ class StudyABeyondConfig(_Config):
     profile: str = DEFAULT_PROFILE
     study_a: StudyAConfig = field(default_factory=StudyAConfig)
     max_epochs: int = 200  # the paper's cap, as Study A
-    patience: int = 10  # unstated, as Study A
+    patience: int = unstated(10, "as Study A")
     train_levels: tuple[str, ...] = STUDY_A_LEVELS  # JPEG levels a model is trained at (item 1)
     mixed_training: bool = True  # one more model: a random level per sample and epoch copy
-    mixed_seed: int = 11  # unstated
+    mixed_seed: int = unstated(11, "the random level drawn per sample and epoch copy of the mixed model")
     dims: tuple[int, ...] = (64, 500, 2000, 10000)  # item 5
     new_classes: tuple[str, ...] = ISIC_OTHER_USABLE  # isic-other diagnoses added as a fifth class
     shots: tuple[int, ...] = (1, 5, 20)  # k images whose mean output becomes the key; "all" always added
-    held_out_fraction: float = 0.5  # unstated; share of each new class kept for testing
-    shot_draws: int = 20  # unstated; random draws of the k support images, averaged
-    probe_draws: int = 5  # unstated; draws on which the linear probe is also fitted (it costs ~1 s each)
-    addition_levels: tuple[str, ...] = ("original", "q10", "q5", "q1")  # unstated
+    held_out_fraction: float = unstated(0.5, "share of each new class kept for testing")
+    shot_draws: int = unstated(20, "random draws of the k support images, averaged")
+    probe_draws: int = unstated(5, "draws on which the linear probe is also fitted (it costs ~1 s each)")
+    addition_levels: tuple[str, ...] = unstated(("original", "q10", "q5", "q1"), "JPEG levels at which class addition is tested")
     leave_out_classes: tuple[str, ...] = ("melanoma", "nevus", "basal_cell_carcinoma",
                                           "pigmented_benign_keratosis")
     max_new_per_class: int | None = None  # subsample isic-other (smoke only)
     ood_compressed_max_quality: int = 5  # "too compressed": JPEG quality at or below this
-    mias_patches: int = 200  # unstated; far-OOD mammogram patches (one per film, seeded position)
-    mias_patch_size: int = 180  # unstated; patch side on the 1024-pixel film, as an ISIC image
+    mias_patches: int = unstated(200, "far-OOD mammogram patches (one per film, seeded position)")
+    mias_patch_size: int = unstated(180, "patch side on the 1024-pixel film, as an ISIC image")
     max_far_images: int | None = None  # subsample each far-OOD set (smoke only)
-    saliency_images: int | None = 120  # unstated; validation images whose maps are compared
+    saliency_images: int | None = unstated(120, "validation images whose maps are compared")
     grid_images: int = 3  # images in the grid of maps
     top_share: float = 0.10  # top-10 % overlap of two maps
-    thumbnail_size: int = 4  # unstated; colour baseline input: size x size x 3 mean colours
-    colour_c: float = 1.0  # unstated; inverse L2 strength of the colour logistic regression
-    probe_c: float = 1.0  # unstated; inverse L2 strength of the linear probe
+    thumbnail_size: int = unstated(4, "colour baseline input: size x size x 3 mean colours")
+    colour_c: float = unstated(1.0, "inverse L2 strength of the colour logistic regression (scikit-learn's default)")
+    probe_c: float = unstated(1.0, "inverse L2 strength of the linear probe (scikit-learn's default)")
     selective_coverages: int = 20  # points on a selective-accuracy curve
-    sample_seed: int = 12  # unstated; held-out splits, shot draws, patch positions, subsamples
+    sample_seed: int = unstated(12, "held-out splits, shot draws, patch positions, subsamples")
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 13
 
@@ -193,19 +234,19 @@ class StudyBConfig(_Config):
     """Malignant-vs-not mammogram classification under JPEG 2000 (Jo et al. 2021) on mini-MIAS."""
 
     profile: str = DEFAULT_PROFILE
-    input_size: int = 256  # unstated
-    conv_filters: tuple[int, int, int] = (16, 32, 64)  # unstated
-    dense_units: tuple[int, int] = (128, 32)  # unstated; the third FC layer is the sigmoid output
-    dropout_rate: float = 0.3  # unstated
-    learning_rate: float = 1e-3  # unstated (Adam)
-    batch_size: int = 16  # unstated
-    max_epochs: int = 60  # unstated
-    patience: int = 10  # unstated
-    inner_validation_fraction: float = 0.2  # unstated; early stopping inside each training fold
+    input_size: int = unstated(256, "the film is resized to this side; small enough to train on a CPU")
+    conv_filters: tuple[int, int, int] = unstated((16, 32, 64), "a small 3-conv CNN; the paper gives no filter counts")
+    dense_units: tuple[int, int] = unstated((128, 32), "the first two FC layers; the third is the sigmoid output")
+    dropout_rate: float = unstated(0.3, "a common rate before the dense layers")
+    learning_rate: float = unstated(1e-3, "Adam's default")
+    batch_size: int = unstated(16, "a common batch for ~260 training films")
+    max_epochs: int = unstated(60, "an upper bound; early stopping ends training sooner")
+    patience: int = unstated(10, "epochs without a better validation loss before stopping")
+    inner_validation_fraction: float = unstated(0.2, "early stopping inside each training fold uses this share of its films")
     n_folds: int = 5
-    fold_seed: int = 0
-    train_seed: int = 1
-    codec: str = "jpeg2000"  # unstated
+    fold_seed: int = unstated(0, "any fixed seed: the paper gives none")
+    train_seed: int = unstated(1, "any fixed seed")
+    codec: str = unstated("jpeg2000", "JPEG 2000, the lossy codec of DICOM; the paper names no codec")
     compression_ratios: tuple[int, ...] = STUDY_B_RATIOS
     matrix_ratios: tuple[int, ...] = STUDY_B_RATIOS  # experiment (c): train-CR x test-CR
     resnet_ratios: tuple[int, ...] = STUDY_B_RATIOS  # ResNet18 also trained on these (always on originals)
@@ -217,29 +258,29 @@ class StudyBConfig(_Config):
     bootstrap_seed: int = 2
     workers: int = 2
     # --- the patch design (study_b_patches): lesion-centred patches at native 200 um pixels ---
-    patch_size: int = 224  # unstated (the paper classifies whole films)
-    patch_shift: int = 8  # unstated; largest random shift (pixels) in training augmentation
+    patch_size: int = unstated(224, "the paper classifies whole films; 224 px is 45 mm at 200 um", scope="patches")
+    patch_shift: int = unstated(8, "largest random shift (pixels) in training augmentation", scope="patches")
     patch_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # test levels, experiment (a)
     patch_train_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # own CNN training runs, (b) and (c)
     patch_resnet_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # own ResNet18 runs (originals always)
     patch_repeats: int = 3  # seeds of the whole 5-fold cross-validation
     patch_level_repeats: int = 3  # CNN repeats at each compressed training level
     patch_resnet_repeats: int = 3
-    patch_epochs: int = 12  # unstated; a short fixed budget: held-out AUROC falls as the training loss does
-    patch_resnet_epochs: int = 12  # unstated
-    patch_batch_size: int = 16  # unstated; small batches give more steps on ~280 training patches
-    patch_learning_rate: float = 1e-3  # unstated (Adam)
-    patch_standardise: bool = True  # unstated; z-score each patch: raw 8-bit patches left the CNN's loss at ln 2
-    patch_head: str = "flatten"  # unstated; CNN head: flatten (the paper's 3 FC) | gap (global average pooling first)
-    patch_weight_decay: float = 0.05  # unstated; Adam's decoupled weight decay (0: none); won the inner-split selection
+    patch_epochs: int = unstated(12, "a short fixed budget: held-out AUROC falls as the training loss does", scope="patches")
+    patch_resnet_epochs: int = unstated(12, "as the CNN", scope="patches")
+    patch_batch_size: int = unstated(16, "small batches give more steps on ~280 training patches", scope="patches")
+    patch_learning_rate: float = unstated(1e-3, "Adam's default", scope="patches")
+    patch_standardise: bool = unstated(True, "z-score each patch: raw 8-bit patches left the CNN's loss at ln 2", scope="patches")
+    patch_head: str = unstated("flatten", "CNN head: flatten (the paper's 3 FC) | gap (global average pooling first)", scope="patches")
+    patch_weight_decay: float = unstated(0.05, "Adam's decoupled weight decay (0: none); won the inner-split selection", scope="patches")
     patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd")  # CNN variants tried on inner splits
     negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
-    negatives_per_lesion: int = 2  # unstated
-    negative_stride: int = 32  # unstated; grid step of candidate negative centres
-    breast_threshold: float = 20.0  # unstated; grey level that separates breast from background
+    negatives_per_lesion: int = unstated(2, "negative patches drawn per lesion patch", scope="patches")
+    negative_stride: int = unstated(32, "grid step of candidate negative centres", scope="patches")
+    breast_threshold: float = unstated(20.0, "grey level that separates breast from background", scope="patches")
     max_normal_films: int | None = None  # normal films that may give negatives (None: all)
-    feature_c: float = 1.0  # unstated; inverse L2 strength of the feature baseline's logistic regression
-    sliding_stride: int = 32  # unstated; step of the sliding-window map over a whole film
+    feature_c: float = unstated(1.0, "inverse L2 strength of the feature baseline (scikit-learn's default)", scope="patches")
+    sliding_stride: int = unstated(32, "step of the sliding-window map over a whole film", scope="patches")
     sliding_films: int = 12  # malignant films drawn for the sliding-window maps
     patch_seed: int = 3
 
@@ -381,12 +422,71 @@ _COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
+def _type_text(tp) -> str:
+    if typing.get_origin(tp) is not None:
+        return str(tp).replace("typing.", "")
+    return getattr(tp, "__name__", None) or str(tp)
+
+
+def _checked(owner: str, name: str, value: Any, tp) -> Any:
+    """``value`` as a field of type ``tp`` takes it (a list becomes a tuple, an int a float), or a
+    ValueError naming the field and the type it needs."""
+    def bad(detail: str = ""):
+        return ValueError(f"{owner}.{name}={value!r} has the wrong type: {name} takes {_type_text(tp)}{detail}")
+
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for arm in (a for a in args if a is not type(None)):
+            try:
+                return _checked(owner, name, value, arm)
+            except ValueError:
+                pass
+        raise bad()
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise bad(" (a list, e.g. [1, 2])")
+        each = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if len(value) != len(each):
+            raise bad(f" ({len(args)} values)")
+        try:
+            return tuple(_checked(owner, name, v, a) for v, a in zip(value, each))
+        except ValueError:
+            raise bad() from None
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad(" (true or false)")
+    if tp is int:
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        raise bad()
+    if tp is float:
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            return float(value)
+        raise bad()
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise bad()
+    if isinstance(tp, type) and issubclass(tp, _Config):
+        if isinstance(value, tp):
+            return value
+        raise bad(f"; set its fields one by one instead (e.g. --set {name}.FIELD=VALUE)")
+    return value
+
+
 def _build(cls, table, profile, overrides):
     _check_profile(profile)
     fields = {f.name for f in dataclasses.fields(cls)}
     unknown = set(overrides) - fields
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; known: {sorted(fields)}")
+    if "profile" in overrides:
+        raise ValueError(f"{cls.__name__}.profile cannot be overridden: choose the profile itself instead")
+    hints = typing.get_type_hints(cls)
+    overrides = {k: _checked(cls.__name__, k, v, hints[k]) for k, v in overrides.items()}
     values = {**table[profile], **overrides}
     for key, value in values.items():
         if isinstance(value, list):
@@ -413,3 +513,57 @@ def study_a_beyond_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> S
     overrides = dict(overrides)
     overrides.setdefault("study_a", study_a_config(profile))
     return _build(StudyABeyondConfig, _STUDY_A_BEYOND_PROFILES, profile, overrides)
+
+
+# the configs a chapter can build, by the section name of `hdmann book --set SECTION.FIELD=VALUE`
+BUILDERS = {"study_a": study_a_config, "study_a_beyond": study_a_beyond_config, "study_b": study_b_config,
+            "compression": compression_config}
+
+
+def from_overrides(section: str, profile: str = DEFAULT_PROFILE, overrides: dict | None = None):
+    """The config of ``section`` in ``profile`` with ``overrides[section]`` applied: a chapter's
+    ``overrides`` parameter is ``{section: {field: value}}``. Study A beyond's ``study_a`` takes the
+    ``study_a`` section, so one override changes the model that chapter probes as well."""
+    overrides = overrides or {}
+    unknown = set(overrides) - set(BUILDERS)
+    if section not in BUILDERS or unknown:
+        raise ValueError(f"unknown config section(s) {sorted(unknown | ({section} - set(BUILDERS)))}; "
+                         f"known: {sorted(BUILDERS)}")
+    for name, fields in overrides.items():
+        if not isinstance(fields, dict):
+            raise ValueError(f"overrides[{name!r}] must be a dict of {name} fields, not {fields!r}")
+    fields = dict(overrides.get(section, {}))
+    if section == "study_a_beyond" and overrides.get("study_a"):
+        fields.setdefault("study_a", study_a_config(profile, **overrides["study_a"]))
+    return BUILDERS[section](profile, **fields)
+
+
+def parse_assignments(assignments) -> dict[str, dict[str, Any]]:
+    """``["study_a.hypervector_dim=2000", ...]`` -> ``{"study_a": {"hypervector_dim": 2000}}``.
+    Values are JSON literals (``2000``, ``0.5``, ``true``, ``null``, ``[15, 100]``), anything else a string."""
+    import json
+
+    out: dict[str, dict[str, Any]] = {}
+    for text in assignments:
+        target, sep, raw = text.partition("=")
+        section, dot, name = target.strip().partition(".")
+        if not sep or not dot or not section or not name:
+            raise ValueError(f"--set {text!r}: write SECTION.FIELD=VALUE, e.g. study_a.hypervector_dim=2000 "
+                             f"(sections: {', '.join(sorted(BUILDERS))})")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def check_overrides(profile: str, overrides: dict) -> None:
+    """Build every overridden section's config once, so a bad ``--set`` fails before any notebook runs."""
+    for section in overrides or {}:
+        from_overrides(section, profile, overrides)
+
+
+def flat_overrides(overrides: dict | None) -> dict[str, Any]:
+    """``{"study_a": {"hypervector_dim": 2000}}`` -> ``{"study_a.hypervector_dim": 2000}``, sorted."""
+    return {f"{s}.{k}": v for s, fields in sorted((overrides or {}).items()) for k, v in sorted(fields.items())}

@@ -114,7 +114,8 @@ def test_replace_validates():
     (study_b_config, dict(folds=3), ["unknown StudyBConfig field", "folds", "n_folds"]),
     (compression_config, dict(ratio_tolerance=2.0), ["ratio_tolerance=2.0"]),
     (compression_config, dict(jpeg_qualities=(0,)), ["jpeg quality=0"]),
-    (compression_config, dict(jp2_ratios=(0.5,)), ["compression ratio=0.5"]),
+    (compression_config, dict(jp2_ratios=(0.5,)), ["jp2_ratios=(0.5,)", "wrong type", "tuple[int, ...]"]),
+    (compression_config, dict(jp2_ratios=(0,)), ["compression ratio=0"]),
     (compression_config, dict(jpg_qualities=(1,)), ["unknown CompressionConfig field", "jpg_qualities"]),
 ])
 def test_bad_values_raise_helpful_errors(build, overrides, words):
