@@ -21,13 +21,12 @@ import sys
 import time
 from pathlib import Path
 
-from hdmann import data, execution, provenance, report, results
+from hdmann import config, data, execution, provenance, registry, report, results, variants
 from hdmann.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parent.parent
-CHAPTERS = ("data", "compression", "study_a_model", "study_a_representations", "study_a_beyond",
-            "study_b_patches", "study_b_control")
-BOOK_FILES = ("_config.yml", "_toc.yml")
+CHAPTERS = registry.chapter_names()  # notebooks, parts, datasets and configs: hdmann/registry.py
+BOOK_FILES = ("_config.yml",)  # _toc.yml is written from the registry (registry.toc_yaml)
 KEY = "hdmann_key"
 PROVENANCE = "hdmann_provenance"
 HIDDEN_TAGS = ("parameters", "injected-parameters")  # shown only through the chapter's profile note
@@ -35,13 +34,11 @@ STATIC_DIR = "_static"
 STATIC_FILES = {"book.css": "hdmann.css", "favicon.svg": "hdmann-favicon.svg"}  # named in _config.yml
 
 
-def check_data(data_root=None, log=print) -> Path:
-    """Fail before any notebook runs if the data root, a dataset or any image is missing or bad:
-    ``hdmann check`` decodes every image (once; verdicts are cached) and lists every bad file."""
-    from hdmann import datacheck
-
+def check_data(data_root=None, log=print, chapters=CHAPTERS) -> Path:
+    """Fail before any notebook runs if the data root, a dataset the ``chapters`` read or any of its
+    images is missing or bad: ``hdmann check`` decodes every image (once; verdicts are cached)."""
     root = data.resolve_data_root(data_root)
-    datacheck.require_clean(root, log=log)
+    registry.check_data(root, registry.datasets_for(chapters), log)
     return root
 
 
@@ -54,13 +51,18 @@ def _package_fingerprint() -> str:
     return h.hexdigest()
 
 
-def run_context(data_root: Path) -> str:
-    """What every chapter depends on besides its own source: the package code and the data."""
-    isic = [p for s in data.ISIC_SPLITS for p, _ in data.list_isic(s, data_root)]
-    mias = data.load_mias(data_root)
-    return json.dumps({"package": _package_fingerprint(),
-                       "data": [data.fingerprint_files(isic),
-                                data.fingerprint_files([mias.path(n) for n in mias.names])]}, sort_keys=True)
+def run_context(data_root: Path, datasets=("isic4", "mias")) -> str:
+    """What a chapter depends on besides its own source and parameters: the package code and the
+    ``datasets`` it reads (:attr:`hdmann.registry.Chapter.datasets`)."""
+    fingerprints = []
+    if "isic4" in datasets:
+        fingerprints.append(data.fingerprint_files([p for s in data.ISIC_SPLITS for p, _ in data.list_isic(s, data_root)]))
+    if "mias" in datasets:
+        mias = data.load_mias(data_root)
+        fingerprints.append(data.fingerprint_files([mias.path(n) for n in mias.names]))
+    for name in (d for d in datasets if d not in ("isic4", "mias")):
+        fingerprints.append(data.fingerprint_files(p for p in (Path(data_root) / name).rglob("*") if p.is_file()))
+    return json.dumps({"package": _package_fingerprint(), "data": fingerprints}, sort_keys=True)
 
 
 def notebook_key(notebook: Path, parameters: dict, context: str) -> str:
@@ -82,15 +84,16 @@ def data_fingerprint(context: str) -> str:
 
 
 def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: str, log=print,
-            record=None) -> Path:
+            record=None, overrides: dict | None = None) -> Path:
     """Run one chapter notebook with papermill unless its executed copy is up to date.
     ``context`` is :func:`run_context` of ``data_root``, computed once per build; ``record`` returns
-    the build's provenance (:func:`hdmann.provenance.collect`), stored with the chapter's compute time."""
+    the build's provenance (:func:`hdmann.provenance.collect`), stored with the chapter's compute time;
+    ``overrides`` (``{section: {field: value}}`` of the configs it takes) is its ``overrides`` parameter."""
     source = PROJECT / "notebooks" / f"{name}.ipynb"
     executed = out_dir / f"{name}.ipynb"
     # the data root reaches the kernel through HDMANN_DATA, so the published book prints no
     # path of this machine in its injected parameters cell
-    parameters = {"profile": profile}
+    parameters = {"profile": profile, "overrides": overrides or {}}
     key = notebook_key(source, parameters, context)
     if _stored_key(executed) == key:
         log(f"  {name}: up to date")
@@ -107,7 +110,8 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
         seconds = time.perf_counter() - start  # kernel start and every cell, as a reader rerunning it waits
         nb = json.loads(tmp.read_text())
         nb["metadata"][KEY] = key
-        nb["metadata"][PROVENANCE] = {**(record() if record else {}), "seconds": seconds, "finished": _now()}
+        nb["metadata"][PROVENANCE] = {**(record() if record else {}), "seconds": seconds, "finished": _now(),
+                                      "overrides": config.flat_overrides(overrides)}
         tmp.write_text(json.dumps(nb, indent=1))
         os.replace(tmp, executed)  # the previous good copy survives a failed run
     except BaseException:
@@ -151,7 +155,8 @@ def prepare_chapter(nb: dict, chapter: str, profile: str, build_record: dict) ->
                 tables.append({"chapter": chapter, "name": meta["name"], "rows": meta.get("rows"),
                                "path": f"book/executed/{chapter}/{meta['name']}.csv", "csv": text})
     values = results.glued_values(nb, chapter, profile)
-    record = nb.get("metadata", {}).get(PROVENANCE) or build_record
+    record = {**(nb.get("metadata", {}).get(PROVENANCE) or build_record),
+              "build_overrides": build_record.get("overrides") or {}}  # a variant's, shown on every page
     page = f"book/executed/{chapter}"
     nb["cells"].append({"cell_type": "markdown", "id": "hdmann-provenance", "metadata": {"tags": ["hdmann-provenance"]},
                         "source": provenance.footer_html(record, _relative_root(page) + "results.json")})
@@ -171,6 +176,8 @@ def assemble(profile: str, out: Path, build_record: dict | None = None) -> tuple
         shutil.copy2(PROJECT / "hdmann" / "resources" / resource, src / STATIC_DIR / published)
     for name in BOOK_FILES:
         shutil.copy2(PROJECT / name, src / name)
+    present = [name for name in CHAPTERS if (out / "_build" / "executed" / profile / f"{name}.ipynb").is_file()]
+    (src / "_toc.yml").write_text(registry.toc_yaml(present))  # a variant may lack chapters it did not build
     for path in (PROJECT / "book").iterdir():
         if not path.is_file():
             continue
@@ -207,17 +214,29 @@ def publish(html_dir: Path, out: Path, profile: str, build_record: dict, values,
 
 
 def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None = None,
-          chapters=CHAPTERS, log=print) -> Path:
-    """Execute the chapters in ``profile`` and build the HTML book; returns its index.html."""
+          chapters=CHAPTERS, log=print, overrides: dict | None = None) -> Path:
+    """Execute the chapters in ``profile`` and build the HTML book; returns its index.html.
+    ``overrides`` (``{section: {field: value}}``, ``hdmann book --set``) build a variant beside the
+    profile's book (:mod:`hdmann.variants`)."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     unknown = set(chapters) - set(CHAPTERS)
     if unknown:
         raise ValueError(f"unknown chapter(s) {sorted(unknown)}: choose from {CHAPTERS}")
-    root = check_data(data_root, log)
-    out = Path(out or PROJECT).resolve()
-    log(f"hdmann book: profile={profile}, data root={root}")
-    context = run_context(root)
+    config.check_overrides(profile, overrides or {})
+    base_out = Path(out or PROJECT).resolve()
+    out = variants.out_folder(base_out, profile, overrides)
+    label = variants.name(profile, overrides)
+    log(f"hdmann book: profile {label}" + (f" ({variants.describe(overrides)})" if overrides else "")
+        + f", {len(chapters)} chapter(s), data root {data_root or os.environ.get('HDMANN_DATA') or 'data'}")
+    root = check_data(data_root, log, chapters)
+    contexts = {name: run_context(root, registry.chapter(name).datasets) for name in chapters}
+    context = run_context(root, registry.datasets_for(chapters))  # the build's data, for its provenance
+    taken = {name: registry.chapter(name).overrides(overrides) for name in chapters}
+    if out != base_out:
+        variants.write_note(out, profile, overrides)
+        variants.seed_from_profile(base_out / "_build" / "executed" / profile, out / "_build" / "executed" / profile,
+                                   [c.name for c in registry.CHAPTERS if not c.overrides(overrides)])
     collected = {}
 
     def record() -> dict:  # collected once, and only when needed (it asks a child process for the devices)
@@ -225,13 +244,13 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
             collected.update(provenance.collect(profile, data_fingerprint(context)))
         return dict(collected)
 
-    executed = [execute(name, profile, root, out / "_build" / "executed" / profile, context, log, record)
-                for name in chapters]
+    executed = [execute(name, profile, root, out / "_build" / "executed" / profile, contexts[name], log, record,
+                        taken[name]) for name in chapters]
     if not collected:  # nothing ran: the pages' device is the one their chapters were computed on
         devices = {json.loads(p.read_text())["metadata"].get(PROVENANCE, {}).get("device") for p in executed}
         known = devices.pop() if len(devices) == 1 else None
         collected.update(provenance.collect(profile, data_fingerprint(context), known))
-    build_record = {**record(), "finished": _now()}
+    build_record = {**record(), "finished": _now(), "overrides": config.flat_overrides(overrides)}
     src, values, tables = assemble(profile, out, build_record)
     log("  jupyter-book build (warnings are errors)")
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src), "--path-output", str(out),

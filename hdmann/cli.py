@@ -66,8 +66,10 @@ def _check(args) -> int:
 def _book(args) -> int:
     from hdmann import book
 
+    from hdmann.config import parse_assignments
+
     chapters = tuple(args.chapters.split(",")) if args.chapters else book.CHAPTERS
-    book.build(args.profile, args.data_root, args.out, chapters)
+    book.build(args.profile, args.data_root, args.out, chapters, overrides=parse_assignments(args.set or ()))
     return 0
 
 
@@ -124,7 +126,10 @@ def main(argv=None) -> int:
     p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
     p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
     p.add_argument("--out", default=None, help="folder to write _build/ into (default: the project)")
-    p.add_argument("--chapters", default=None, help="comma-separated subset of chapters")
+    p.add_argument("--chapters", default=None, help="comma-separated subset of chapters (checks only their data)")
+    p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
+                   help="override a config field (repeatable; VALUE is JSON, else a string), e.g. "
+                        "study_a.hypervector_dim=2000: builds a variant in _build/variants/<profile>+<hash>/")
     p.set_defaults(run=_book)
     p = sub.add_parser("check", help="decode every image once; list every bad file (exit 1 if any)")
     p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")

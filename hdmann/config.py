@@ -3,7 +3,7 @@
 ``smoke`` keeps CI under its budget, ``quick`` is the CPU default, ``paper`` carries the
 papers' stated settings (GPU-sized). Every field that the papers leave unstated is declared with
 :func:`unstated` (field metadata saying why we chose its value), from which each chapter's
-"what we chose" table is generated (:func:`choices`).
+"what we chose" table is generated (:func:`hdmann.report.choices`).
 
 ``overrides`` (a notebook parameter; ``hdmann book --set SECTION.FIELD=VALUE``) change fields of a
 profile through :func:`from_overrides`, checked against each field's type: an unknown field or a
@@ -51,23 +51,6 @@ def unstated_fields(cfg, scope: str | None = None) -> dict[str, str]:
     (None: the fields without a scope), in declaration order."""
     return {f.name: f.metadata[UNSTATED] for f in dataclasses.fields(cfg)
             if UNSTATED in f.metadata and f.metadata.get(SCOPE) == scope}
-
-
-def choices(cfg, scope: str | None = None, extra: dict[str, Any] | None = None):
-    """The "what we chose" table of a chapter: each unstated field in ``scope``, this run's value
-    and why, then the ``extra`` rows (``{setting: value}``, e.g. what a profile ran)."""
-    import pandas as pd
-
-    rows = [{"setting": name, "value": _shown(getattr(cfg, name)), "why": why}
-            for name, why in unstated_fields(cfg, scope).items()]
-    rows += [{"setting": name, "value": _shown(value), "why": ""} for name, value in (extra or {}).items()]
-    return pd.DataFrame(rows, columns=["setting", "value", "why"])
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, tuple):
-        return ", ".join(str(v) for v in value) or "none"
-    return "none" if value is None else str(value)
 
 
 class _Config:
@@ -494,25 +477,40 @@ def _build(cls, table, profile, overrides):
     return cls(profile=profile, **values)
 
 
-def study_a_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyAConfig:
-    return _build(StudyAConfig, _STUDY_A_PROFILES, profile, overrides)
+def _merged(section: str, overrides: dict | None, fields: dict) -> dict:
+    """``overrides[section]`` (a chapter's ``{section: {field: value}}`` parameter) under ``fields``."""
+    overrides = overrides or {}
+    unknown = set(overrides) - set(BUILDERS)
+    if unknown:
+        raise ValueError(f"unknown config section(s) {sorted(unknown)}; known: {sorted(BUILDERS)}")
+    for name, values in overrides.items():
+        if not isinstance(values, dict):
+            raise ValueError(f"overrides[{name!r}] must be a dict of {name} fields, not {values!r}")
+    return {**overrides.get(section, {}), **fields}
 
 
-def study_b_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyBConfig:
+def study_a_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None, **fields: Any) -> StudyAConfig:
+    """Study A's config in ``profile``; ``overrides`` is a chapter's parameter (its ``study_a`` part applies)."""
+    return _build(StudyAConfig, _STUDY_A_PROFILES, profile, _merged("study_a", overrides, fields))
+
+
+def study_b_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None, **fields: Any) -> StudyBConfig:
     _check_profile(profile)
     table = {p: {**_STUDY_B_PATCH_PROFILES[p], **_STUDY_B_PROFILES[p]} for p in PROFILES}
-    return _build(StudyBConfig, table, profile, overrides)
+    return _build(StudyBConfig, table, profile, _merged("study_b", overrides, fields))
 
 
-def compression_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> CompressionConfig:
-    return _build(CompressionConfig, _COMPRESSION_PROFILES, profile, overrides)
+def compression_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None, **fields: Any) -> CompressionConfig:
+    return _build(CompressionConfig, _COMPRESSION_PROFILES, profile, _merged("compression", overrides, fields))
 
 
-def study_a_beyond_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyABeyondConfig:
-    """The chapter's config; its ``study_a`` is Study A's config of the same profile unless given."""
-    overrides = dict(overrides)
-    overrides.setdefault("study_a", study_a_config(profile))
-    return _build(StudyABeyondConfig, _STUDY_A_BEYOND_PROFILES, profile, overrides)
+def study_a_beyond_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None,
+                          **fields: Any) -> StudyABeyondConfig:
+    """The chapter's config; its ``study_a`` is Study A's config of the same profile (with the
+    ``study_a`` part of ``overrides``, so one override changes the model the chapter probes too)."""
+    fields = _merged("study_a_beyond", overrides, fields)
+    fields.setdefault("study_a", study_a_config(profile, overrides))
+    return _build(StudyABeyondConfig, _STUDY_A_BEYOND_PROFILES, profile, fields)
 
 
 # the configs a chapter can build, by the section name of `hdmann book --set SECTION.FIELD=VALUE`
@@ -521,21 +519,10 @@ BUILDERS = {"study_a": study_a_config, "study_a_beyond": study_a_beyond_config, 
 
 
 def from_overrides(section: str, profile: str = DEFAULT_PROFILE, overrides: dict | None = None):
-    """The config of ``section`` in ``profile`` with ``overrides[section]`` applied: a chapter's
-    ``overrides`` parameter is ``{section: {field: value}}``. Study A beyond's ``study_a`` takes the
-    ``study_a`` section, so one override changes the model that chapter probes as well."""
-    overrides = overrides or {}
-    unknown = set(overrides) - set(BUILDERS)
-    if section not in BUILDERS or unknown:
-        raise ValueError(f"unknown config section(s) {sorted(unknown | ({section} - set(BUILDERS)))}; "
-                         f"known: {sorted(BUILDERS)}")
-    for name, fields in overrides.items():
-        if not isinstance(fields, dict):
-            raise ValueError(f"overrides[{name!r}] must be a dict of {name} fields, not {fields!r}")
-    fields = dict(overrides.get(section, {}))
-    if section == "study_a_beyond" and overrides.get("study_a"):
-        fields.setdefault("study_a", study_a_config(profile, **overrides["study_a"]))
-    return BUILDERS[section](profile, **fields)
+    """The config of ``section`` (a key of :data:`BUILDERS`) in ``profile`` with ``overrides`` applied."""
+    if section not in BUILDERS:
+        raise ValueError(f"unknown config section {section!r}; known: {sorted(BUILDERS)}")
+    return BUILDERS[section](profile, overrides)
 
 
 def parse_assignments(assignments) -> dict[str, dict[str, Any]]:

@@ -272,37 +272,46 @@ def _mias(report: CheckReport, root: Path, store: VerdictStore) -> None:
         report.skipped.append(f"{len(extra)} file(s) in mias/images not listed in images.csv (e.g. {sorted(extra)[0]})")
 
 
-def _jobs(root: Path) -> list[tuple[Path, str]]:
+def _jobs(root: Path, datasets=("isic4", "mias")) -> list[tuple[Path, str]]:
     """Every image the check will decode, found leniently (problems are reported later)."""
     jobs = []
-    for split in data.ISIC_SPLITS:
+    for split in data.ISIC_SPLITS if "isic4" in datasets else ():
         try:
             jobs += [(p, "RGB") for p, _ in data.scan_isic(split, root).items]
         except data.DataError:
             pass
     images = root / "mias" / "images"
-    if images.is_dir():
+    if "mias" in datasets and images.is_dir():
         jobs += [(p, "L") for p in sorted(images.glob("*.png"))]
     return jobs
 
 
-def check(data_root=None, cache_root=None, workers: int | None = None) -> CheckReport:
-    """Decode every image of isic4/ and mias/ once (verdicts cached) and report what is wrong."""
+DECODED = ("isic4", "mias")
+
+
+def check(data_root=None, cache_root=None, workers: int | None = None, datasets=DECODED) -> CheckReport:
+    """Decode every image of isic4/ and mias/ (or of those ``datasets`` named) once (verdicts
+    cached) and report what is wrong."""
     start = time.perf_counter()
+    unknown = set(datasets) - set(DECODED)
+    if unknown:
+        raise ValueError(f"hdmann check decodes {DECODED}, not {sorted(unknown)}")
     root = data.resolve_data_root(data_root)
     report = CheckReport(root)
     store = VerdictStore(cache_root)
-    store.prefetch(_jobs(root), workers)
-    _isic(report, root, store)
-    _mias(report, root, store)
+    store.prefetch(_jobs(root, datasets), workers)
+    if "isic4" in datasets:
+        _isic(report, root, store)
+    if "mias" in datasets:
+        _mias(report, root, store)
     report.decoded, report.reused, report.cache_note = store.decoded, store.reused, store.write_failed
     report.seconds = time.perf_counter() - start
     return report
 
 
-def require_clean(data_root=None, log=print) -> CheckReport:
+def require_clean(data_root=None, log=print, datasets=DECODED) -> CheckReport:
     """Run the check, print its summary, and raise :class:`DataError` listing every bad file."""
-    report = check(data_root)
+    report = check(data_root, datasets=datasets)
     for line in report.lines():
         if log:
             log(line)

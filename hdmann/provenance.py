@@ -6,6 +6,7 @@ reader of any chapter can tell which code, libraries, data and machine produced 
 from __future__ import annotations
 
 import html
+import json
 import os
 import platform
 import subprocess
@@ -106,6 +107,19 @@ def _version_text(v: dict) -> str:
     return f"Python {v.get('python')}; {libs}" + (f" (codecs: {codecs})" if codecs else "")
 
 
+def _overrides_items(record: dict) -> list[str]:
+    """A variant's overrides (``hdmann book --set``): those this page's chapter took, else the build's."""
+    def text(flat: dict) -> str:
+        return html.escape(", ".join(f"{k}={json.dumps(v)}" for k, v in flat.items()))
+
+    applied, build = record.get("overrides") or {}, record.get("build_overrides") or {}
+    if applied:
+        return [f"overrides <code>{text(applied)}</code>"]
+    if build:
+        return [f"a variant with overrides <code>{text(build)}</code>, none of which this chapter takes"]
+    return []
+
+
 def footer_html(record: dict, results_href: str) -> str:
     """The provenance footer of one page, as an HTML block (MyST passes it through)."""
     commit = record.get("commit")
@@ -115,7 +129,7 @@ def footer_html(record: dict, results_href: str) -> str:
             code += " with uncommitted changes"
     else:
         code = "no git commit (not run from a git checkout)"
-    items = [f"profile <strong>{html.escape(str(record.get('profile')))}</strong>", code,
+    items = [f"profile <strong>{html.escape(str(record.get('profile')))}</strong>", *_overrides_items(record), code,
              html.escape(_version_text(record.get("versions", {}))),
              f"data <code>{html.escape(str(record.get('data', ''))[:12])}</code>",
              html.escape(str(record.get("device", "unknown device")))]

@@ -80,3 +80,24 @@ def table(data, name: str, caption: str | None = None):
             f"{styler.to_html()}</div>{link}")
     display({"text/html": body, "text/plain": frame.to_string(max_rows=20), CSV_MIME: csv_text},
             raw=True, metadata={TABLE_METADATA: {"name": name, "rows": len(frame)}})
+
+
+def choices(cfg, scope: str | None = None, extra: dict | None = None):
+    """A chapter's "what we chose" table, generated from the config's field metadata: each field
+    the papers leave unstated (:func:`hdmann.config.unstated`) in ``scope``, this run's value and
+    why we chose it, then the ``extra`` rows (``{setting: value}``, e.g. what a profile ran).
+    Show it with :func:`table`."""
+    import pandas as pd
+
+    from hdmann.config import unstated_fields
+
+    rows = [{"setting": name, "value": _shown(getattr(cfg, name)), "why": why}
+            for name, why in unstated_fields(cfg, scope).items()]
+    rows += [{"setting": name, "value": _shown(value), "why": ""} for name, value in (extra or {}).items()]
+    return pd.DataFrame(rows, columns=["setting", "value", "why"])
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return ", ".join(str(v) for v in value) or "none"
+    return "none" if value is None else str(value)

@@ -27,6 +27,22 @@ def test_every_notebook_is_a_chapter():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_builds_each_config_it_declares_with_its_overrides(path):
+    """A chapter's `overrides` reach every config it builds, and it builds only configs the
+    registry says it takes (else `--set` would silently miss it, or the variant would reuse it)."""
+    from hdmann import config, registry
+
+    code = "".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    built = {section for section, builder in config.BUILDERS.items()
+             if re.search(rf"\b{builder.__name__}\(profile, overrides=overrides\)", code)}
+    taken = set(registry.chapter(path.stem).configs)
+    assert built <= taken, f"{path.stem} builds {built - taken} but the registry does not list them"
+    nested = {"study_a"} if "study_a_beyond" in built else set()  # Study A beyond's config holds Study A's
+    assert taken <= built | nested, f"{path.stem} takes {taken - built - nested} but never builds them"
+    assert not re.search(r"_config\(profile\)", code), f"{path.stem} builds a config without its overrides"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_source_notebook_is_thin(path):
     cells = _cells(path)
     code = [c for c in cells if c["cell_type"] == "code"]
@@ -35,8 +51,10 @@ def test_source_notebook_is_thin(path):
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
     tree = ast.parse("".join(params[0]["source"]))
     assigned = {t.id for node in tree.body for t in node.targets}
-    assert assigned == {"profile", "data_root"}
-    assert all(isinstance(node.value, ast.Constant) for node in tree.body), "parameters are plain literals"
+    assert assigned == {"profile", "data_root", "overrides"}
+    for node in tree.body:
+        ast.literal_eval(node.value)  # parameters are plain literals
+    assert {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}["overrides"] == {}
     for c in code:
         tree = ast.parse("".join(c["source"]))
         defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,81 @@ def test_every_profile_override_is_a_field():
         names = {f.name for f in dataclasses.fields(cls)}
         for overrides in table.values():
             assert set(overrides) <= names
+
+
+# --- overrides (`overrides` notebook parameter, `hdmann book --set`) and unstated-field metadata ---
+
+from hdmann import report  # noqa: E402
+from hdmann.config import (BUILDERS as SECTIONS, StudyABeyondConfig, check_overrides, flat_overrides,  # noqa: E402
+                           from_overrides, parse_assignments, study_a_beyond_config, unstated_fields)
+
+
+def test_overrides_apply_by_section_and_reach_study_a_beyond():
+    overrides = {"study_a": {"hypervector_dim": 2000, "jpeg_qualities": [50, 5]}, "study_b": {"max_films": None}}
+    cfg = study_a_config("smoke", overrides=overrides)
+    assert cfg.hypervector_dim == 2000 and cfg.jpeg_qualities == (50, 5)
+    assert cfg.image_size == study_a_config("smoke").image_size
+    assert study_b_config("smoke", overrides=overrides).max_films is None
+    assert compression_config("smoke", overrides=overrides) == compression_config("smoke")
+    beyond = study_a_beyond_config("smoke", overrides=overrides)
+    assert beyond.study_a.hypervector_dim == 2000, "the model the chapter probes follows --set study_a.*"
+    assert from_overrides("study_a", "smoke", overrides) == cfg
+    assert study_a_config("smoke", overrides={}) == study_a_config("smoke")
+
+
+@pytest.mark.parametrize("overrides, words", [
+    ({"study_a": {"hypervector_dims": 2000}}, ["unknown StudyAConfig field", "hypervector_dims", "hypervector_dim"]),
+    ({"study_a": {"hypervector_dim": "big"}}, ["StudyAConfig.hypervector_dim='big'", "wrong type", "takes int"]),
+    ({"study_a": {"hypervector_dim": 2.5}}, ["hypervector_dim", "takes int"]),
+    ({"study_a": {"paper_order": 1}}, ["paper_order", "takes bool"]),
+    ({"study_a": {"jpeg_qualities": 5}}, ["jpeg_qualities", "tuple[int, ...]"]),
+    ({"study_b": {"conv_filters": [16, 32]}}, ["conv_filters", "tuple[int, int, int]", "3 values"]),
+    ({"study_b": {"max_films": "all"}}, ["max_films", "int | None"]),
+    ({"study_b": {"profile": "paper"}}, ["profile cannot be overridden"]),
+    ({"study_a_beyond": {"study_a": {}}}, ["study_a", "--set study_a.FIELD=VALUE"]),
+    ({"studya": {"image_size": 64}}, ["unknown config section", "studya", "study_a"]),
+    ({"study_a": 64}, ["overrides['study_a'] must be a dict"]),
+    ({"study_a": {"image_size": 66}}, ["image_size=66", "multiple of 4"]),  # values still validated
+])
+def test_bad_overrides_raise_naming_the_field(overrides, words):
+    with pytest.raises(ValueError) as info:
+        check_overrides("smoke", overrides)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_parse_assignments():
+    parsed = parse_assignments(["study_a.hypervector_dim=2000", "study_b.codec=jpeg", "study_b.max_films=null",
+                                "study_b.matrix_ratios=[15, 11000]", "study_a.learning_rate=1e-4"])
+    assert parsed == {"study_a": {"hypervector_dim": 2000, "learning_rate": 1e-4},
+                      "study_b": {"codec": "jpeg", "max_films": None, "matrix_ratios": [15, 11000]}}
+    check_overrides("smoke", parsed)
+    assert flat_overrides(parsed) == {"study_a.hypervector_dim": 2000, "study_a.learning_rate": 1e-4,
+                                      "study_b.codec": "jpeg", "study_b.matrix_ratios": [15, 11000],
+                                      "study_b.max_films": None}
+    for bad in ("hypervector_dim=2000", "study_a.hypervector_dim", "=3", ".x=1"):
+        with pytest.raises(ValueError, match="SECTION.FIELD=VALUE"):
+            parse_assignments([bad])
+
+
+@pytest.mark.parametrize("cls", [StudyAConfig, StudyABeyondConfig, StudyBConfig, CompressionConfig])
+def test_choices_table_lists_exactly_the_unstated_fields(cls):
+    cfg = SECTIONS[{StudyAConfig: "study_a", StudyABeyondConfig: "study_a_beyond", StudyBConfig: "study_b",
+                    CompressionConfig: "compression"}[cls]]("smoke")
+    marked = [f for f in dataclasses.fields(cls) if "unstated" in f.metadata]
+    for scope in {f.metadata.get("scope") for f in marked} | {None}:
+        table = report.choices(cfg, scope)
+        expected = [f.name for f in marked if f.metadata.get("scope") == scope]
+        assert list(table["setting"]) == expected == list(unstated_fields(cls, scope))
+        assert list(table["value"]) == [report._shown(getattr(cfg, n)) for n in expected]
+        assert all(isinstance(w, str) and w.strip() for w in table["why"]), "every choice says why"
+    extra = report.choices(cfg, extra={"runs": 3})
+    assert list(extra["setting"])[-1] == "runs" and len(extra) == len(unstated_fields(cls)) + 1
+
+
+def test_unstated_choices_are_data_not_comments():
+    from hdmann import config
+
+    source = (Path(config.__file__)).read_text()
+    assert "# unstated" not in source.replace("``# unstated``", ""), "mark an unstated field with unstated(...)"
+    assert len(unstated_fields(StudyAConfig)) >= 10 and len(unstated_fields(StudyBConfig, "patches")) >= 10

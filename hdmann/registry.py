@@ -1,0 +1,219 @@
+"""The book's datasets and chapters, each listed once.
+
+A **dataset** names its folder under the data root, its loader, how to get it (``hdmann fetch`` or
+its README), how it is checked before a build, and how it is counted. A **chapter** names its
+notebook (``notebooks/<name>.ipynb``), its part of the book, the datasets it reads and the configs
+it takes (the sections of ``hdmann book --set SECTION.FIELD=VALUE`` passed to it as ``overrides``).
+
+The runner (:mod:`hdmann.book`) executes :data:`CHAPTERS` in order and checks only the datasets of
+the chapters it builds (:func:`check_data`); ``_toc.yml`` is :func:`toc_yaml` (``python -m hdmann.registry > _toc.yml``
+rewrites it; a test keeps the two equal). README.md, "Adding a study", walks through the files.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from hdmann import config, data
+
+
+def _resolve(ref: str) -> Callable:
+    """``"hdmann.module:function"`` -> the function, imported only when used (some import Keras)."""
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # its folder under the data root
+    description: str
+    loader: str  # "module:function" that reads it
+    fetch: str | None  # "module:function" behind `hdmann fetch NAME`; None: see the dataset's README
+    check: str  # "module:function(root) -> list of problems"; the decoded sets go through hdmann check
+    counts: str  # "module:function(root) -> one line of counts"
+    decoded_by_check: bool = False  # every image decoded by `hdmann check` (else: presence and layout)
+
+    def problems(self, root: Path) -> list[str]:
+        return _resolve(self.check)(root)
+
+    def count_line(self, root: Path) -> str:
+        return _resolve(self.counts)(root)
+
+
+def _isic4_counts(root: Path) -> str:
+    counts = data.isic_counts(root)
+    return "; ".join(f"{s} {sum(c.values())}" for s, c in counts.items())
+
+
+def _mias_counts(root: Path) -> str:
+    m = data.mias_counts(root)
+    return f"{m['films']} films, {m['patients']} patients"
+
+
+def _decoded(name: str) -> Callable[[Path], list[str]]:
+    def check(root: Path) -> list[str]:  # the decoding check runs once for all decoded sets (book.check_data)
+        try:
+            data.dataset_dir(name, root)
+        except data.DataError as exc:
+            return [str(exc)]
+        return []
+    return check
+
+
+isic4_problems, mias_problems = _decoded("isic4"), _decoded("mias")
+
+
+def isic_other_problems(root: Path) -> list[str]:
+    from hdmann.study_a_beyond import list_isic_other
+
+    try:
+        list_isic_other(config.ISIC_OTHER_USABLE, root)
+    except data.DataError as exc:
+        return [str(exc)]
+    return []
+
+
+def isic_other_counts(root: Path) -> str:
+    from hdmann.study_a_beyond import list_isic_other
+
+    items = list_isic_other(config.ISIC_OTHER_USABLE, root)
+    return ", ".join(f"{c} {sum(1 for _, label in items if label == i)}" for i, c in enumerate(config.ISIC_OTHER_USABLE))
+
+
+def _breastmnist_file(root: Path) -> Path:
+    return data.dataset_dir("breastmnist", root) / "breastmnist.npz"
+
+
+def breastmnist_problems(root: Path) -> list[str]:
+    import numpy as np
+
+    try:
+        path = _breastmnist_file(root)
+        if not path.is_file():
+            return [f"{str(path)!r} is missing; see the breastmnist README for its source."]
+        with np.load(path) as npz:
+            if "test_images" not in npz.files:
+                return [f"{str(path)!r} has no 'test_images' (keys: {npz.files})."]
+    except (data.DataError, OSError, ValueError) as exc:
+        return [str(exc)]
+    return []
+
+
+def breastmnist_counts(root: Path) -> str:
+    import numpy as np
+
+    with np.load(_breastmnist_file(root)) as npz:
+        return f"{len(npz['test_images'])} test images"
+
+
+_HERE = "hdmann.registry"
+DATASETS: dict[str, Dataset] = {d.name: d for d in (
+    Dataset("isic4", "ISIC skin lesions, four classes (Study A)", "hdmann.data:load_isic", "hdmann.fetch:fetch_isic4",
+            f"{_HERE}:isic4_problems", f"{_HERE}:_isic4_counts", decoded_by_check=True),
+    Dataset("mias", "mini-MIAS mammograms (Study B)", "hdmann.data:load_mias", "hdmann.fetch:fetch_mias",
+            f"{_HERE}:mias_problems", f"{_HERE}:_mias_counts", decoded_by_check=True),
+    Dataset("isic-other", "other ISIC diagnoses: new classes and near out-of-distribution images",
+            "hdmann.study_a_beyond:load_isic_other", None, f"{_HERE}:isic_other_problems", f"{_HERE}:isic_other_counts"),
+    Dataset("breastmnist", "BreastMNIST ultrasound: a far out-of-distribution set",
+            "hdmann.study_a_beyond:load_breastmnist", None, f"{_HERE}:breastmnist_problems", f"{_HERE}:breastmnist_counts"),
+)}
+
+@dataclass(frozen=True)
+class Chapter:
+    name: str  # notebooks/<name>.ipynb, book/executed/<name> in the book
+    part: str  # the part's caption in the table of contents
+    datasets: tuple[str, ...]  # what it reads (checked before it runs)
+    configs: tuple[str, ...]  # sections of config.BUILDERS it builds: its `overrides` parameter holds these
+
+    def overrides(self, overrides: dict | None) -> dict:
+        """The part of a build's ``{section: {field: value}}`` overrides this chapter takes."""
+        return {s: dict(f) for s, f in sorted((overrides or {}).items()) if s in self.configs and f}
+
+    @property
+    def notebook(self) -> Path:
+        return _project() / "notebooks" / f"{self.name}.ipynb"
+
+
+def _project() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+FOUNDATIONS = "Foundations"
+STUDY_A = "Study A: HD-MANN on skin lesions under JPEG"
+STUDY_B = "Study B: mammograms under JPEG 2000"
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("data", FOUNDATIONS, ("isic4", "mias"), ()),
+    Chapter("compression", FOUNDATIONS, ("isic4", "mias"), ("compression", "study_b")),
+    Chapter("study_a_model", STUDY_A, ("isic4",), ("study_a",)),
+    Chapter("study_a_representations", STUDY_A, ("isic4",), ("study_a",)),
+    Chapter("study_a_beyond", STUDY_A, ("isic4", "isic-other", "mias", "breastmnist"), ("study_a_beyond", "study_a")),
+    Chapter("study_b_patches", STUDY_B, ("mias",), ("study_b",)),
+    Chapter("study_b_control", STUDY_B, ("mias",), ("study_b",)),
+)
+ROOT_PAGE = "book/intro"
+BACK_MATTER = ("Back matter", ("book/reproducing", "book/bibliography"))
+
+
+def chapter_names() -> tuple[str, ...]:
+    return tuple(c.name for c in CHAPTERS)
+
+
+def chapter(name: str) -> Chapter:
+    for c in CHAPTERS:
+        if c.name == name:
+            return c
+    raise ValueError(f"unknown chapter {name!r}: choose from {', '.join(chapter_names())}")
+
+
+def datasets_for(names) -> tuple[str, ...]:
+    """The datasets the named chapters read, in :data:`DATASETS` order."""
+    wanted = {d for n in names for d in chapter(n).datasets}
+    return tuple(d for d in DATASETS if d in wanted)
+
+
+def check_data(root: Path, datasets, log=print) -> None:
+    """Check the named datasets before any notebook runs: ``hdmann check``'s decoding of every image
+    for the decoded sets (verdicts cached), presence and layout for the others. One summary line
+    when all is well; a :class:`hdmann.data.DataError` listing every problem otherwise."""
+    from hdmann import datacheck
+
+    unknown = set(datasets) - set(DATASETS)
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {sorted(unknown)}: known {sorted(DATASETS)}")
+    problems = [f"  {name}/: {p}" for name in datasets for p in DATASETS[name].problems(root)]
+    decoded = tuple(d for d in datasets if DATASETS[d].decoded_by_check)
+    if problems:
+        raise data.DataError(f"{len(problems)} problem(s) in the data under {str(root)!r}:\n" + "\n".join(problems))
+    if decoded:
+        report = datacheck.require_clean(root, log=None, datasets=decoded)
+        log(f"data check: {sum(report.images.values()):,} images usable ("
+            + ", ".join(f"{k} {v:,}" for k, v in report.images.items())
+            + f") in {report.seconds:.1f} s; {report.decoded} decoded, {report.reused} verdicts reused"
+            + (f"; also present: {', '.join(d for d in datasets if d not in decoded)}" if len(decoded) < len(datasets) else ""))
+    else:
+        log(f"data check: {', '.join(datasets)} present")
+
+
+def toc_yaml(chapters=None) -> str:
+    """The Jupyter Book table of contents: the chapters (all, or those named) in their parts, then
+    the back matter."""
+    shown = [c for c in CHAPTERS if chapters is None or c.name in chapters]
+    lines = ["format: jb-book", f"root: {ROOT_PAGE}", "parts:"]
+    parts: list[str] = []
+    for c in shown:
+        if c.part not in parts:
+            parts.append(c.part)
+    for part in parts:
+        caption = f'"{part}"' if ":" in part else part
+        lines += [f"  - caption: {caption}", "    chapters:"]
+        lines += [f"      - file: book/executed/{c.name}" for c in shown if c.part == part]
+    caption, pages = BACK_MATTER
+    lines += [f"  - caption: {caption}", "    chapters:"] + [f"      - file: {p}" for p in pages]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(toc_yaml(), end="")

@@ -1,0 +1,104 @@
+"""hdmann.registry (datasets and chapters listed once), the data a chapter subset needs, and book
+variants (`hdmann book --set`): their folders, the overrides each chapter takes, and the footer."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from synthetic import write_isic
+
+from hdmann import book, cli, config, data, provenance, registry, variants
+
+
+def test_toc_is_the_registry():
+    """_toc.yml agrees with the runner by construction: both are the registry's chapter list."""
+    assert (book.PROJECT / "_toc.yml").read_text() == registry.toc_yaml(), \
+        "regenerate it: python -m hdmann.registry > _toc.yml"
+    assert book.CHAPTERS == registry.chapter_names()
+    assert sorted(p.stem for p in (book.PROJECT / "notebooks").glob("*.ipynb")) == sorted(book.CHAPTERS)
+    partial = registry.toc_yaml(["data", "study_b_control"])
+    assert "book/executed/data" in partial and "study_a" not in partial and "book/bibliography" in partial
+
+
+def test_chapters_name_known_datasets_and_configs():
+    for chapter in registry.CHAPTERS:
+        assert chapter.notebook.is_file(), chapter.name
+        assert set(chapter.datasets) <= set(registry.DATASETS), chapter.name
+        assert set(chapter.configs) <= set(config.BUILDERS), chapter.name
+    assert registry.datasets_for(["study_a_model"]) == ("isic4",)
+    assert registry.datasets_for(["study_b_control", "study_a_model"]) == ("isic4", "mias")
+    with pytest.raises(ValueError, match="unknown chapter 'study_c'"):
+        registry.chapter("study_c")
+
+
+def test_chapter_takes_only_its_sections():
+    overrides = {"study_a": {"hypervector_dim": 2000}, "study_b": {"max_films": 30}, "compression": {}}
+    assert registry.chapter("data").overrides(overrides) == {}
+    assert registry.chapter("study_a_model").overrides(overrides) == {"study_a": {"hypervector_dim": 2000}}
+    assert registry.chapter("study_a_beyond").overrides(overrides) == {"study_a": {"hypervector_dim": 2000}}
+    assert registry.chapter("compression").overrides(overrides) == {"study_b": {"max_films": 30}}
+
+
+def test_chapter_subset_checks_only_its_data(tmp_path):
+    """`--chapters study_a_model` needs isic4 only: a data root without mias/ passes; a chapter
+    that reads mias fails, naming it and how to get it."""
+    root = tmp_path / "data"
+    write_isic(root)
+    lines = []
+    assert book.check_data(root, lines.append, ("study_a_model",)) == root.resolve()
+    assert len(lines) == 1 and "isic4" in lines[0] and "usable" in lines[0], lines
+    with pytest.raises(data.DataError, match=r"mias/.*hdmann fetch mias"):
+        book.check_data(root, lines.append, ("study_b_control",))
+    with pytest.raises(data.DataError, match="isic-other"):
+        book.check_data(root, lines.append, ("study_a_beyond",))
+
+
+def test_registry_datasets_are_present_in_the_real_data(data_root):
+    for name, dataset in registry.DATASETS.items():
+        assert dataset.problems(data_root) == [], name
+        assert dataset.count_line(data_root), name
+
+
+def test_variant_folder_and_name():
+    base = book.PROJECT
+    assert variants.name("smoke", {}) == "smoke" and variants.out_folder(base, "smoke", None) == base
+    one = {"study_a": {"hypervector_dim": 2000}}
+    label = variants.name("smoke", one)
+    assert label.startswith("smoke+") and len(label) == len("smoke+") + 8
+    assert label == variants.name("smoke", json.loads(json.dumps(one))), "stable across runs"
+    assert label != variants.name("smoke", {"study_a": {"hypervector_dim": 64}}) != variants.name("quick", one)
+    assert variants.out_folder(base, "smoke", one) == base / "_build" / "variants" / label
+    assert variants.describe(one) == "study_a.hypervector_dim=2000"
+
+
+def test_variant_reuses_the_profiles_chapters_no_override_applies_to(tmp_path):
+    base, variant = tmp_path / "base", tmp_path / "variant"
+    base.mkdir()
+    for name in ("data", "study_b_control"):
+        (base / f"{name}.ipynb").write_text("{}")
+    assert variants.seed_from_profile(base, variant, ["data", "study_b_control", "compression"]) == \
+        ["data", "study_b_control"]
+    assert variants.seed_from_profile(base, variant, ["data"]) == [], "an up-to-date copy is not copied again"
+
+
+def test_bad_set_fails_before_anything_runs(tmp_path, capsys):
+    for bad, words in ((["study_a.hypervector_dims=2000"], ["hypervector_dims", "hypervector_dim"]),
+                       (["study_a.hypervector_dim=big"], ["hypervector_dim", "takes int"]),
+                       (["hypervector_dim=2000"], ["SECTION.FIELD=VALUE"])):
+        args = ["book", "--profile", "smoke", "--data-root", str(tmp_path / "nowhere"), "--out", str(tmp_path)]
+        assert cli.main(args + [a for s in bad for a in ("--set", s)]) == 2
+        err = capsys.readouterr().err
+        assert all(w in err for w in words), err
+    assert not (tmp_path / "_build").exists()
+
+
+def test_footer_shows_the_overrides():
+    record = {"profile": "smoke", "commit": None, "versions": {}, "data": "0" * 64, "device": "CPU: test",
+              "finished": "now", "seconds": 3.0}
+    plain = provenance.footer_html(record, "results.json")
+    assert "overrides" not in plain
+    taken = provenance.footer_html({**record, "overrides": {"study_a.hypervector_dim": 2000}}, "results.json")
+    assert "overrides <code>study_a.hypervector_dim=2000</code>" in taken
+    other = provenance.footer_html({**record, "overrides": {}, "build_overrides": {"study_a.hypervector_dim": 2000}},
+                                   "results.json")
+    assert "none of which this chapter takes" in other and "study_a.hypervector_dim=2000" in other
