@@ -34,6 +34,7 @@ class Dataset:
     check: str  # "module:function(root) -> list of problems"; the decoded sets go through hdmann check
     counts: str  # "module:function(root) -> one line of counts"
     decoded_by_check: bool = False  # every image decoded by `hdmann check` (else: presence and layout)
+    source: str = ""  # where to get it when `hdmann fetch` cannot
 
     def problems(self, root: Path) -> list[str]:
         return _resolve(self.check)(root)
@@ -65,9 +66,19 @@ def _decoded(name: str) -> Callable[[Path], list[str]]:
 isic4_problems, mias_problems = _decoded("isic4"), _decoded("mias")
 
 
+def _missing(name: str, root: Path) -> list[str]:
+    """The folder of a dataset `hdmann fetch` cannot get, or why it is absent and where it comes from."""
+    if (root / name).is_dir():
+        return []
+    return [f"{name}/ is missing under the data root {str(root)!r}; it is {DATASETS[name].source}. "
+            f"Put it there, or build only the chapters that do not read it (--chapters)."]
+
+
 def isic_other_problems(root: Path) -> list[str]:
     from hdmann.study_a_beyond import list_isic_other
 
+    if _missing("isic-other", root):
+        return _missing("isic-other", root)
     try:
         list_isic_other(config.ISIC_OTHER_USABLE, root)
     except data.DataError as exc:
@@ -89,6 +100,8 @@ def _breastmnist_file(root: Path) -> Path:
 def breastmnist_problems(root: Path) -> list[str]:
     import numpy as np
 
+    if _missing("breastmnist", root):
+        return _missing("breastmnist", root)
     try:
         path = _breastmnist_file(root)
         if not path.is_file():
@@ -115,9 +128,11 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
     Dataset("mias", "mini-MIAS mammograms (Study B)", "hdmann.data:load_mias", "hdmann.fetch:fetch_mias",
             f"{_HERE}:mias_problems", f"{_HERE}:_mias_counts", decoded_by_check=True),
     Dataset("isic-other", "other ISIC diagnoses: new classes and near out-of-distribution images",
-            "hdmann.study_a_beyond:load_isic_other", None, f"{_HERE}:isic_other_problems", f"{_HERE}:isic_other_counts"),
+            "hdmann.study_a_beyond:load_isic_other", None, f"{_HERE}:isic_other_problems", f"{_HERE}:isic_other_counts",
+            source="the Kaggle 'Skin cancer ISIC' set's five other diagnoses, laid out as isic4 (see its README)"),
     Dataset("breastmnist", "BreastMNIST ultrasound: a far out-of-distribution set",
-            "hdmann.study_a_beyond:load_breastmnist", None, f"{_HERE}:breastmnist_problems", f"{_HERE}:breastmnist_counts"),
+            "hdmann.study_a_beyond:load_breastmnist", None, f"{_HERE}:breastmnist_problems", f"{_HERE}:breastmnist_counts",
+            source="MedMNIST v2's breastmnist.npz, 28 px (see its README)"),
 )}
 
 @dataclass(frozen=True)
@@ -183,17 +198,23 @@ def check_data(root: Path, datasets, log=print) -> None:
     unknown = set(datasets) - set(DATASETS)
     if unknown:
         raise ValueError(f"unknown dataset(s) {sorted(unknown)}: known {sorted(DATASETS)}")
-    problems = [f"  {name}/: {p}" for name in datasets for p in DATASETS[name].problems(root)]
+    problems = [f"  {p}" for name in datasets if not DATASETS[name].decoded_by_check
+                for p in DATASETS[name].problems(root)]
     decoded = tuple(d for d in datasets if DATASETS[d].decoded_by_check)
-    if problems:
-        raise data.DataError(f"{len(problems)} problem(s) in the data under {str(root)!r}:\n" + "\n".join(problems))
+    also = ("\n" + f"{len(problems)} more problem(s), with datasets that are not decoded:\n" + "\n".join(problems)) \
+        if problems else ""
     if decoded:
-        report = datacheck.require_clean(root, log=None, datasets=decoded)
+        try:
+            report = datacheck.require_clean(root, log=None, datasets=decoded)
+        except data.DataError as exc:
+            raise data.DataError(str(exc) + also) from None
         log(f"data check: {sum(report.images.values()):,} images usable ("
             + ", ".join(f"{k} {v:,}" for k, v in report.images.items())
             + f") in {report.seconds:.1f} s; {report.decoded} decoded, {report.reused} verdicts reused"
             + (f"; also present: {', '.join(d for d in datasets if d not in decoded)}" if len(decoded) < len(datasets) else ""))
-    else:
+    if problems:
+        raise data.DataError(f"{len(problems)} problem(s) in the data under {str(root)!r}:\n" + "\n".join(problems))
+    if not decoded:
         log(f"data check: {', '.join(datasets)} present")
 
 
