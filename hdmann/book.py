@@ -253,6 +253,7 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     build_record = {**record(), "finished": _now(), "overrides": config.flat_overrides(overrides)}
     src, values, tables = assemble(profile, out, build_record)
     log("  jupyter-book build (warnings are errors)")
+    started = time.perf_counter()
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src), "--path-output", str(out),
            "--warningiserror", "--nitpick", "--keep-going", "--quiet"]
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -260,6 +261,7 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
         raise RuntimeError(f"jupyter-book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     index = out / "_build" / "html" / "index.html"
     publish(index.parent, out, profile, build_record, values, tables)
+    log(f"  jupyter-book build: done in {time.perf_counter() - started:.0f} s")
     log(f"The book is at {index}; its numbers are in {index.parent / 'results.json'}")
     return index
 
