@@ -267,3 +267,32 @@ def test_info_reports_backend_codecs_and_data(data_root, capsys):
 def test_info_says_when_the_data_is_missing(tmp_path, capsys):
     assert cli.main(["info", "--data-root", str(tmp_path / "nowhere")]) == 1
     assert "hdmann fetch" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_chapter_runs_with_an_override(smoke_book, data_root, tmp_path, monkeypatch):
+    """`hdmann book --set` reaches the kernel: the executed chapter records its overrides (injected
+    parameters, provenance, dependency key) and glues the overridden value, and the stages the
+    override does not touch (the trained model) are reused, not recomputed."""
+    from hdmann import registry
+
+    monkeypatch.setenv("HDMANN_CACHE", str(smoke_book / "_cache"))
+    models = smoke_book / "_cache" / "study_a" / "model"
+    before = sorted(p.name for p in models.iterdir())
+    chapter = "study_a_representations"
+    overrides = {"study_a": {"tsne_perplexity": 12.0}}
+    context = book.run_context(data_root, registry.chapter(chapter).datasets)
+    log = []
+    path = book.execute(chapter, "smoke", data_root, tmp_path / "executed", context, log.append, None, overrides)
+    nb = json.loads(path.read_text())
+    injected = "".join("".join(c["source"]) for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))
+    assert "overrides" in injected and "tsne_perplexity" in injected and "12.0" in injected
+    assert nb["metadata"][book.PROVENANCE]["overrides"] == {"study_a.tsne_perplexity": 12.0}
+    assert nb["metadata"][book.KEY] != json.loads((smoke_book / "_build" / "executed" / "smoke" / f"{chapter}.ipynb")
+                                                  .read_text())["metadata"][book.KEY]
+    glued = {v["name"]: v["value"] for v in results.glued_values(nb, chapter, "smoke")}
+    assert glued["perplexity"] == 12.0
+    assert sorted(p.name for p in models.iterdir()) == before, "the override re-trained the model"
+    assert any("executing" in line for line in log) and any("done in" in line for line in log), log
+    footer = book.prepare_chapter(nb, chapter, "smoke", {})[0]["cells"][-1]["source"]
+    assert "overrides <code>study_a.tsne_perplexity=12.0</code>" in footer
