@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import hdmann  # noqa: F401
-from hdmann import compression, data
+from hdmann import compression, data, registry
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -89,7 +89,8 @@ def bench_patch_chapter_quick_cold(root):
     os.environ["HDMANN_CACHE"] = str(out / "_cache")
     try:
         start = time.perf_counter()
-        book.execute("study_b_patches", "quick", root, out / "executed", book.run_context(root), log=lambda _: None)
+        context = book.run_context(root, registry.chapter("study_b_patches").datasets)
+        book.execute("study_b_patches", "quick", root, out / "executed", context, log=lambda _: None)
         return time.perf_counter() - start, PATCH_CHAPTER_QUICK_TARGET
     finally:
         if old is None:
@@ -137,7 +138,8 @@ def bench_study_a_beyond_quick_cold(root):
         out = Path(tempfile.mkdtemp(prefix="hdmann-bench-"))
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        book.execute("study_a_beyond", "quick", root, out, book.run_context(root), log=lambda _: None)
+        context = book.run_context(root, registry.chapter("study_a_beyond").datasets)
+        book.execute("study_a_beyond", "quick", root, out, context, log=lambda _: None)
         seconds = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -195,6 +195,7 @@ def check_data(root: Path, datasets, log=print) -> None:
     when all is well; a :class:`hdmann.data.DataError` listing every problem otherwise."""
     from hdmann import datacheck
 
+    log = log or (lambda _: None)
     unknown = set(datasets) - set(DATASETS)
     if unknown:
         raise ValueError(f"unknown dataset(s) {sorted(unknown)}: known {sorted(DATASETS)}")
