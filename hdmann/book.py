@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from hdmann import config, data, execution, provenance, registry, report, results, variants
+from hdmann import config, data, execution, progress, provenance, registry, report, results, variants
 from hdmann.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -214,7 +214,7 @@ def publish(html_dir: Path, out: Path, profile: str, build_record: dict, values,
 
 
 def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None = None,
-          chapters=CHAPTERS, log=print, overrides: dict | None = None) -> Path:
+          chapters=CHAPTERS, log=progress.say, overrides: dict | None = None) -> Path:
     """Execute the chapters in ``profile`` and build the HTML book; returns its index.html.
     ``overrides`` (``{section: {field: value}}``, ``hdmann book --set``) build a variant beside the
     profile's book (:mod:`hdmann.variants`)."""

@@ -29,6 +29,11 @@ def set_sink(log: Callable[[str], None] | None) -> None:
     _sink = log
 
 
+def say(line: str) -> None:
+    """The runner's log: print and flush, so a piped or redirected log keeps up with the build."""
+    print(line, flush=True)
+
+
 def emit(line: str) -> None:
     """One progress line (e.g. an epoch); never raises: progress must not break a computation."""
     path = os.environ.get(ENV)
