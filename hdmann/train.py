@@ -116,20 +116,30 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 class EpochLog(keras.callbacks.Callback):
-    """One progress line per epoch (``label: epoch 3/20 · loss 0.712 · val_loss 0.803 · 4.1 s``) through
-    :func:`hdmann.progress.emit`: the book runner shows it in its log, never in the page."""
+    """Epoch progress (``label: epoch 3/20 · loss 0.712 · val_loss 0.803 · 4.1 s``) through
+    :func:`hdmann.progress.emit`: the book runner shows it in its log, never in the page. One line
+    per epoch, except that epochs shorter than ``every_s`` are summed up by the next line (a run of
+    many sub-second epochs gives a few lines, always its last)."""
 
-    def __init__(self, label: str, epochs: int):
+    def __init__(self, label: str, epochs: int, every_s: float = 5.0):
         super().__init__()
-        self.label, self.epochs = label, epochs
+        self.label, self.epochs, self.every_s = label, epochs, every_s
+
+    def on_train_begin(self, logs=None):
+        self._since = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        last = epoch + 1 >= self.epochs or bool(getattr(self.model, "stop_training", False))
+        if not last and now - self._since < self.every_s:
+            return
+        self._since = now
         metrics = " · ".join(f"{k} {float(v):.4g}" for k, v in (logs or {}).items() if k in ("loss", "val_loss"))
-        progress.emit(f"{self.label}: epoch {epoch + 1}/{self.epochs} · {metrics} · "
-                      f"{time.perf_counter() - self._start:.1f} s")
+        stopped = " (early stop)" if last and epoch + 1 < self.epochs else ""
+        progress.emit(f"{self.label}: epoch {epoch + 1}/{self.epochs}{stopped} · {metrics} · {now - self._start:.1f} s")
 
 
 def _pad_rows(x: np.ndarray, multiple: int) -> np.ndarray:

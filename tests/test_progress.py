@@ -1,0 +1,84 @@
+"""The runner's log: progress lines relayed from a kernel, heartbeats, epoch lines, and no noise."""
+from __future__ import annotations
+
+import json
+import time
+
+import keras
+import nbformat
+import numpy as np
+
+from hdmann import execution, progress, train
+
+
+def test_durations_read_like_a_clock():
+    assert [progress.duration(s) for s in (4.4, 59.6, 190, 3725)] == ["4 s", "1m00s", "3m10s", "1h02m"]
+
+
+def test_emit_writes_to_the_runners_file_or_the_sink(tmp_path, monkeypatch):
+    path = tmp_path / "p.progress"
+    monkeypatch.setenv(progress.ENV, str(path))
+    progress.emit("epoch 1\nof 3")
+    assert path.read_text() == "epoch 1 of 3\n"
+    monkeypatch.delenv(progress.ENV)
+    lines = []
+    progress.set_sink(lines.append)
+    try:
+        progress.emit("stage done")
+    finally:
+        progress.set_sink(None)
+    progress.emit("nowhere")  # neither: silently dropped
+    assert lines == ["stage done"]
+
+
+def test_reporter_relays_lines_and_beats_while_a_cell_is_silent(tmp_path, monkeypatch):
+    path, lines = tmp_path / "chapter.progress", []
+    with progress.Reporter(path, lines.append, indent="> ", heartbeat_s=0.3, poll_s=0.05) as reporter:
+        reporter.cell(4, 30)
+        time.sleep(0.5)
+        monkeypatch.setenv(progress.ENV, str(path))
+        progress.emit("model: epoch 1/2")
+        with open(path, "a") as f:
+            f.write("half a li")  # a line still being written waits
+        time.sleep(0.2)
+    assert any(line.startswith("> cell 5/30 · ") for line in lines), lines
+    assert "> model: epoch 1/2" in lines and not any("half" in line for line in lines)
+    assert not path.exists(), "the progress file is removed afterwards"
+
+
+def test_epoch_lines_are_one_per_slow_epoch_and_always_the_last():
+    lines = []
+    progress.set_sink(lines.append)
+    try:
+        keras.utils.set_random_seed(0)
+        x = np.random.default_rng(0).random((32, 3), dtype=np.float32)
+        inputs = keras.Input((3,))
+        model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+        model.compile("adam", "binary_crossentropy")
+        model.fit(x, x[:, :1] > 0.5, epochs=4, verbose=0, callbacks=[train.EpochLog("fast", 4)])
+        model.fit(x, x[:, :1] > 0.5, epochs=2, verbose=0, callbacks=[train.EpochLog("every", 2, every_s=0)])
+    finally:
+        progress.set_sink(None)
+    assert [line.split(" · ")[0] for line in lines] == ["fast: epoch 4/4", "every: epoch 1/2", "every: epoch 2/2"]
+    assert all(" · loss " in line and line.endswith(" s") for line in lines)
+
+
+def test_a_notebook_runs_quietly_and_reports_its_cells(tmp_path, capfd):
+    """No "Kernel is running over TCP" warning (IPC sockets), no papermill bar; the kernel's
+    progress lines reach the log and not the notebook."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from hdmann import progress\nprogress.emit(f'step {x}')\nprint('shown')")]
+    source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
+    nbformat.write(nb, source)
+    lines = []
+    execution.run_notebook(source, target, {"x": 7}, tmp_path, tmp_path / "out.progress", lines.append)
+    captured = capfd.readouterr()
+    assert "without encryption" not in captured.err + captured.out
+    assert "Executing" not in captured.err, "no papermill progress bar"
+    assert [line.strip() for line in lines] == ["step 7"]
+    outputs = [o for c in json.loads(target.read_text())["cells"] for o in c.get("outputs", [])]
+    assert any("shown" in "".join(o.get("text", "")) for o in outputs)
+    assert not any("step 7" in "".join(o.get("text", "")) for o in outputs)
+    assert list(tmp_path.glob("kernel-ipc*")) == [] and not (tmp_path / "out.progress").exists()
