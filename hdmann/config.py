@@ -152,7 +152,7 @@ class StudyABeyondConfig(_Config):
     top_share: float = 0.10  # top-10 % overlap of two maps
     thumbnail_size: int = 4  # unstated; colour baseline input: size x size x 3 mean colours
     colour_c: float = 1.0  # unstated; inverse L2 strength of the colour logistic regression
-    probe_c: float = 1.0  # unstated; inverse L2 strength of the linear probe
+    probe_c: float = 1.0  # unstated; inverse L2 strength of the linear probe (on standardised outputs)
     selective_coverages: int = 20  # points on a selective-accuracy curve
     sample_seed: int = 12  # unstated; held-out splits, shot draws, patch positions, subsamples
     bootstrap_samples: int = 1000
@@ -389,7 +389,7 @@ _STUDY_A_BEYOND_PROFILES: dict[str, dict[str, Any]] = {
     # one compressed level (q5, where Study A's accuracy starts to fall) plus mixed; one left-out class
     # of four; the dimension sweep gets a shorter budget shared by every D (bench/study_a_beyond.md)
     "quick": dict(train_levels=("original", "q5"), dim_max_epochs=5, leave_out_classes=("melanoma",),
-                  probe_draws=3, mias_patches=200),
+                  probe_draws=2, mias_patches=200),
     "paper": dict(),
 }
 

@@ -432,6 +432,8 @@ def _add_rows(bcfg, source, cls, keys, pool, new_at, old_at, old_labels, probe_x
     and the old classes' accuracy before the addition under the rule's distance (so that the cost
     of the addition is told apart from the cost of changing the distance)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     n_old = len(keys)
     settings = [k for k in bcfg.shots if k < len(pool)] + [len(pool)]
@@ -459,7 +461,8 @@ def _add_rows(bcfg, source, cls, keys, pool, new_at, old_at, old_labels, probe_x
                     hits[(rule, lv, "new")].append(np.mean(memory.predict(new_at[lv], metric) == n_old))
                     hits[(rule, lv, "old")].append(np.mean(memory.predict(old_at[lv], metric) == old_labels))
             if d < min(draws, bcfg.probe_draws):
-                probe = LogisticRegression(C=bcfg.probe_c, class_weight="balanced", max_iter=300)
+                probe = make_pipeline(StandardScaler(),  # standardised outputs: lbfgs converges in a few dozen steps
+                                      LogisticRegression(C=bcfg.probe_c, class_weight="balanced", max_iter=1000))
                 probe.fit(np.vstack([probe_x, support]), np.concatenate([probe_y, np.full(k, n_old)]))
                 for lv in new_at:
                     hits[("probe", lv, "new")].append(np.mean(probe.predict(new_at[lv]) == n_old))

@@ -227,3 +227,25 @@ def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path, mon
     monkeypatch.setattr(study_a_beyond.study_a, "train_model", lambda cfg, root: tmp_path / "study_a_model")
     assert study_a_beyond.train_hdmann(TINY, "original", None, None, root) == tmp_path / "study_a_model"
     assert len(seen) == 4
+
+
+def test_addition_rows_give_every_rule_and_the_probe_per_k_and_level():
+    """The class-addition stage's arithmetic on synthetic outputs: old classes on their keys, the new
+    class near key 0 but displaced; the mean-l2 key is the nearest for its own support outputs."""
+    cfg = study_a_beyond_config("smoke", shots=(1, 5), shot_draws=2, probe_draws=1)
+    keys = KeyMemory.for_classes(["a", "b", "c", "d"], 64, seed=0).keys
+    rng = np.random.default_rng(0)
+    old_y = np.repeat(np.arange(4), 10)
+    old = (keys[old_y] + rng.normal(0, 0.1, (40, 64))).astype(np.float32)
+    shift = np.where(rng.random(64) < 0.3, np.where(keys[0] > 0.5, -0.35, 0.35), 0.0)
+    new = (keys[0] + shift + rng.normal(0, 0.1, (30, 64))).astype(np.float32)
+    rows = study_a_beyond._add_rows(cfg, "synthetic", "new", keys, new[:20], {"original": new[20:]},
+                                    {"original": old}, old_y, old, old_y, np.random.default_rng(1))
+    methods = {r["method"] for r in rows}
+    assert methods == {*cfg.addition_rules, "probe"}
+    assert sorted({(r["k"], r["all"]) for r in rows}) == [(1, False), (5, False), (20, True)]
+    full = {r["method"]: r for r in rows if r["all"]}
+    assert full["mean-l2"]["self_nearest"] == 1.0 and full["mean-l2"]["new_accuracy"] == 1.0
+    assert full["mean-hamming"]["new_accuracy"] == 0.0  # the soft key under Hamming: never nearest
+    assert full["mean-l2"]["old_before"] == 1.0 and np.isnan(full["probe"]["self_nearest"])
+    assert all(r["draws"] == (1 if r["all"] or r["method"] == "probe" else 2) for r in rows)
