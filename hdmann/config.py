@@ -137,21 +137,30 @@ class StudyABeyondConfig(_Config):
     """Study A beyond the paper: train on compressed images, representation drift, class addition,
     out-of-distribution scores, hypervector dimension and the colour shortcut.
 
-    ``study_a`` is the Study A config whose trained model (frozen) the chapter probes; every model
-    the chapter trains itself uses that config's architecture and split with this config's epoch
-    budget (``max_epochs``, ``patience``), so all of its models share one budget.
+    ``study_a`` is the Study A config whose trained model (frozen) the chapter probes. Every model
+    the chapter trains uses that config's architecture, split and epoch budget (``max_epochs`` and
+    ``patience`` left at None), so the model trained on originals *is* Study A's model, reused, and
+    every row of the train x test matrix is trained as long as it. ``dim_max_epochs`` may give the
+    dimension sweep a shorter budget, shared by every D.
     """
 
     profile: str = DEFAULT_PROFILE
     study_a: StudyAConfig = field(default_factory=StudyAConfig)
-    max_epochs: int = 200  # the paper's cap, as Study A
-    patience: int = unstated(10, "as Study A")
+    max_epochs: int | None = None  # None: Study A's budget (the originals-trained model is then Study A's)
+    patience: int | None = None  # None: Study A's
+    dim_max_epochs: int | None = unstated(None, "epochs of every model of the D sweep (None: the budget above); one shared budget so D alone differs")
     train_levels: tuple[str, ...] = STUDY_A_LEVELS  # JPEG levels a model is trained at (item 1)
     mixed_training: bool = True  # one more model: a random level per sample and epoch copy
     mixed_seed: int = unstated(11, "the random level drawn per sample and epoch copy of the mixed model")
     dims: tuple[int, ...] = (64, 500, 2000, 10000)  # item 5
     new_classes: tuple[str, ...] = ISIC_OTHER_USABLE  # isic-other diagnoses added as a fifth class
     shots: tuple[int, ...] = (1, 5, 20)  # k images whose mean output becomes the key; "all" always added
+    addition_rules: tuple[str, ...] = unstated(
+        ("mean-l2", "majority-hamming", "mean-hamming"),
+        "how a new key is written and compared, '<bundle>-<distance>'; the first is the chapter's rule (its "
+        "verdict), the others are reported beside it. mean-l2: the centroid of the k outputs, nearest by L2 on "
+        "the raw outputs; majority-hamming: the per-bit majority under the paper's Hamming rule; mean-hamming: "
+        "a soft key under Hamming (never nearest: outputs sit near the old keys)")
     held_out_fraction: float = unstated(0.5, "share of each new class kept for testing")
     shot_draws: int = unstated(20, "random draws of the k support images, averaged")
     probe_draws: int = unstated(5, "draws on which the linear probe is also fitted (it costs ~1 s each)")
@@ -168,7 +177,7 @@ class StudyABeyondConfig(_Config):
     top_share: float = 0.10  # top-10 % overlap of two maps
     thumbnail_size: int = unstated(4, "colour baseline input: size x size x 3 mean colours")
     colour_c: float = unstated(1.0, "inverse L2 strength of the colour logistic regression (scikit-learn's default)")
-    probe_c: float = unstated(1.0, "inverse L2 strength of the linear probe (scikit-learn's default)")
+    probe_c: float = unstated(1.0, "inverse L2 strength of the linear probe, on standardised outputs (scikit-learn's default)")
     selective_coverages: int = 20  # points on a selective-accuracy curve
     sample_seed: int = unstated(12, "held-out splits, shot draws, patch positions, subsamples")
     bootstrap_samples: int = 1000
@@ -176,8 +185,17 @@ class StudyABeyondConfig(_Config):
 
     def __post_init__(self) -> None:
         _check_profile(self.profile)
-        _in_range("max_epochs", self.max_epochs, 1, 10_000)
-        _in_range("patience", self.patience, 0, 10_000)
+        for name, low in (("max_epochs", 1), ("patience", 0), ("dim_max_epochs", 1)):
+            if getattr(self, name) is not None:
+                _in_range(name, getattr(self, name), low, 10_000)
+        from hdmann.memory import BUNDLES, DISTANCES
+        for rule in self.addition_rules:
+            bundle, _, distance = rule.partition("-")
+            if bundle not in BUNDLES or distance not in DISTANCES:
+                raise ValueError(f"addition rule {rule!r}: write <bundle>-<distance> with a bundle of {BUNDLES} "
+                                 f"and a distance of {DISTANCES}, e.g. 'mean-l2'")
+        if not self.addition_rules:
+            raise ValueError("addition_rules is empty: give at least one rule, e.g. ('mean-l2',)")
         _in_range("held_out_fraction", self.held_out_fraction, 0.05, 0.95)
         _in_range("shot_draws", self.shot_draws, 1, 10_000)
         _in_range("probe_draws", self.probe_draws, 1, 10_000)
@@ -387,14 +405,16 @@ _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 _STUDY_A_BEYOND_PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": dict(max_epochs=1, patience=1, train_levels=("original", "q5"), mixed_training=False, dims=(64, 500),
+    # smoke: the chapter's models keep Study A's smoke budget (so the originals row reuses its model)
+    "smoke": dict(dim_max_epochs=1, train_levels=("original", "q5"), mixed_training=False, dims=(64, 500),
                   shots=(1, 5), shot_draws=3, probe_draws=2, addition_levels=("original", "q5"),
                   leave_out_classes=("melanoma",), max_new_per_class=20, mias_patches=20,
                   max_far_images=20, saliency_images=8, grid_images=2, bootstrap_samples=200),
-    # quick: every model of the chapter gets 3 epochs (Study A's quick model runs ~15); four
-    # train levels of seven plus mixed; one leave-one-out class of four; all four dimensions
-    "quick": dict(max_epochs=3, patience=3, train_levels=("original", "q10", "q5", "q1"),
-                  leave_out_classes=("melanoma",), mias_patches=200),
+    # quick: every model has Study A's quick budget (the originals row is Study A's model, reused);
+    # one compressed level (q5, where Study A's accuracy starts to fall) plus mixed; one left-out class
+    # of four; the dimension sweep gets a shorter budget shared by every D (bench/study_a_beyond.md)
+    "quick": dict(train_levels=("original", "q5"), dim_max_epochs=5, leave_out_classes=("melanoma",),
+                  probe_draws=2, mias_patches=200),
     "paper": dict(),
 }
 

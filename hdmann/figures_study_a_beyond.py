@@ -84,12 +84,12 @@ def map_grid(images, maps: dict, levels) -> plt.Figure:
     return fig
 
 
-def addition_curves(rows, level: str = "original") -> plt.Figure:
-    """Accuracy on the new class and on the old classes vs k, the written key beside the probe."""
+def addition_curves(rows, level: str = "original", methods=("mean-l2", "majority-hamming", "probe")) -> plt.Figure:
+    """Accuracy on the new class and on the old classes vs k, each key-writing rule beside the probe."""
     sources = sorted({(r["source"], r["class"]) for r in rows})
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
     for (source, cls), colour in zip(sources, COLOURS * 3):
-        for method, style in (("key", "-"), ("probe", ":")):
+        for method, style in zip(methods, ("-", "--", ":", "-.")):
             sel = [r for r in rows if r["source"] == source and r["class"] == cls and r["method"] == method
                    and r["level"] == level]
             ks = [str(r["k"]) for r in sel]
@@ -153,8 +153,7 @@ def colour_versus_hdmann(rows) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     x = np.arange(len(rows))
     for name, label, colour in (("colour", "colour thumbnails + logistic regression", COLOURS[3]),
-                                ("hdmann_study_a", "HD-MANN (Study A model)", COLOURS[0]),
-                                ("hdmann_budget", "HD-MANN (chapter budget)", COLOURS[1])):
+                                ("hdmann_study_a", "HD-MANN (Study A model)", COLOURS[0])):
         v = np.array([r[name] for r in rows])
         ax.plot(x, v, marker="o", color=colour, label=label)
         ax.fill_between(x, [r[f"{name}_low"] for r in rows], [r[f"{name}_high"] for r in rows], color=colour, alpha=0.15)

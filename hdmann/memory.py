@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 DISTANCES = ("hamming", "cosine", "l2")
+BUNDLES = ("mean", "majority")
 
 
 @dataclass
@@ -45,15 +46,24 @@ class KeyMemory:
         self.labels.append(label)
         return key
 
-    def add_class_from_outputs(self, label: str, outputs: np.ndarray) -> np.ndarray:
-        """Write a new class's key as the mean network output of a few of its images: the class is
-        added without retraining and without touching the existing keys (k-shot addition)."""
+    def add_class_from_outputs(self, label: str, outputs: np.ndarray, bundle: str = "mean") -> np.ndarray:
+        """Write a new class's key from the network outputs of a few of its images: the class is
+        added without retraining and without touching the existing keys (k-shot addition).
+
+        ``bundle="mean"`` writes their mean output (the centroid: under L2 it is the point nearest,
+        on average, to the outputs it was made from); ``"majority"`` writes the per-bit majority of
+        the thresholded outputs (a binary key like the drawn ones, the bundling of HD computing).
+        """
         if label in self.labels:
             raise ValueError(f"class {label!r} already has a key")
+        if bundle not in BUNDLES:
+            raise ValueError(f"bundle={bundle!r}: use one of {BUNDLES}")
         outputs = np.asarray(outputs, dtype=np.float32)
         if outputs.ndim != 2 or outputs.shape[1] != self.dim or len(outputs) == 0:
             raise ValueError(f"outputs must be (k >= 1, {self.dim}), got {outputs.shape}")
         key = outputs.mean(axis=0)
+        if bundle == "majority":  # ties (an even k split evenly) go to 1
+            key = ((outputs >= 0.5).mean(axis=0) >= 0.5).astype(np.float32)
         self.keys = np.vstack([self.keys, key[None]])
         self.labels.append(label)
         return key

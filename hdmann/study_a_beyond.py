@@ -7,7 +7,9 @@ Stages (each one cache entry, keyed by the config fields it reads and the code i
   to the model's input, as Study A tests), a mixed-quality training part, and the validation part
   and test folder at every Study A level.
 * ``model`` (per training level, hypervector dimension and left-out class): HD-MANN trained with
-  the chapter's epoch budget; a changed ``dims`` trains only the new dimensions.
+  Study A's epoch budget (the dimension sweep may have a shorter one of its own); a changed ``dims``
+  trains only the new dimensions. The model on originals at Study A's D *is* Study A's model: it is
+  taken from Study A's stage, not trained again.
 * ``outputs`` (per model): its outputs on every evaluation set.
 * ``cross_entropy_model`` / ``cross_entropy_outputs``: the same body with a softmax head.
 * ``frozen_outputs``: the Study A model (frozen) on isic-other, the far out-of-distribution sets,
@@ -173,8 +175,28 @@ def image_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     return cache.cached("study_a_beyond/image_sets", params, make, code=CODE)
 
 
-def _model_cfg(bcfg: StudyABeyondConfig, dim: int):
-    return bcfg.study_a.replace(hypervector_dim=dim, max_epochs=bcfg.max_epochs, patience=bcfg.patience)
+def budget(bcfg: StudyABeyondConfig, dims_sweep: bool = False) -> tuple[int, int]:
+    """(max_epochs, patience) of the chapter's models: Study A's unless the config overrides it; the
+    dimension sweep may have its own, shorter one (``dim_max_epochs``, shared by every D)."""
+    epochs = bcfg.max_epochs or bcfg.study_a.max_epochs
+    patience = bcfg.study_a.patience if bcfg.patience is None else bcfg.patience
+    if dims_sweep and bcfg.dim_max_epochs is not None:
+        epochs, patience = bcfg.dim_max_epochs, min(patience, bcfg.dim_max_epochs)
+    return epochs, patience
+
+
+def _model_cfg(bcfg: StudyABeyondConfig, dim: int, dims_sweep: bool = False):
+    epochs, patience = budget(bcfg, dims_sweep)
+    return bcfg.study_a.replace(hypervector_dim=dim, max_epochs=epochs, patience=patience)
+
+
+def is_study_a_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str | None,
+                     dims_sweep: bool = False) -> bool:
+    """True when the requested model is the one Study A trains (originals, its D, all four classes, its
+    budget): the chapter then reuses Study A's cached model instead of training a copy."""
+    cfg = _model_cfg(bcfg, dim, dims_sweep)
+    return (level == "original" and leave_out is None and dim == bcfg.study_a.hypervector_dim
+            and (cfg.max_epochs, cfg.patience) == (bcfg.study_a.max_epochs, bcfg.study_a.patience))
 
 
 def _class_names(leave_out: str | None) -> list[str]:
@@ -182,10 +204,12 @@ def _class_names(leave_out: str | None) -> list[str]:
 
 
 def train_hdmann(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, leave_out: str | None = None,
-                 data_root=None) -> Path:
+                 data_root=None, dims_sweep: bool = False) -> Path:
     """HD-MANN trained at one JPEG level (or ``mixed``), dimension ``dim`` (default Study A's),
     optionally without the class ``leave_out``; early stopping on the validation part at the same
-    level. The folder holds model.keras, keys.npy and the training history with epoch times."""
+    level. ``dims_sweep``: with the dimension sweep's budget. The folder holds model.keras, keys.npy
+    and the training history with epoch times. Study A's own model is returned, not retrained,
+    when the request is that model (:func:`is_study_a_model`)."""
     import keras
 
     from hdmann import models
@@ -195,7 +219,9 @@ def train_hdmann(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, l
         raise ValueError(f"level {level!r} is not a training level of this config: {training_levels(bcfg)}")
     if leave_out is not None and leave_out not in data.ISIC_CLASSES:
         raise ValueError(f"leave_out={leave_out!r} is not an isic4 class {data.ISIC_CLASSES}")
-    cfg = _model_cfg(bcfg, dim)
+    if is_study_a_model(bcfg, level, dim, leave_out, dims_sweep):
+        return study_a.train_model(bcfg.study_a, data_root)
+    cfg = _model_cfg(bcfg, dim, dims_sweep)
 
     def build(folder: Path) -> None:
         sets = image_sets(bcfg, data_root)
@@ -219,8 +245,9 @@ def train_hdmann(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, l
 
     fields = tuple(f for f in study_a.MODEL_FIELDS if f not in ("hypervector_dim", "max_epochs", "patience"))
     params = _params(bcfg, fields + ("jpeg_qualities", "jpeg_subsampling"),
-                     ("max_epochs", "patience") + (LEVEL_FIELDS if level == MIXED else ()), data_root,
-                     {"level": level, "dim": dim, "leave_out": leave_out})
+                     LEVEL_FIELDS if level == MIXED else (), data_root,
+                     {"level": level, "dim": dim, "leave_out": leave_out,
+                      "max_epochs": cfg.max_epochs, "patience": cfg.patience})
     return cache.cached_dir("study_a_beyond/model", params, build, code=MODEL_CODE)
 
 
@@ -231,15 +258,16 @@ def _load(folder: Path):
 
 
 def hdmann_outputs(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, leave_out: str | None = None,
-                   data_root=None) -> dict:
+                   data_root=None, dims_sweep: bool = False) -> dict:
     """A chapter model's outputs on the validation part and test folder at every level, on the
     training originals, plus its keys, class names and epoch times."""
-    folder = train_hdmann(bcfg, level, dim, leave_out, data_root)
+    folder = train_hdmann(bcfg, level, dim, leave_out, data_root, dims_sweep)
 
     def make():
         model, info, keys = _load(folder)
         sets = image_sets(bcfg, data_root)
-        out = {"keys": keys, "classes": info["classes"], "epoch_seconds": info["epoch_seconds"],
+        out = {"keys": keys, "classes": info.get("classes", list(data.ISIC_CLASSES)),  # Study A's: all four
+               "epoch_seconds": info["epoch_seconds"],
                "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"]}
         for part in EVAL_PARTS:
             out[f"{part}_labels"] = sets[f"{part}_labels"]
@@ -250,12 +278,13 @@ def hdmann_outputs(bcfg: StudyABeyondConfig, level: str, dim: int | None = None,
         out["train_originals_labels"] = sets["y_train"][orig]
         return out
 
-    return cache.cached("study_a_beyond/outputs", {"model": folder.name}, make, code=MODEL_CODE)
+    params = {"model": folder.parent.name + "/" + folder.name, "sets": _params(bcfg, (), LEVEL_FIELDS, data_root)}
+    return cache.cached("study_a_beyond/outputs", params, make, code=MODEL_CODE)
 
 
 def train_cross_entropy(bcfg: StudyABeyondConfig, data_root=None) -> Path:
     """The baseline for out-of-distribution scores: HD-MANN's body with a 4-way softmax head,
-    trained with cross-entropy on originals under the same epoch budget."""
+    trained with cross-entropy on originals under the same epoch budget as Study A's model."""
     import keras
 
     from hdmann import models
@@ -280,8 +309,8 @@ def train_cross_entropy(bcfg: StudyABeyondConfig, data_root=None) -> Path:
 
     fields = tuple(f for f in study_a.MODEL_FIELDS if f not in ("hypervector_dim", "max_epochs", "patience",
                                                                    "output_activation", "key_seed"))
-    params = _params(bcfg, fields + ("jpeg_qualities", "jpeg_subsampling"), ("max_epochs", "patience"),
-                     data_root, {"head": "softmax"})
+    params = _params(bcfg, fields + ("jpeg_qualities", "jpeg_subsampling"), (), data_root,
+                     {"head": "softmax", "max_epochs": cfg.max_epochs, "patience": cfg.patience})
     return cache.cached_dir("study_a_beyond/cross_entropy_model", params, build, code=MODEL_CODE)
 
 
@@ -321,19 +350,16 @@ def _apply(model, sets: dict, ood: dict) -> dict:
 
 def model_outputs_on_everything(bcfg: StudyABeyondConfig, which: str, data_root=None) -> dict:
     """Outputs of one model on every evaluation set, the flipped validation part and the
-    out-of-distribution sets. ``which``: ``study_a`` (the frozen Study A model), ``budget`` (HD-MANN
-    on originals with the chapter's budget) or ``cross_entropy`` (softmax probabilities)."""
+    out-of-distribution sets. ``which``: ``study_a`` (the frozen Study A model) or ``cross_entropy``
+    (the softmax CNN of the same body and budget; its outputs are probabilities)."""
     if which == "study_a":
         folder = study_a.train_model(bcfg.study_a, data_root)
         keys = study_a.key_memory(bcfg.study_a).keys
-    elif which == "budget":
-        folder = train_hdmann(bcfg, "original", None, None, data_root)
-        keys = np.load(folder / "keys.npy")
     elif which == "cross_entropy":
         folder = train_cross_entropy(bcfg, data_root)
         keys = np.zeros((0, 0), np.float32)
     else:
-        raise ValueError(f"which={which!r}: use study_a, budget or cross_entropy")
+        raise ValueError(f"which={which!r}: use study_a or cross_entropy")
 
     def make():
         import keras
@@ -353,9 +379,10 @@ def model_outputs_on_everything(bcfg: StudyABeyondConfig, which: str, data_root=
 
 
 def class_addition(bcfg: StudyABeyondConfig, data_root=None) -> dict:
-    """Item 3. Add each new class to the frozen Study A model by writing the mean output of k of
-    its images as a fifth key; and, inside isic4, add each left-out class to a three-class model.
-    Beside each: a linear probe (logistic regression on the frozen outputs) given the same images."""
+    """Item 3. Add each new class to the frozen Study A model by writing a fifth key from the outputs
+    of k of its images, under each of ``addition_rules``; and, inside isic4, add each left-out class
+    to a three-class model the same way. Beside each: a linear probe (logistic regression on the
+    frozen outputs) given the same images."""
 
     def make():
         rows = []
@@ -387,47 +414,70 @@ def class_addition(bcfg: StudyABeyondConfig, data_root=None) -> dict:
         return {"rows": rows}
 
     params = _params(bcfg, study_a.MODEL_FIELDS + ("jpeg_qualities", "jpeg_subsampling", "distance"),
-                     OOD_FIELDS + ("shots", "held_out_fraction", "shot_draws", "probe_draws", "leave_out_classes", "probe_c",
-                                   "max_epochs", "patience"), data_root)
+                     OOD_FIELDS + ("shots", "held_out_fraction", "shot_draws", "probe_draws", "leave_out_classes",
+                                   "probe_c", "addition_rules", "max_epochs", "patience"), data_root)
     return cache.cached("study_a_beyond/class_addition", params, make, code=MODEL_CODE)
+
+
+def split_rule(rule: str) -> tuple[str, str]:
+    """'mean-l2' -> ('mean', 'l2'): how the key is bundled, and the distance all five keys are compared by."""
+    bundle, _, distance = rule.partition("-")
+    return bundle, distance
 
 
 def _add_rows(bcfg, source, cls, keys, pool, new_at, old_at, old_labels, probe_x, probe_y, rng) -> list[dict]:
     """Accuracy on the new class's held-out images and on the old classes' images, per k and level,
-    averaged over draws of the k support images, for the key written from their mean and for the probe."""
+    averaged over draws of the k support images, for the key written by each rule and for the probe.
+    Also per rule: the share of the support outputs whose nearest key is the one written from them,
+    and the old classes' accuracy before the addition under the rule's distance (so that the cost
+    of the addition is told apart from the cost of changing the distance)."""
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    metric = bcfg.study_a.distance
     n_old = len(keys)
     settings = [k for k in bcfg.shots if k < len(pool)] + [len(pool)]
+    methods = list(bcfg.addition_rules) + ["probe"]
+    before = {}
+    for rule in bcfg.addition_rules:
+        _, metric = split_rule(rule)
+        four = KeyMemory(keys.shape[1], 0)
+        four.keys, four.labels = keys.astype(np.float32).copy(), [str(i) for i in range(n_old)]
+        before[rule] = {lv: float(np.mean(four.predict(old_at[lv], metric) == old_labels)) for lv in old_at}
     rows = []
     for k in settings:
         draws = 1 if k == len(pool) else bcfg.shot_draws
-        hits = {(m, lv, part): [] for m in ("key", "probe") for lv in new_at for part in ("new", "old")}
+        hits = {(m, lv, part): [] for m in methods for lv in new_at for part in ("new", "old")}
+        self_nearest = {rule: [] for rule in bcfg.addition_rules}
         for d in range(draws):
             support = pool[rng.choice(len(pool), k, replace=False)] if k < len(pool) else pool
-            memory = KeyMemory(keys.shape[1], 0)
-            memory.keys, memory.labels = keys.astype(np.float32).copy(), [str(i) for i in range(n_old)]
-            memory.add_class_from_outputs(cls, support)
-            probe = None
+            for rule in bcfg.addition_rules:
+                bundle, metric = split_rule(rule)
+                memory = KeyMemory(keys.shape[1], 0)
+                memory.keys, memory.labels = keys.astype(np.float32).copy(), [str(i) for i in range(n_old)]
+                memory.add_class_from_outputs(cls, support, bundle)
+                self_nearest[rule].append(np.mean(memory.predict(support, metric) == n_old))
+                for lv in new_at:
+                    hits[(rule, lv, "new")].append(np.mean(memory.predict(new_at[lv], metric) == n_old))
+                    hits[(rule, lv, "old")].append(np.mean(memory.predict(old_at[lv], metric) == old_labels))
             if d < min(draws, bcfg.probe_draws):
-                probe = LogisticRegression(C=bcfg.probe_c, class_weight="balanced", max_iter=300)
+                probe = make_pipeline(StandardScaler(),  # standardised outputs: lbfgs converges in a few dozen steps
+                                      LogisticRegression(C=bcfg.probe_c, class_weight="balanced", max_iter=1000))
                 probe.fit(np.vstack([probe_x, support]), np.concatenate([probe_y, np.full(k, n_old)]))
-            for lv in new_at:
-                hits[("key", lv, "new")].append(np.mean(memory.predict(new_at[lv], metric) == n_old))
-                hits[("key", lv, "old")].append(np.mean(memory.predict(old_at[lv], metric) == old_labels))
-                if probe is not None:
+                for lv in new_at:
                     hits[("probe", lv, "new")].append(np.mean(probe.predict(new_at[lv]) == n_old))
                     hits[("probe", lv, "old")].append(np.mean(probe.predict(old_at[lv]) == old_labels))
         for (method, lv, part), values in hits.items():
             if part == "old":
                 continue
-            n_new, n_old_images = len(new_at[lv]), len(old_at[lv])
             rows.append({"source": source, "class": cls, "k": int(k), "all": bool(k == len(pool)),
                          "method": method, "level": lv, "draws": len(values),
                          "new_accuracy": float(np.mean(values)), "new_draw_sd": float(np.std(values)),
                          "old_accuracy": float(np.mean(hits[(method, lv, "old")])),
-                         "n_new": int(n_new), "n_old": int(n_old_images)})
+                         "old_before": before[method][lv] if method in before else float("nan"),
+                         "self_nearest": float(np.mean(self_nearest[method])) if method in self_nearest
+                         else float("nan"),
+                         "n_new": int(len(new_at[lv])), "n_old": int(len(old_at[lv]))})
     return rows
 
 
@@ -508,10 +558,12 @@ def run_all(bcfg: StudyABeyondConfig, data_root=None, log=print) -> list[dict]:
     steps = [("study A model (shared with the Study A chapters)", lambda: study_a.train_model(bcfg.study_a, data_root))]
     steps += [(f"train at {level}", lambda level=level: hdmann_outputs(bcfg, level, None, None, data_root))
               for level in training_levels(bcfg)]
-    steps += [(f"dimension {dim}", lambda dim=dim: hdmann_outputs(bcfg, "original", dim, None, data_root))
+    steps += [(f"dimension {dim}", lambda dim=dim: hdmann_outputs(bcfg, "original", dim, None, data_root, True))
               for dim in bcfg.dims]
+    steps += [(f"left out {cls}", lambda cls=cls: hdmann_outputs(bcfg, "original", None, cls, data_root))
+              for cls in bcfg.leave_out_classes]
     steps += [(f"outputs of {which}", lambda which=which: model_outputs_on_everything(bcfg, which, data_root))
-              for which in ("study_a", "budget", "cross_entropy")]
+              for which in ("study_a", "cross_entropy")]
     steps += [("class addition", lambda: class_addition(bcfg, data_root)),
               ("saliency", lambda: saliency_agreement(bcfg, data_root)),
               ("colour baseline", lambda: colour_baseline(bcfg, data_root))]

@@ -29,6 +29,33 @@ def test_new_key_is_the_mean_of_the_outputs_and_nearest_for_them():
         assert (memory.predict(outputs, metric) == 4).all(), metric
 
 
+def test_mean_key_stays_nearest_under_l2_when_the_outputs_sit_near_an_old_key():
+    """The case met on real data: a trained network puts an unseen class's outputs near one of the
+    old binary keys (here key 1, displaced a little on a subset of bits). Under L2 (and cosine) on the
+    raw outputs the written mean key is the nearest for them; under Hamming a soft mean key never is,
+    which is why the chapter's rule is mean-l2."""
+    memory = KeyMemory.for_classes(["a", "b", "c", "d"], 500, seed=0)
+    rng = np.random.default_rng(2)
+    shift = np.where(rng.random(500) < 0.3, np.where(memory.keys[1] > 0.5, -0.3, 0.3), 0.0)
+    outputs = (memory.keys[1] + shift + rng.normal(0, 0.1, (40, 500))).astype(np.float32)
+    assert (memory.predict(outputs, "hamming") == 1).all()  # before: they look like class b
+    key = memory.add_class_from_outputs("new", outputs[:20])
+    np.testing.assert_allclose(key, outputs[:20].mean(axis=0), rtol=0, atol=1e-6)
+    for metric in ("l2", "cosine"):
+        assert (memory.predict(outputs, metric) == 4).all(), metric  # the 20 it was written from and 20 more
+    assert (memory.predict(outputs, "hamming") == 1).all()  # a soft key loses under Hamming
+
+
+def test_majority_key_is_the_per_bit_majority_of_the_thresholded_outputs():
+    memory = KeyMemory.for_classes(["a"], 4, seed=0)
+    outputs = np.array([[0.9, 0.1, 0.6, 0.2], [0.8, 0.7, 0.4, 0.1], [0.2, 0.9, 0.7, 0.3]], np.float32)
+    key = memory.add_class_from_outputs("new", outputs, bundle="majority")
+    np.testing.assert_array_equal(key, [1, 1, 1, 0])
+    assert set(np.unique(memory.keys)) <= {0.0, 1.0}
+    with pytest.raises(ValueError, match="bundle"):
+        memory.add_class_from_outputs("other", outputs, bundle="median")
+
+
 def test_new_key_rejects_bad_outputs():
     memory = KeyMemory.for_classes(["a"], 16, seed=0)
     with pytest.raises(ValueError, match="outputs must be"):
@@ -124,6 +151,25 @@ def test_config_profiles_and_validation():
         study_a_beyond_config("quick", new_classes=("actinic_keratosis",))
     with pytest.raises(ValueError, match="profile"):
         study_a_beyond_config("quick", study_a=study_a_config("smoke"))
+    with pytest.raises(ValueError, match="bundle"):
+        study_a_beyond_config("quick", addition_rules=("mean-manhattan",))
+    with pytest.raises(ValueError, match="empty"):
+        study_a_beyond_config("quick", addition_rules=())
+
+
+def test_the_originals_model_is_study_as_and_the_dimension_sweep_has_its_own_budget():
+    """Every chapter model has Study A's budget, so the originals-trained one is Study A's model
+    (reused, not trained again); a shorter dimension-sweep budget applies to every D, 500 included."""
+    quick = study_a_beyond_config("quick")
+    assert study_a_beyond.budget(quick) == (quick.study_a.max_epochs, quick.study_a.patience)
+    dim = quick.study_a.hypervector_dim
+    assert study_a_beyond.is_study_a_model(quick, "original", dim, None)
+    assert not study_a_beyond.is_study_a_model(quick, "q5", dim, None)
+    assert not study_a_beyond.is_study_a_model(quick, "original", dim, "melanoma")
+    assert not study_a_beyond.is_study_a_model(quick, "original", 64, None)
+    assert not study_a_beyond.is_study_a_model(quick, "original", dim, None, dims_sweep=True)
+    assert study_a_beyond.budget(quick, dims_sweep=True)[0] == quick.dim_max_epochs
+    assert not study_a_beyond.is_study_a_model(quick.replace(max_epochs=3), "original", dim, None)
 
 
 def test_originals_index_picks_the_first_row_of_each_source():
@@ -177,3 +223,29 @@ def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path, mon
     keys = [study_a_beyond.cache.entry_key(p, ()) for _, p in seen]
     assert keys[0] == keys[1]
     assert len(set(keys)) == 3
+    # the originals model at Study A's own D is Study A's model, fetched from Study A's stage
+    monkeypatch.setattr(study_a_beyond.study_a, "train_model", lambda cfg, root: tmp_path / "study_a_model")
+    assert study_a_beyond.train_hdmann(TINY, "original", None, None, root) == tmp_path / "study_a_model"
+    assert len(seen) == 4
+
+
+def test_addition_rows_give_every_rule_and_the_probe_per_k_and_level():
+    """The class-addition stage's arithmetic on synthetic outputs: old classes on their keys, the new
+    class near key 0 but displaced; the mean-l2 key is the nearest for its own support outputs."""
+    cfg = study_a_beyond_config("smoke", shots=(1, 5), shot_draws=2, probe_draws=1)
+    keys = KeyMemory.for_classes(["a", "b", "c", "d"], 64, seed=0).keys
+    rng = np.random.default_rng(0)
+    old_y = np.repeat(np.arange(4), 10)
+    old = (keys[old_y] + rng.normal(0, 0.1, (40, 64))).astype(np.float32)
+    shift = np.where(rng.random(64) < 0.3, np.where(keys[0] > 0.5, -0.35, 0.35), 0.0)
+    new = (keys[0] + shift + rng.normal(0, 0.1, (30, 64))).astype(np.float32)
+    rows = study_a_beyond._add_rows(cfg, "synthetic", "new", keys, new[:20], {"original": new[20:]},
+                                    {"original": old}, old_y, old, old_y, np.random.default_rng(1))
+    methods = {r["method"] for r in rows}
+    assert methods == {*cfg.addition_rules, "probe"}
+    assert sorted({(r["k"], r["all"]) for r in rows}) == [(1, False), (5, False), (20, True)]
+    full = {r["method"]: r for r in rows if r["all"]}
+    assert full["mean-l2"]["self_nearest"] == 1.0 and full["mean-l2"]["new_accuracy"] == 1.0
+    assert full["mean-hamming"]["new_accuracy"] == 0.0  # the soft key under Hamming: never nearest
+    assert full["mean-l2"]["old_before"] == 1.0 and np.isnan(full["probe"]["self_nearest"])
+    assert all(r["draws"] == (1 if r["all"] or r["method"] == "probe" else 2) for r in rows)
