@@ -26,7 +26,7 @@ from hdmann.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parent.parent
 CHAPTERS = ("data", "compression", "study_a_model", "study_a_representations", "study_a_beyond",
-            "study_b_patches", "study_b_control")
+            "study_b_patches", "study_b_control", "codecs")
 BOOK_FILES = ("_config.yml", "_toc.yml")
 KEY = "hdmann_key"
 PROVENANCE = "hdmann_provenance"

@@ -35,8 +35,9 @@ def test_source_notebook_is_thin(path):
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
     tree = ast.parse("".join(params[0]["source"]))
     assigned = {t.id for node in tree.body for t in node.targets}
-    assert assigned == {"profile", "data_root"}
-    assert all(isinstance(node.value, ast.Constant) for node in tree.body), "parameters are plain literals"
+    assert {"profile", "data_root"} <= assigned
+    for node in tree.body:
+        ast.literal_eval(node.value)  # parameters are plain literals (a chapter may add e.g. a list of codecs)
     for c in code:
         tree = ast.parse("".join(c["source"]))
         defs = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.Lambda))]
