@@ -74,15 +74,20 @@ def rate_quality(curve: dict, psnr_label: str, ssim_label: str) -> plt.Figure:
 def ranking_bars(rankings: dict) -> plt.Figure:
     """BD difference from the reference codec with its 95 % interval, one panel per metric."""
     n = len(rankings)
-    fig, axes = plt.subplots(1, n, figsize=(MAX_WIDTH, 0.5 + 0.35 * max(len(r["rows"]) for r in rankings.values())),
-                             squeeze=False, sharey=False)
-    for ax, (title, rank) in zip(axes[0], rankings.items()):
+    cols = min(n, 2)
+    lines = max(len(r["rows"]) for r in rankings.values())
+    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(MAX_WIDTH, (-(-n // cols)) * (0.9 + 0.28 * lines)),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, (title, rank) in zip(axes.flat, rankings.items()):
         rows = [r for r in rank["rows"] if "bd_vs_reference" in r]
         y = np.arange(len(rows))[::-1]
         for yi, r in zip(y, rows):
             ax.errorbar(r["bd_vs_reference"], yi, xerr=[[r["bd_vs_reference"] - r["bd_low"]], [r["bd_high"] - r["bd_vs_reference"]]],
                         fmt=MARKERS.get(r["name"], "o"), color=COLOURS.get(r["name"], "black"), capsize=2, ms=4)
         ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
         ax.set_yticks(y, [r["codec"] for r in rows], fontsize=7)
         ax.set_title(title, fontsize=8)
         ax.set_xlabel("BD difference from " + (codecs.CODECS[rank["reference"]].label if rank["reference"] else "-"),

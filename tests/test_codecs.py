@@ -150,3 +150,22 @@ def test_sweeps_reach_the_bpp_range_they_claim(study, data_root):
         bpp = [np.mean([codecs.compress(im, name, s, ra.effort(cfg), metrics=False).bpp for im in images])
                for s in ra.settings(cfg, study, name)]
         assert min(bpp) <= low and max(bpp) >= high, (name, bpp)
+
+
+@pytest.mark.slow
+def test_chapter_reruns_for_a_subset_of_codecs(smoke_book, data_root, tmp_path, monkeypatch):
+    """`papermill ... -p codecs '["jpeg", "webp"]'` (a string, as papermill's -p passes it) runs the
+    chapter for those two codecs only, reading the smoke book's cached models and sets."""
+    import papermill
+
+    from hdmann import book, results
+
+    monkeypatch.setenv("HDMANN_CACHE", str(smoke_book / "_cache"))
+    monkeypatch.setenv("HDMANN_DATA", str(data_root))
+    out = tmp_path / "codecs.ipynb"
+    papermill.execute_notebook(str(book.PROJECT / "notebooks" / "codecs.ipynb"), str(out),
+                               parameters={"profile": "smoke", "codecs": '["jpeg", "webp"]'}, cwd=str(book.PROJECT),
+                               kernel_name="python3", progress_bar=False)
+    values = {v["name"]: v["value"] for v in results.glued_values(json.loads(out.read_text()), "codecs", "smoke")}
+    assert values["n_codecs"] == 2 and values["codec_list"] == "JPEG 4:2:0, WebP"
+    assert "bd_val_webp" in values and "bd_val_avif" not in values
