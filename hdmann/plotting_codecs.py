@@ -31,11 +31,11 @@ def _lines(ax, curve: dict, key: str, band: bool) -> None:
     ax.set_xscale("log")
 
 
-def rate_accuracy(panels: dict, ylabel: dict, ranges: dict | None = None, bytes_per_unit: dict | None = None
-                  ) -> plt.Figure:
+def rate_accuracy(panels: dict, ylabel: dict, ranges: dict | None = None, bytes_per_unit: dict | None = None,
+                  unit: str = "image") -> plt.Figure:
     """One panel per metric (``{title: curve}``): value vs mean bpp per codec with its 95 % band,
     originals as a dashed line with a grey band, the common bpp range shaded. ``bytes_per_unit``
-    (per panel: pixels / 8) adds a top axis in bytes per image or film."""
+    (per panel: pixels / 8) adds a top axis in bytes per ``unit``."""
     n = len(panels)
     fig, axes = plt.subplots(1, n, figsize=(MAX_WIDTH, 3.3), squeeze=False)
     for ax, (title, curve) in zip(axes[0], panels.items()):
@@ -51,7 +51,7 @@ def rate_accuracy(panels: dict, ylabel: dict, ranges: dict | None = None, bytes_
         if bytes_per_unit and bytes_per_unit.get(title):
             scale = bytes_per_unit[title]
             top = ax.secondary_xaxis("top", functions=(lambda b, s=scale: b * s, lambda v, s=scale: v / s))
-            top.set_xlabel("bytes per image" if scale < 10_000 else "bytes per film", fontsize=8)
+            top.set_xlabel(f"bytes per {unit}", fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False, fontsize=7)
     fig.tight_layout(rect=(0, 0.09, 1, 1))

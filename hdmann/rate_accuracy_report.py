@@ -283,3 +283,9 @@ def settings_table(cfg: CodecConfig, names) -> list[dict]:
                      "MIAS films (Study B)": ", ".join(f"{v:g}" for v in ra.settings(cfg, "b", codec))
                      or "not run (grey films: same as 4:2:0)"})
     return rows
+
+
+def bytes_per_bpp(curve: dict) -> float:
+    """Bytes per image (film) at 1 bpp, from what was measured: pixels / 8 (every image of a dataset has one size)."""
+    points = [p for codec, pts in curve.items() if codec != ra.ORIGINAL for p in pts]
+    return float(np.median([p["bytes"] / p["bpp"] for p in points])) if points else float("nan")
