@@ -4,8 +4,8 @@ Nothing is trained here. Study A's HD-MANN (:func:`hdmann.study_a.train_model`, 
 originals) classifies the validation part and the test folder after each codec at each setting;
 Study B's patch CNN (the fold models of :func:`hdmann.study_b_patches.run` trained on originals, every
 repeat) and its texture-feature baseline score the held-out patches cut from whole films compressed
-by each codec, as Study B does it (compress the film, decode, then cut). Images and films are coded
-in worker processes (Pillow, NumPy and SciPy only), the models run in the parent.
+by each codec, as Study B does it (compress the film, decode, then cut). The coded sets are stages of
+their own (:mod:`hdmann.codec_sets`, coded in worker processes), so a retrained model only rescores them.
 
 Tables, the margin rule, BD-accuracy and the ranking live in :mod:`hdmann.rate_accuracy_report`.
 """
@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import functools
 import json
-import multiprocessing
-import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from hdmann import cache, codecs, compression, data, patches
+from hdmann import cache, codec_sets, codecs
 from hdmann import study_a as sa
 from hdmann import study_b_patches as sbp
 from hdmann.config import CodecConfig
@@ -28,8 +25,8 @@ from hdmann.config import CodecConfig
 ORIGINAL = "original"
 STUDIES = ("a", "b")
 ALIASES = {"jpeg": "jpeg420"}
-A_CODE = sa.MODEL_CODE + ("compression", "codecs", "rate_accuracy")
-B_CODE = sbp.TRAIN_CODE + ("codecs", "features", "rate_accuracy")
+A_CODE = sa.MODEL_CODE + codec_sets.ISIC_CODE + ("rate_accuracy",)
+B_CODE = sbp.TRAIN_CODE + codec_sets.FILM_CODE + ("features", "rate_accuracy")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -78,58 +75,7 @@ def study_codecs(cfg: CodecConfig, study: str, names) -> list[str]:
 
 
 def effort(cfg: CodecConfig) -> codecs.Effort:
-    return codecs.Effort(cfg.webp_method, cfg.avif_speed, cfg.jxl_effort)
-
-
-def _effort_params(cfg: CodecConfig, codec: str | None) -> dict:
-    """Only the preset of the codec at hand enters its key: a new AVIF speed reruns AVIF only."""
-    key = {"webp": "webp_method", "avif": "avif_speed", "jxl": "jxl_effort"}.get(codec or "")
-    return {key: getattr(cfg, key)} if key else {}
-
-
-# ------------------------------------------------------------------------------------------------
-# workers
-# ------------------------------------------------------------------------------------------------
-def _pool_map(fn, jobs, workers: int):
-    if workers <= 1 or len(jobs) < 8:
-        return [fn(j) for j in jobs]
-    # fork, as in hdmann.compression: the workers run only Pillow, NumPy and SciPy, never JAX
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*fork.*", category=RuntimeWarning)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
-
-
-def _image_job(job):
-    """Worker: code one ISIC image at its stored size, measure it there, resize for the model."""
-    image, codec, setting, eff, out_size = job
-    if codec is None:
-        return compression._resize(image, out_size), (image.nbytes, 8.0 * image.nbytes / (image.shape[0] * image.shape[1]),
-                                                      float("inf"), 1.0)
-    c = codecs.compress(image, codec, setting, eff)
-    return compression._resize(c.pixels, out_size), (c.encoded_bytes, c.bpp, c.psnr, c.ssim)
-
-
-def _film_job(job):
-    """Worker: code one whole film, decode it, cut its patches as Study B does (with the shift margin,
-    then centred), and measure PSNR inside the breast and PSNR/SSIM of each patch."""
-    path, codec, setting, eff, centres, size, shift, threshold = job
-    film = data.read_image(Path(path), "L")
-    if codec is None:
-        decoded, encoded = film, film.nbytes
-    else:
-        c = codecs.compress(film, codec, setting, eff, metrics=False)
-        decoded, encoded = c.pixels, c.encoded_bytes
-    mask = patches.breast_mask(film, threshold)
-    err = film[mask].astype(np.float64) - decoded[mask].astype(np.float64)
-    mse = float(np.mean(err**2)) if err.size else float("nan")
-    psnr_breast = float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
-    cut = size + 2 * shift
-    cuts = np.stack([sbp.centre(patches.cut(decoded, x, y, cut), size) for x, y in centres])
-    refs = np.stack([sbp.centre(patches.cut(film, x, y, cut), size) for x, y in centres])
-    quality = np.array([(compression.psnr(r, d), compression.ssim(r, d)) for r, d in zip(refs, cuts)])
-    return cuts, quality, (encoded, 8.0 * encoded / film.size, psnr_breast)
+    return codec_sets.effort(cfg)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -155,23 +101,19 @@ def study_a_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=Non
     def make():
         folder = sa.train_model(acfg, data_root)
         split = sa.split_data(acfg, data_root)
+        coded = codec_sets.isic_coded(cfg, codec, setting, data_root)
         memory = sa.key_memory(acfg)
         out = {}
         for part in sa.SPLITS:
-            images = split[f"x_{part}"]
-            results = _pool_map(_image_job, [(im, codec, setting, effort(cfg), acfg.image_size) for im in images],
-                                cfg.workers)
-            pixels = np.stack([r[0] for r in results])
-            stats = np.array([r[1] for r in results], dtype=np.float64)
-            outputs = train.predict(_study_a_model(str(folder)), pixels)
+            outputs = train.predict(_study_a_model(str(folder)), coded[f"{part}_pixels"])
             out[f"{part}_guess"] = memory.predict(outputs, acfg.distance).astype(np.int64)
             out[f"{part}_labels"] = split[f"y_{part}"].astype(np.int64)
-            for i, name in enumerate(("bytes", "bpp", "psnr", "ssim")):
-                out[f"{part}_{name}"] = stats[:, i]
+            for name in ("bytes", "bpp", "psnr", "ssim"):
+                out[f"{part}_{name}"] = coded[f"{part}_{name}"]
         return out
 
     params = {**sa._params(acfg, sa.MODEL_FIELDS, data_root), "codec": codec, "setting": setting,
-              **_effort_params(cfg, codec)}
+              **codec_sets.effort_params(cfg, codec)}
     return cache.cached("rate_accuracy/study_a", params, make, code=A_CODE)
 
 
@@ -219,21 +161,10 @@ def study_b_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=Non
     def make():
         p = sbp.patch_plan(bcfg, data_root)
         y = _labels(p)
-        film_ids = np.unique(p.film)
-        jobs = [(str(mias.path(mias.names[i])), codec, setting, effort(cfg),
-                 [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], bcfg.patch_size, bcfg.patch_shift,
-                 bcfg.breast_threshold) for i in film_ids]
-        results = _pool_map(_film_job, jobs, cfg.workers)
-        cuts = np.zeros((len(p), bcfg.patch_size, bcfg.patch_size), np.uint8)
-        quality = np.zeros((len(p), 2))
-        for i, (c, q, _) in zip(film_ids, results):
-            rows = np.flatnonzero(p.film == i)
-            cuts[rows], quality[rows] = c, q
-        film_stats = np.array([r[2] for r in results], dtype=np.float64)
-        x = sbp.model_input(cuts, bcfg.patch_standardise)
-        feats = features.patch_features(cuts)
-        out = {"labels": y.astype(np.int64), "film_ids": film_ids, "bytes": film_stats[:, 0], "bpp": film_stats[:, 1],
-               "psnr_breast": film_stats[:, 2], "patch_psnr": quality[:, 0], "patch_ssim": quality[:, 1]}
+        coded = codec_sets.film_coded(cfg, codec, setting, data_root)
+        x = sbp.model_input(coded["patches"], bcfg.patch_standardise)
+        feats = features.patch_features(coded["patches"])
+        out = {"labels": y, **{k: coded[k] for k in ("film_ids", "bytes", "bpp", "psnr_breast", "patch_psnr", "patch_ssim")}}
         for r in range(bcfg.patch_repeats):
             fold = sbp.folds(bcfg, p, r)
             cnn = np.full(len(p), np.nan)
@@ -249,7 +180,7 @@ def study_b_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=Non
         return out
 
     params = {**sbp._params(bcfg, sbp.TRAIN_FIELDS + ("patch_repeats", "feature_c"), mias), "codec": codec,
-              "setting": setting, **_effort_params(cfg, codec)}
+              "setting": setting, **codec_sets.effort_params(cfg, codec)}
     return cache.cached("rate_accuracy/study_b", params, make, code=B_CODE)
 
 
