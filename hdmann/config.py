@@ -363,6 +363,69 @@ class CompressionConfig(_Config):
         _in_range("workers", self.workers, 1, 256)
 
 
+# Knob ladders of the codec chapter, per dataset, chosen on a few images so that every codec spans the
+# same bits-per-pixel range: ISIC (180x180 RGB) about 0.2 to 2 bpp; MIAS films (1024x1024 grey) about
+# 0.01 to 0.4 bpp (JPEG's header floor on a film lies near 0.03 bpp, so JPEG stops there).
+CODEC_SETTINGS_ISIC: dict[str, tuple[float, ...]] = {
+    "jpeg420": (3, 10, 25, 50, 75, 90), "jpeg444": (3, 10, 25, 50, 75, 90),
+    "jpeg2000": (160, 80, 40, 20, 10), "webp": (0, 15, 40, 70, 85, 95),
+    "avif": (2, 15, 35, 55, 75, 90), "jxl": (1, 15, 40, 70, 85, 95)}
+CODEC_BPP_RANGE_ISIC = (0.3, 1.5)  # every codec's ladder reaches below the first and above the second
+CODEC_BPP_RANGE_FILM = (0.04, 0.15)
+CODEC_SETTINGS_FILM: dict[str, tuple[float, ...]] = {
+    "jpeg420": (1, 5, 20, 50, 80, 95), "jpeg2000": (2000, 1000, 500, 250, 100, 50, 20),
+    "webp": (0, 10, 40, 70, 90, 98), "avif": (0, 10, 30, 50, 70, 90), "jxl": (1, 10, 30, 60, 85, 97)}
+
+
+@dataclass(frozen=True)
+class CodecConfig(_Config):
+    """The codec chapter: which codec keeps a CNN's accuracy at a given number of bytes, on both
+    studies' models trained on originals (predictions only). ``study_a``/``study_b`` are the configs
+    whose trained models are read; greyscale films have no chroma, so JPEG 4:4:4 equals 4:2:0 there
+    and only ``jpeg420`` is run on them."""
+
+    profile: str = DEFAULT_PROFILE
+    study_a: StudyAConfig = field(default_factory=StudyAConfig)
+    study_b: StudyBConfig = field(default_factory=StudyBConfig)
+    codecs: tuple[str, ...] = ("jpeg420", "jpeg444", "jpeg2000", "webp", "avif", "jxl")
+    isic_settings: dict = field(default_factory=lambda: dict(CODEC_SETTINGS_ISIC))
+    film_settings: dict = field(default_factory=lambda: dict(CODEC_SETTINGS_FILM))
+    webp_method: int = unstated(6, "0 (fast) .. 6 (slowest, fewest bytes)")
+    avif_speed: int = unstated(6, "libavif's default; 0 (slowest) .. 10")
+    jxl_effort: int = unstated(7, "libjxl's default; 1 (fast) .. 9")
+    reference: str = unstated("jpeg420", "the codec the others are compared with (the archive default)")
+    accuracy_margin: float = unstated(0.02, "Study A: a loss of accuracy tolerated against originals")
+    auroc_margin: float = unstated(0.02, "Study B: a loss of AUROC tolerated against originals")
+    bootstrap_samples: int = 1000
+    bootstrap_seed: int = 21
+    workers: int = 2
+
+    def __post_init__(self) -> None:
+        from hdmann.codecs import NAMES
+
+        _check_profile(self.profile)
+        for name in ("isic_settings", "film_settings"):
+            table = getattr(self, name)
+            unknown = set(table) - set(NAMES)
+            if unknown:
+                raise ValueError(f"{name} has unknown codec(s) {sorted(unknown)}; use some of {NAMES}")
+        unknown = set(self.codecs) - set(NAMES)
+        if unknown:
+            raise ValueError(f"codecs {sorted(unknown)} unknown; use some of {NAMES}")
+        if self.reference not in NAMES:
+            raise ValueError(f"reference={self.reference!r}: use one of {NAMES}")
+        _in_range("webp_method", self.webp_method, 0, 6)
+        _in_range("avif_speed", self.avif_speed, 0, 10)
+        _in_range("jxl_effort", self.jxl_effort, 1, 9)
+        _in_range("accuracy_margin", self.accuracy_margin, 0.0, 0.5)
+        _in_range("auroc_margin", self.auroc_margin, 0.0, 0.5)
+        _in_range("bootstrap_samples", self.bootstrap_samples, 10, 100_000)
+        _in_range("workers", self.workers, 1, 256)
+        if self.profile != self.study_a.profile or self.profile != self.study_b.profile:
+            raise ValueError(f"profile {self.profile!r} but study_a/study_b have profiles {self.study_a.profile!r}/"
+                             f"{self.study_b.profile!r}: build all with codec_config(profile)")
+
+
 _STUDY_A_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(image_size=32, per_class_target=40, max_images_per_class=30,
                   max_test_images_per_class=8, max_epochs=3, patience=2,
@@ -421,6 +484,18 @@ _STUDY_A_BEYOND_PROFILES: dict[str, dict[str, Any]] = {
 _COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(max_isic_images=10),
     "quick": dict(),
+    "paper": dict(),
+}
+
+
+_CODEC_PROFILES: dict[str, dict[str, Any]] = {
+    # smoke: two points per codec (a line), fewer bootstrap samples
+    "smoke": dict(isic_settings={k: (v[1], v[-2]) for k, v in CODEC_SETTINGS_ISIC.items()},
+                  film_settings={k: (v[1], v[-2]) for k, v in CODEC_SETTINGS_FILM.items()},
+                  webp_method=4, avif_speed=9, jxl_effort=3, bootstrap_samples=200),
+    # quick: faster encoder presets so the chapter stays near 10 min cold on 2 cores (the paper profile
+    # uses the libraries' defaults)
+    "quick": dict(webp_method=4, avif_speed=8, jxl_effort=3),
     "paper": dict(),
 }
 
@@ -533,9 +608,18 @@ def study_a_beyond_config(profile: str = DEFAULT_PROFILE, overrides: dict | None
     return _build(StudyABeyondConfig, _STUDY_A_BEYOND_PROFILES, profile, fields)
 
 
+def codec_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None, **fields: Any) -> CodecConfig:
+    """The codec chapter's config; its ``study_a``/``study_b`` are those studies' configs of the same
+    profile (with their parts of ``overrides``, so the models it scores are the ones the book trained)."""
+    fields = _merged("codecs", overrides, fields)
+    fields.setdefault("study_a", study_a_config(profile, overrides))
+    fields.setdefault("study_b", study_b_config(profile, overrides))
+    return _build(CodecConfig, _CODEC_PROFILES, profile, fields)
+
+
 # the configs a chapter can build, by the section name of `hdmann book --set SECTION.FIELD=VALUE`
 BUILDERS = {"study_a": study_a_config, "study_a_beyond": study_a_beyond_config, "study_b": study_b_config,
-            "compression": compression_config}
+            "compression": compression_config, "codecs": codec_config}
 
 
 def from_overrides(section: str, profile: str = DEFAULT_PROFILE, overrides: dict | None = None):

@@ -158,6 +158,7 @@ def _project() -> Path:
 FOUNDATIONS = "Foundations"
 STUDY_A = "Study A: HD-MANN on skin lesions under JPEG"
 STUDY_B = "Study B: mammograms under JPEG 2000"
+ACROSS = "Across studies"
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("data", FOUNDATIONS, ("isic4", "mias"), ()),
@@ -167,6 +168,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("study_a_beyond", STUDY_A, ("isic4", "isic-other", "mias", "breastmnist"), ("study_a_beyond", "study_a")),
     Chapter("study_b_patches", STUDY_B, ("mias",), ("study_b",)),
     Chapter("study_b_control", STUDY_B, ("mias",), ("study_b",)),
+    Chapter("codecs", ACROSS, ("isic4", "mias"), ("codecs", "study_a", "study_b")),
 )
 ROOT_PAGE = "book/intro"
 BACK_MATTER = ("Back matter", ("book/reproducing", "book/bibliography"))

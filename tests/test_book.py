@@ -51,9 +51,9 @@ def test_source_notebook_is_thin(path):
     assert len(params) == 1, "exactly one cell tagged 'parameters'"
     tree = ast.parse("".join(params[0]["source"]))
     assigned = {t.id for node in tree.body for t in node.targets}
-    assert assigned == {"profile", "data_root", "overrides"}
+    assert {"profile", "data_root", "overrides"} <= assigned
     for node in tree.body:
-        ast.literal_eval(node.value)  # parameters are plain literals
+        ast.literal_eval(node.value)  # parameters are plain literals (a chapter may add e.g. a list of codecs)
     assert {node.targets[0].id: ast.literal_eval(node.value) for node in tree.body}["overrides"] == {}
     for c in code:
         tree = ast.parse("".join(c["source"]))

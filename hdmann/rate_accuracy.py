@@ -1,0 +1,200 @@
+"""The codec chapter's stages: every (codec, setting) of a sweep is one cache entry of predictions.
+
+Nothing is trained here. Study A's HD-MANN (:func:`hdmann.study_a.train_model`, trained on
+originals) classifies the validation part and the test folder after each codec at each setting;
+Study B's patch CNN (the fold models of :func:`hdmann.study_b_patches.run` trained on originals, every
+repeat) and its texture-feature baseline score the held-out patches cut from whole films compressed
+by each codec, as Study B does it (compress the film, decode, then cut). The coded sets are stages of
+their own (:mod:`hdmann.codec_sets`, coded in worker processes), so a retrained model only rescores them.
+
+Tables, the margin rule, BD-accuracy and the ranking live in :mod:`hdmann.rate_accuracy_report`.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from hdmann import cache, codec_sets, codecs
+from hdmann import study_a as sa
+from hdmann import study_b_patches as sbp
+from hdmann.config import CodecConfig
+
+ORIGINAL = "original"
+STUDIES = ("a", "b")
+ALIASES = {"jpeg": "jpeg420"}
+A_CODE = sa.MODEL_CODE + codec_sets.ISIC_CODE + ("rate_accuracy",)
+B_CODE = sbp.TRAIN_CODE + codec_sets.FILM_CODE + ("features", "rate_accuracy")
+
+
+# ------------------------------------------------------------------------------------------------
+# which codecs and settings
+# ------------------------------------------------------------------------------------------------
+def parse_codecs(requested) -> list[str]:
+    """The chapter's ``codecs`` parameter: a list of names, or (from ``papermill -p``) a JSON list or a
+    comma-separated string; ``"jpeg"`` means JPEG 4:2:0. Unknown names are refused, naming the known."""
+    if isinstance(requested, str):
+        text = requested.strip()
+        requested = json.loads(text) if text.startswith("[") else [t for t in text.split(",") if t.strip()]
+    if not isinstance(requested, (list, tuple)) or not requested:
+        raise ValueError(f"codecs={requested!r}: give a non-empty list of codec names from {codecs.NAMES}")
+    names = []
+    for raw in requested:
+        name = ALIASES.get(str(raw).strip().lower(), str(raw).strip().lower())
+        if name not in codecs.CODECS:
+            raise ValueError(f"codecs: {raw!r} is not a codec; use some of {codecs.NAMES} (or 'jpeg' for jpeg420)")
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def usable(requested) -> tuple[list[str], list[dict]]:
+    """The requested codecs whose library is installed, and for each other one the reason."""
+    names, missing = [], []
+    for name in parse_codecs(requested):
+        try:
+            codecs.require(name)
+            names.append(name)
+        except codecs.CodecUnavailable as exc:
+            missing.append({"codec": name, "reason": str(exc)})
+    return names, missing
+
+
+def settings(cfg: CodecConfig, study: str, codec: str) -> tuple:
+    table = cfg.isic_settings if study == "a" else cfg.film_settings
+    if study not in STUDIES:
+        raise ValueError(f"study={study!r}: use a or b")
+    return tuple(table.get(codec, ()))
+
+
+def study_codecs(cfg: CodecConfig, study: str, names) -> list[str]:
+    """Codecs run on one study: those with settings for its images (films are grey: no JPEG 4:4:4)."""
+    return [c for c in names if settings(cfg, study, c)]
+
+
+def effort(cfg: CodecConfig) -> codecs.Effort:
+    return codec_sets.effort(cfg)
+
+
+# ------------------------------------------------------------------------------------------------
+# Study A: HD-MANN on ISIC
+# ------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=2)
+def _study_a_model(folder: str):
+    import keras
+
+    return keras.saving.load_model(Path(folder) / "model.keras")
+
+
+def study_a_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
+    """Predicted class, bytes, bpp, PSNR and SSIM of every image of the validation part and the
+    test folder after ``codec`` at ``setting`` (``codec=None``: originals)."""
+    from hdmann import train
+
+    acfg = cfg.study_a
+    if codec is not None:
+        codecs.require(codec)
+        setting = codecs.check_setting(codec, setting)
+
+    def make():
+        folder = sa.train_model(acfg, data_root)
+        split = sa.split_data(acfg, data_root)
+        coded = codec_sets.isic_coded(cfg, codec, setting, data_root)
+        memory = sa.key_memory(acfg)
+        out = {}
+        for part in sa.SPLITS:
+            outputs = train.predict(_study_a_model(str(folder)), coded[f"{part}_pixels"])
+            out[f"{part}_guess"] = memory.predict(outputs, acfg.distance).astype(np.int64)
+            out[f"{part}_labels"] = split[f"y_{part}"].astype(np.int64)
+            for name in ("bytes", "bpp", "psnr", "ssim"):
+                out[f"{part}_{name}"] = coded[f"{part}_{name}"]
+        return out
+
+    params = {**sa._params(acfg, sa.MODEL_FIELDS, data_root), "codec": codec, "setting": setting,
+              **codec_sets.effort_params(cfg, codec)}
+    return cache.cached("rate_accuracy/study_a", params, make, code=A_CODE)
+
+
+# ------------------------------------------------------------------------------------------------
+# Study B: the patch CNN and the feature baseline on MIAS
+# ------------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _fold_model(bcfg, repeat: int, fold: int, data_root):
+    return sbp.fold_model(bcfg, "cnn", None, repeat, fold, data_root)
+
+
+@functools.lru_cache(maxsize=8)
+def _feature_models(bcfg, repeat: int, data_root) -> dict:
+    """The feature baseline trained on original patches, one per fold (as :func:`sbp.feature_scores`)."""
+    from hdmann import features
+
+    p = sbp.patch_plan(bcfg, data_root)
+    y = _labels(p)
+    fold = sbp.folds(bcfg, p, repeat)
+    x = sbp.patch_features(bcfg, None, data_root)
+    return {k: features.fit(x[(fold != k) & (y >= 0)], y[(fold != k) & (y >= 0)], bcfg.feature_c, bcfg.train_seed + k)
+            for k in range(bcfg.n_folds) if np.any(fold == k)}
+
+
+def _labels(p) -> np.ndarray:
+    """Malignant (1) or not (0) per patch, -1 outside the task, as in :func:`sbp.run`."""
+    y_all, rows = p.labels("malignant")
+    y = np.full(len(p), -1, np.int64)
+    y[rows] = y_all
+    return y
+
+
+def study_b_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
+    """Held-out scores of the patch CNN (``cnn_r<repeat>``) and the feature baseline
+    (``features_r<repeat>``) on patches cut from films coded by ``codec`` at ``setting``; per film
+    ``bytes``, ``bpp``, ``psnr_breast``; per patch ``patch_psnr``, ``patch_ssim``."""
+    from hdmann import features, study_b, train
+
+    bcfg = cfg.study_b
+    if codec is not None:
+        codecs.require(codec)
+        setting = codecs.check_setting(codec, setting)
+    mias = study_b.films(bcfg, data_root)
+
+    def make():
+        p = sbp.patch_plan(bcfg, data_root)
+        y = _labels(p)
+        coded = codec_sets.film_coded(cfg, codec, setting, data_root)
+        x = sbp.model_input(coded["patches"], bcfg.patch_standardise)
+        feats = features.patch_features(coded["patches"])
+        out = {"labels": y, **{k: coded[k] for k in ("film_ids", "bytes", "bpp", "psnr_breast", "patch_psnr", "patch_ssim")}}
+        for r in range(bcfg.patch_repeats):
+            fold = sbp.folds(bcfg, p, r)
+            cnn = np.full(len(p), np.nan)
+            feat = np.full(len(p), np.nan)
+            fitted = _feature_models(bcfg, r, data_root)
+            for k in range(bcfg.n_folds):
+                rows = np.flatnonzero(fold == k)
+                if not len(rows):
+                    continue
+                cnn[rows] = train.predict(_fold_model(bcfg, r, k, data_root), x[rows], 64).ravel()
+                feat[rows] = fitted[k].predict_proba(feats[rows])[:, 1]
+            out[f"cnn_r{r}"], out[f"features_r{r}"], out[f"fold_r{r}"] = cnn, feat, fold
+        return out
+
+    params = {**sbp._params(bcfg, sbp.TRAIN_FIELDS + ("patch_repeats", "feature_c"), mias), "codec": codec,
+              "setting": setting, **codec_sets.effort_params(cfg, codec)}
+    return cache.cached("rate_accuracy/study_b", params, make, code=B_CODE)
+
+
+# ------------------------------------------------------------------------------------------------
+# sweeps
+# ------------------------------------------------------------------------------------------------
+def sweep(cfg: CodecConfig, study: str, names, data_root=None, log=None) -> dict:
+    """Every set of one study: ``{(codec, setting): set}`` with ``(ORIGINAL, None)`` for originals."""
+    stage = study_a_set if study == "a" else study_b_set
+    out = {(ORIGINAL, None): stage(cfg, None, None, data_root)}
+    for codec in study_codecs(cfg, study, names):
+        for s in settings(cfg, study, codec):
+            if log:
+                log(f"study {study}: {codec} {s}")
+            out[(codec, codecs.check_setting(codec, s))] = stage(cfg, codec, s, data_root)
+    return out
+
