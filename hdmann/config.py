@@ -232,7 +232,8 @@ class StudyBConfig(_Config):
     patch_standardise: bool = True  # unstated; z-score each patch: raw 8-bit patches left the CNN's loss at ln 2
     patch_head: str = "flatten"  # unstated; CNN head: flatten (the paper's 3 FC) | gap (global average pooling first)
     patch_weight_decay: float = 0.05  # unstated; Adam's decoupled weight decay (0: none); won the inner-split selection
-    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd")  # CNN variants tried on inner splits
+    patch_batchnorm: bool = True  # unstated; BatchNormalization between each convolution and its ReLU (won the inner splits)
+    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd", "bn_wd", "bn_wd_slow")  # CNN variants tried on inner splits
     negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
     negatives_per_lesion: int = 2  # unstated
     negative_stride: int = 32  # unstated; grid step of candidate negative centres
@@ -298,6 +299,26 @@ class StudyBConfig(_Config):
 
 
 @dataclass(frozen=True)
+class StudyBControlConfig(_Config):
+    """How much of the whole-film negative control (chapter study_b_control) a profile runs; the
+    films, model and training settings are the StudyBConfig's."""
+
+    profile: str = DEFAULT_PROFILE
+    seeds: int = 5  # CNN training seeds on the real labels
+    permutations: int = 5  # CNN runs on permuted labels (what "no signal" scores)
+    aligned: bool = True  # also a run with every breast turned the same way (the side cue removed)
+    untrained: int = 100  # untrained networks scored (the output spread of random weights)
+    fold_splits: int = 1000  # patient-grouped splits drawn for the side-only score's distribution
+
+    def __post_init__(self) -> None:
+        _check_profile(self.profile)
+        _in_range("seeds", self.seeds, 1, 100)
+        _in_range("permutations", self.permutations, 1, 1000)
+        _in_range("untrained", self.untrained, 1, 10_000)
+        _in_range("fold_splits", self.fold_splits, 1, 100_000)
+
+
+@dataclass(frozen=True)
 class CompressionConfig(_Config):
     """The compression chapter: codec ladders on both datasets."""
 
@@ -338,19 +359,33 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(input_size=512),
 }
 
-# CNN variants the patch chapter compares on an inner split (config overrides of each)
+_STUDY_B_CONTROL_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(seeds=1, permutations=1, aligned=False, untrained=5, fold_splits=20),
+    "quick": dict(seeds=1, permutations=1, aligned=True, untrained=20, fold_splits=200),
+    "paper": dict(),
+}
+
+# CNN variants the patch chapter compares on an inner split (config overrides of each). Every variant
+# names every training choice it makes, so a row of the chapter's selection table means the same thing
+# whatever the profile: the first four are the last round's (a short budget of 12 epochs at 1e-3).
+_SHORT = dict(patch_learning_rate=1e-3, patch_epochs=12)
 PATCH_CNN_VARIANTS: dict[str, dict[str, Any]] = {
-    "flatten": dict(patch_head="flatten", patch_weight_decay=0.0),
-    "gap": dict(patch_head="gap", patch_weight_decay=0.0),
-    "flatten_wd": dict(patch_head="flatten", patch_weight_decay=0.05),
-    "gap_wd": dict(patch_head="gap", patch_weight_decay=0.05),
+    "flatten": dict(patch_head="flatten", patch_weight_decay=0.0, patch_batchnorm=False, **_SHORT),
+    "gap": dict(patch_head="gap", patch_weight_decay=0.0, patch_batchnorm=False, **_SHORT),
+    "flatten_wd": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=False, **_SHORT),
+    "gap_wd": dict(patch_head="gap", patch_weight_decay=0.05, patch_batchnorm=False, **_SHORT),
+    # BatchNormalization between each convolution and its ReLU, same budget
+    "bn_wd": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=True, **_SHORT),
+    # ... and a lower learning rate over a longer fixed budget (the same number of "learning-rate epochs")
+    "bn_wd_slow": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=True,
+                       patch_learning_rate=3e-4, patch_epochs=30),
 }
 
 # the patch design's profile settings, apart from the whole-film ones above
 _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(patch_size=48, patch_shift=4, patch_levels=(1000, 11000), patch_train_levels=(),
                   patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=1,
-                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten", "flatten_wd"), max_normal_films=20,
+                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten_wd", "bn_wd"), max_normal_films=20,
                   negatives_per_lesion=1, negative_stride=64, sliding_stride=96, sliding_films=2),
     # quick: a 2-core budget of ~17 min cold for the chapter (CPU seconds per stage: bench/run.py RECORDED);
     # one seed each for the CNN and ResNet18 on originals, one CNN run at 3,000:1, two selection variants
@@ -402,6 +437,10 @@ def study_b_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyBCo
     _check_profile(profile)
     table = {p: {**_STUDY_B_PATCH_PROFILES[p], **_STUDY_B_PROFILES[p]} for p in PROFILES}
     return _build(StudyBConfig, table, profile, overrides)
+
+
+def study_b_control_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> StudyBControlConfig:
+    return _build(StudyBControlConfig, _STUDY_B_CONTROL_PROFILES, profile, overrides)
 
 
 def compression_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> CompressionConfig:
