@@ -8,11 +8,6 @@ from keras import layers
 from hdmann.config import StudyAConfig, StudyBConfig
 
 LAST_CONV = "last_conv"
-# BatchNormalization's running statistics (CNN with batchnorm, ResNet18): Keras's default 0.99 keeps
-# ~18 % of the initial (0, 1) after the ~170 steps of a 12-epoch patch run (~50 % after ResNet18's 4
-# epochs), so inference sees statistics training never had and the fold models' scores drift apart in
-# scale (CNN on inner splits: per-fold AUROC 0.73-0.79 but pooled 0.55). 0.9 forgets the start in ~50 steps.
-BN_MOMENTUM = 0.9
 
 
 def _check_backend() -> None:
@@ -57,7 +52,7 @@ def mammo_cnn(cfg: StudyBConfig, head: str = "flatten", batchnorm: bool = False)
         name = LAST_CONV if i == len(cfg.conv_filters) - 1 else f"conv{i + 1}"
         if batchnorm:
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i + 1}_linear")(x)
-            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"bn{i + 1}")(x)
+            x = layers.BatchNormalization(momentum=cfg.batchnorm_momentum, name=f"bn{i + 1}")(x)
             x = layers.ReLU(name=name)(x)
         else:
             x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=name)(x)
@@ -70,16 +65,16 @@ def mammo_cnn(cfg: StudyBConfig, head: str = "flatten", batchnorm: bool = False)
     return keras.Model(inputs, outputs, name="mammo_cnn")
 
 
-def _basic_block(x, filters: int, stride: int, name: str):
+def _basic_block(x, filters: int, stride: int, name: str, momentum: float):
     shortcut = x
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv1")(x)
-    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn1")(y)
+    y = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn1")(y)
     y = layers.ReLU(name=f"{name}_relu1")(y)
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(y)
-    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn2")(y)
+    y = layers.BatchNormalization(momentum=momentum, name=f"{name}_bn2")(y)
     if stride != 1 or shortcut.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_down")(shortcut)
-        shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_down_bn")(shortcut)
+        shortcut = layers.BatchNormalization(momentum=momentum, name=f"{name}_down_bn")(shortcut)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.ReLU(name=f"{name}_out")(y)
 
@@ -93,13 +88,13 @@ def resnet18(cfg: StudyBConfig, weights: str | None = None) -> keras.Model:
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
     x = layers.Concatenate(name="to_rgb")([x, x, x])
     x = layers.Conv2D(64, 7, strides=2, padding="same", use_bias=False, name="stem_conv")(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="stem_bn")(x)
+    x = layers.BatchNormalization(momentum=cfg.batchnorm_momentum, name="stem_bn")(x)
     x = layers.ReLU(name="stem_relu")(x)
     x = layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for stage, filters in enumerate((64, 128, 256, 512)):
         for block in range(2):
             stride = 2 if stage > 0 and block == 0 else 1
-            x = _basic_block(x, filters, stride, f"stage{stage + 1}_block{block + 1}")
+            x = _basic_block(x, filters, stride, f"stage{stage + 1}_block{block + 1}", cfg.batchnorm_momentum)
     x = layers.Identity(name=LAST_CONV)(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="malignant")(x)

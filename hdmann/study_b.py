@@ -25,7 +25,7 @@ FILM_FIELDS = ("max_films", "fold_seed")
 SET_FIELDS = FILM_FIELDS + ("input_size", "codec")
 RUN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "learning_rate", "batch_size",
                            "max_epochs", "patience", "inner_validation_fraction", "n_folds", "train_seed",
-                           "compression_ratios", "resnet_weights", "resnet_max_epochs")
+                           "compression_ratios", "resnet_weights", "resnet_max_epochs", "batchnorm_momentum")
 ARCHITECTURES = ("cnn", "resnet18")
 ORIGINAL = "original"
 

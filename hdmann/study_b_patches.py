@@ -37,7 +37,8 @@ PLAN_FIELDS = ("max_films", "fold_seed", "patch_size", "negative_scheme", "negat
 SET_FIELDS = PLAN_FIELDS + ("patch_shift", "codec")
 TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patch_epochs", "patch_resnet_epochs",
                              "patch_batch_size", "patch_learning_rate", "patch_standardise", "n_folds", "train_seed", "patch_levels",
-                             "resnet_weights", "patch_head", "patch_weight_decay", "patch_batchnorm")
+                             "resnet_weights", "patch_head", "patch_weight_decay", "patch_batchnorm",
+                             "batchnorm_momentum")
 PLAN_CODE = ("data", "patches", "study_b", "study_b_patches")
 SET_CODE = PLAN_CODE + ("compression",)
 TRAIN_CODE = SET_CODE + ("models", "train")

@@ -212,6 +212,8 @@ def test_batchnorm_cnn_keeps_the_shape_and_gradcam_layer():
     assert bn.get_layer(models.LAST_CONV).output.shape == plain.get_layer(models.LAST_CONV).output.shape
     assert isinstance(bn.get_layer(models.LAST_CONV), keras.layers.ReLU)  # Grad-CAM reads the rectified map
     assert abs(bn.count_params() - plain.count_params()) < 4 * sum(cfg.conv_filters)
+    assert all(layer.momentum == cfg.batchnorm_momentum for layer in bn.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
 
 
 def test_cnn_variants_name_every_training_choice():
