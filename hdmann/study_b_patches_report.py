@@ -442,8 +442,9 @@ def cnn_wording(cnn: dict, versus: dict, final_loss: float) -> dict:
         order = (f"is level with the feature baseline: the difference is {d:+.3f} in AUROC and its paired 95 % interval "
                  f"({low:+.3f} to {high:+.3f}) includes 0")
     if final_loss > UNDERFIT_LOSS:
-        why = (f"its class-weighted training loss ends at {final_loss:.3f}, near ln 2 = 0.693: it underfits, barely "
-               "fitting its training patches better than a constant")
+        why = (f"its class-weighted training loss ends at {final_loss:.3f}, {'near' if final_loss < 0.8 else 'above'} "
+               "ln 2 = 0.693 (a constant output): it underfits, fitting its training patches barely better than a "
+               "constant, if at all")
     else:
         why = (f"its class-weighted training loss ends at {final_loss:.3f}, well below ln 2 = 0.693: it fits its "
                "training patches, so what it misses on held-out patients is generalisation from few malignant lesions, "

@@ -220,7 +220,7 @@ def test_cnn_variants_name_every_training_choice():
     from hdmann.config import PATCH_CNN_VARIANTS
 
     for name, values in PATCH_CNN_VARIANTS.items():
-        assert {"patch_head", "patch_weight_decay", "patch_batchnorm"} <= set(values), name
+        assert {"patch_head", "patch_weight_decay", "patch_batchnorm", "patch_learning_rate"} <= set(values), name
         study_b_config("quick", **values)  # each is a valid config
 
 
