@@ -453,3 +453,12 @@ def cnn_wording(cnn: dict, versus: dict, final_loss: float) -> dict:
             "rule": f"well above chance when the interval's lower end exceeds {WELL_ABOVE_CHANCE}; ahead of or behind the "
                     f"baseline only when the paired interval excludes 0; underfit when the final training loss exceeds "
                     f"{UNDERFIT_LOSS}"}
+
+
+def ensemble_wording(ens: dict) -> str:
+    """One sentence on the seed ensemble of :func:`ensemble`; with one repeat there is none to report."""
+    if not ens or ens["members"] < 2:
+        return ("An ensemble over seeds needs more than one repeat of the cross-validation; this profile trains one "
+                "(patch_repeats), so it reports none.")
+    return (f"Averaging the held-out scores over {ens['members']} seeds (an ensemble that never saw the patch it "
+            f"scores) gives {ens['auroc']:.3f} ({ens['auroc_low']:.3f} to {ens['auroc_high']:.3f}).")

@@ -232,3 +232,8 @@ def test_head_to_head_wording_states_its_rule():
     assert "not well above" in behind["chance"] and "trails" in behind["versus"] and "underfits" in behind["why"]
     level = report.cnn_wording({"auroc_low": 0.45}, {"delta": 0.0, "delta_low": -0.1, "delta_high": 0.1}, 0.5)
     assert "down to chance" in level["chance"] and "level with" in level["versus"]
+
+
+def test_ensemble_wording_needs_two_members():
+    assert "reports none" in report.ensemble_wording({"members": 1, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
+    assert "3 seeds" in report.ensemble_wording({"members": 3, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
