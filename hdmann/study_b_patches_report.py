@@ -462,3 +462,8 @@ def ensemble_wording(ens: dict) -> str:
                 "(patch_repeats), so it reports none.")
     return (f"Averaging the held-out scores over {ens['members']} seeds (an ensemble that never saw the patch it "
             f"scores) gives {ens['auroc']:.3f} ({ens['auroc_low']:.3f} to {ens['auroc_high']:.3f}).")
+
+
+def loss_extremes(rows: list[dict]) -> tuple[dict, dict]:
+    """The selection rows with the lowest and the highest final training loss."""
+    return min(rows, key=lambda r: r["final_loss"]), max(rows, key=lambda r: r["final_loss"])
