@@ -252,6 +252,11 @@ class StudyBConfig(_Config):
     matrix_ratios: tuple[int, ...] = STUDY_B_RATIOS  # experiment (c): train-CR x test-CR
     resnet_ratios: tuple[int, ...] = STUDY_B_RATIOS  # ResNet18 also trained on these (always on originals)
     resnet_weights: str | None = None  # a user-supplied .weights.h5 for the ResNet18
+    batchnorm_momentum: float = unstated(
+        0.9, "BatchNormalization's running-statistics momentum (ResNet18, the patch CNN). Keras's 0.99 keeps ~18 % "
+        "of the initial (0, 1) statistics after the ~170 steps of a 12-epoch patch run (~50 % after 4 ResNet18 "
+        "epochs): inference then sees statistics training never had, and fold models' scores drift apart in scale "
+        "(patch CNN on inner splits: per-fold AUROC 0.73-0.79, pooled 0.55). 0.9 forgets in ~50 steps.")
     resnet_max_epochs: int | None = None  # None: max_epochs; ResNet18 costs ~10x the CNN per epoch
     max_films: int | None = None  # subsample the films (smoke only), stratified
     saliency_ratios: tuple[int, ...] = (15, 1000, 11000)
@@ -274,7 +279,8 @@ class StudyBConfig(_Config):
     patch_standardise: bool = unstated(True, "z-score each patch: raw 8-bit patches left the CNN's loss at ln 2", scope="patches")
     patch_head: str = unstated("flatten", "CNN head: flatten (the paper's 3 FC) | gap (global average pooling first)", scope="patches")
     patch_weight_decay: float = unstated(0.05, "Adam's decoupled weight decay (0: none); won the inner-split selection", scope="patches")
-    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd")  # CNN variants tried on inner splits
+    patch_batchnorm: bool = unstated(True, "BatchNormalization between each convolution and its ReLU (won the inner splits)", scope="patches")
+    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd", "bn_wd", "bn_wd_slow")  # CNN variants tried on inner splits
     negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
     negatives_per_lesion: int = unstated(2, "negative patches drawn per lesion patch", scope="patches")
     negative_stride: int = unstated(32, "grid step of candidate negative centres", scope="patches")
@@ -298,6 +304,7 @@ class StudyBConfig(_Config):
         if self.resnet_max_epochs is not None:
             _in_range("resnet_max_epochs", self.resnet_max_epochs, 1, 10_000)
         _in_range("workers", self.workers, 1, 256)
+        _in_range("batchnorm_momentum", self.batchnorm_momentum, 0.0, 0.999)
         if self.codec not in ("jpeg2000", "jpeg", "webp"):
             raise ValueError(f"codec={self.codec!r}: use jpeg2000, jpeg or webp")
         for r in (*self.compression_ratios, *self.matrix_ratios, *self.resnet_ratios, *self.saliency_ratios):
@@ -337,6 +344,26 @@ class StudyBConfig(_Config):
             extra = set(getattr(self, name)) - set(self.patch_levels)
             if extra:
                 raise ValueError(f"{name} {sorted(extra)} are not among patch_levels")
+
+
+@dataclass(frozen=True)
+class StudyBControlConfig(_Config):
+    """How much of the whole-film negative control (chapter study_b_control) a profile runs; the
+    films, model and training settings are the StudyBConfig's."""
+
+    profile: str = DEFAULT_PROFILE
+    seeds: int = 5  # CNN training seeds on the real labels
+    permutations: int = 5  # CNN runs on permuted labels (what "no signal" scores)
+    aligned: bool = True  # also a run with every breast turned the same way (the side cue removed)
+    untrained: int = 100  # untrained networks scored (the output spread of random weights)
+    fold_splits: int = 1000  # patient-grouped splits drawn for the side-only score's distribution
+
+    def __post_init__(self) -> None:
+        _check_profile(self.profile)
+        _in_range("seeds", self.seeds, 1, 100)
+        _in_range("permutations", self.permutations, 1, 1000)
+        _in_range("untrained", self.untrained, 1, 10_000)
+        _in_range("fold_splits", self.fold_splits, 1, 100_000)
 
 
 @dataclass(frozen=True)
@@ -443,26 +470,41 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
     "paper": dict(input_size=512),
 }
 
-# CNN variants the patch chapter compares on an inner split (config overrides of each)
+_STUDY_B_CONTROL_PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": dict(seeds=1, permutations=1, aligned=False, untrained=5, fold_splits=20),
+    "quick": dict(seeds=1, permutations=1, aligned=True, untrained=20, fold_splits=200),
+    "paper": dict(),
+}
+
+# CNN variants the patch chapter compares on an inner split (config overrides of each). Every variant
+# names its head, weight decay, BatchNorm and learning rate; all but *_slow train for the profile's
+# patch_epochs (12 in quick and paper, 2 in smoke), *_slow for a longer budget of its own.
+_SHORT = dict(patch_learning_rate=1e-3)
 PATCH_CNN_VARIANTS: dict[str, dict[str, Any]] = {
-    "flatten": dict(patch_head="flatten", patch_weight_decay=0.0),
-    "gap": dict(patch_head="gap", patch_weight_decay=0.0),
-    "flatten_wd": dict(patch_head="flatten", patch_weight_decay=0.05),
-    "gap_wd": dict(patch_head="gap", patch_weight_decay=0.05),
+    "flatten": dict(patch_head="flatten", patch_weight_decay=0.0, patch_batchnorm=False, **_SHORT),
+    "gap": dict(patch_head="gap", patch_weight_decay=0.0, patch_batchnorm=False, **_SHORT),
+    "flatten_wd": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=False, **_SHORT),
+    "gap_wd": dict(patch_head="gap", patch_weight_decay=0.05, patch_batchnorm=False, **_SHORT),
+    # BatchNormalization between each convolution and its ReLU, same budget
+    "bn_wd": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=True, **_SHORT),
+    # ... and a lower learning rate over a longer fixed budget (the same number of "learning-rate epochs")
+    "bn_wd_slow": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=True,
+                       patch_learning_rate=3e-4, patch_epochs=30),
 }
 
 # the patch design's profile settings, apart from the whole-film ones above
 _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(patch_size=48, patch_shift=4, patch_levels=(1000, 11000), patch_train_levels=(),
                   patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=1,
-                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten", "flatten_wd"), max_normal_films=20,
+                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten_wd", "bn_wd"), max_normal_films=20,
                   negatives_per_lesion=1, negative_stride=64, sliding_stride=96, sliding_films=2),
     # quick: a 2-core budget of ~17 min cold for the chapter (CPU seconds per stage: bench/run.py RECORDED);
-    # one seed each for the CNN and ResNet18 on originals, one CNN run at 3,000:1, two selection variants
+    # one seed each for the CNN and ResNet18 on originals, one CNN run at 3,000:1, and the two selection
+    # variants at the same 12-epoch budget that differ only in BatchNorm (the paper profile runs all six)
     "quick": dict(patch_size=96, patch_levels=(15, 1000, 2000, 3000, 5000, 11000),
                   patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=1,
                   patch_level_repeats=1, patch_resnet_repeats=1, patch_epochs=12, patch_resnet_epochs=4,
-                  patch_select_variants=("flatten", "flatten_wd"), max_normal_films=60, sliding_stride=48,
+                  patch_select_variants=("flatten_wd", "bn_wd"), max_normal_films=60, sliding_stride=48,
                   sliding_films=8),
     "paper": dict(),
 }
@@ -597,6 +639,11 @@ def study_b_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None
 
 def compression_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None, **fields: Any) -> CompressionConfig:
     return _build(CompressionConfig, _COMPRESSION_PROFILES, profile, _merged("compression", overrides, fields))
+
+
+def study_b_control_config(profile: str = DEFAULT_PROFILE, **fields: Any) -> StudyBControlConfig:
+    """The whole-film control's run sizes; read by ``study_b.control_plan`` from the profile alone."""
+    return _build(StudyBControlConfig, _STUDY_B_CONTROL_PROFILES, profile, fields)
 
 
 def study_a_beyond_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None,

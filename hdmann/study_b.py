@@ -19,13 +19,13 @@ import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from hdmann import cache, compression, data, evaluation
-from hdmann.config import StudyBConfig
+from hdmann.config import StudyBConfig, study_b_control_config
 
 FILM_FIELDS = ("max_films", "fold_seed")
 SET_FIELDS = FILM_FIELDS + ("input_size", "codec")
 RUN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "learning_rate", "batch_size",
                            "max_epochs", "patience", "inner_validation_fraction", "n_folds", "train_seed",
-                           "compression_ratios", "resnet_weights", "resnet_max_epochs")
+                           "compression_ratios", "resnet_weights", "resnet_max_epochs", "batchnorm_momentum")
 ARCHITECTURES = ("cnn", "resnet18")
 ORIGINAL = "original"
 
@@ -258,18 +258,15 @@ def fold_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------- the negative control
-# How much of the whole-film control each profile runs. Kept here rather than in StudyBConfig while
-# the patch study reshapes that config; every value is shown in the chapter.
-CONTROL_PROFILES = {
-    "smoke": {"seeds": 1, "permutations": 1, "aligned": False, "untrained": 5, "fold_splits": 20},
-    "quick": {"seeds": 1, "permutations": 1, "aligned": True, "untrained": 20, "fold_splits": 200},
-    "paper": {"seeds": 5, "permutations": 5, "aligned": True, "untrained": 100, "fold_splits": 1000},
-}
 BREAST_LEVEL = 30  # grey level above which a pixel of the resized film counts as breast (background is ~0-20)
 
 
 def control_plan(cfg: StudyBConfig) -> dict:
-    return dict(CONTROL_PROFILES[cfg.profile])
+    """How much of the control the profile runs (:class:`hdmann.config.StudyBControlConfig`);
+    every value is shown in the chapter."""
+    plan = study_b_control_config(cfg.profile).to_dict()
+    plan.pop("profile")
+    return plan
 
 
 def control_config(cfg: StudyBConfig) -> StudyBConfig:

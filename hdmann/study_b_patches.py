@@ -37,7 +37,8 @@ PLAN_FIELDS = ("max_films", "fold_seed", "patch_size", "negative_scheme", "negat
 SET_FIELDS = PLAN_FIELDS + ("patch_shift", "codec")
 TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patch_epochs", "patch_resnet_epochs",
                              "patch_batch_size", "patch_learning_rate", "patch_standardise", "n_folds", "train_seed", "patch_levels",
-                             "resnet_weights", "patch_head", "patch_weight_decay")
+                             "resnet_weights", "patch_head", "patch_weight_decay", "patch_batchnorm",
+                             "batchnorm_momentum")
 PLAN_CODE = ("data", "patches", "study_b", "study_b_patches")
 SET_CODE = PLAN_CODE + ("compression",)
 TRAIN_CODE = SET_CODE + ("models", "train")
@@ -244,7 +245,7 @@ def _builder(cfg: StudyBConfig, architecture: str):
 
     mcfg = _model_cfg(cfg)
     if architecture == "cnn":
-        return lambda: models.mammo_cnn(mcfg, cfg.patch_head)
+        return lambda: models.mammo_cnn(mcfg, cfg.patch_head, cfg.patch_batchnorm)
     if architecture == "resnet18":
         return lambda: models.resnet18(mcfg, cfg.resnet_weights)
     raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
@@ -357,29 +358,31 @@ def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
     mias = study_b.films(cfg, data_root)
 
     def make():
-        p = patch_plan(cfg, data_root)
+        p = patch_plan(vcfg, data_root)
         y, _ = p.labels("malignant")
         y = y.astype(np.int32)
-        fold = folds(cfg, p, 0)
-        cuts = patch_set(cfg, None, data_root)["patches"]
-        seed = cfg.train_seed + 50_000
+        fold = folds(vcfg, p, 0)
+        cuts = patch_set(vcfg, None, data_root)["patches"]
+        seed = vcfg.train_seed + 50_000
         reusable = train.ReusableModel(_builder(vcfg, "cnn"), "binary_crossentropy", _optimizer(vcfg), seed)
-        scores, labels, outer, losses = [], [], [], []
-        for k in range(cfg.n_folds):
-            fit_idx, val_idx = inner_split(cfg, p, fold, k)
+        scores, labels, outer, losses, patient = [], [], [], [], []
+        for k in range(vcfg.n_folds):
+            fit_idx, val_idx = inner_split(vcfg, p, fold, k)
             model = reusable.reset()
             keras.utils.set_random_seed(seed + k)
-            batches = _augmented_batches(cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size, seed + k,
-                                         cfg.patch_standardise)
-            history = model.fit(batches, epochs=cfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]), verbose=0,
-                                callbacks=[train.EpochLog(f"patches selection {variant} fold {k + 1}", cfg.patch_epochs)])
-            x = model_input(centre(cuts[val_idx], cfg.patch_size), cfg.patch_standardise)
+            batches = _augmented_batches(cuts[fit_idx], y[fit_idx], vcfg.patch_size, vcfg.patch_batch_size, seed + k,
+                                         vcfg.patch_standardise)
+            history = model.fit(batches, epochs=vcfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]), verbose=0,
+                                callbacks=[train.EpochLog(f"patches selection {variant} fold {k + 1}", vcfg.patch_epochs)])
+            x = model_input(centre(cuts[val_idx], vcfg.patch_size), vcfg.patch_standardise)
             scores.append(train.predict(model, x, 64).ravel())
             labels.append(y[val_idx])
             outer.append(np.full(len(val_idx), k))
+            patient.append(p.patient[val_idx])
             losses.append(history.history["loss"][-1])
         return {"score": np.concatenate(scores), "labels": np.concatenate(labels), "outer_fold": np.concatenate(outer),
-                "final_loss": np.array(losses), "params": np.int64(reusable.model.count_params())}
+                "patient": np.concatenate(patient), "final_loss": np.array(losses),
+                "params": np.int64(reusable.model.count_params())}
 
     params = {**_params(vcfg, TRAIN_FIELDS, mias), "variant": variant}
     return cache.cached("study_b_patches/selection", params, make, code=TRAIN_CODE)

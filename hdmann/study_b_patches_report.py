@@ -375,8 +375,7 @@ def selection_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
     for variant in cfg.patch_select_variants:
         s = sbp.selection(cfg, variant, data_root)
         y, score = s["labels"], s["score"].astype(np.float64)
-        patient = np.concatenate([p.patient[sbp.inner_split(cfg, p, sbp.folds(cfg, p, 0), k)[1]]
-                                  for k in range(cfg.n_folds)])
+        patient = s["patient"]
         weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
         low, high = _ci(weighted_auroc(y, score, weights))
         per = [evaluation.auroc(y[s["outer_fold"] == k], score[s["outer_fold"] == k]) for k in range(cfg.n_folds)]
@@ -405,3 +404,66 @@ def configured_variant(cfg: StudyBConfig) -> str | None:
         if all(getattr(cfg, k) == v for k, v in values.items()):
             return name
     return None
+
+
+def head_to_head(cfg: StudyBConfig, model: str = "cnn", other: str = "features", level: str = sbp.ORIGINAL,
+                 task: str = "malignant", data_root=None) -> dict:
+    """Pooled AUROC of ``model`` minus that of ``other``, both trained and tested at ``level``, with a
+    paired patient-bootstrap 95 % interval (the same resampled patients on both sides)."""
+    patient = sbp.patch_plan(cfg, data_root).patient
+    weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    a_point, a_boot = pooled_auroc_boot(score_sets(cfg, model, level, task, data_root), level, weights)
+    b_point, b_boot = pooled_auroc_boot(score_sets(cfg, other, level, task, data_root), level, weights)
+    low, high = _ci(a_boot - b_boot)
+    return {"model": model, "other": other, "level": level, "auroc": a_point, "other_auroc": b_point,
+            "delta": a_point - b_point, "delta_low": low, "delta_high": high}
+
+
+WELL_ABOVE_CHANCE = 0.6  # an interval whose lower end clears this is "well above chance"
+UNDERFIT_LOSS = 0.6  # a class-weighted training loss above this is near ln 2 = 0.693 (a constant output)
+
+
+def cnn_wording(cnn: dict, versus: dict, final_loss: float) -> dict:
+    """The chapter's computed sentences about the CNN on originals: against chance (``cnn`` is its
+    :func:`performance` row), head to head with the feature baseline (``versus`` from
+    :func:`head_to_head`), and why, read off its final training loss. Each carries its rule."""
+    if cnn["auroc_low"] > WELL_ABOVE_CHANCE:
+        chance = f"lies well above chance (its lower end clears {WELL_ABOVE_CHANCE})"
+    elif cnn["auroc_low"] > 0.5:
+        chance = f"lies above chance, but not well above it (its lower end is below {WELL_ABOVE_CHANCE})"
+    else:
+        chance = "reaches down to chance (0.5)"
+    d, low, high = versus["delta"], versus["delta_low"], versus["delta_high"]
+    if high < 0:
+        order = f"trails the feature baseline by {-d:.3f} in AUROC (paired 95 % interval {low:+.3f} to {high:+.3f}, wholly below 0)"
+    elif low > 0:
+        order = f"beats the feature baseline by {d:.3f} in AUROC (paired 95 % interval {low:+.3f} to {high:+.3f}, wholly above 0)"
+    else:
+        order = (f"is level with the feature baseline: the difference is {d:+.3f} in AUROC and its paired 95 % interval "
+                 f"({low:+.3f} to {high:+.3f}) includes 0")
+    if final_loss > UNDERFIT_LOSS:
+        why = (f"its class-weighted training loss ends at {final_loss:.3f}, {'near' if final_loss < 0.8 else 'above'} "
+               "ln 2 = 0.693 (a constant output): it underfits, fitting its training patches barely better than a "
+               "constant, if at all")
+    else:
+        why = (f"its class-weighted training loss ends at {final_loss:.3f}, well below ln 2 = 0.693: it fits its "
+               "training patches, so what it misses on held-out patients is generalisation from few malignant lesions, "
+               "not optimisation")
+    return {"chance": chance, "versus": order, "why": why,
+            "rule": f"well above chance when the interval's lower end exceeds {WELL_ABOVE_CHANCE}; ahead of or behind the "
+                    f"baseline only when the paired interval excludes 0; underfit when the final training loss exceeds "
+                    f"{UNDERFIT_LOSS}"}
+
+
+def ensemble_wording(ens: dict) -> str:
+    """One sentence on the seed ensemble of :func:`ensemble`; with one repeat there is none to report."""
+    if not ens or ens["members"] < 2:
+        return ("An ensemble over seeds needs more than one repeat of the cross-validation; this profile trains one "
+                "(patch_repeats), so it reports none.")
+    return (f"Averaging the held-out scores over {ens['members']} seeds (an ensemble that never saw the patch it "
+            f"scores) gives {ens['auroc']:.3f} ({ens['auroc_low']:.3f} to {ens['auroc_high']:.3f}).")
+
+
+def loss_extremes(rows: list[dict]) -> tuple[dict, dict]:
+    """The selection rows with the lowest and the highest final training loss."""
+    return min(rows, key=lambda r: r["final_loss"]), max(rows, key=lambda r: r["final_loss"])

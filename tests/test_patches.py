@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
+import hdmann  # noqa: F401  (KERAS_BACKEND=jax before keras)
+import keras
 from hdmann import compression, data, patches, study_b_patches
 from hdmann import study_b_patches_report as report
 from hdmann.config import study_b_config
@@ -198,3 +200,40 @@ def test_global_pooling_head_shrinks_the_cnn():
     assert gap.count_params() < flat.count_params() / 20 and gap.output_shape == (None, 1)
     with pytest.raises(ValueError):
         models.mammo_cnn(cfg, "dense")
+
+
+def test_batchnorm_cnn_keeps_the_shape_and_gradcam_layer():
+    from hdmann import models
+
+    cfg = study_b_config("smoke").replace(input_size=48)
+    plain, bn = models.mammo_cnn(cfg, "flatten"), models.mammo_cnn(cfg, "flatten", batchnorm=True)
+    assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in bn.layers) == len(cfg.conv_filters)
+    assert sum(isinstance(layer, keras.layers.Dense) for layer in bn.layers) == 3  # still 3 conv + 3 FC
+    assert bn.get_layer(models.LAST_CONV).output.shape == plain.get_layer(models.LAST_CONV).output.shape
+    assert isinstance(bn.get_layer(models.LAST_CONV), keras.layers.ReLU)  # Grad-CAM reads the rectified map
+    assert abs(bn.count_params() - plain.count_params()) < 4 * sum(cfg.conv_filters)
+    assert all(layer.momentum == cfg.batchnorm_momentum for layer in bn.layers
+               if isinstance(layer, keras.layers.BatchNormalization))
+
+
+def test_cnn_variants_name_every_training_choice():
+    from hdmann.config import PATCH_CNN_VARIANTS
+
+    for name, values in PATCH_CNN_VARIANTS.items():
+        assert {"patch_head", "patch_weight_decay", "patch_batchnorm", "patch_learning_rate"} <= set(values), name
+        study_b_config("quick", **values)  # each is a valid config
+
+
+def test_head_to_head_wording_states_its_rule():
+    cnn = {"auroc_low": 0.70}
+    ahead = report.cnn_wording(cnn, {"delta": 0.05, "delta_low": 0.01, "delta_high": 0.09}, 0.3)
+    assert "well above chance" in ahead["chance"] and "beats" in ahead["versus"] and "fits" in ahead["why"]
+    behind = report.cnn_wording({"auroc_low": 0.55}, {"delta": -0.1, "delta_low": -0.2, "delta_high": -0.01}, 0.69)
+    assert "not well above" in behind["chance"] and "trails" in behind["versus"] and "underfits" in behind["why"]
+    level = report.cnn_wording({"auroc_low": 0.45}, {"delta": 0.0, "delta_low": -0.1, "delta_high": 0.1}, 0.5)
+    assert "down to chance" in level["chance"] and "level with" in level["versus"]
+
+
+def test_ensemble_wording_needs_two_members():
+    assert "reports none" in report.ensemble_wording({"members": 1, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
+    assert "3 seeds" in report.ensemble_wording({"members": 3, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})

@@ -194,3 +194,15 @@ def test_report(control):
     assert "not below chance" in control_report.null_verdict(real, [perm], untrained)["below_chance"]
     assert control_report.null_verdict(real, [], untrained)["verdict"] == "no signal learned"
     assert len(control_report.paper_table(summaries[0])) == 4
+
+
+def test_control_profiles_are_a_typed_config():
+    from hdmann.config import study_b_control_config
+
+    assert study_b.control_plan(study_b_config("paper")) == {"seeds": 5, "permutations": 5, "aligned": True,
+                                                             "untrained": 100, "fold_splits": 1000}
+    assert study_b_control_config("smoke").seeds <= study_b_control_config("quick").seeds
+    with pytest.raises(ValueError):
+        study_b_control_config("quick", seeds=0)
+    with pytest.raises(ValueError):
+        study_b_control_config("quick", extra_seeds=1)
