@@ -86,7 +86,6 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     """Run one chapter notebook with papermill unless its executed copy is up to date.
     ``context`` is :func:`run_context` of ``data_root``, computed once per build; ``record`` returns
     the build's provenance (:func:`hdmann.provenance.collect`), stored with the chapter's compute time."""
-    import papermill
 
     source = PROJECT / "notebooks" / f"{name}.ipynb"
     executed = out_dir / f"{name}.ipynb"
@@ -101,12 +100,15 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     start = time.perf_counter()
     tmp = executed.with_suffix(".running.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
-    environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name}
+    from hdmann import graph, stages
+
+    # a chapter whose stages `hdmann run` builds only reads them: a miss names the stage, never trains here
+    environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name,
+                   stages.READONLY_ENV: "1" if graph.migrated(name) else ""}
     previous = {k: os.environ.get(k) for k in environment}
     os.environ.update(environment)
     try:
-        papermill.execute_notebook(str(source), str(tmp), parameters=parameters, cwd=str(PROJECT),
-                                   kernel_name="python3", progress_bar=False)
+        _papermill(source, tmp, parameters)
         seconds = time.perf_counter() - start  # kernel start and every cell, as a reader rerunning it waits
         nb = json.loads(tmp.read_text())
         nb["metadata"][KEY] = key
@@ -124,6 +126,38 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
                 os.environ[k] = v
     log(f"  {name}: done in {time.perf_counter() - start:.0f} s")
     return executed
+
+
+def _papermill(source: Path, target: Path, parameters: dict) -> None:
+    """Execute a notebook with papermill in a child process of its own session, so that Ctrl-C
+    stops the build (nbclient inside this process would take SIGINT for itself and carry on): on
+    an interrupt the child and its kernel get SIGTERM, then SIGKILL after a few seconds."""
+    import signal
+
+    log_path = target.with_suffix(".log")
+    cmd = [sys.executable, "-m", "papermill", str(source), str(target), "-y", json.dumps(parameters),
+           "--cwd", str(PROJECT), "-k", "python3", "--no-progress-bar"]
+    with open(log_path, "w") as log_file:
+        child = subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = child.wait()
+        except BaseException:
+            for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(child.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    child.wait(grace)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+            raise
+    if code != 0:
+        text = log_path.read_text(errors="replace")
+        raise RuntimeError(f"chapter {source.stem} failed (papermill exit status {code}); its log is {log_path}:\n"
+                           + text[-4000:])
+    log_path.unlink(missing_ok=True)
 
 
 def _now() -> str:
@@ -210,8 +244,9 @@ def publish(html_dir: Path, out: Path, profile: str, build_record: dict, values,
 
 
 def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None = None,
-          chapters=CHAPTERS, log=print) -> Path:
-    """Execute the chapters in ``profile`` and build the HTML book; returns its index.html."""
+          chapters=CHAPTERS, log=print, jobs: int | None = None, scheduler=None) -> Path:
+    """Build the chapters' stages (:func:`hdmann.stages.run`; ``jobs`` processes or a Dask
+    ``scheduler``), execute the chapters in ``profile`` and build the HTML book; returns its index.html."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
     unknown = set(chapters) - set(CHAPTERS)
@@ -220,6 +255,11 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     root = check_data(data_root, log)
     out = Path(out or PROJECT).resolve()
     log(f"hdmann book: profile={profile}, data root={root}")
+    from hdmann import graph, stages
+
+    with_stages = [c for c in chapters if graph.migrated(c)]
+    if with_stages:
+        stages.run(graph.calls_for(with_stages, profile, root), root, jobs=jobs, scheduler=scheduler, log=log)
     context = run_context(root)
     collected = {}
 

@@ -1,4 +1,4 @@
-"""``hdmann book | check | fetch | info | compare | lab``: the same entry points with or without make."""
+"""``hdmann book | run | status | check | fetch | info | compare | lab``: the same entry points with or without make."""
 from __future__ import annotations
 
 import argparse
@@ -67,8 +67,34 @@ def _book(args) -> int:
     from hdmann import book
 
     chapters = tuple(args.chapters.split(",")) if args.chapters else book.CHAPTERS
-    book.build(args.profile, args.data_root, args.out, chapters)
+    book.build(args.profile, args.data_root, args.out, chapters, jobs=args.jobs, scheduler=args.scheduler)
     return 0
+
+
+def _run(args) -> int:
+    """Build the stages of chapters (or named stages) and everything they read."""
+    from hdmann import data, graph, stages
+
+    root = data.resolve_data_root(args.data_root)
+    calls = graph.calls_for(args.targets, args.profile, root)
+    summary = stages.run(calls, root, jobs=args.jobs, scheduler=args.scheduler)
+    print(f"hdmann run: {summary['built']} stage(s) built, {summary['stages'] - summary['built']} already cached, "
+          f"{summary['seconds']:.0f} s")
+    return 0
+
+
+def _status(args) -> int:
+    """Each stage of the graph: cached, missing, or stale (its code or inputs changed since it was built)."""
+    from hdmann import data, graph, stages
+
+    root = data.resolve_data_root(args.data_root)
+    rows = stages.status(graph.calls_for(args.targets, args.profile, root), root)
+    width = max((len(r["label"]) for r in rows), default=10)
+    for r in rows:
+        print(f"{r['state']:8s} {r['label']:{width}s} {r['key']}")
+    counts = {s: sum(r["state"] == s for r in rows) for s in ("cached", "missing", "stale")}
+    print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" (profile {args.profile})")
+    return 0 if counts["cached"] == len(rows) else 1
 
 
 def _fetch(args) -> int:
@@ -117,6 +143,11 @@ def _lab(args) -> int:
     return 0
 
 
+def _graph_options(p) -> None:
+    p.add_argument("--jobs", type=int, default=None, help="stages built at once in local processes (default: the cores)")
+    p.add_argument("--scheduler", default=None, help="a Dask scheduler (tcp://HOST:PORT) whose workers share HDMANN_CACHE")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="hdmann", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,7 +156,17 @@ def main(argv=None) -> int:
     p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
     p.add_argument("--out", default=None, help="folder to write _build/ into (default: the project)")
     p.add_argument("--chapters", default=None, help="comma-separated subset of chapters")
+    _graph_options(p)
     p.set_defaults(run=_book)
+    for name, fn, text in (("run", _run, "build the stages of chapters (default: all) or named stages"),
+                           ("status", _status, "list each stage as cached, missing or stale (exit 1 unless all cached)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("targets", nargs="*", help="chapters or stage names (default: every chapter with stages)")
+        p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
+        p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+        if name == "run":
+            _graph_options(p)
+        p.set_defaults(run=fn)
     p = sub.add_parser("check", help="decode every image once; list every bad file (exit 1 if any)")
     p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
     p.set_defaults(run=_check)
@@ -156,6 +197,9 @@ def main(argv=None) -> int:
 
     try:
         return args.run(args)
+    except KeyboardInterrupt:
+        print(f"hdmann {args.command}: interrupted; finished stages are kept, run it again to resume", file=sys.stderr)
+        return 130
     except (DataError, ValueError, RuntimeError, CacheWriteError) as exc:
         print(f"hdmann {args.command}: error: {exc}", file=sys.stderr)
         return 2
