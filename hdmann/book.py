@@ -115,6 +115,11 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
         nb["metadata"][PROVENANCE] = {**(record() if record else {}), "seconds": seconds, "finished": _now()}
         tmp.write_text(json.dumps(nb, indent=1))
         os.replace(tmp, executed)  # the previous good copy survives a failed run
+    except KeyboardInterrupt:  # Ctrl-C: nothing half-written stays; the next build executes it again
+        tmp.unlink(missing_ok=True)
+        tmp.with_suffix(".log").unlink(missing_ok=True)
+        log(f"  {name}: interrupted")
+        raise
     except BaseException:
         log(f"  {name}: FAILED; the partly executed notebook is kept at {tmp}")
         raise

@@ -89,9 +89,8 @@ def _status(args) -> int:
 
     root = data.resolve_data_root(args.data_root)
     rows = stages.status(graph.calls_for(args.targets, args.profile, root), root)
-    width = max((len(r["label"]) for r in rows), default=10)
     for r in rows:
-        print(f"{r['state']:8s} {r['label']:{width}s} {r['key']}")
+        print(f"{r['state']:8s} {r['key']}  {r['label']}")
     counts = {s: sum(r["state"] == s for r in rows) for s in ("cached", "missing", "stale")}
     print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" (profile {args.profile})")
     return 0 if counts["cached"] == len(rows) else 1

@@ -351,16 +351,17 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
     todo = {k: n for k, n in nodes.items() if not cache.is_cached(n.folder)}
     log(f"{len(nodes)} stage(s): {len(nodes) - len(todo)} cached, {len(todo)} to build")
     times: dict[str, float] = {}
+    workers: dict[str, dict] = {}  # where each stage was built
     if todo:
         jobs = jobs or default_jobs()
         if scheduler is not None:
-            times = _run_dask(nodes, todo, data_root, scheduler, log)
+            times = _run_dask(nodes, todo, data_root, scheduler, log, workers)
         elif jobs == 1 or len(todo) == 1:
             for key, node in todo.items():
                 log(f"  {node.call.label()}: building")
                 t0 = time.perf_counter()
                 try:
-                    execute(_spec(node, data_root))
+                    workers[key] = execute(_spec(node, data_root))
                 except (KeyboardInterrupt, StageMissing):
                     raise
                 except Exception as exc:
@@ -368,12 +369,13 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
                 times[key] = time.perf_counter() - t0
                 log(f"  {node.call.label()}: done in {times[key]:.1f} s")
         else:
-            times = _run_pool(nodes, todo, data_root, jobs, log)
-    return {"stages": len(nodes), "built": len(times), "removed_parts": removed,
-            "seconds": time.time() - started, "times": {nodes[k].call.label(): t for k, t in times.items()}}
+            times = _run_pool(nodes, todo, data_root, jobs, log, workers)
+    return {"stages": len(nodes), "built": len(times), "removed_parts": removed, "seconds": time.time() - started,
+            "times": {nodes[k].call.label(): t for k, t in times.items()},
+            "workers": {nodes[k].call.label(): w for k, w in workers.items()}}
 
 
-def _run_pool(nodes, todo, data_root, jobs, log) -> dict[str, float]:
+def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     # spawn: JAX is multithreaded, and a forked copy of a process that has started it can deadlock
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context(method),
@@ -392,7 +394,7 @@ def _run_pool(nodes, todo, data_root, jobs, log) -> dict[str, float]:
             for future in finished:
                 key = running.pop(future)
                 try:
-                    _same_key(nodes[key], future.result())
+                    workers[key] = _same_key(nodes[key], future.result())
                 except StageFailed:
                     raise
                 except Exception as exc:
@@ -421,7 +423,7 @@ def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _run_dask(nodes, todo, data_root, scheduler, log) -> dict[str, float]:
+def _run_dask(nodes, todo, data_root, scheduler, log, workers) -> dict[str, float]:
     from distributed import Client, as_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
@@ -436,7 +438,8 @@ def _run_dask(nodes, todo, data_root, scheduler, log) -> dict[str, float]:
         for f in as_completed(list(futures.values())):
             key = labels[f.key]
             try:
-                times[key] = _same_key(nodes[key], f.result())["seconds"]
+                workers[key] = _same_key(nodes[key], f.result())
+                times[key] = workers[key]["seconds"]
             except StageFailed:
                 raise
             except Exception as exc:

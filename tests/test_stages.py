@@ -201,3 +201,46 @@ def test_ctrl_c_stops_a_run_quickly_and_leaves_nothing_half_written(isolated_cac
     out = rerun.communicate(timeout=120)[0]
     assert rerun.returncode == 0, out
     assert [r["state"] for r in stages.status([slow.on(ToyConfig(value=v)) for v in range(jobs)])] == ["cached"] * jobs
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_builds_the_local_keys_and_numbers(tmp_path, monkeypatch):
+    """Two Dask worker processes sharing one cache folder build a subgraph (Study A's split in both
+    orders, the JPEG survey of the codec chapter, a chain of toy stages) as the local run does: the
+    workers compute the same keys (the run checks), the entries have the same names and numbers.
+    Training stages are left out: Keras draws default layer seeds from Python's process-wide
+    ``random``, which a Dask worker's own threads also draw from, so a model trained on a worker is
+    not yet bit-identical to one trained locally."""
+    distributed = pytest.importorskip("distributed")
+    from hdmann import codec_survey, study_a
+    from hdmann.config import compression_config, study_a_config
+    from synthetic import write_isic
+
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=10, test_per_class=4, size=32)
+    cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=12,
+                         max_images_per_class=None, max_test_images_per_class=None)
+    survey = compression_config("smoke", jpeg_qualities=(50, 10), max_isic_images=6)
+    calls = [study_a.split_data.on(cfg), study_a.split_data.on(cfg.replace(paper_order=True)),
+             codec_survey.isic_survey.on(survey, "jpeg"), total.on(ToyConfig(value=7))]
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))  # the workers import the toy stages
+    results = {}
+    for where in ("local", "dask"):
+        monkeypatch.setenv("HDMANN_CACHE", str(tmp_path / where))
+        if where == "local":
+            summary = stages.run(calls, root, jobs=1, log=lambda *_: None)
+        else:
+            with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                          silence_logs=40) as cluster, distributed.Client(cluster) as client:
+                summary = stages.run(calls, root, scheduler=client, log=lambda *_: None)
+                pids = {info["pid"] for info in summary["workers"].values()}
+        assert summary["built"] == 6
+        results[where] = {"entries": sorted(p.relative_to(tmp_path / where).as_posix()
+                                            for p in (tmp_path / where).glob("*/*/*") if p.is_dir()),
+                          "values": [call.compute(root) for call in calls]}
+    assert len(pids) == 2 and os.getpid() not in pids  # both workers built stages
+    assert results["dask"]["entries"] == results["local"]["entries"]
+    for a, b in zip(results["dask"]["values"], results["local"]["values"]):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
