@@ -378,14 +378,14 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
 def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     # spawn: JAX is multithreaded, and a forked copy of a process that has started it can deadlock
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = ProcessPoolExecutor(min(jobs, len(todo)), mp_context=multiprocessing.get_context(method),
-                               initializer=_worker_init)
+    size = min(jobs, len(todo))
+    pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_worker_init)
     done = {k for k in nodes if k not in todo}
     running, times, begun = {}, {}, {}
     try:
         while todo or running:
-            for key, node in list(todo.items()):
-                if all(r in done for r in node.reads):
+            for key, node in list(todo.items()):  # as many as there are workers, so the log says what runs
+                if len(running) < size and all(r in done for r in node.reads):
                     log(f"  {node.call.label()}: building")
                     begun[key] = time.perf_counter()
                     running[pool.submit(execute, _spec(node, data_root))] = key
