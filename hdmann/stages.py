@@ -18,6 +18,13 @@ pool (``jobs``), or on a Dask cluster (``scheduler``) whose workers share one ca
 ``HDMANN_CACHE_READONLY=1`` (set by the book runner for the chapters whose stages ``hdmann run``
 builds), a stage that is not in the cache raises :class:`StageMissing`, naming the command that
 builds it, instead of computing inside a notebook kernel.
+
+Turning a ``cache.cached(name, params, make, code=...)`` function into a stage: decorate it with
+``@stage(name, params=lambda cfg, data_root: <params without the function's own arguments>,
+reads=lambda cfg, **args: [<every stage its body calls>.on(cfg, ...)])``, make ``make``'s body the
+function's body (returning the dict), and drop ``code=``. A ``cache.cached_dir`` function takes
+``*, folder: Path`` and writes into it instead. Then list the chapter's calls in
+:mod:`hdmann.graph`.
 """
 from __future__ import annotations
 
