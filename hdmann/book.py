@@ -98,6 +98,7 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     ``context`` is :func:`run_context` of ``data_root``, computed once per build; ``record`` returns
     the build's provenance (:func:`hdmann.provenance.collect`), stored with the chapter's compute time;
     ``overrides`` (``{section: {field: value}}`` of the configs it takes) is its ``overrides`` parameter."""
+
     source = PROJECT / "notebooks" / f"{name}.ipynb"
     executed = out_dir / f"{name}.ipynb"
     # the data root reaches the kernel through HDMANN_DATA, so the published book prints no
@@ -111,11 +112,15 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     start = time.perf_counter()
     tmp = executed.with_suffix(".running.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
-    environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name}
+    from hdmann import graph, stages
+
+    # a chapter whose stages `hdmann run` builds only reads them: a miss names the stage, never trains here
+    environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name,
+                   stages.READONLY_ENV: "1" if graph.migrated(name) else ""}
     previous = {k: os.environ.get(k) for k in environment}
     os.environ.update(environment)
     try:
-        execution.run_notebook(source, tmp, parameters, PROJECT, executed.with_suffix(".progress"), log)
+        execution.run_in_child(source, tmp, parameters, PROJECT, executed.with_suffix(".progress"), log)
         seconds = time.perf_counter() - start  # kernel start and every cell, as a reader rerunning it waits
         nb = json.loads(tmp.read_text())
         nb["metadata"][KEY] = key
@@ -123,6 +128,11 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
                                       "overrides": config.flat_overrides(overrides)}
         tmp.write_text(json.dumps(nb, indent=1))
         os.replace(tmp, executed)  # the previous good copy survives a failed run
+    except KeyboardInterrupt:  # Ctrl-C: nothing half-written stays; the next build executes it again
+        tmp.unlink(missing_ok=True)
+        tmp.with_suffix(".log").unlink(missing_ok=True)
+        log(f"  {name}: interrupted")
+        raise
     except BaseException:
         log(f"  {name}: FAILED; the partly executed notebook is kept at {tmp}")
         raise
@@ -223,8 +233,10 @@ def publish(html_dir: Path, out: Path, profile: str, build_record: dict, values,
 
 
 def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None = None,
-          chapters=CHAPTERS, log=progress.say, overrides: dict | None = None) -> Path:
-    """Execute the chapters in ``profile`` and build the HTML book; returns its index.html.
+          chapters=CHAPTERS, log=progress.say, overrides: dict | None = None, jobs: int | None = None,
+          scheduler=None) -> Path:
+    """Build the chapters' stages (:func:`hdmann.stages.run`; ``jobs`` processes or a Dask
+    ``scheduler``), execute the chapters in ``profile`` and build the HTML book; returns its index.html.
     ``overrides`` (``{section: {field: value}}``, ``hdmann book --set``) build a variant beside the
     profile's book (:mod:`hdmann.variants`)."""
     if profile not in PROFILES:
@@ -246,6 +258,12 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
         variants.write_note(out, profile, overrides)
         variants.seed_from_profile(base_out / "_build" / "executed" / profile, out / "_build" / "executed" / profile,
                                    [c.name for c in registry.CHAPTERS if not c.overrides(overrides)])
+    from hdmann import graph, stages
+
+    with_stages = [c for c in chapters if graph.migrated(c)]
+    if with_stages:
+        stages.run(graph.calls_for(with_stages, profile, root, overrides), root, jobs=jobs, scheduler=scheduler,
+                   log=log)
     collected = {}
 
     def record() -> dict:  # collected once, and only when needed (it asks a child process for the devices)

@@ -1,4 +1,4 @@
-"""``hdmann book | check | fetch | info | compare | lab``: the same entry points with or without make."""
+"""``hdmann book | run | status | check | fetch | info | compare | lab``: the same entry points with or without make."""
 from __future__ import annotations
 
 import argparse
@@ -69,8 +69,38 @@ def _book(args) -> int:
     from hdmann.config import parse_assignments
 
     chapters = tuple(args.chapters.split(",")) if args.chapters else book.CHAPTERS
-    book.build(args.profile, args.data_root, args.out, chapters, overrides=parse_assignments(args.set or ()))
+    book.build(args.profile, args.data_root, args.out, chapters, overrides=parse_assignments(args.set or ()),
+               jobs=args.jobs, scheduler=args.scheduler)
     return 0
+
+
+def _run(args) -> int:
+    """Build the stages of chapters (or named stages) and everything they read."""
+    from hdmann import data, graph, stages
+
+    root = data.resolve_data_root(args.data_root)
+    from hdmann.config import parse_assignments
+
+    calls = graph.calls_for(args.targets, args.profile, root, parse_assignments(args.set or ()))
+    summary = stages.run(calls, root, jobs=args.jobs, scheduler=args.scheduler)
+    print(f"hdmann run: {summary['built']} stage(s) built, {summary['stages'] - summary['built']} already cached, "
+          f"{summary['seconds']:.0f} s")
+    return 0
+
+
+def _status(args) -> int:
+    """Each stage of the graph: cached, missing, or stale (its code or inputs changed since it was built)."""
+    from hdmann import data, graph, stages
+
+    root = data.resolve_data_root(args.data_root)
+    from hdmann.config import parse_assignments
+
+    rows = stages.status(graph.calls_for(args.targets, args.profile, root, parse_assignments(args.set or ())), root)
+    for r in rows:
+        print(f"{r['state']:8s} {r['key']}  {r['label']}")
+    counts = {s: sum(r["state"] == s for r in rows) for s in ("cached", "missing", "stale")}
+    print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" (profile {args.profile})")
+    return 0 if counts["cached"] == len(rows) else 1
 
 
 def _fetch(args) -> int:
@@ -119,6 +149,11 @@ def _lab(args) -> int:
     return 0
 
 
+def _graph_options(p) -> None:
+    p.add_argument("--jobs", type=int, default=None, help="stages built at once in local processes (default: the cores)")
+    p.add_argument("--scheduler", default=None, help="a Dask scheduler (tcp://HOST:PORT) whose workers share HDMANN_CACHE")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="hdmann", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,7 +165,19 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
                    help="override a config field (repeatable; VALUE is JSON, else a string), e.g. "
                         "study_a.hypervector_dim=2000: builds a variant in _build/variants/<profile>+<hash>/")
+    _graph_options(p)
     p.set_defaults(run=_book)
+    for name, fn, text in (("run", _run, "build the stages of chapters (default: all) or named stages"),
+                           ("status", _status, "list each stage as cached, missing or stale (exit 1 unless all cached)")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("targets", nargs="*", help="chapters or stage names (default: every chapter with stages)")
+        p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
+        p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+        p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
+                       help="override a config field, as for hdmann book --set")
+        if name == "run":
+            _graph_options(p)
+        p.set_defaults(run=fn)
     p = sub.add_parser("check", help="decode every image once; list every bad file (exit 1 if any)")
     p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
     p.set_defaults(run=_check)
@@ -161,6 +208,9 @@ def main(argv=None) -> int:
 
     try:
         return args.run(args)
+    except KeyboardInterrupt:
+        print(f"hdmann {args.command}: interrupted; finished stages are kept, run it again to resume", file=sys.stderr)
+        return 130
     except (DataError, ValueError, RuntimeError, CacheWriteError) as exc:
         print(f"hdmann {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hdmann import cache, codecs, compression, data, patches
+from hdmann import cache, codecs, compression, data, patches, stages
 from hdmann import study_a as sa
 from hdmann import study_b_patches as sbp
 from hdmann.config import CodecConfig
 
-ISIC_CODE = sa.SPLIT_CODE + ("compression", "codecs", "codec_sets")
-FILM_CODE = sbp.SET_CODE + ("codecs", "codec_sets")
+# code of these entries: this module and every hdmann module it imports, found by reading the imports
+# (hdmann.stages), until the chapter's functions become stages themselves
+ISIC_CODE = FILM_CODE = stages.code_closure("codec_sets")
 
 
 def effort(cfg: CodecConfig) -> codecs.Effort:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdmann import cache, compression, data
+from hdmann import compression, data
 from hdmann.config import CompressionConfig
+from hdmann.stages import stage
 
 
 def _isic_sources(cfg: CompressionConfig, data_root) -> list:
@@ -38,22 +39,28 @@ def ladder(image: np.ndarray, codec: str, settings) -> list[compression.Compress
     return [compression.compress(image, codec, s) for s in settings]
 
 
+def _survey_params(cfg: CompressionConfig, data_root) -> dict:
+    return {"fields": {f: getattr(cfg, f) for f in ("jpeg_qualities", "jp2_ratios", "max_isic_images", "survey_seed")},
+            "data": data.fingerprint_files(_isic_sources(cfg, data_root))}
+
+
+@stage("survey/isic", params=_survey_params)
+def isic_survey(cfg: CompressionConfig, codec: str, data_root=None) -> dict:
+    """Each image's achieved ratio, bpp, PSNR and SSIM (``<setting>_<stat>``) at every setting of ``codec``."""
+    settings = cfg.jpeg_qualities if codec == "jpeg" else cfg.jp2_ratios
+    paths = _isic_sources(cfg, data_root)
+    out = {}
+    for s in settings:
+        _, stats = compression.compress_many(paths, codec, s, mode="RGB", workers=cfg.workers)
+        for name, values in stats.items():
+            out[f"{s}_{name}"] = values
+    return out
+
+
 def isic_table(cfg: CompressionConfig, codec: str, data_root=None) -> list[dict]:
     """Per JPEG quality (or JPEG 2000 target ratio): achieved ratio, bpp, PSNR and SSIM over isic4."""
     settings = cfg.jpeg_qualities if codec == "jpeg" else cfg.jp2_ratios
-    paths = _isic_sources(cfg, data_root)
-
-    def make():
-        out = {}
-        for s in settings:
-            _, stats = compression.compress_many(paths, codec, s, mode="RGB", workers=cfg.workers)
-            for name, values in stats.items():
-                out[f"{s}_{name}"] = values
-        return out
-
-    params = {"codec": codec, "settings": list(settings), "max": cfg.max_isic_images, "seed": cfg.survey_seed,
-              "data": data.fingerprint_files(paths)}
-    stats = cache.cached("survey/isic", params, make, code=("data", "compression", "codec_survey"))
+    stats = isic_survey(cfg, codec, data_root)
     rows = []
     for s in settings:
         ratio = stats[f"{s}_ratio"]

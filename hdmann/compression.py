@@ -194,6 +194,8 @@ def compress_many(sources, codec: str | None, setting: float = 0, *, mode: str =
         raise ValueError("compress_many got no images: check the data selection (e.g. max_films, max_isic_images)")
     jobs = [(s, mode, codec, setting, out_size, subsampling) for s in sources]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if multiprocessing.current_process().daemon:  # a Dask worker: it may start no processes
+        workers = 1
     first = sources[0] if sources else np.zeros(0)
     heavy = isinstance(first, (str, Path)) or first.size * len(sources) > PARALLEL_MIN_PIXELS
     if workers == 1 or len(jobs) < 8 or not heavy:  # small images: process start-up costs more than it saves

@@ -5,10 +5,17 @@
 * A papermill engine (``hdmann``) reports each cell's start to :class:`hdmann.progress.Reporter`,
   which relays the kernel's :func:`hdmann.progress.emit` lines (epochs) and prints a heartbeat
   (``cell 12/30 · 3m10s``) while a cell is silent. Nothing of this reaches the executed notebook.
+* :func:`run_in_child` runs all that in a child process of its own session, so that Ctrl-C stops
+  the build (nbclient in the runner's own process would take SIGINT for itself and carry on): on an
+  interrupt the child and its kernel get SIGTERM, then SIGKILL after a few seconds.
 """
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -76,3 +83,42 @@ def run_notebook(source: Path, target: Path, parameters: dict, cwd: Path, progre
             os.environ.pop(progress.ENV, None)
         else:
             os.environ[progress.ENV] = previous
+
+
+def run_in_child(source: Path, target: Path, parameters: dict, cwd: Path, progress_file: Path,
+                 log: Callable[[str], None]) -> None:
+    """:func:`run_notebook` in a child process of its own session; its log lines reach ``log``.
+    A failure raises RuntimeError with the end of the child's output; an interrupt stops the child
+    and its kernel and is raised again."""
+    args = {"source": str(source), "target": str(target), "parameters": parameters, "cwd": str(cwd),
+            "progress_file": str(progress_file)}
+    child = subprocess.Popen([sys.executable, "-m", "hdmann.execution", json.dumps(args)], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
+    tail: list[str] = []
+    try:
+        for line in child.stdout:
+            line = line.rstrip("\n")
+            tail = (tail + [line])[-60:]
+            log(line)
+        code = child.wait()
+    except BaseException:
+        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(child.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                child.wait(grace)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        raise
+    if code != 0:
+        raise RuntimeError(f"chapter {Path(source).stem} failed (exit status {code}); the end of its output:\n"
+                           + "\n".join(tail))
+
+
+if __name__ == "__main__":
+    _args = json.loads(sys.argv[1])
+    run_notebook(Path(_args["source"]), Path(_args["target"]), _args["parameters"], Path(_args["cwd"]),
+                 Path(_args["progress_file"]), progress.say)

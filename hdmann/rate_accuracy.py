@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdmann import cache, codec_sets, codecs
+from hdmann import cache, codec_sets, codecs, stages
 from hdmann import study_a as sa
 from hdmann import study_b_patches as sbp
 from hdmann.config import CodecConfig
@@ -25,8 +25,7 @@ from hdmann.config import CodecConfig
 ORIGINAL = "original"
 STUDIES = ("a", "b")
 ALIASES = {"jpeg": "jpeg420"}
-A_CODE = sa.MODEL_CODE + codec_sets.ISIC_CODE + ("rate_accuracy",)
-B_CODE = sbp.TRAIN_CODE + codec_sets.FILM_CODE + ("features", "rate_accuracy")
+A_CODE = B_CODE = stages.code_closure("rate_accuracy")  # computed, as codec_sets' (hdmann.stages)
 
 
 # ------------------------------------------------------------------------------------------------

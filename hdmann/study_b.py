@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from hdmann import cache, compression, data, evaluation
+from hdmann import compression, data, evaluation
 from hdmann.config import StudyBConfig, study_b_control_config
+from hdmann.stages import stage
 
 FILM_FIELDS = ("max_films", "fold_seed")
 SET_FIELDS = FILM_FIELDS + ("input_size", "codec")
@@ -72,19 +73,15 @@ def folds(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:
     return fold
 
 
+@stage("study_b/films", params=lambda cfg, data_root: _params(cfg, SET_FIELDS, films(cfg, data_root)))
 def compressed_films(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     """Films compressed at full size (as an archive stores them), decoded, resized to the model input.
 
     Achieved ratio, bpp, PSNR and SSIM are measured on the 1024x1024 film."""
     mias = films(cfg, data_root)
-
-    def make():
-        pixels, stats = compression.compress_many([mias.path(n) for n in mias.names], cfg.codec if ratio else None,
-                                                  ratio or 0, mode="L", out_size=cfg.input_size, workers=cfg.workers)
-        return {"pixels": pixels, **stats}
-
-    params = {**_params(cfg, SET_FIELDS, mias), "ratio": ratio}
-    return cache.cached("study_b/films", params, make, code=("data", "compression", "study_b"))
+    pixels, stats = compression.compress_many([mias.path(n) for n in mias.names], cfg.codec if ratio else None,
+                                              ratio or 0, mode="L", out_size=cfg.input_size, workers=cfg.workers)
+    return {"pixels": pixels, **stats}
 
 
 def _inner_split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, fraction: float, seed: int):
@@ -139,8 +136,10 @@ def model_inputs(cfg: StudyBConfig, ratio: int | None, data_root=None, align_sid
     return x[..., None]
 
 
+@stage("study_b/run", params=lambda cfg, data_root: _params(cfg, RUN_FIELDS, films(cfg, data_root)),
+       reads=lambda cfg, **_: [compressed_films.on(cfg, _ratio(lv)) for lv in levels(cfg)])
 def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, data_root=None, *,
-        label_seed: int | None = None, align_sides: bool = False) -> Path:
+        label_seed: int | None = None, align_sides: bool = False, folder: Path) -> None:
     """Five-fold training at one training level; every fold's model is tested at every level.
 
     ``label_seed`` trains and scores against permuted labels (:func:`training_labels`);
@@ -149,48 +148,43 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
 
     The cache folder holds each fold's model variables (``fold<k>.npz``; the architecture is rebuilt
     from the config: Keras's own weight files carry the optimizer state too, 134 MB instead of
-    45 MB for a ResNet18 fold) and the scores of the held-out films at every level (``scores.npz``)."""
+    45 MB for a ResNet18 fold) and the scores of the held-out films at every level (``scores.npz``);
+    calling it returns that folder."""
     import keras
 
     from hdmann import train
 
     if train_ratio is not None and train_ratio not in cfg.compression_ratios:
         raise ValueError(f"train_ratio={train_ratio} is not among compression_ratios {cfg.compression_ratios}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
     mias = films(cfg, data_root)
-
-    def build(folder: Path) -> None:
-        labels = training_labels(mias, label_seed)
-        y = labels.astype(np.float32)
-        fold = folds(cfg, mias)
-        x_train_level = model_inputs(cfg, train_ratio, data_root, align_sides)
-        test_sets = {lv: model_inputs(cfg, _ratio(lv), data_root, align_sides) for lv in levels(cfg)}
-        reusable = train.ReusableModel(_build(cfg, architecture), "binary_crossentropy",
-                                       keras.optimizers.Adam(cfg.learning_rate), cfg.train_seed)
-        scores = {lv: np.full(len(mias), np.nan, dtype=np.float32) for lv in levels(cfg)}
-        info = []
-        epochs = cfg.resnet_max_epochs if architecture == "resnet18" and cfg.resnet_max_epochs else cfg.max_epochs
-        for k in range(cfg.n_folds):
-            train_idx, test_idx = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
-            fit_idx, val_idx = _inner_split(train_idx, labels, mias.patient,
-                                            cfg.inner_validation_fraction, cfg.train_seed + k)
-            model = reusable.reset()
-            result = train.fit(model, x_train_level[fit_idx], y[fit_idx], x_train_level[val_idx], y[val_idx],
-                               batch_size=cfg.batch_size, max_epochs=epochs, patience=cfg.patience,
-                               seed=cfg.train_seed + k, class_weight=train.class_weights(y[fit_idx]),
-                               fixed_shapes=True)
-            np.savez(folder / f"fold{k}.npz", *model.get_weights())
-            for lv, x in test_sets.items():
-                scores[lv][test_idx] = train.predict(model, x[test_idx], cfg.batch_size).ravel()
-            info.append({"fold": k, "n_fit": int(len(fit_idx)), "n_val": int(len(val_idx)),
-                         "n_test": int(len(test_idx)), **result})
-        np.savez(folder / "scores.npz", **scores, labels=labels, fold=fold)
-        (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
-
-    params = {**_params(cfg, RUN_FIELDS, mias), "architecture": architecture, "train_ratio": train_ratio}
-    if label_seed is not None or align_sides:  # keys of the plain runs stay as they were
-        params.update(label_seed=label_seed, align_sides=align_sides)
-    return cache.cached_dir(f"study_b/run_{architecture}", params, build,
-                            code=("data", "compression", "models", "train", "study_b"))
+    labels = training_labels(mias, label_seed)
+    y = labels.astype(np.float32)
+    fold = folds(cfg, mias)
+    x_train_level = model_inputs(cfg, train_ratio, data_root, align_sides)
+    test_sets = {lv: model_inputs(cfg, _ratio(lv), data_root, align_sides) for lv in levels(cfg)}
+    reusable = train.ReusableModel(_build(cfg, architecture), "binary_crossentropy",
+                                   keras.optimizers.Adam(cfg.learning_rate), cfg.train_seed)
+    scores = {lv: np.full(len(mias), np.nan, dtype=np.float32) for lv in levels(cfg)}
+    info = []
+    epochs = cfg.resnet_max_epochs if architecture == "resnet18" and cfg.resnet_max_epochs else cfg.max_epochs
+    for k in range(cfg.n_folds):
+        train_idx, test_idx = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        fit_idx, val_idx = _inner_split(train_idx, labels, mias.patient,
+                                        cfg.inner_validation_fraction, cfg.train_seed + k)
+        model = reusable.reset()
+        result = train.fit(model, x_train_level[fit_idx], y[fit_idx], x_train_level[val_idx], y[val_idx],
+                           batch_size=cfg.batch_size, max_epochs=epochs, patience=cfg.patience,
+                           seed=cfg.train_seed + k, class_weight=train.class_weights(y[fit_idx]),
+                           fixed_shapes=True)
+        np.savez(folder / f"fold{k}.npz", *model.get_weights())
+        for lv, x in test_sets.items():
+            scores[lv][test_idx] = train.predict(model, x[test_idx], cfg.batch_size).ravel()
+        info.append({"fold": k, "n_fit": int(len(fit_idx)), "n_val": int(len(val_idx)),
+                     "n_test": int(len(test_idx)), **result})
+    np.savez(folder / "scores.npz", **scores, labels=labels, fold=fold)
+    (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
 
 
 def fold_model(cfg: StudyBConfig, architecture: str, train_ratio: int | None, fold: int, data_root=None,
@@ -274,21 +268,34 @@ def control_config(cfg: StudyBConfig) -> StudyBConfig:
     return cfg.replace(compression_ratios=(), matrix_ratios=(), resnet_ratios=(), saliency_ratios=())
 
 
-def control_runs(cfg: StudyBConfig, data_root=None) -> list[dict]:
-    """The control's CNN runs on uncompressed films: real labels (one per training seed), permuted
-    labels, and real labels with every breast turned the same way; each with its held-out scores."""
+def control_plan_runs(cfg: StudyBConfig) -> list[tuple[str, int, object]]:
+    """(kind, seed, stage call) of each of the control's CNN runs: real labels (one per training
+    seed), permuted labels, and real labels with every breast turned the same way."""
     plan, base = control_plan(cfg), control_config(cfg)
     out = []
     for i in range(plan["seeds"]):
         c = base.replace(train_seed=cfg.train_seed + i)
-        out.append({"kind": "real labels", "seed": c.train_seed, **scores(c, "cnn", None, data_root)})
+        out.append(("real labels", c.train_seed, run.on(c, "cnn", None)))
     for i in range(plan["permutations"]):
-        out.append({"kind": "permuted labels", "seed": i, **scores(base, "cnn", None, data_root, label_seed=i)})
+        out.append(("permuted labels", i, run.on(base, "cnn", None, label_seed=i)))
     if plan["aligned"]:
         for i in range(plan["seeds"]):
             c = base.replace(train_seed=cfg.train_seed + i)
-            out.append({"kind": "sides aligned", "seed": c.train_seed,
-                        **scores(c, "cnn", None, data_root, align_sides=True)})
+            out.append(("sides aligned", c.train_seed, run.on(c, "cnn", None, align_sides=True)))
+    return out
+
+
+def control_stages(cfg: StudyBConfig) -> list:
+    """Every stage the control chapter reads."""
+    return ([c for _, _, c in control_plan_runs(cfg)] + [untrained_outputs.on(cfg, control_plan(cfg)["untrained"])]
+            + [compressed_films.on(cfg, None)])
+
+
+def control_runs(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """The control's CNN runs (:func:`control_plan_runs`), each with its held-out scores."""
+    out = []
+    for kind, seed, call in control_plan_runs(cfg):
+        out.append({"kind": kind, "seed": seed, **scores(call.cfg, data_root=data_root, **call.kwargs)})
     return out
 
 
@@ -360,27 +367,29 @@ def side_learner_over_splits(cfg: StudyBConfig, n_splits: int, data_root=None) -
     return np.array(out)
 
 
-def untrained_scores(cfg: StudyBConfig, n_inits: int, data_root=None) -> np.ndarray:
+@stage("study_b/untrained", params=lambda cfg, data_root: _params(cfg, RUN_FIELDS, films(cfg, data_root)),
+       reads=lambda cfg, n_inits: [compressed_films.on(cfg, None)])
+def untrained_outputs(cfg: StudyBConfig, n_inits: int, data_root=None) -> dict:
     """Scores of the CNN straight from its random initialisation (seeds 0 to n_inits - 1), one row
-    per seed: the spread an untrained network shows on these films."""
+    per seed (``scores``): the spread an untrained network shows on these films."""
+    import keras
+
+    from hdmann import train
+
     mias = films(cfg, data_root)
+    x = compressed_films(cfg, None, data_root)["pixels"][..., None]
+    model = _build(cfg, "cnn")()
+    out = np.empty((n_inits, len(mias)), np.float32)
+    for s in range(n_inits):
+        keras.utils.set_random_seed(s)
+        model.set_weights(_build(cfg, "cnn")().get_weights())  # one compiled predict for every seed
+        out[s] = train.predict(model, x, cfg.batch_size).ravel()
+    return {"scores": out}
 
-    def make():
-        import keras
 
-        from hdmann import train
-
-        x = compressed_films(cfg, None, data_root)["pixels"][..., None]
-        model = _build(cfg, "cnn")()
-        out = np.empty((n_inits, len(mias)), np.float32)
-        for s in range(n_inits):
-            keras.utils.set_random_seed(s)
-            model.set_weights(_build(cfg, "cnn")().get_weights())  # one compiled predict for every seed
-            out[s] = train.predict(model, x, cfg.batch_size).ravel()
-        return {"scores": out}
-
-    params = {**_params(cfg, RUN_FIELDS, mias), "n_inits": n_inits}
-    return cache.cached("study_b/untrained", params, make, code=("data", "compression", "models", "train", "study_b"))["scores"]
+def untrained_scores(cfg: StudyBConfig, n_inits: int, data_root=None) -> np.ndarray:
+    """:func:`untrained_outputs`' scores, one row per seed."""
+    return untrained_outputs(cfg, n_inits, data_root)["scores"]
 
 
 def pixel_baseline(cfg: StudyBConfig, sizes=(16, 32, 64), data_root=None) -> list[dict]:

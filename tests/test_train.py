@@ -15,7 +15,7 @@ import hdmann  # noqa: F401
 import keras
 from threadpoolctl import threadpool_limits
 
-from hdmann import compression, data, models, study_a, study_b, train
+from hdmann import compression, data, models, study_a, study_a_report, study_b, train
 from hdmann.config import study_a_config, study_b_config
 from synthetic import isic_image, write_isic
 
@@ -230,13 +230,13 @@ def run_a(isic_root, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HDMANN_CACHE", str(cache_dir))
         out = _run_a(isic_root)
-        out["table"] = study_a.accuracy_table(CFG_A, isic_root)
+        out["table"] = study_a_report.accuracy_table(CFG_A, isic_root)
         # one OpenMP thread: sklearn's Barnes-Hut t-SNE spins its OpenMP barrier every iteration,
         # which takes ~40 s per tiny map instead of ~0.1 s when the CPU cores are busy
         with threadpool_limits(1, "openmp"):
             out["tsne"] = study_a.tsne_maps(CFG_A, isic_root, "val")
-        out["claims"] = study_a.claims(CFG_A, isic_root)
-        out["leak"] = study_a.leak_check(CFG_A, isic_root)
+        out["claims"] = study_a_report.claims(CFG_A, isic_root)
+        out["leak"] = study_a_report.leak_check(CFG_A, isic_root)
     out["cache"] = cache_dir
     return out
 

@@ -1,0 +1,46 @@
+"""Tiny stages for the stage-graph tests: a slow one that writes files, and a chain of two."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hdmann.stages import stage
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    profile: str = "smoke"
+    seconds: float = 0.0
+    value: int = 1
+
+
+@stage("toy/slow", params=lambda cfg, data_root: {"value": cfg.value})
+def slow(cfg: ToyConfig, data_root=None, *, folder: Path) -> None:
+    """Writes a file, says it started (``$TOY_STARTED``), sleeps ``$TOY_SLEEP`` seconds (not part of
+    the key, so that a rerun can finish quickly), writes another."""
+    (folder / "first.txt").write_text("half")
+    started = os.environ.get("TOY_STARTED")
+    if started:
+        with open(started, "a") as f:
+            f.write(f"{os.getpid()}\n")
+    time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
+    (folder / "second.txt").write_text("done")
+
+
+@stage("toy/numbers", params=lambda cfg, data_root: {"value": cfg.value})
+def numbers(cfg: ToyConfig, part: str, data_root=None) -> dict:
+    counter = os.environ.get("TOY_COUNTER")
+    if counter:  # one line per computation, to count how often a stage ran
+        with open(counter, "a") as f:
+            f.write(f"{part}\n")
+    time.sleep(cfg.seconds)
+    return {"x": np.arange(5) * cfg.value + len(part)}
+
+
+@stage("toy/total", reads=lambda cfg: [numbers.on(cfg, "a"), numbers.on(cfg, "bb")])
+def total(cfg: ToyConfig, data_root=None) -> dict:
+    return {"total": int(numbers(cfg, "a")["x"].sum() + numbers(cfg, "bb")["x"].sum())}

@@ -1,0 +1,246 @@
+"""The stage graph: provenance keys (both directions), status, read-only rendering, locks,
+parallel and Dask runs, and Ctrl-C leaving nothing half-written."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hdmann import cache, graph, stages
+from stage_toys import ToyConfig, numbers, slow, total
+
+TESTS = Path(__file__).resolve().parent
+PRESENTATION = ("study_a_report", "control_report", "report", "plotting", "paper", "study_b_patches_report",
+                "study_a_beyond_report", "figures_study_a_beyond", "config")
+
+
+def _keys(root) -> list[tuple[str, str]]:
+    """(label, key) of every stage of the smoke graph of all migrated chapters."""
+    nodes = stages.plan(graph.calls_for([], "smoke", root), root)
+    return sorted((n.call.label(), k) for k, n in nodes.items())
+
+
+def _edit(monkeypatch, module: str) -> None:
+    """Simulate an edit of ``module``'s source: its fingerprint changes, nothing else."""
+    original = stages.module_fingerprint
+    monkeypatch.setattr(stages, "module_fingerprint", lambda m: "edited" if m == module else original(m))
+
+
+def test_code_closure_is_read_from_imports():
+    closure = set(stages.code_closure("study_a"))
+    assert {"study_a", "compression", "data", "train", "models", "memory", "embedding"} <= closure
+    assert not closure & {"study_a_report", "report", "plotting", "config", "cache", "stages"}
+    assert stages.code_closure("study_a_report") == ()  # a report module is no stage's code
+    for module in ("study_b_patches", "study_a_beyond"):  # their saliency entries, once migrated
+        assert {"compression", "saliency"} <= set(stages.code_closure(module))
+
+
+def test_a_codec_edit_rekeys_every_stage_downstream(synthetic_root, monkeypatch):
+    before = dict(_keys(synthetic_root))
+    saliency_code = {m: stages.code_fingerprint(m) for m in ("study_b_patches", "study_a_beyond")}
+    _edit(monkeypatch, "compression")
+    after = dict(_keys(synthetic_root))
+    assert before.keys() == after.keys()
+    unchanged = [label for label in before if before[label] == after[label]]
+    assert unchanged == []  # every stage of today's chapters compresses, or reads a stage that does
+    assert any(label.startswith("study_a/model") for label in before)
+    for module, code in saliency_code.items():
+        assert stages.code_fingerprint(module) != code
+
+
+@pytest.mark.parametrize("module", PRESENTATION)
+def test_a_wording_edit_rekeys_nothing(synthetic_root, monkeypatch, module):
+    before = _keys(synthetic_root)
+    _edit(monkeypatch, module)
+    assert _keys(synthetic_root) == before
+
+
+def test_an_edit_rekeys_only_its_dependants(synthetic_root, monkeypatch):
+    before = dict(_keys(synthetic_root))
+    _edit(monkeypatch, "study_a")
+    after = dict(_keys(synthetic_root))
+    moved = {label.split("[")[0] for label in before if before[label] != after[label]}
+    assert moved == {"study_a/split", "study_a/model", "study_a/predictions", "study_a/tsne"}
+
+
+def test_keys_chain_through_the_stages_read(synthetic_root):
+    from hdmann import study_a
+    from hdmann.config import study_a_config
+
+    cfg = study_a_config("smoke")
+    base = {s: getattr(study_a, s).on(cfg).key(synthetic_root) for s in ("split_data", "train_model", "predictions")}
+    base["tsne"] = study_a.tsne_maps.on(cfg, "val").key(synthetic_root)
+    # a t-SNE setting re-keys the t-SNE only
+    other = study_a.tsne_maps.on(cfg.replace(tsne_perplexity=7.0), "val").key(synthetic_root)
+    assert other != base["tsne"]
+    assert study_a.predictions.on(cfg.replace(tsne_perplexity=7.0)).key(synthetic_root) == base["predictions"]
+    # a split setting re-keys the split and everything downstream
+    moved = cfg.replace(split_seed=cfg.split_seed + 1)
+    for s in ("split_data", "train_model", "predictions"):
+        assert getattr(study_a, s).on(moved).key(synthetic_root) != base[s]
+
+
+def test_keys_are_the_same_in_another_process(synthetic_root):
+    script = ("import json, sys; from hdmann import graph, stages; root = sys.argv[1]; "
+              "print(json.dumps(sorted([n.call.label(), k] for k, n in "
+              "stages.plan(graph.calls_for([], 'smoke', root), root).items())))")
+    out = subprocess.run([sys.executable, "-c", script, str(synthetic_root)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONHASHSEED": "123"})
+    assert [tuple(x) for x in json.loads(out.stdout.strip().splitlines()[-1])] == _keys(synthetic_root)
+
+
+def test_run_builds_each_stage_once_and_status_follows(isolated_cache, tmp_path, monkeypatch):
+    counter = tmp_path / "counter.txt"
+    monkeypatch.setenv("TOY_COUNTER", str(counter))
+    cfg = ToyConfig(value=3)
+    assert [r["state"] for r in stages.status([total.on(cfg)])] == ["missing"] * 3
+    summary = stages.run([total.on(cfg), numbers.on(cfg, "a")], jobs=1, log=lambda *_: None)
+    assert summary["stages"] == 3 and summary["built"] == 3
+    assert sorted(counter.read_text().split()) == ["a", "bb"]
+    assert total(cfg)["total"] == (np.arange(5) * 3 + 1).sum() + (np.arange(5) * 3 + 2).sum()
+    assert [r["state"] for r in stages.status([total.on(cfg)])] == ["cached"] * 3
+    assert stages.run([total.on(cfg)], jobs=1, log=lambda *_: None)["built"] == 0
+    _edit(monkeypatch, "stage_toys")  # the toys' code changed: their entries are stale, not merely missing
+    assert [r["state"] for r in stages.status([total.on(cfg)])] == ["stale"] * 3
+    assert stages.status([total.on(ToyConfig(value=4))])[0]["state"] == "missing"
+
+
+def test_read_only_mode_names_the_missing_stage_and_its_command(monkeypatch):
+    monkeypatch.setenv(stages.READONLY_ENV, "1")
+    with pytest.raises(stages.StageMissing, match=r"toy/numbers\[smoke, part='a'\].*hdmann run toy/numbers --profile smoke"):
+        numbers(ToyConfig(), "a")
+    monkeypatch.setenv(stages.READONLY_ENV, "")
+    expected = numbers(ToyConfig(), "a")["x"]
+    monkeypatch.setenv(stages.READONLY_ENV, "1")
+    np.testing.assert_array_equal(numbers(ToyConfig(), "a")["x"], expected)  # cached entries read fine
+
+
+def test_a_process_pool_gives_the_serial_results(isolated_cache, tmp_path):
+    cfgs = [ToyConfig(value=v) for v in (5, 6)]
+    summary = stages.run([total.on(c) for c in cfgs], jobs=2, log=lambda *_: None)
+    assert summary["built"] == 6
+    pooled = [total(c)["total"] for c in cfgs]
+    serial_cache = tmp_path / "serial"
+    os.environ["HDMANN_CACHE"] = str(serial_cache)  # restored by the isolated_cache fixture's monkeypatch
+    stages.run([total.on(c) for c in cfgs], jobs=1, log=lambda *_: None)
+    assert [total(c)["total"] for c in cfgs] == pooled
+    assert sorted(p.name for p in serial_cache.glob("toy/*/*")) == sorted(p.name for p in isolated_cache.glob("toy/*/*"))
+
+
+def _python(code: str, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(TESTS), **env},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_two_processes_asking_for_one_stage_build_it_once(isolated_cache, tmp_path):
+    counter = tmp_path / "counter.txt"
+    code = ("import os; os.environ['TOY_SLEEP'] = '0'; from stage_toys import ToyConfig, numbers; "
+            "print(int(numbers(ToyConfig(seconds=1.5, value=9), 'a')['x'].sum()))")
+    procs = [_python(code, {"TOY_COUNTER": str(counter)}) for _ in range(2)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert [o.strip().splitlines()[-1] for o in outs] == ["95", "95"]
+    assert counter.read_text().split() == ["a"]  # one computed it, the other waited and loaded
+    assert not list(isolated_cache.rglob("*.lock"))
+
+
+def test_stale_parts_are_removed_live_ones_kept(isolated_cache):
+    folder = isolated_cache / "toy" / "slow"
+    folder.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (folder / f".k1.{cache.HOST}.{dead.stdout.strip()}.abc.part").mkdir()  # its writer is gone
+    (folder / ".k2.xyz.part").mkdir()  # an older layout, no lock: older than this run
+    (folder / f".k3.{cache.HOST}.{os.getpid()}.def.part").mkdir()  # a live writer (this process)
+    time.sleep(0.05)
+    assert cache.clean_stale_parts(started=time.time()) == 2
+    assert [p.name for p in folder.iterdir()] == [f".k3.{cache.HOST}.{os.getpid()}.def.part"]
+
+
+def test_a_lock_of_a_dead_writer_is_taken_over(isolated_cache):
+    cfg = ToyConfig(value=11)
+    key = numbers.on(cfg, "a").key()
+    lock = isolated_cache / "toy" / "numbers" / (key + cache.LOCK_SUFFIX)
+    lock.parent.mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(json.dumps({"host": cache.HOST, "pid": int(dead.stdout), "since": 0}))
+    assert int(numbers(cfg, "a")["x"].sum()) == 11 * 10 + 5
+    assert not lock.exists()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_stops_a_run_quickly_and_leaves_nothing_half_written(isolated_cache, tmp_path, jobs):
+    started = tmp_path / "started.txt"
+    code = ("import sys; from hdmann import stages; from stage_toys import ToyConfig, slow\n"
+            "try:\n"
+            f"    stages.run([slow.on(ToyConfig(value=v)) for v in range({jobs})], jobs={jobs})\n"
+            "except KeyboardInterrupt:\n"
+            "    sys.exit(130)\n")
+    proc = _python(code, {"TOY_SLEEP": "120", "TOY_STARTED": str(started)})
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and len(started.read_text().split() if started.exists() else []) < jobs:
+        time.sleep(0.2)
+    assert started.exists(), proc.communicate()[0] if proc.poll() is not None else "the stage never started"
+    assert list(isolated_cache.rglob(f"*{cache.PART_SUFFIX}"))  # mid-stage: a half-written entry exists
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)  # to the runner only, as a test can; a terminal signals its workers too
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, out
+    assert time.monotonic() - t0 < 10
+    for pid in map(int, started.read_text().split()):  # the workers are gone too
+        assert not cache._alive(pid) or pid == os.getpid()
+    assert not list(isolated_cache.rglob(f"*{cache.PART_SUFFIX}")), out
+    assert not list(isolated_cache.rglob(f"*{cache.LOCK_SUFFIX}"))
+    rerun = _python(code, {"TOY_SLEEP": "0"})
+    out = rerun.communicate(timeout=120)[0]
+    assert rerun.returncode == 0, out
+    assert [r["state"] for r in stages.status([slow.on(ToyConfig(value=v)) for v in range(jobs)])] == ["cached"] * jobs
+
+
+@pytest.mark.slow
+def test_a_dask_cluster_builds_the_local_keys_and_numbers(tmp_path, monkeypatch):
+    """Two Dask worker processes sharing one cache folder build a subgraph (Study A's split in both
+    orders, the JPEG survey of the codec chapter, a chain of toy stages) as the local run does: the
+    workers compute the same keys (the run checks), the entries have the same names and numbers.
+    Training stages are left out: Keras draws default layer seeds from Python's process-wide
+    ``random``, which a Dask worker's own threads also draw from, so a model trained on a worker is
+    not yet bit-identical to one trained locally."""
+    distributed = pytest.importorskip("distributed")
+    from hdmann import codec_survey, study_a
+    from hdmann.config import compression_config, study_a_config
+    from synthetic import write_isic
+
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=10, test_per_class=4, size=32)
+    cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=12,
+                         max_images_per_class=None, max_test_images_per_class=None)
+    survey = compression_config("smoke", jpeg_qualities=(50, 10), max_isic_images=6)
+    calls = [study_a.split_data.on(cfg), study_a.split_data.on(cfg.replace(paper_order=True)),
+             codec_survey.isic_survey.on(survey, "jpeg"), total.on(ToyConfig(value=7))]
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))  # the workers import the toy stages
+    results = {}
+    for where in ("local", "dask"):
+        monkeypatch.setenv("HDMANN_CACHE", str(tmp_path / where))
+        if where == "local":
+            summary = stages.run(calls, root, jobs=1, log=lambda *_: None)
+        else:
+            with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                          silence_logs=40) as cluster, distributed.Client(cluster) as client:
+                summary = stages.run(calls, root, scheduler=client, log=lambda *_: None)
+                pids = {info["pid"] for info in summary["workers"].values()}
+        assert summary["built"] == 6
+        results[where] = {"entries": sorted(p.relative_to(tmp_path / where).as_posix()
+                                            for p in (tmp_path / where).glob("*/*/*") if p.is_dir()),
+                          "values": [call.compute(root) for call in calls]}
+    assert len(pids) == 2 and os.getpid() not in pids  # both workers built stages
+    assert results["dask"]["entries"] == results["local"]["entries"]
+    for a, b in zip(results["dask"]["values"], results["local"]["values"]):
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
