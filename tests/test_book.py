@@ -273,10 +273,10 @@ def test_info_says_when_the_data_is_missing(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_a_chapter_runs_with_an_override(smoke_book, data_root, tmp_path, monkeypatch):
-    """`hdmann book --set` reaches the kernel: the executed chapter records its overrides (injected
-    parameters, provenance, dependency key) and glues the overridden value, and the stages the
-    override does not touch (the trained model) are reused, not recomputed."""
-    from hdmann import registry
+    """`hdmann book --set` reaches the stages and the kernel: the executed chapter records its
+    overrides (injected parameters, provenance, dependency key) and glues the overridden value, and
+    the stages the override does not touch (the trained model) are reused, not recomputed."""
+    from hdmann import graph, registry, stages
 
     monkeypatch.setenv("HDMANN_CACHE", str(smoke_book / "_cache"))
     models = smoke_book / "_cache" / "study_a" / "model"
@@ -285,6 +285,7 @@ def test_a_chapter_runs_with_an_override(smoke_book, data_root, tmp_path, monkey
     overrides = {"study_a": {"tsne_perplexity": 12.0}}
     context = book.run_context(data_root, registry.chapter(chapter).datasets)
     log = []
+    stages.run(graph.calls_for([chapter], "smoke", data_root, overrides), data_root, log=log.append)  # as build() does
     path = book.execute(chapter, "smoke", data_root, tmp_path / "executed", context, log.append, None, overrides)
     nb = json.loads(path.read_text())
     injected = "".join("".join(c["source"]) for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", []))

@@ -177,7 +177,10 @@ def test_a_lock_of_a_dead_writer_is_taken_over(isolated_cache):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_ctrl_c_stops_a_run_quickly_and_leaves_nothing_half_written(isolated_cache, tmp_path, jobs):
     started = tmp_path / "started.txt"
-    code = ("import sys; from hdmann import stages; from stage_toys import ToyConfig, slow\n"
+    # a runner started in the background by a non-interactive shell (as CI may start the tests)
+    # inherits SIGINT ignored; a terminal's runner has Python's handler, which this restores
+    code = ("import signal, sys; from hdmann import stages; from stage_toys import ToyConfig, slow\n"
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "try:\n"
             f"    stages.run([slow.on(ToyConfig(value=v)) for v in range({jobs})], jobs={jobs})\n"
             "except KeyboardInterrupt:\n"
