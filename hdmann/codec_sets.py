@@ -7,9 +7,6 @@ Study B's patch plan, as Study B does it. Coding runs in worker processes (Pillo
 """
 from __future__ import annotations
 
-import multiprocessing
-import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +32,7 @@ def effort_params(cfg: CodecConfig, codec: str | None) -> dict:
 
 
 def pool_map(fn, jobs, workers: int):
-    if workers <= 1 or len(jobs) < 8:
-        return [fn(j) for j in jobs]
-    # fork, as in hdmann.compression: the workers run only Pillow, NumPy and SciPy, never JAX
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*fork.*", category=RuntimeWarning)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    return compression.fork_map(fn, jobs, workers if len(jobs) >= 8 else 1)
 
 
 def _image_job(job):

@@ -154,6 +154,21 @@ def reached(achieved_ratio: float, target_ratio: float, tolerance: float = 0.10)
     return achieved_ratio >= (1 - tolerance) * target_ratio
 
 
+def fork_map(fn, jobs: list, workers: int) -> list:
+    """``[fn(j) for j in jobs]`` over ``workers`` forked processes (in this process for one worker,
+    or inside a daemonic process such as a Dask worker, which may start none).
+
+    Fork, not spawn: spawn re-runs a user's unguarded script in every worker. The workers run only
+    Pillow, NumPy and SciPy, never JAX, so JAX's warning about forking does not apply."""
+    if workers <= 1 or multiprocessing.current_process().daemon:
+        return [fn(j) for j in jobs]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*fork.*", category=RuntimeWarning)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+            return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+
+
 PARALLEL_MIN_PIXELS = 50_000_000  # less work than this is faster in-process than shipped to workers
 STAT_FIELDS = ("encoded_bytes", "raw_bytes", "ratio", "bpp", "psnr", "ssim")
 
@@ -194,20 +209,10 @@ def compress_many(sources, codec: str | None, setting: float = 0, *, mode: str =
         raise ValueError("compress_many got no images: check the data selection (e.g. max_films, max_isic_images)")
     jobs = [(s, mode, codec, setting, out_size, subsampling) for s in sources]
     workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
-    if multiprocessing.current_process().daemon:  # a Dask worker: it may start no processes
-        workers = 1
     first = sources[0] if sources else np.zeros(0)
     heavy = isinstance(first, (str, Path)) or first.size * len(sources) > PARALLEL_MIN_PIXELS
-    if workers == 1 or len(jobs) < 8 or not heavy:  # small images: process start-up costs more than it saves
-        results = [_work(j) for j in jobs]
-    else:
-        # fork, not spawn: spawn re-runs a user's unguarded script in every worker. The workers run
-        # only Pillow, NumPy and SciPy, never JAX, so JAX's warning about forking does not apply.
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*fork.*", category=RuntimeWarning)
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-                results = list(pool.map(_work, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    # small images: process start-up costs more than it saves
+    results = fork_map(_work, jobs, workers if len(jobs) >= 8 and heavy else 1)
     pixels = np.stack([r[0] for r in results])
     stats = {f: np.array([r[1][i] for r in results], dtype=np.float64) for i, f in enumerate(STAT_FIELDS)}
     return pixels, stats

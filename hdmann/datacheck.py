@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import time
-import warnings
-from concurrent.futures import ProcessPoolExecutor
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import PIL
 
-from hdmann import cache, data
+from hdmann import cache, compression, data
 
 VERDICTS = "datacheck"
 
@@ -102,12 +99,7 @@ class VerdictStore:
         workers = max(1, min(workers or os.cpu_count() or 1, 8))
         if len(todo) < PARALLEL_MIN_FILES or workers == 1:
             return
-        # fork, not spawn (as compression.compress_many): workers run only Pillow and NumPy
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*fork.*", category=RuntimeWarning)
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-                results = list(pool.map(_decode_file, todo, chunksize=max(1, len(todo) // (4 * workers))))
+        results = compression.fork_map(_decode_file, todo, workers)  # workers run only Pillow and NumPy
         for (path, mode, _), result in zip(todo, results):
             self._store(result, mode)
             self._known[(path, mode)] = result

@@ -17,10 +17,7 @@ Tables, intervals and verdicts live in :mod:`hdmann.study_b_patches_report`.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -123,14 +120,7 @@ def _film_job(job):
 
 
 def _map_films(jobs, workers: int):
-    if workers <= 1 or len(jobs) < 8:
-        return [_film_job(j) for j in jobs]
-    # fork, as in hdmann.compression: workers run only Pillow, NumPy and SciPy, never JAX
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*fork.*", category=RuntimeWarning)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-            return list(pool.map(_film_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    return compression.fork_map(_film_job, jobs, workers if len(jobs) >= 8 else 1)
 
 
 def patch_set(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
