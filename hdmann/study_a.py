@@ -83,7 +83,7 @@ def train_model(cfg: StudyAConfig, data_root=None, *, folder: Path) -> None:
 
     split = split_data(cfg, data_root)
     memory = key_memory(cfg)
-    keras.utils.set_random_seed(cfg.train_seed)
+    train.set_seed(cfg.train_seed)
     model = models.hdmann_cnn(cfg)
     model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
                   loss="mse")

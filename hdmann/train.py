@@ -12,6 +12,23 @@ from sklearn.model_selection import train_test_split
 from hdmann import progress
 
 
+def set_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed``, and a private generator for Keras's default layer seeds.
+
+    Keras draws the seed of every initializer and layer built without one from Python's
+    process-wide ``random``. In a Dask worker other threads draw from it too, between the seeding
+    and the model's construction, so the same stage trained on a worker and locally started from
+    different weights. A generator of Keras's own, reseeded here, makes the weights a function of
+    ``seed`` alone, wherever the stage runs.
+    """
+    import random
+
+    from keras.src.random import seed_generator
+
+    keras.utils.set_random_seed(seed)
+    seed_generator.python_random = random.Random(seed)
+
+
 @dataclass
 class Split:
     """Train and validation parts; ``*_source`` is the index of the original image each sample came from."""
@@ -62,7 +79,7 @@ def augment_to(images: np.ndarray, labels: np.ndarray, per_class: int, *, rotati
     Returns images, labels and, for each sample, the index of its original in ``images``.
     """
     rng = np.random.default_rng(seed)
-    keras.utils.set_random_seed(seed)
+    set_seed(seed)
     aug = augmenter(rotation, zoom, flip, seed)
     sources = [np.arange(len(labels))]
     for c in np.unique(labels):
@@ -157,7 +174,7 @@ def fit(model: keras.Model, x_train, y_train, x_val, y_val, *, batch_size: int, 
     own samples, the validation set with zero-weight rows that add nothing to the loss ranking.
     ``label`` names the run in the progress lines (default: the model's name).
     """
-    keras.utils.set_random_seed(seed)
+    set_seed(seed)
     validation = (x_val, y_val)
     if fixed_shapes:
         rng = np.random.default_rng(seed)
@@ -187,7 +204,7 @@ class ReusableModel:
 
     def __init__(self, build, loss: str, optimizer: keras.optimizers.Optimizer, seed: int,
                  metrics=None) -> None:
-        keras.utils.set_random_seed(seed)
+        set_seed(seed)
         self.model = build()
         self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
         self.model.optimizer.build(self.model.trainable_variables)

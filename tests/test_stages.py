@@ -209,11 +209,10 @@ def test_ctrl_c_stops_a_run_quickly_and_leaves_nothing_half_written(isolated_cac
 @pytest.mark.slow
 def test_a_dask_cluster_builds_the_local_keys_and_numbers(tmp_path, monkeypatch):
     """Two Dask worker processes sharing one cache folder build a subgraph (Study A's split in both
-    orders, the JPEG survey of the codec chapter, a chain of toy stages) as the local run does: the
-    workers compute the same keys (the run checks), the entries have the same names and numbers.
-    Training stages are left out: Keras draws default layer seeds from Python's process-wide
-    ``random``, which a Dask worker's own threads also draw from, so a model trained on a worker is
-    not yet bit-identical to one trained locally."""
+    orders, its model and predictions, the JPEG survey of the codec chapter, a chain of toy stages)
+    as the local run does: the workers compute the same keys (the run checks), the entries have the
+    same names and numbers, the trained model's outputs included (``train.set_seed`` gives Keras's
+    default layer seeds a generator the worker's own threads do not draw from)."""
     distributed = pytest.importorskip("distributed")
     from hdmann import codec_survey, study_a
     from hdmann.config import compression_config, study_a_config
@@ -224,8 +223,9 @@ def test_a_dask_cluster_builds_the_local_keys_and_numbers(tmp_path, monkeypatch)
     cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=12,
                          max_images_per_class=None, max_test_images_per_class=None)
     survey = compression_config("smoke", jpeg_qualities=(50, 10), max_isic_images=6)
+    cfg = cfg.replace(max_epochs=2, patience=1, jpeg_qualities=(50, 5))
     calls = [study_a.split_data.on(cfg), study_a.split_data.on(cfg.replace(paper_order=True)),
-             codec_survey.isic_survey.on(survey, "jpeg"), total.on(ToyConfig(value=7))]
+             study_a.predictions.on(cfg), codec_survey.isic_survey.on(survey, "jpeg"), total.on(ToyConfig(value=7))]
     monkeypatch.setenv("PYTHONPATH", str(TESTS))  # the workers import the toy stages
     results = {}
     for where in ("local", "dask"):
@@ -237,7 +237,7 @@ def test_a_dask_cluster_builds_the_local_keys_and_numbers(tmp_path, monkeypatch)
                                           silence_logs=40) as cluster, distributed.Client(cluster) as client:
                 summary = stages.run(calls, root, scheduler=client, log=lambda *_: None)
                 pids = {info["pid"] for info in summary["workers"].values()}
-        assert summary["built"] == 6
+        assert summary["built"] == 8
         results[where] = {"entries": sorted(p.relative_to(tmp_path / where).as_posix()
                                             for p in (tmp_path / where).glob("*/*/*") if p.is_dir()),
                           "values": [call.compute(root) for call in calls]}
