@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import gaussian_filter
+from scipy.ndimage import correlate1d
 
 CODECS = ("jpeg", "jpeg2000", "webp")
 CODEC_SETTING = {"jpeg": "quality", "jpeg2000": "target ratio", "webp": "quality"}
@@ -118,6 +118,24 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
 
 
+def _ssim_window() -> np.ndarray:
+    """scipy's Gaussian taps for ``gaussian_filter(sigma=SSIM_SIGMA, truncate=SSIM_TRUNCATE)``."""
+    x = np.arange(-SSIM_BORDER, SSIM_BORDER + 1, dtype=np.float64)
+    w = np.exp(-0.5 / SSIM_SIGMA**2 * x**2)
+    return w / w.sum()
+
+
+SSIM_WINDOW = _ssim_window()
+
+
+def _gaussian_blur_transposed(image: np.ndarray) -> np.ndarray:
+    """``gaussian_filter(image, SSIM_SIGMA, truncate=SSIM_TRUNCATE).T`` about twice as fast: both
+    passes run along rows (a pass down the columns of a film is three times slower), with one
+    transposing copy between them."""
+    rows = correlate1d(image, SSIM_WINDOW, axis=1, mode="reflect")
+    return correlate1d(np.ascontiguousarray(rows.T), SSIM_WINDOW, axis=1, mode="reflect")
+
+
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
     """Mean SSIM as Wang et al. (2004) define it, and as scikit-image computes it with
     ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255``: an 11x11
@@ -133,9 +151,9 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     scores = []
     for ch in range(a.shape[2]):
         x, y = a[..., ch], b[..., ch]
-        # the five local moments in one filter call: x, y, x^2, y^2, xy
-        mx, my, xx, yy, xy = gaussian_filter(np.stack([x, y, x * x, y * y, x * y]), (0, SSIM_SIGMA, SSIM_SIGMA),
-                                             truncate=SSIM_TRUNCATE)
+        # the five local moments x, y, x^2, y^2, xy (each blurred map comes out transposed; the
+        # border is the same on both axes, so the mean below is unchanged)
+        mx, my, xx, yy, xy = (_gaussian_blur_transposed(m) for m in (x, y, x * x, y * y, x * y))
         vx, vy, cxy = xx - mx**2, yy - my**2, xy - mx * my
         s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2))
         scores.append(s[inner].astype(np.float64).mean())
