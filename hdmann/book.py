@@ -19,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hdmann import config, data, execution, progress, provenance, registry, report, results, variants
@@ -260,10 +261,12 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
                                    [c.name for c in registry.CHAPTERS if not c.overrides(overrides)])
     from hdmann import graph, stages
 
+    timings = BuildTimings(profile=label, chapters_requested=list(chapters))
     with_stages = [c for c in chapters if graph.migrated(c)]
     if with_stages:
-        stages.run(graph.calls_for(with_stages, profile, root, overrides), root, jobs=jobs, scheduler=scheduler,
-                   log=log)
+        summary = stages.run(graph.calls_for(with_stages, profile, root, overrides), root, jobs=jobs,
+                             scheduler=scheduler, log=log)
+        timings.stages_done(summary)
     collected = {}
 
     def record() -> dict:  # collected once, and only when needed (it asks a child process for the devices)
@@ -271,8 +274,14 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
             collected.update(provenance.collect(profile, data_fingerprint(context)))
         return dict(collected)
 
-    executed = [execute(name, profile, root, out / "_build" / "executed" / profile, contexts[name], log, record,
-                        taken[name]) for name in chapters]
+    executed = []
+    for name in chapters:
+        started, cpu = time.perf_counter(), stages.cpu_seconds()  # the kernel's child process is reaped: counted
+        executed.append(execute(name, profile, root, out / "_build" / "executed" / profile, contexts[name], log,
+                                record, taken[name]))
+        timings.chapters[name] = {"wall": round(time.perf_counter() - started, 1),
+                                  "cpu": round(stages.cpu_seconds() - cpu, 1)}
+    timings.write(out / "_build" / "timings" / f"{label}.json")
     if not collected:  # nothing ran: the pages' device is the one their chapters were computed on
         devices = {json.loads(p.read_text())["metadata"].get(PROVENANCE, {}).get("device") for p in executed}
         known = devices.pop() if len(devices) == 1 else None
@@ -291,6 +300,44 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     log(f"  jupyter-book build: done in {time.perf_counter() - started:.0f} s")
     log(f"The book is at {index}; its numbers are in {index.parent / 'results.json'}")
     return index
+
+
+@dataclass
+class BuildTimings:
+    """Where a build's time went: each stage built, each chapter executed, in wall and CPU seconds
+    (a stage's CPU as its worker measured it; the total is their sum, not the machine's).
+
+    Written to ``_build/timings/<profile>.json`` before the HTML step, so an interrupted or subset
+    build (``--chapters``) keeps its record too; ``bench/run.py`` reads it for the cold-build record."""
+
+    profile: str
+    chapters_requested: list
+    stages: dict = field(default_factory=dict)
+    chapters: dict = field(default_factory=dict)
+    stage_wall_seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    load_start: tuple = field(default_factory=lambda: os.getloadavg())
+
+    def stages_done(self, summary: dict) -> None:
+        cpu = summary.get("cpu", {})
+        self.stages = {label: {"wall": round(seconds, 1), "cpu": None if cpu.get(label) is None else round(cpu[label], 1)}
+                       for label, seconds in summary.get("times", {}).items()}
+        self.stage_wall_seconds = round(summary.get("seconds", 0.0), 1)
+
+    def write(self, path: Path) -> Path:
+        from hdmann import stages
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = {"profile": self.profile, "finished": _now(), "cores": stages.default_jobs(),
+                  "wall_seconds": round(time.perf_counter() - self.started, 1),
+                  "cpu_seconds": round(sum(s["cpu"] or 0 for s in self.stages.values())
+                                       + sum(c["cpu"] for c in self.chapters.values()), 1),
+                  "load_average_start": [round(x, 2) for x in self.load_start],
+                  "load_average_end": [round(x, 2) for x in os.getloadavg()],
+                  "stage_wall_seconds": self.stage_wall_seconds, "stages": self.stages,
+                  "chapters": self.chapters, "chapters_requested": self.chapters_requested}
+        path.write_text(json.dumps(record, indent=1))
+        return path
 
 
 def prepare_lab(profile: str, data_root=None, out: str | os.PathLike | None = None, log=print) -> Path:
