@@ -112,7 +112,7 @@ def test_smoke_book_builds_from_scratch(smoke_book, data_root):
     timings = json.loads((smoke_book / "_build" / "timings" / "smoke.json").read_text())
     assert set(timings["chapters"]) == set(book.CHAPTERS), "the build records where its time went"
     assert timings["stages"] and all(s["wall"] > 0 and s["cpu"] > 0 for s in timings["stages"].values())
-    assert timings["cpu_seconds"] >= sum(s["cpu"] for s in timings["stages"].values())
+    assert all(c["wall"] > 0 and c["cpu"] > 0 for c in timings["chapters"].values()), "kernels' CPU included"
     log = []
     book.build("smoke", data_root, out=smoke_book, log=log.append)
     assert sum("executing" in line for line in log) == 0, log
