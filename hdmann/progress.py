@@ -3,7 +3,9 @@
 Code inside a chapter's kernel (a training loop, say) calls :func:`emit`; the book runner sets
 ``HDMANN_PROGRESS`` to a file it tails and relays each line to its own log, so the lines reach the
 terminal but never the executed notebook (whose outputs become the published page). Outside the
-runner a line goes to :func:`sink` if one is set (``hdmann run`` can print them), else nowhere.
+runner a line goes to :func:`sink` if one is set, else nowhere. ``hdmann run`` (and the stage
+step of ``hdmann book``) gives its stage workers such a file too, and relays their lines, each
+starting with the stage's label (:func:`set_prefix`).
 
 The runner's side is :class:`Reporter`: one thread per executing chapter that relays those lines
 and, when a cell runs long without any, prints a heartbeat such as ``cell 12/30 · 3m10s``.
@@ -21,12 +23,19 @@ HEARTBEAT_S = 30.0  # a silent cell gets a line this often
 POLL_S = 1.0
 
 _sink: Callable[[str], None] | None = None
+_prefix = ""  # the stage a worker is building, so relayed lines say whose epoch they are
 
 
 def set_sink(log: Callable[[str], None] | None) -> None:
     """Where :func:`emit` sends lines when no runner is listening (None: nowhere)."""
     global _sink
     _sink = log
+
+
+def set_prefix(text: str) -> None:
+    """Start every later :func:`emit` line of this process with ``text: `` ("" for none)."""
+    global _prefix
+    _prefix = f"{text}: " if text else ""
 
 
 def say(line: str) -> None:
@@ -37,6 +46,7 @@ def say(line: str) -> None:
 def emit(line: str) -> None:
     """One progress line (e.g. an epoch); never raises: progress must not break a computation."""
     path = os.environ.get(ENV)
+    line = _prefix + line
     try:
         if path:
             with open(path, "a", encoding="utf-8") as f:
@@ -84,6 +94,11 @@ class Reporter:
         self._thread.join()
         self._relay()
         self.path.unlink(missing_ok=True)
+
+    @property
+    def last_line(self) -> float:
+        """When the last line was relayed or said (``time.perf_counter``)."""
+        return self._last_line
 
     def cell(self, index: int, total: int) -> None:
         """Called when cell ``index`` (0-based) of ``total`` starts."""

@@ -39,13 +39,14 @@ import json
 import multiprocessing
 import os
 import signal
+import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from hdmann import cache
+from hdmann import cache, progress
 
 FORMAT = 1  # bump to re-key every stage when the way entries are written changes
 READONLY_ENV = "HDMANN_CACHE_READONLY"
@@ -321,7 +322,11 @@ def execute(spec: tuple, *_upstream) -> dict:
     st = REGISTRY[name]
     start, cpu = time.perf_counter(), cpu_seconds()
     call = st.on(cfg, **kwargs)
-    st.compute(call, data_root)
+    progress.set_prefix(call.label())
+    try:
+        st.compute(call, data_root)
+    finally:
+        progress.set_prefix("")
     return {"key": call.key(data_root), "seconds": time.perf_counter() - start, "pid": os.getpid(),
             "cpu_seconds": cpu_seconds() - cpu}
 
@@ -347,9 +352,11 @@ def _interrupt(*_) -> None:
     raise KeyboardInterrupt
 
 
-def _worker_init() -> None:
+def _worker_init(progress_file: str | None = None) -> None:
     # a terminated worker unwinds (removing its half-written entry and lock) instead of dying at once
     signal.signal(signal.SIGTERM, _interrupt)
+    if progress_file:  # epoch lines go to the file the runner relays (hdmann.progress)
+        os.environ[progress.ENV] = progress_file
 
 
 def default_jobs() -> int:
@@ -374,6 +381,8 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
         if scheduler is not None:
             times = _run_dask(nodes, todo, data_root, scheduler, log, workers)
         elif jobs == 1 or len(todo) == 1:
+            if not os.environ.get(progress.ENV):
+                progress.set_sink(lambda line: log("      " + line))
             for key, node in todo.items():
                 log(f"  {node.call.label()}: building")
                 t0 = time.perf_counter()
@@ -385,6 +394,7 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
                     raise StageFailed(f"stage {node.call.label()} failed: {type(exc).__name__}: {exc}") from exc
                 times[key] = time.perf_counter() - t0
                 log(f"  {node.call.label()}: done in {times[key]:.1f} s")
+            progress.set_sink(None)
         else:
             times = _run_pool(nodes, todo, data_root, jobs, log, workers)
     return {"stages": len(nodes), "built": len(times), "removed_parts": removed, "seconds": time.time() - started,
@@ -397,9 +407,13 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     # spawn: JAX is multithreaded, and a forked copy of a process that has started it can deadlock
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     size = min(jobs, len(todo))
-    pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_worker_init)
+    relay_file = Path(tempfile.gettempdir()) / f"hdmann-progress-{os.getpid()}-{time.time_ns()}.log"
+    relay = progress.Reporter(relay_file, log, heartbeat_s=float("inf")).__enter__()
+    pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_worker_init,
+                               initargs=(str(relay_file),))
     done = {k for k in nodes if k not in todo}
     running, times, begun = {}, {}, {}
+    quiet_since = time.perf_counter()
     try:
         while todo or running:
             for key, node in list(todo.items()):  # as many as there are workers, so the log says what runs
@@ -408,7 +422,12 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
                     begun[key] = time.perf_counter()
                     running[pool.submit(execute, _spec(node, data_root))] = key
                     del todo[key]
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished, _ = wait(running, timeout=progress.HEARTBEAT_S, return_when=FIRST_COMPLETED)
+            now = time.perf_counter()
+            if not finished and now - max(quiet_since, relay.last_line) >= progress.HEARTBEAT_S:
+                log("  still building: " + ", ".join(f"{nodes[k].call.label()} ({progress.duration(now - begun[k])})"
+                                                    for k in running.values()))
+                quiet_since = now
             for future in finished:
                 key = running.pop(future)
                 try:
@@ -423,6 +442,8 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     except BaseException:
         _stop_pool(pool)
         raise
+    finally:
+        relay.__exit__(None, None, None)
     pool.shutdown()
     return times
 

@@ -134,6 +134,15 @@ def test_a_process_pool_gives_the_serial_results(isolated_cache, tmp_path):
     assert sorted(p.name for p in serial_cache.glob("toy/*/*")) == sorted(p.name for p in isolated_cache.glob("toy/*/*"))
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_stages_progress_lines_reach_the_runners_log_with_its_label(isolated_cache, jobs):
+    """Epoch lines of a stage built in a pool worker (or in this process) are relayed, each naming its stage."""
+    log = []
+    stages.run([total.on(ToyConfig(value=9))], jobs=jobs, log=log.append)
+    relayed = [line.strip() for line in log if line.strip().endswith("computed")]
+    assert sorted(relayed) == sorted(f"{numbers.on(ToyConfig(value=9), p).label()}: part {p} computed" for p in ("a", "bb"))
+
+
 def _python(code: str, env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(TESTS), **env},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
