@@ -23,6 +23,9 @@ from typing import Callable
 from hdmann import progress
 
 ENGINE = "hdmann"
+# jupyter_client interrupts a kernel before asking it to shut down; a kernel still finishing a reply
+# then logs this, although nothing was interrupted: not worth a reader's attention
+SHUTDOWN_NOISE = ("KeyboardInterrupt caught in kernel",)
 
 
 def _engine():
@@ -99,7 +102,8 @@ def run_in_child(source: Path, target: Path, parameters: dict, cwd: Path, progre
         for line in child.stdout:
             line = line.rstrip("\n")
             tail = (tail + [line])[-60:]
-            log(line)
+            if not any(noise in line for noise in SHUTDOWN_NOISE):
+                log(line)
         code = child.wait()
     except BaseException:
         for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
