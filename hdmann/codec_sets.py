@@ -16,9 +16,8 @@ from hdmann import study_a as sa
 from hdmann import study_b_patches as sbp
 from hdmann.config import CodecConfig
 
-# code of these entries: this module and every hdmann module it imports, found by reading the imports
-# (hdmann.stages), until the chapter's functions become stages themselves
-ISIC_CODE = FILM_CODE = stages.code_closure("codec_sets")
+# the film sets' code, until they become stages (with the patch chapter's)
+FILM_CODE = stages.code_closure("codec_sets")
 
 
 def effort(cfg: CodecConfig) -> codecs.Effort:
@@ -73,27 +72,27 @@ def _checked(codec, setting):
     return codecs.check_setting(codec, setting)
 
 
+def _isic_params(cfg: CodecConfig, data_root, codec, setting) -> dict:
+    # the split's fields and data enter through its key; here the input size and the codec's preset
+    return {"image_size": cfg.study_a.image_size, **effort_params(cfg, codec)}
+
+
+@stages.stage("codec_sets/isic", params=_isic_params, reads=lambda cfg, codec, setting: [sa.split_data.on(cfg.study_a)])
 def isic_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
     """Study A's validation part and test folder after ``codec`` at ``setting`` (``None``: originals):
     ``<part>_pixels`` at the model's input size, and per image ``bytes``, ``bpp``, ``psnr``, ``ssim``."""
     acfg = cfg.study_a
     setting = _checked(codec, setting)
-
-    def make():
-        split = sa.split_data(acfg, data_root)
-        out = {}
-        for part in sa.SPLITS:
-            results = pool_map(_image_job, [(im, codec, setting, effort(cfg), acfg.image_size)
-                                            for im in split[f"x_{part}"]], cfg.workers)
-            out[f"{part}_pixels"] = np.stack([r[0] for r in results])
-            stats = np.array([r[1] for r in results], dtype=np.float64)
-            for i, name in enumerate(("bytes", "bpp", "psnr", "ssim")):
-                out[f"{part}_{name}"] = stats[:, i]
-        return out
-
-    params = {**sa._params(acfg, sa.SPLIT_FIELDS, data_root), "codec": codec, "setting": setting,
-              **effort_params(cfg, codec)}
-    return cache.cached("codec_sets/isic", params, make, code=ISIC_CODE)
+    split = sa.split_data(acfg, data_root)
+    out = {}
+    for part in sa.SPLITS:
+        results = pool_map(_image_job, [(im, codec, setting, effort(cfg), acfg.image_size)
+                                        for im in split[f"x_{part}"]], cfg.workers)
+        out[f"{part}_pixels"] = np.stack([r[0] for r in results])
+        stats = np.array([r[1] for r in results], dtype=np.float64)
+        for i, name in enumerate(("bytes", "bpp", "psnr", "ssim")):
+            out[f"{part}_{name}"] = stats[:, i]
+    return out
 
 
 def film_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:

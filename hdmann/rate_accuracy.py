@@ -25,7 +25,7 @@ from hdmann.config import CodecConfig
 ORIGINAL = "original"
 STUDIES = ("a", "b")
 ALIASES = {"jpeg": "jpeg420"}
-A_CODE = B_CODE = stages.code_closure("rate_accuracy")  # computed, as codec_sets' (hdmann.stages)
+B_CODE = stages.code_closure("rate_accuracy")  # computed (hdmann.stages), until Study B's sets become stages
 
 
 # ------------------------------------------------------------------------------------------------
@@ -87,6 +87,14 @@ def _study_a_model(folder: str):
     return keras.saving.load_model(Path(folder) / "model.keras")
 
 
+def _a_params(cfg: CodecConfig, data_root, codec, setting) -> dict:
+    # the model, the split and the coded set enter through their keys
+    return {"distance": cfg.study_a.distance}
+
+
+@stages.stage("rate_accuracy/study_a", params=_a_params,
+              reads=lambda cfg, codec, setting: [sa.train_model.on(cfg.study_a), sa.split_data.on(cfg.study_a),
+                                                 codec_sets.isic_coded.on(cfg, codec, setting)])
 def study_a_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
     """Predicted class, bytes, bpp, PSNR and SSIM of every image of the validation part and the
     test folder after ``codec`` at ``setting`` (``codec=None``: originals)."""
@@ -95,25 +103,18 @@ def study_a_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=Non
     acfg = cfg.study_a
     if codec is not None:
         codecs.require(codec)
-        setting = codecs.check_setting(codec, setting)
-
-    def make():
-        folder = sa.train_model(acfg, data_root)
-        split = sa.split_data(acfg, data_root)
-        coded = codec_sets.isic_coded(cfg, codec, setting, data_root)
-        memory = sa.key_memory(acfg)
-        out = {}
-        for part in sa.SPLITS:
-            outputs = train.predict(_study_a_model(str(folder)), coded[f"{part}_pixels"])
-            out[f"{part}_guess"] = memory.predict(outputs, acfg.distance).astype(np.int64)
-            out[f"{part}_labels"] = split[f"y_{part}"].astype(np.int64)
-            for name in ("bytes", "bpp", "psnr", "ssim"):
-                out[f"{part}_{name}"] = coded[f"{part}_{name}"]
-        return out
-
-    params = {**sa._params(acfg, sa.MODEL_FIELDS, data_root), "codec": codec, "setting": setting,
-              **codec_sets.effort_params(cfg, codec)}
-    return cache.cached("rate_accuracy/study_a", params, make, code=A_CODE)
+    folder = sa.train_model(acfg, data_root)
+    split = sa.split_data(acfg, data_root)
+    coded = codec_sets.isic_coded(cfg, codec, setting, data_root)
+    memory = sa.key_memory(acfg)
+    out = {}
+    for part in sa.SPLITS:
+        outputs = train.predict(_study_a_model(str(folder)), coded[f"{part}_pixels"])
+        out[f"{part}_guess"] = memory.predict(outputs, acfg.distance).astype(np.int64)
+        out[f"{part}_labels"] = split[f"y_{part}"].astype(np.int64)
+        for name in ("bytes", "bpp", "psnr", "ssim"):
+            out[f"{part}_{name}"] = coded[f"{part}_{name}"]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -186,14 +187,23 @@ def study_b_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=Non
 # ------------------------------------------------------------------------------------------------
 # sweeps
 # ------------------------------------------------------------------------------------------------
+def points(cfg: CodecConfig, study: str, names) -> list[tuple[str | None, float | None]]:
+    """Every (codec, setting) a study's sweep scores, originals ``(None, None)`` first."""
+    return [(None, None)] + [(codec, codecs.check_setting(codec, s)) for codec in study_codecs(cfg, study, names)
+                             for s in settings(cfg, study, codec)]
+
+
+def stage_calls(cfg: CodecConfig, names) -> list:
+    """The chapter's stages (both studies' sweeps over the usable ``names``), for :mod:`hdmann.graph`."""
+    return [study_a_set.on(cfg, c, s) for c, s in points(cfg, "a", names)]
+
+
 def sweep(cfg: CodecConfig, study: str, names, data_root=None, log=None) -> dict:
     """Every set of one study: ``{(codec, setting): set}`` with ``(ORIGINAL, None)`` for originals."""
     stage = study_a_set if study == "a" else study_b_set
-    out = {(ORIGINAL, None): stage(cfg, None, None, data_root)}
-    for codec in study_codecs(cfg, study, names):
-        for s in settings(cfg, study, codec):
-            if log:
-                log(f"study {study}: {codec} {s}")
-            out[(codec, codecs.check_setting(codec, s))] = stage(cfg, codec, s, data_root)
+    out = {}
+    for codec, setting in points(cfg, study, names):
+        if log and codec:
+            log(f"study {study}: {codec} {setting}")
+        out[(codec or ORIGINAL, setting)] = stage(cfg, codec, setting, data_root=data_root)
     return out
-

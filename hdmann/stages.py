@@ -163,7 +163,7 @@ class Call:
     def key(self, data_root=None) -> str:
         """Hash of the stage's parameters, arguments, code and the keys of the stages it reads."""
         blob = {"format": FORMAT, "stage": self.stage.name,
-                "params": cache._jsonable(self.stage.params(self.cfg, data_root) if self.stage.params else {}),
+                "params": cache._jsonable(self.stage.parameters(self.cfg, data_root, self.kwargs)),
                 "args": cache._jsonable(self.kwargs), "code": code_fingerprint(self.stage.module),
                 "reads": [c.key(data_root) for c in self.reads()]}
         return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:20]
@@ -197,6 +197,15 @@ class Stage:
         self.signature = inspect.signature(fn)
         self.writes_folder = "folder" in self.signature.parameters
 
+    def parameters(self, cfg, data_root, args: dict) -> dict:
+        """``params(cfg, data_root)``, or ``params(cfg, data_root, **args)`` when it takes the stage's
+        arguments too (a parameter that matters for some arguments only, e.g. one codec's preset)."""
+        if not self.params:
+            return {}
+        if len(inspect.signature(self.params).parameters) > 2:
+            return self.params(cfg, data_root, **args)
+        return self.params(cfg, data_root)
+
     def on(self, cfg, *args, **kwargs) -> Call:
         """The call ``fn(cfg, *args, **kwargs)`` as a graph node, without computing it."""
         kwargs.pop("data_root", None)
@@ -217,7 +226,7 @@ class Stage:
                 f"it ({READONLY_ENV}=1): build it first with `hdmann run {self.name} --profile {profile}` "
                 "(`hdmann book` does that for every chapter it renders)")
         kwargs = call.kwargs
-        params = self.params(call.cfg, data_root) if self.params else {}
+        params = self.parameters(call.cfg, data_root, kwargs)
         meta = {"_stage": {"name": self.name, "args": kwargs, "config": _config_record(call.cfg),
                            "code": list(code_closure(self.module)), "reads": [c.key(data_root) for c in call.reads()]}}
         if self.writes_folder:
@@ -232,7 +241,8 @@ def stage(name: str, *, params: Callable | None = None, reads: Callable | None =
     """Make ``fn(cfg, *args, data_root=None)`` a cached stage called ``name``.
 
     ``params(cfg, data_root)`` returns what the stage reads from its config and its data (config
-    fields, a data fingerprint); its other arguments are added to the key by themselves.
+    fields, a data fingerprint); its other arguments are added to the key by themselves (``params``
+    may take them as keywords too, when a field matters for some arguments only).
     ``reads(cfg, **args)`` returns the stage calls (``other_stage.on(cfg, ...)``) it reads."""
 
     def wrap(fn: Callable) -> Callable:
