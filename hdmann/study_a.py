@@ -83,10 +83,10 @@ def train_model(cfg: StudyAConfig, data_root=None, *, folder: Path) -> None:
 
     split = split_data(cfg, data_root)
     memory = key_memory(cfg)
-    train.set_seed(cfg.train_seed)
-    model = models.hdmann_cnn(cfg)
-    model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
-                  loss="mse")
+    with train.seeded(cfg.train_seed):
+        model = models.hdmann_cnn(cfg)
+        model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
+                      loss="mse")
     info = train.fit(model, split["x_train"], memory.targets(split["y_train"]),
                      _resized(split["x_val"], cfg.image_size), memory.targets(split["y_val"]),
                      batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, patience=cfg.patience,

@@ -381,8 +381,8 @@ def untrained_outputs(cfg: StudyBConfig, n_inits: int, data_root=None) -> dict:
     model = _build(cfg, "cnn")()
     out = np.empty((n_inits, len(mias)), np.float32)
     for s in range(n_inits):
-        train.set_seed(s)
-        model.set_weights(_build(cfg, "cnn")().get_weights())  # one compiled predict for every seed
+        with train.seeded(s):
+            model.set_weights(_build(cfg, "cnn")().get_weights())  # one compiled predict for every seed
         out[s] = train.predict(model, x, cfg.batch_size).ravel()
     return {"scores": out}
 

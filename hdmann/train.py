@@ -1,6 +1,7 @@
 """Training: seeded ``fit()`` with early stopping, offline augmentation, and leak-free splits."""
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -12,21 +13,28 @@ from sklearn.model_selection import train_test_split
 from hdmann import progress
 
 
-def set_seed(seed: int) -> None:
-    """``keras.utils.set_random_seed``, and a private generator for Keras's default layer seeds.
+@contextlib.contextmanager
+def seeded(seed: int):
+    """``keras.utils.set_random_seed(seed)``, and inside the block a private generator for Keras's
+    default layer seeds.
 
     Keras draws the seed of every initializer and layer built without one from Python's
     process-wide ``random``. In a Dask worker other threads draw from it too, between the seeding
     and the model's construction, so the same stage trained on a worker and locally started from
-    different weights. A generator of Keras's own, reseeded here, makes the weights a function of
-    ``seed`` alone, wherever the stage runs.
+    different weights. Inside the block those seeds come from ``random.Random(seed)`` alone; after
+    it Keras draws from Python's ``random`` again, so code that seeds Keras itself is unaffected.
     """
     import random
 
     from keras.src.random import seed_generator
 
     keras.utils.set_random_seed(seed)
+    previous = seed_generator.python_random
     seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = previous
 
 
 @dataclass
@@ -79,7 +87,7 @@ def augment_to(images: np.ndarray, labels: np.ndarray, per_class: int, *, rotati
     Returns images, labels and, for each sample, the index of its original in ``images``.
     """
     rng = np.random.default_rng(seed)
-    set_seed(seed)
+    keras.utils.set_random_seed(seed)
     aug = augmenter(rotation, zoom, flip, seed)
     sources = [np.arange(len(labels))]
     for c in np.unique(labels):
@@ -174,24 +182,24 @@ def fit(model: keras.Model, x_train, y_train, x_val, y_val, *, batch_size: int, 
     own samples, the validation set with zero-weight rows that add nothing to the loss ranking.
     ``label`` names the run in the progress lines (default: the model's name).
     """
-    set_seed(seed)
-    validation = (x_val, y_val)
-    if fixed_shapes:
-        rng = np.random.default_rng(seed)
-        extra = (-len(x_train)) % batch_size
-        top_up = np.concatenate([np.arange(len(x_train)), rng.choice(len(x_train), extra, replace=extra > len(x_train))])
-        x_train, y_train = x_train[top_up], y_train[top_up]
-        weight = _pad_rows(np.ones(len(x_val), np.float32), batch_size)
-        validation = (_pad_rows(x_val, batch_size), _pad_rows(y_val, batch_size), weight)
-    timer = EpochTimer()
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
-    history = model.fit(x_train, y_train, validation_data=validation, batch_size=batch_size,
-                        epochs=max_epochs, callbacks=[stop, timer, EpochLog(label or model.name, max_epochs)], class_weight=class_weight,
-                        shuffle=True, verbose=0)
-    hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    best = int(np.argmin(hist["val_loss"])) if hist.get("val_loss") else len(hist["loss"]) - 1
-    return {"history": hist, "epochs_run": len(hist["loss"]), "best_epoch": best + 1,
-            "epoch_seconds": timer.seconds}
+    with seeded(seed):
+        validation = (x_val, y_val)
+        if fixed_shapes:
+            rng = np.random.default_rng(seed)
+            extra = (-len(x_train)) % batch_size
+            top_up = np.concatenate([np.arange(len(x_train)), rng.choice(len(x_train), extra, replace=extra > len(x_train))])
+            x_train, y_train = x_train[top_up], y_train[top_up]
+            weight = _pad_rows(np.ones(len(x_val), np.float32), batch_size)
+            validation = (_pad_rows(x_val, batch_size), _pad_rows(y_val, batch_size), weight)
+        timer = EpochTimer()
+        stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True)
+        history = model.fit(x_train, y_train, validation_data=validation, batch_size=batch_size,
+                            epochs=max_epochs, callbacks=[stop, timer, EpochLog(label or model.name, max_epochs)], class_weight=class_weight,
+                            shuffle=True, verbose=0)
+        hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+        best = int(np.argmin(hist["val_loss"])) if hist.get("val_loss") else len(hist["loss"]) - 1
+        return {"history": hist, "epochs_run": len(hist["loss"]), "best_epoch": best + 1,
+                "epoch_seconds": timer.seconds}
 
 
 class ReusableModel:
@@ -204,16 +212,16 @@ class ReusableModel:
 
     def __init__(self, build, loss: str, optimizer: keras.optimizers.Optimizer, seed: int,
                  metrics=None) -> None:
-        set_seed(seed)
-        self.model = build()
-        self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-        self.model.optimizer.build(self.model.trainable_variables)
-        # Keras builds its compiled loss on the first fit() from one batch of the shuffled data,
-        # which draws one extra permutation; building it here keeps every run's shuffling the same.
-        self.model.evaluate(np.zeros((1, *self.model.input_shape[1:]), "float32"),
-                            np.zeros((1, *self.model.output_shape[1:]), "float32"), verbose=0)
-        self._initial = [v.numpy().copy() for v in self.model.variables]
-        self._opt_initial = [v.numpy().copy() for v in self.model.optimizer.variables]
+        with seeded(seed):
+            self.model = build()
+            self.model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+            self.model.optimizer.build(self.model.trainable_variables)
+            # Keras builds its compiled loss on the first fit() from one batch of the shuffled data,
+            # which draws one extra permutation; building it here keeps every run's shuffling the same.
+            self.model.evaluate(np.zeros((1, *self.model.input_shape[1:]), "float32"),
+                                np.zeros((1, *self.model.output_shape[1:]), "float32"), verbose=0)
+            self._initial = [v.numpy().copy() for v in self.model.variables]
+            self._opt_initial = [v.numpy().copy() for v in self.model.optimizer.variables]
 
     def reset(self) -> keras.Model:
         for v, value in zip(self.model.variables, self._initial):

@@ -220,7 +220,7 @@ def test_a_dask_cluster_builds_the_local_keys_and_numbers(tmp_path, monkeypatch)
     """Two Dask worker processes sharing one cache folder build a subgraph (Study A's split in both
     orders, its model and predictions, the JPEG survey of the codec chapter, a chain of toy stages)
     as the local run does: the workers compute the same keys (the run checks), the entries have the
-    same names and numbers, the trained model's outputs included (``train.set_seed`` gives Keras's
+    same names and numbers, the trained model's outputs included (``train.seeded`` gives Keras's
     default layer seeds a generator the worker's own threads do not draw from)."""
     distributed = pytest.importorskip("distributed")
     from hdmann import codec_survey, study_a
