@@ -193,11 +193,6 @@ def points(cfg: CodecConfig, study: str, names) -> list[tuple[str | None, float 
                              for s in settings(cfg, study, codec)]
 
 
-def stage_calls(cfg: CodecConfig, names) -> list:
-    """The chapter's stages (both studies' sweeps over the usable ``names``), for :mod:`hdmann.graph`."""
-    return [study_a_set.on(cfg, c, s) for c, s in points(cfg, "a", names)]
-
-
 def sweep(cfg: CodecConfig, study: str, names, data_root=None, log=None) -> dict:
     """Every set of one study: ``{(codec, setting): set}`` with ``(ORIGINAL, None)`` for originals."""
     stage = study_a_set if study == "a" else study_b_set
