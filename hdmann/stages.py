@@ -196,13 +196,14 @@ class Stage:
         self.module = fn.__module__.removeprefix("hdmann.")
         self.signature = inspect.signature(fn)
         self.writes_folder = "folder" in self.signature.parameters
+        self.params_take_args = params is not None and len(inspect.signature(params).parameters) > 2
 
     def parameters(self, cfg, data_root, args: dict) -> dict:
         """``params(cfg, data_root)``, or ``params(cfg, data_root, **args)`` when it takes the stage's
         arguments too (a parameter that matters for some arguments only, e.g. one codec's preset)."""
         if not self.params:
             return {}
-        if len(inspect.signature(self.params).parameters) > 2:
+        if self.params_take_args:
             return self.params(cfg, data_root, **args)
         return self.params(cfg, data_root)
 
@@ -393,18 +394,20 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
         elif jobs == 1 or len(todo) == 1:
             if not os.environ.get(progress.ENV):
                 progress.set_sink(lambda line: log("      " + line))
-            for key, node in todo.items():
-                log(f"  {node.call.label()}: building")
-                t0 = time.perf_counter()
-                try:
-                    workers[key] = execute(_spec(node, data_root))
-                except (KeyboardInterrupt, StageMissing):
-                    raise
-                except Exception as exc:
-                    raise StageFailed(f"stage {node.call.label()} failed: {type(exc).__name__}: {exc}") from exc
-                times[key] = time.perf_counter() - t0
-                log(f"  {node.call.label()}: done in {times[key]:.1f} s")
-            progress.set_sink(None)
+            try:
+                for key, node in todo.items():
+                    log(f"  {node.call.label()}: building")
+                    t0 = time.perf_counter()
+                    try:
+                        workers[key] = execute(_spec(node, data_root))
+                    except (KeyboardInterrupt, StageMissing):
+                        raise
+                    except Exception as exc:
+                        raise StageFailed(f"stage {node.call.label()} failed: {type(exc).__name__}: {exc}") from exc
+                    times[key] = time.perf_counter() - t0
+                    log(f"  {node.call.label()}: done in {times[key]:.1f} s")
+            finally:
+                progress.set_sink(None)
         else:
             times = _run_pool(nodes, todo, data_root, jobs, log, workers)
     return {"stages": len(nodes), "built": len(times), "removed_parts": removed, "seconds": time.time() - started,
