@@ -113,11 +113,10 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     start = time.perf_counter()
     tmp = executed.with_suffix(".running.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
-    from hdmann import graph, stages
+    from hdmann import stages
 
-    # a chapter whose stages `hdmann run` builds only reads them: a miss names the stage, never trains here
-    environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name,
-                   stages.READONLY_ENV: "1" if graph.migrated(name) else ""}
+    # a chapter only reads the stages `hdmann run` built: a miss names the stage, never trains here
+    environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name, stages.READONLY_ENV: "1"}
     previous = {k: os.environ.get(k) for k in environment}
     os.environ.update(environment)
     try:
@@ -205,8 +204,10 @@ def assemble(profile: str, out: Path, build_record: dict | None = None) -> tuple
         shutil.copy2(path, target)
         if path.suffix == ".md":  # a static page: the build's provenance, without a compute time
             page = f"book/{path.stem}"
-            with target.open("a") as f:
-                f.write("\n\n" + provenance.footer_html(build_record, _relative_root(page) + "results.json"))
+            text = target.read_text()
+            for name in set(CHAPTERS) - set(present):  # a partial build (--chapters): no link to a page it lacks
+                text = text.replace(f"{{doc}}`executed/{name}`", f"`{name}` (not in this build)")
+            target.write_text(text + "\n\n" + provenance.footer_html(build_record, _relative_root(page) + "results.json"))
     values, tables = [], []
     for nb_path in sorted((out / "_build" / "executed" / profile).glob("*.ipynb")):
         if nb_path.name.endswith(".running.ipynb"):
@@ -262,10 +263,9 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     from hdmann import graph, stages
 
     timings = BuildTimings(profile=label, chapters_requested=list(chapters))
-    with_stages = [c for c in chapters if graph.migrated(c)]
-    if with_stages:
-        summary = stages.run(graph.calls_for(with_stages, profile, root, overrides), root, jobs=jobs,
-                             scheduler=scheduler, log=log)
+    calls = graph.calls_for(chapters, profile, root, overrides)
+    if calls:
+        summary = stages.run(calls, root, jobs=jobs, scheduler=scheduler, log=log)
         timings.stages_done(summary)
     collected = {}
 

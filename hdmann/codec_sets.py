@@ -11,14 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hdmann import cache, codecs, compression, data, patches, stages
+from hdmann import codecs, compression, data, patches, stages
 from hdmann import study_a as sa
 from hdmann import study_b_patches as sbp
 from hdmann.config import CodecConfig
-
-# the film sets' code, until they become stages (with the patch chapter's)
-FILM_CODE = stages.code_closure("codec_sets")
-
 
 def effort(cfg: CodecConfig) -> codecs.Effort:
     return codecs.Effort(cfg.webp_method, cfg.avif_speed, cfg.jxl_effort)
@@ -95,6 +91,12 @@ def isic_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None
     return out
 
 
+def _film_params(cfg: CodecConfig, data_root, codec, setting) -> dict:
+    # the patch plan (its fields and the films' fingerprint) enters through its key
+    return {"patch_shift": cfg.study_b.patch_shift, **effort_params(cfg, codec)}
+
+
+@stages.stage("codec_sets/film", params=_film_params, reads=lambda cfg, codec, setting: [sbp.plan.on(cfg.study_b)])
 def film_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
     """Study B's patches (centred, ``patch_size`` wide) cut from films coded by ``codec`` at ``setting``;
     per film ``bytes``, ``bpp``, ``psnr_breast``; per patch ``patch_psnr``, ``patch_ssim``."""
@@ -103,23 +105,17 @@ def film_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None
     bcfg = cfg.study_b
     setting = _checked(codec, setting)
     mias = study_b.films(bcfg, data_root)
-
-    def make():
-        p = sbp.patch_plan(bcfg, data_root)
-        film_ids = np.unique(p.film)
-        jobs = [(str(mias.path(mias.names[i])), codec, setting, effort(cfg),
-                 [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], bcfg.patch_size, bcfg.patch_shift,
-                 bcfg.breast_threshold) for i in film_ids]
-        results = pool_map(_film_job, jobs, cfg.workers)
-        cuts = np.zeros((len(p), bcfg.patch_size, bcfg.patch_size), np.uint8)
-        quality = np.zeros((len(p), 2))
-        for i, (c, q, _) in zip(film_ids, results):
-            rows = np.flatnonzero(p.film == i)
-            cuts[rows], quality[rows] = c, q
-        stats = np.array([r[2] for r in results], dtype=np.float64)
-        return {"patches": cuts, "film_ids": film_ids, "bytes": stats[:, 0], "bpp": stats[:, 1],
-                "psnr_breast": stats[:, 2], "patch_psnr": quality[:, 0], "patch_ssim": quality[:, 1]}
-
-    params = {**sbp._params(bcfg, sbp.SET_FIELDS, mias), "codec": codec, "setting": setting,
-              **effort_params(cfg, codec)}
-    return cache.cached("codec_sets/film", params, make, code=FILM_CODE)
+    p = sbp.patch_plan(bcfg, data_root)
+    film_ids = np.unique(p.film)
+    jobs = [(str(mias.path(mias.names[i])), codec, setting, effort(cfg),
+             [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], bcfg.patch_size, bcfg.patch_shift,
+             bcfg.breast_threshold) for i in film_ids]
+    results = pool_map(_film_job, jobs, cfg.workers)
+    cuts = np.zeros((len(p), bcfg.patch_size, bcfg.patch_size), np.uint8)
+    quality = np.zeros((len(p), 2))
+    for i, (c, q, _) in zip(film_ids, results):
+        rows = np.flatnonzero(p.film == i)
+        cuts[rows], quality[rows] = c, q
+    stats = np.array([r[2] for r in results], dtype=np.float64)
+    return {"patches": cuts, "film_ids": film_ids, "bytes": stats[:, 0], "bpp": stats[:, 1],
+            "psnr_breast": stats[:, 2], "patch_psnr": quality[:, 0], "patch_ssim": quality[:, 1]}

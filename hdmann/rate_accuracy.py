@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdmann import cache, codec_sets, codecs, stages
+from hdmann import codec_sets, codecs, stages
 from hdmann import study_a as sa
 from hdmann import study_b_patches as sbp
 from hdmann.config import CodecConfig
@@ -25,7 +25,6 @@ from hdmann.config import CodecConfig
 ORIGINAL = "original"
 STUDIES = ("a", "b")
 ALIASES = {"jpeg": "jpeg420"}
-B_CODE = stages.code_closure("rate_accuracy")  # computed (hdmann.stages), until Study B's sets become stages
 
 
 # ------------------------------------------------------------------------------------------------
@@ -146,42 +145,42 @@ def _labels(p) -> np.ndarray:
     return y
 
 
+def _b_reads(cfg: CodecConfig, codec, setting) -> list:
+    bcfg = cfg.study_b
+    return ([codec_sets.film_coded.on(cfg, codec, setting), sbp.plan.on(bcfg), sbp.feature_matrix.on(bcfg, None)]
+            + [sbp.run.on(bcfg, "cnn", None, r, "malignant") for r in range(bcfg.patch_repeats)])
+
+
+@stages.stage("rate_accuracy/study_b", reads=_b_reads,
+              params=lambda cfg, data_root: {"fields": {f: getattr(cfg.study_b, f) for f in ("feature_c", "train_seed")}})
 def study_b_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
     """Held-out scores of the patch CNN (``cnn_r<repeat>``) and the feature baseline
     (``features_r<repeat>``) on patches cut from films coded by ``codec`` at ``setting``; per film
     ``bytes``, ``bpp``, ``psnr_breast``; per patch ``patch_psnr``, ``patch_ssim``."""
-    from hdmann import features, study_b, train
+    from hdmann import features, train
 
     bcfg = cfg.study_b
     if codec is not None:
         codecs.require(codec)
-        setting = codecs.check_setting(codec, setting)
-    mias = study_b.films(bcfg, data_root)
-
-    def make():
-        p = sbp.patch_plan(bcfg, data_root)
-        y = _labels(p)
-        coded = codec_sets.film_coded(cfg, codec, setting, data_root)
-        x = sbp.model_input(coded["patches"], bcfg.patch_standardise)
-        feats = features.patch_features(coded["patches"])
-        out = {"labels": y, **{k: coded[k] for k in ("film_ids", "bytes", "bpp", "psnr_breast", "patch_psnr", "patch_ssim")}}
-        for r in range(bcfg.patch_repeats):
-            fold = sbp.folds(bcfg, p, r)
-            cnn = np.full(len(p), np.nan)
-            feat = np.full(len(p), np.nan)
-            fitted = _feature_models(bcfg, r, data_root)
-            for k in range(bcfg.n_folds):
-                rows = np.flatnonzero(fold == k)
-                if not len(rows):
-                    continue
-                cnn[rows] = train.predict(_fold_model(bcfg, r, k, data_root), x[rows], 64).ravel()
-                feat[rows] = fitted[k].predict_proba(feats[rows])[:, 1]
-            out[f"cnn_r{r}"], out[f"features_r{r}"], out[f"fold_r{r}"] = cnn, feat, fold
-        return out
-
-    params = {**sbp._params(bcfg, sbp.TRAIN_FIELDS + ("patch_repeats", "feature_c"), mias), "codec": codec,
-              "setting": setting, **codec_sets.effort_params(cfg, codec)}
-    return cache.cached("rate_accuracy/study_b", params, make, code=B_CODE)
+    p = sbp.patch_plan(bcfg, data_root)
+    y = _labels(p)
+    coded = codec_sets.film_coded(cfg, codec, setting, data_root)
+    x = sbp.model_input(coded["patches"], bcfg.patch_standardise)
+    feats = features.patch_features(coded["patches"])
+    out = {"labels": y, **{k: coded[k] for k in ("film_ids", "bytes", "bpp", "psnr_breast", "patch_psnr", "patch_ssim")}}
+    for r in range(bcfg.patch_repeats):
+        fold = sbp.folds(bcfg, p, r)
+        cnn = np.full(len(p), np.nan)
+        feat = np.full(len(p), np.nan)
+        fitted = _feature_models(bcfg, r, data_root)
+        for k in range(bcfg.n_folds):
+            rows = np.flatnonzero(fold == k)
+            if not len(rows):
+                continue
+            cnn[rows] = train.predict(_fold_model(bcfg, r, k, data_root), x[rows], 64).ravel()
+            feat[rows] = fitted[k].predict_proba(feats[rows])[:, 1]
+        out[f"cnn_r{r}"], out[f"features_r{r}"], out[f"fold_r{r}"] = cnn, feat, fold
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -202,3 +201,11 @@ def sweep(cfg: CodecConfig, study: str, names, data_root=None, log=None) -> dict
             log(f"study {study}: {codec} {setting}")
         out[(codec or ORIGINAL, setting)] = stage(cfg, codec, setting, data_root=data_root)
     return out
+
+
+def stage_calls(cfg: CodecConfig, names=None) -> list:
+    """Every stage the chapter reads (:mod:`hdmann.graph`): both studies' sweeps over ``names``
+    (default every codec), less the codecs whose library is not installed (the chapter says which)."""
+    names, _ = usable(list(names or codecs.CODECS))
+    return [(study_a_set if study == "a" else study_b_set).on(cfg, codec, setting)
+            for study in STUDIES for codec, setting in points(cfg, study, names)]

@@ -178,7 +178,8 @@ class Call:
 def _changed_fields(cfg) -> dict:
     from hdmann import config
 
-    for factory in (config.study_a_config, config.study_b_config, config.compression_config):
+    for factory in (config.study_a_config, config.study_b_config, config.compression_config,
+                    config.study_a_beyond_config, config.codec_config):
         try:
             default = factory(cfg.profile)
         except (AttributeError, ValueError):

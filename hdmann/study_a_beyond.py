@@ -1,20 +1,18 @@
 """Study A beyond the paper: the pipeline (cached stages). Tables and verdicts live in
 :mod:`hdmann.study_a_beyond_report`, so rewording the chapter never retrains a model.
 
-Stages (each one cache entry, keyed by the config fields it reads and the code it runs):
+Stages (:mod:`hdmann.stages`: each keyed by the config fields it reads, its code and the keys of the
+stages it reads, so adding a training level or a dimension trains only it):
 
-* ``image_sets``: the training part at every training level (JPEG at the stored 180 px, then resized
-  to the model's input, as Study A tests), a mixed-quality training part, and the validation part
+* ``train_set`` (per compressed training level, or ``mixed``): Study A's augmented training part
+  JPEG'd at the stored 180 px, then resized, as Study A tests; ``eval_sets``: the validation part
   and test folder at every Study A level.
-* ``model`` (per training level, hypervector dimension and left-out class): HD-MANN trained with
-  Study A's epoch budget (the dimension sweep may have a shorter one of its own); a changed ``dims``
-  trains only the new dimensions. The model on originals at Study A's D *is* Study A's model: it is
-  taken from Study A's stage, not trained again.
-* ``outputs`` (per model): its outputs on every evaluation set.
-* ``cross_entropy_model`` / ``cross_entropy_outputs``: the same body with a softmax head.
-* ``frozen_outputs``: the Study A model (frozen) on isic-other, the far out-of-distribution sets,
-  flipped validation images and the training originals.
-* ``class_addition``, ``saliency_agreement``, ``colour_baseline``.
+* ``model`` (per training level, hypervector dimension, left-out class and epoch budget): HD-MANN
+  trained like Study A's. The model on originals at Study A's D and budget *is* Study A's model: it
+  is read from Study A's stage, not trained again. ``outputs``: a model's outputs on every set.
+* ``cross_entropy_model``: the same body with a softmax head; ``ood_sets``; ``everything``: the
+  frozen Study A model's (or the softmax CNN's) outputs on every set, flipped and far sets included.
+* ``class_addition``, ``saliency``, ``colour_baseline``.
 """
 from __future__ import annotations
 
@@ -26,15 +24,12 @@ import numpy as np
 from hdmann import cache, compression, data, study_a, train
 from hdmann.config import StudyABeyondConfig
 from hdmann.memory import KeyMemory
+from hdmann.stages import stage
 
 ISIC_OTHER = "isic-other"
 BREASTMNIST = "breastmnist"
 MIXED = "mixed"
 EVAL_PARTS = ("val", "test")
-CODE = ("data", "train", "compression", "study_a", "study_a_beyond")
-MODEL_CODE = CODE + ("models", "memory")
-SALIENCY_CODE = MODEL_CODE + ("saliency",)
-LEVEL_FIELDS = ("train_levels", "mixed_training", "mixed_seed")
 
 
 # --------------------------------------------------------------------------------------------
@@ -135,46 +130,95 @@ def training_levels(bcfg: StudyABeyondConfig) -> list[str]:
     return list(bcfg.train_levels) + ([MIXED] if bcfg.mixed_training else [])
 
 
-# --------------------------------------------------------------------------------------------
-# stages
-# --------------------------------------------------------------------------------------------
-def image_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
-    """Training parts at each training level and evaluation sets at every level, at model size.
+def _check_level(bcfg: StudyABeyondConfig, level: str) -> None:
+    if level not in training_levels(bcfg):
+        raise ValueError(f"level {level!r} is not a training level of this config: {training_levels(bcfg)}")
 
-    The augmented training part is rebuilt at the stored size with Study A's seeds (Study A keeps it
-    only at model size) and checked against Study A's, so that JPEG is applied at 180 px and then
-    resized, exactly as the evaluation images are.
-    """
+
+# --------------------------------------------------------------------------------------------
+# stages: images
+# --------------------------------------------------------------------------------------------
+def _train_set_params(bcfg: StudyABeyondConfig, data_root, level: str) -> dict:
+    mixed = level == MIXED  # only the mixed part reads the level list and its seed
+    return _params(bcfg, study_a.SPLIT_FIELDS + (("jpeg_subsampling", "jpeg_qualities") if mixed else ("jpeg_subsampling",)),
+                   ("mixed_seed",) if mixed else (), data_root)
+
+
+@stage("study_a_beyond/train_set", params=_train_set_params,
+       reads=lambda bcfg, level: [study_a.split_data.on(bcfg.study_a)])
+def train_set(bcfg: StudyABeyondConfig, level: str, data_root=None) -> dict:
+    """Study A's augmented training part at one compressed training level (or ``mixed``: each
+    image at a level drawn with ``mixed_seed``), at model size.
+
+    The part is rebuilt at the stored size with Study A's seeds (Study A keeps it only at model
+    size) and checked against Study A's, so that JPEG is applied at 180 px and then resized, exactly
+    as the evaluation images are. One entry per level, so that adding a level trains only it."""
+    if level == "original":
+        raise ValueError("the training part on originals is Study A's own split (study_a.split_data), "
+                         "not a stage of this chapter")
     cfg = bcfg.study_a
-
-    def make():
-        split = study_a.split_data(cfg, data_root)
-        _, s = study_a.augmented_train_split(cfg, data_root)
-        if not (np.array_equal(s.source_train, split["source_train"])
-                and np.array_equal(_level_pixels(s.x_train, "original", cfg), split["x_train"])):
-            raise RuntimeError("the training part rebuilt at the stored size differs from Study A's split: "
-                               "hdmann.study_a.split_data changed; update study_a_beyond.image_sets to match")
-        out = {}
-        for level in bcfg.train_levels:
-            out[f"train_{level}"] = _level_pixels(s.x_train, level, cfg)
-        if bcfg.mixed_training:
-            chosen = _mixed_levels(bcfg, len(s.x_train))
-            mixed = np.zeros_like(split["x_train"])
-            for level in np.unique(chosen):
-                mixed[chosen == level] = _level_pixels(s.x_train[chosen == level], level, cfg)
-            out[f"train_{MIXED}"], out["mixed_levels"] = mixed, chosen.astype(str)
-        for part in EVAL_PARTS:
-            for level in study_a.levels(cfg):
-                out[f"{part}_{level}"] = _level_pixels(split[f"x_{part}"], level, cfg)
-            out[f"{part}_labels"] = split[f"y_{part}"]
-        out["val_flipped"] = out["val_original"][:, :, ::-1]  # mirror: a change the model was trained to ignore
-        out["y_train"], out["source_train"] = split["y_train"], split["source_train"]
-        return out
-
-    params = _params(bcfg, study_a.SPLIT_FIELDS + ("jpeg_qualities", "jpeg_subsampling"), LEVEL_FIELDS, data_root)
-    return cache.cached("study_a_beyond/image_sets", params, make, code=CODE)
+    split = study_a.split_data(cfg, data_root)
+    _, s = study_a.augmented_train_split(cfg, data_root)
+    if not (np.array_equal(s.source_train, split["source_train"])
+            and np.array_equal(_level_pixels(s.x_train, "original", cfg), split["x_train"])):
+        raise RuntimeError("the training part rebuilt at the stored size differs from Study A's split: "
+                           "hdmann.study_a.split_data changed; update study_a_beyond.train_set to match")
+    if level != MIXED:
+        return {"x": _level_pixels(s.x_train, level, cfg)}
+    chosen = _mixed_levels(bcfg, len(s.x_train))
+    mixed = np.zeros_like(split["x_train"])
+    for lv in np.unique(chosen):
+        mixed[chosen == lv] = _level_pixels(s.x_train[chosen == lv], lv, cfg)
+    return {"x": mixed, "levels": chosen.astype(str)}
 
 
+@stage("study_a_beyond/eval_sets",
+       params=lambda bcfg, data_root: _params(bcfg, study_a.SPLIT_FIELDS + ("jpeg_qualities", "jpeg_subsampling"),
+                                              (), data_root),
+       reads=lambda bcfg: [study_a.split_data.on(bcfg.study_a)])
+def eval_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """The validation part and test folder at every Study A level, at model size, and the
+    validation part mirrored (a change the model was trained to ignore)."""
+    cfg = bcfg.study_a
+    split = study_a.split_data(cfg, data_root)
+    out = {}
+    for part in EVAL_PARTS:
+        for level in study_a.levels(cfg):
+            out[f"{part}_{level}"] = _level_pixels(split[f"x_{part}"], level, cfg)
+        out[f"{part}_labels"] = split[f"y_{part}"]
+    out["val_flipped"] = out["val_original"][:, :, ::-1]
+    return out
+
+
+def training_images(bcfg: StudyABeyondConfig, level: str, data_root=None) -> np.ndarray:
+    """The augmented training part at ``level``, at model size (originals: Study A's own)."""
+    if level == "original":
+        return study_a.split_data(bcfg.study_a, data_root)["x_train"]
+    return train_set(bcfg, level, data_root)["x"]
+
+
+def _set_reads(bcfg: StudyABeyondConfig, level: str = "original") -> list:
+    """The stages a model trained at ``level`` reads its images from."""
+    return ([study_a.split_data.on(bcfg.study_a), eval_sets.on(bcfg)]
+            + ([] if level == "original" else [train_set.on(bcfg, level)]))
+
+
+def image_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """Every set of the chapter in one dict (``train_<level>``, ``mixed_levels``, ``val_<level>``,
+    ``test_<level>``, labels): for a reader of the cache; the stages read their parts directly."""
+    split = study_a.split_data(bcfg.study_a, data_root)
+    out = dict(eval_sets(bcfg, data_root))
+    for level in training_levels(bcfg):
+        out[f"train_{level}"] = training_images(bcfg, level, data_root)
+    if bcfg.mixed_training:
+        out["mixed_levels"] = train_set(bcfg, MIXED, data_root)["levels"]
+    out["y_train"], out["source_train"] = split["y_train"], split["source_train"]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# stages: models and their outputs
+# --------------------------------------------------------------------------------------------
 def budget(bcfg: StudyABeyondConfig, dims_sweep: bool = False) -> tuple[int, int]:
     """(max_epochs, patience) of the chapter's models: Study A's unless the config overrides it; the
     dimension sweep may have its own, shorter one (``dim_max_epochs``, shared by every D)."""
@@ -185,70 +229,82 @@ def budget(bcfg: StudyABeyondConfig, dims_sweep: bool = False) -> tuple[int, int
     return epochs, patience
 
 
-def _model_cfg(bcfg: StudyABeyondConfig, dim: int, dims_sweep: bool = False):
-    epochs, patience = budget(bcfg, dims_sweep)
-    return bcfg.study_a.replace(hypervector_dim=dim, max_epochs=epochs, patience=patience)
-
-
 def is_study_a_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str | None,
                      dims_sweep: bool = False) -> bool:
     """True when the requested model is the one Study A trains (originals, its D, all four classes, its
     budget): the chapter then reuses Study A's cached model instead of training a copy."""
-    cfg = _model_cfg(bcfg, dim, dims_sweep)
-    return (level == "original" and leave_out is None and dim == bcfg.study_a.hypervector_dim
-            and (cfg.max_epochs, cfg.patience) == (bcfg.study_a.max_epochs, bcfg.study_a.patience))
+    return _is_study_a_model(bcfg, level, dim, leave_out, *budget(bcfg, dims_sweep))
+
+
+def _is_study_a_model(bcfg, level, dim, leave_out, max_epochs, patience) -> bool:
+    a = bcfg.study_a
+    return (level == "original" and leave_out is None and dim == a.hypervector_dim
+            and (max_epochs, patience) == (a.max_epochs, a.patience))
 
 
 def _class_names(leave_out: str | None) -> list[str]:
     return [c for c in data.ISIC_CLASSES if c != leave_out]
 
 
-def train_hdmann(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, leave_out: str | None = None,
-                 data_root=None, dims_sweep: bool = False) -> Path:
-    """HD-MANN trained at one JPEG level (or ``mixed``), dimension ``dim`` (default Study A's),
-    optionally without the class ``leave_out``; early stopping on the validation part at the same
-    level. ``dims_sweep``: with the dimension sweep's budget. The folder holds model.keras, keys.npy
-    and the training history with epoch times. Study A's own model is returned, not retrained,
-    when the request is that model (:func:`is_study_a_model`)."""
+def model_request(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, leave_out: str | None = None,
+                  dims_sweep: bool = False) -> tuple:
+    """A chapter model's identity, checked: (level, dim, leave_out, max_epochs, patience), the
+    arguments of :func:`trained_model` and :func:`outputs`."""
+    _check_level(bcfg, level)
+    if leave_out is not None and leave_out not in data.ISIC_CLASSES:
+        raise ValueError(f"leave_out={leave_out!r} is not an isic4 class {data.ISIC_CLASSES}")
+    return (level, dim or bcfg.study_a.hypervector_dim, leave_out, *budget(bcfg, dims_sweep))
+
+
+def _model_call(bcfg: StudyABeyondConfig, level, dim, leave_out, max_epochs, patience):
+    """The stage call of a chapter model: Study A's own stage when the request is its model."""
+    if _is_study_a_model(bcfg, level, dim, leave_out, max_epochs, patience):
+        return study_a.train_model.on(bcfg.study_a)
+    return trained_model.on(bcfg, level, dim, leave_out, max_epochs, patience)
+
+
+_MODEL_FIELDS = tuple(f for f in study_a.MODEL_FIELDS if f not in ("hypervector_dim", "max_epochs", "patience"))
+
+
+@stage("study_a_beyond/model", params=lambda bcfg, data_root: _params(bcfg, _MODEL_FIELDS, (), data_root),
+       reads=lambda bcfg, level, dim, leave_out, max_epochs, patience: _set_reads(bcfg, level))
+def trained_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str | None, max_epochs: int,
+                  patience: int, data_root=None, *, folder: Path) -> None:
+    """HD-MANN trained at one JPEG level (or ``mixed``), dimension ``dim``, optionally without the
+    class ``leave_out``, with early stopping on the validation part at the same level (originals
+    for ``mixed``). The folder holds model.keras, keys.npy and the history with epoch times."""
     import keras
 
     from hdmann import models
 
-    dim = dim or bcfg.study_a.hypervector_dim
-    if level not in training_levels(bcfg):
-        raise ValueError(f"level {level!r} is not a training level of this config: {training_levels(bcfg)}")
-    if leave_out is not None and leave_out not in data.ISIC_CLASSES:
-        raise ValueError(f"leave_out={leave_out!r} is not an isic4 class {data.ISIC_CLASSES}")
-    if is_study_a_model(bcfg, level, dim, leave_out, dims_sweep):
-        return study_a.train_model(bcfg.study_a, data_root)
-    cfg = _model_cfg(bcfg, dim, dims_sweep)
-
-    def build(folder: Path) -> None:
-        sets = image_sets(bcfg, data_root)
-        names = _class_names(leave_out)
-        memory = KeyMemory.for_classes(names, dim, cfg.key_seed)
-        remap = np.array([names.index(c) if c in names else -1 for c in data.ISIC_CLASSES])
-        y_train, y_val = remap[sets["y_train"]], remap[sets["val_labels"]]
-        keep_train, keep_val = y_train >= 0, y_val >= 0
-        val_level = "original" if level == MIXED else level
-        keras.utils.set_random_seed(cfg.train_seed)
+    _check_level(bcfg, level)
+    cfg = bcfg.study_a.replace(hypervector_dim=dim, max_epochs=max_epochs, patience=patience)
+    split, sets = study_a.split_data(cfg, data_root), eval_sets(bcfg, data_root)
+    names = _class_names(leave_out)
+    memory = KeyMemory.for_classes(names, dim, cfg.key_seed)
+    remap = np.array([names.index(c) if c in names else -1 for c in data.ISIC_CLASSES])
+    y_train, y_val = remap[split["y_train"]], remap[sets["val_labels"]]
+    keep_train, keep_val = y_train >= 0, y_val >= 0
+    val_level = "original" if level == MIXED else level
+    with train.seeded(cfg.train_seed):
         model = models.hdmann_cnn(cfg)
         model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
                       loss="mse")
-        info = train.fit(model, sets[f"train_{level}"][keep_train], memory.targets(y_train[keep_train]),
-                         sets[f"val_{val_level}"][keep_val], memory.targets(y_val[keep_val]),
-                         batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, patience=cfg.patience,
-                         seed=cfg.train_seed)
-        model.save(folder / "model.keras")
-        np.save(folder / "keys.npy", memory.keys)
-        (folder / "meta.json").write_text(json.dumps({"values": {**info, "classes": names}}))
+    info = train.fit(model, training_images(bcfg, level, data_root)[keep_train], memory.targets(y_train[keep_train]),
+                     sets[f"val_{val_level}"][keep_val], memory.targets(y_val[keep_val]),
+                     batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, patience=cfg.patience,
+                     seed=cfg.train_seed)
+    model.save(folder / "model.keras")
+    np.save(folder / "keys.npy", memory.keys)
+    (folder / "meta.json").write_text(json.dumps({"values": {**info, "classes": names}}))
 
-    fields = tuple(f for f in study_a.MODEL_FIELDS if f not in ("hypervector_dim", "max_epochs", "patience"))
-    params = _params(bcfg, fields + ("jpeg_qualities", "jpeg_subsampling"),
-                     LEVEL_FIELDS if level == MIXED else (), data_root,
-                     {"level": level, "dim": dim, "leave_out": leave_out,
-                      "max_epochs": cfg.max_epochs, "patience": cfg.patience})
-    return cache.cached_dir("study_a_beyond/model", params, build, code=MODEL_CODE)
+
+def train_hdmann(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, leave_out: str | None = None,
+                 data_root=None, dims_sweep: bool = False) -> Path:
+    """The folder of a chapter model (:func:`trained_model`), ``dim`` defaulting to Study A's and
+    ``dims_sweep`` choosing the dimension sweep's budget. Study A's own model is returned, not
+    retrained, when the request is that model (:func:`is_study_a_model`)."""
+    return _model_call(bcfg, *model_request(bcfg, level, dim, leave_out, dims_sweep)).compute(data_root)
 
 
 def _load(folder: Path):
@@ -257,64 +313,76 @@ def _load(folder: Path):
     return keras.saving.load_model(folder / "model.keras"), cache.load_entry(folder), np.load(folder / "keys.npy")
 
 
+@stage("study_a_beyond/outputs",
+       reads=lambda bcfg, level, dim, leave_out, max_epochs, patience: (
+           [_model_call(bcfg, level, dim, leave_out, max_epochs, patience)] + _set_reads(bcfg)))
+def outputs(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str | None, max_epochs: int, patience: int,
+            data_root=None) -> dict:
+    """A chapter model's outputs on the validation part and test folder at every level and on the
+    training originals, with its keys, class names and epoch times."""
+    model, info, keys = _load(_model_call(bcfg, level, dim, leave_out, max_epochs, patience).compute(data_root))
+    split, sets = study_a.split_data(bcfg.study_a, data_root), eval_sets(bcfg, data_root)
+    out = {"keys": keys, "classes": info.get("classes", list(data.ISIC_CLASSES)),  # Study A's: all four
+           "epoch_seconds": info["epoch_seconds"], "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"]}
+    for part in EVAL_PARTS:
+        out[f"{part}_labels"] = sets[f"{part}_labels"]
+        for lv in study_a.levels(bcfg.study_a):
+            out[f"{part}_{lv}"] = train.predict(model, sets[f"{part}_{lv}"]).astype(np.float32)
+    orig = originals_index(split["source_train"])
+    out["train_originals"] = train.predict(model, split["x_train"][orig]).astype(np.float32)
+    out["train_originals_labels"] = split["y_train"][orig]
+    return out
+
+
 def hdmann_outputs(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, leave_out: str | None = None,
                    data_root=None, dims_sweep: bool = False) -> dict:
-    """A chapter model's outputs on the validation part and test folder at every level, on the
-    training originals, plus its keys, class names and epoch times."""
-    folder = train_hdmann(bcfg, level, dim, leave_out, data_root, dims_sweep)
-
-    def make():
-        model, info, keys = _load(folder)
-        sets = image_sets(bcfg, data_root)
-        out = {"keys": keys, "classes": info.get("classes", list(data.ISIC_CLASSES)),  # Study A's: all four
-               "epoch_seconds": info["epoch_seconds"],
-               "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"]}
-        for part in EVAL_PARTS:
-            out[f"{part}_labels"] = sets[f"{part}_labels"]
-            for lv in study_a.levels(bcfg.study_a):
-                out[f"{part}_{lv}"] = train.predict(model, sets[f"{part}_{lv}"]).astype(np.float32)
-        orig = originals_index(sets["source_train"])
-        out["train_originals"] = train.predict(model, sets["train_original"][orig]).astype(np.float32)
-        out["train_originals_labels"] = sets["y_train"][orig]
-        return out
-
-    params = {"model": folder.parent.name + "/" + folder.name, "sets": _params(bcfg, (), LEVEL_FIELDS, data_root)}
-    return cache.cached("study_a_beyond/outputs", params, make, code=MODEL_CODE)
+    """:func:`outputs` of the model :func:`train_hdmann` names."""
+    return outputs(bcfg, *model_request(bcfg, level, dim, leave_out, dims_sweep), data_root=data_root)
 
 
-def train_cross_entropy(bcfg: StudyABeyondConfig, data_root=None) -> Path:
+_CE_FIELDS = tuple(f for f in _MODEL_FIELDS if f not in ("output_activation", "key_seed"))
+
+
+@stage("study_a_beyond/cross_entropy_model",
+       params=lambda bcfg, data_root: _params(bcfg, _CE_FIELDS, (), data_root, {"budget": budget(bcfg)}),
+       reads=lambda bcfg: _set_reads(bcfg))
+def cross_entropy_model(bcfg: StudyABeyondConfig, data_root=None, *, folder: Path) -> None:
     """The baseline for out-of-distribution scores: HD-MANN's body with a 4-way softmax head,
     trained with cross-entropy on originals under the same epoch budget as Study A's model."""
     import keras
 
     from hdmann import models
 
-    cfg = _model_cfg(bcfg, bcfg.study_a.hypervector_dim)
-
-    def build(folder: Path) -> None:
-        sets = image_sets(bcfg, data_root)
-        keras.utils.set_random_seed(cfg.train_seed)
+    epochs, patience = budget(bcfg)
+    cfg = bcfg.study_a.replace(max_epochs=epochs, patience=patience)
+    split, sets = study_a.split_data(cfg, data_root), eval_sets(bcfg, data_root)
+    with train.seeded(cfg.train_seed):
         body = models.hdmann_cnn(cfg)  # Table I up to the 1000-unit layer; a 4-way softmax replaces the hypervector
         head = keras.layers.Dense(len(data.ISIC_CLASSES), activation="softmax", name="softmax")
         model = keras.Model(body.inputs, head(body.get_layer("dense").output), name="ce_cnn")
         model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
                       loss="categorical_crossentropy")
-        eye = np.eye(len(data.ISIC_CLASSES), dtype=np.float32)
-        info = train.fit(model, sets["train_original"], eye[sets["y_train"]], sets["val_original"],
-                         eye[sets["val_labels"]], batch_size=cfg.batch_size, max_epochs=cfg.max_epochs,
-                         patience=cfg.patience, seed=cfg.train_seed)
-        model.save(folder / "model.keras")
-        np.save(folder / "keys.npy", np.zeros((0, 0), np.float32))
-        (folder / "meta.json").write_text(json.dumps({"values": {**info, "classes": list(data.ISIC_CLASSES)}}))
-
-    fields = tuple(f for f in study_a.MODEL_FIELDS if f not in ("hypervector_dim", "max_epochs", "patience",
-                                                                   "output_activation", "key_seed"))
-    params = _params(bcfg, fields + ("jpeg_qualities", "jpeg_subsampling"), (), data_root,
-                     {"head": "softmax", "max_epochs": cfg.max_epochs, "patience": cfg.patience})
-    return cache.cached_dir("study_a_beyond/cross_entropy_model", params, build, code=MODEL_CODE)
+    eye = np.eye(len(data.ISIC_CLASSES), dtype=np.float32)
+    info = train.fit(model, split["x_train"], eye[split["y_train"]], sets["val_original"], eye[sets["val_labels"]],
+                     batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, patience=cfg.patience,
+                     seed=cfg.train_seed)
+    model.save(folder / "model.keras")
+    np.save(folder / "keys.npy", np.zeros((0, 0), np.float32))
+    (folder / "meta.json").write_text(json.dumps({"values": {**info, "classes": list(data.ISIC_CLASSES)}}))
 
 
-def _ood_sets(bcfg: StudyABeyondConfig, data_root) -> dict:
+OOD_FIELDS = ("new_classes", "addition_levels", "max_new_per_class", "max_far_images", "mias_patches",
+              "mias_patch_size", "sample_seed")
+
+
+def _ood_params(bcfg: StudyABeyondConfig, data_root) -> dict:
+    return _params(bcfg, ("image_size", "source_size", "jpeg_subsampling"), OOD_FIELDS, data_root,
+                   {"other": data.fingerprint_files(p for p, _ in list_isic_other(bcfg.new_classes, data_root))})
+
+
+@stage("study_a_beyond/ood_sets", params=_ood_params)
+def ood_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """isic-other's new classes at the addition levels, BreastMNIST and mammogram patches, at model size."""
     cfg = bcfg.study_a
     new = load_isic_other(bcfg.new_classes, cfg.source_size, data_root, bcfg.max_new_per_class, bcfg.sample_seed)
     out = {"new_labels": new.labels}
@@ -327,96 +395,82 @@ def _ood_sets(bcfg: StudyABeyondConfig, data_root) -> dict:
     return out
 
 
-OOD_FIELDS = ("new_classes", "addition_levels", "max_new_per_class", "max_far_images", "mias_patches",
-              "mias_patch_size", "sample_seed")
+FROZEN_MODELS = ("study_a", "cross_entropy")
 
 
-def ood_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
-    """isic-other's new classes at the addition levels, BreastMNIST and mammogram patches, at model size."""
-    params = _params(bcfg, ("image_size", "source_size", "jpeg_subsampling"), OOD_FIELDS, data_root,
-                     {"other": data.fingerprint_files(p for p, _ in list_isic_other(bcfg.new_classes, data_root))})
-    return cache.cached("study_a_beyond/ood_sets", params, lambda: _ood_sets(bcfg, data_root), code=CODE)
+def _frozen_model_call(bcfg: StudyABeyondConfig, which: str):
+    if which == "study_a":
+        return study_a.train_model.on(bcfg.study_a)
+    if which == "cross_entropy":
+        return cross_entropy_model.on(bcfg)
+    raise ValueError(f"which={which!r}: use one of {FROZEN_MODELS}")
 
 
-def _apply(model, sets: dict, ood: dict) -> dict:
-    out = {}
-    for name, images in list(sets.items()) + list(ood.items()):
-        if name.endswith("labels") or name.startswith("train_") or name in ("mixed_levels", "y_train",
-                                                                              "source_train"):
-            continue
-        out[name] = train.predict(model, images).astype(np.float32)
-    return out
-
-
+@stage("study_a_beyond/everything",
+       reads=lambda bcfg, which: [_frozen_model_call(bcfg, which), ood_sets.on(bcfg)] + _set_reads(bcfg))
 def model_outputs_on_everything(bcfg: StudyABeyondConfig, which: str, data_root=None) -> dict:
     """Outputs of one model on every evaluation set, the flipped validation part and the
     out-of-distribution sets. ``which``: ``study_a`` (the frozen Study A model) or ``cross_entropy``
     (the softmax CNN of the same body and budget; its outputs are probabilities)."""
-    if which == "study_a":
-        folder = study_a.train_model(bcfg.study_a, data_root)
-        keys = study_a.key_memory(bcfg.study_a).keys
-    elif which == "cross_entropy":
-        folder = train_cross_entropy(bcfg, data_root)
-        keys = np.zeros((0, 0), np.float32)
-    else:
-        raise ValueError(f"which={which!r}: use study_a or cross_entropy")
+    import keras
 
-    def make():
-        import keras
-
-        model = keras.saving.load_model(folder / "model.keras")
-        sets, ood = image_sets(bcfg, data_root), ood_sets(bcfg, data_root)
-        out = _apply(model, sets, ood)
-        orig = originals_index(sets["source_train"])
-        out["train_originals"] = train.predict(model, sets["train_original"][orig]).astype(np.float32)
-        out["train_originals_labels"] = sets["y_train"][orig]
-        out["val_labels"], out["test_labels"], out["new_labels"] = sets["val_labels"], sets["test_labels"], ood["new_labels"]
-        out["keys"] = keys
-        return out
-
-    params = {"model": folder.parent.name + "/" + folder.name, "sets": _params(bcfg, (), OOD_FIELDS + LEVEL_FIELDS, data_root)}
-    return cache.cached("study_a_beyond/everything", params, make, code=MODEL_CODE)
+    folder = _frozen_model_call(bcfg, which).compute(data_root)
+    keys = study_a.key_memory(bcfg.study_a).keys if which == "study_a" else np.zeros((0, 0), np.float32)
+    model = keras.saving.load_model(folder / "model.keras")
+    split, sets, ood = study_a.split_data(bcfg.study_a, data_root), eval_sets(bcfg, data_root), ood_sets(bcfg, data_root)
+    out = {name: train.predict(model, images).astype(np.float32)
+           for name, images in list(sets.items()) + list(ood.items()) if not name.endswith("labels")}
+    orig = originals_index(split["source_train"])
+    out["train_originals"] = train.predict(model, split["x_train"][orig]).astype(np.float32)
+    out["train_originals_labels"] = split["y_train"][orig]
+    out["val_labels"], out["test_labels"], out["new_labels"] = sets["val_labels"], sets["test_labels"], ood["new_labels"]
+    out["keys"] = keys
+    return out
 
 
+ADDITION_FIELDS = ("new_classes", "addition_levels", "held_out_fraction", "shots", "shot_draws", "probe_draws",
+                   "leave_out_classes", "probe_c", "addition_rules", "sample_seed")
+
+
+def _addition_reads(bcfg: StudyABeyondConfig) -> list:
+    return ([model_outputs_on_everything.on(bcfg, "study_a")]
+            + [outputs.on(bcfg, *model_request(bcfg, "original", None, cls)) for cls in bcfg.leave_out_classes])
+
+
+@stage("study_a_beyond/class_addition",
+       params=lambda bcfg, data_root: {"beyond": _fields(bcfg, ADDITION_FIELDS)}, reads=_addition_reads)
 def class_addition(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     """Item 3. Add each new class to the frozen Study A model by writing a fifth key from the outputs
     of k of its images, under each of ``addition_rules``; and, inside isic4, add each left-out class
     to a three-class model the same way. Beside each: a linear probe (logistic regression on the
     frozen outputs) given the same images."""
-
-    def make():
-        rows = []
-        frozen = model_outputs_on_everything(bcfg, "study_a", data_root)
-        rng = np.random.default_rng(bcfg.sample_seed)
-        for c, cls in enumerate(bcfg.new_classes):
-            members = np.flatnonzero(frozen["new_labels"] == c)
-            perm = rng.permutation(members)
-            n_held = max(1, int(round(bcfg.held_out_fraction * len(members))))
-            held, pool = np.sort(perm[:n_held]), perm[n_held:]
-            new_at = {lv: frozen[f"new_{lv}"][held] for lv in bcfg.addition_levels}
-            rows += _add_rows(bcfg, "isic-other", cls, frozen["keys"], frozen["new_original"][pool], new_at,
-                              {lv: frozen[f"val_{lv}"] for lv in bcfg.addition_levels}, frozen["val_labels"],
-                              frozen["train_originals"], frozen["train_originals_labels"], rng)
-        for cls in bcfg.leave_out_classes:
-            out = hdmann_outputs(bcfg, "original", None, cls, data_root)
-            c = data.ISIC_CLASSES.index(cls)
-            names = list(out["classes"])
-            remap = np.array([names.index(x) if x in names else len(names) for x in data.ISIC_CLASSES])
-            y_val = remap[out["val_labels"]]  # the left-out class becomes index 3 (the added key)
-            y_tr = out["train_originals_labels"]
-            pool = out["train_originals"][y_tr == c]
-            rest = y_tr != c
-            held_mask = y_val == len(names)
-            rows += _add_rows(bcfg, "isic4 leave-one-out", cls, out["keys"], pool,
-                              {lv: out[f"val_{lv}"][held_mask] for lv in bcfg.addition_levels},
-                              {lv: out[f"val_{lv}"][~held_mask] for lv in bcfg.addition_levels}, y_val[~held_mask],
-                              out["train_originals"][rest], remap[y_tr[rest]], rng)
-        return {"rows": rows}
-
-    params = _params(bcfg, study_a.MODEL_FIELDS + ("jpeg_qualities", "jpeg_subsampling", "distance"),
-                     OOD_FIELDS + ("shots", "held_out_fraction", "shot_draws", "probe_draws", "leave_out_classes",
-                                   "probe_c", "addition_rules", "max_epochs", "patience"), data_root)
-    return cache.cached("study_a_beyond/class_addition", params, make, code=MODEL_CODE)
+    rows = []
+    frozen = model_outputs_on_everything(bcfg, "study_a", data_root)
+    rng = np.random.default_rng(bcfg.sample_seed)
+    for c, cls in enumerate(bcfg.new_classes):
+        members = np.flatnonzero(frozen["new_labels"] == c)
+        perm = rng.permutation(members)
+        n_held = max(1, int(round(bcfg.held_out_fraction * len(members))))
+        held, pool = np.sort(perm[:n_held]), perm[n_held:]
+        new_at = {lv: frozen[f"new_{lv}"][held] for lv in bcfg.addition_levels}
+        rows += _add_rows(bcfg, "isic-other", cls, frozen["keys"], frozen["new_original"][pool], new_at,
+                          {lv: frozen[f"val_{lv}"] for lv in bcfg.addition_levels}, frozen["val_labels"],
+                          frozen["train_originals"], frozen["train_originals_labels"], rng)
+    for cls in bcfg.leave_out_classes:
+        out = hdmann_outputs(bcfg, "original", None, cls, data_root)
+        c = data.ISIC_CLASSES.index(cls)
+        names = list(out["classes"])
+        remap = np.array([names.index(x) if x in names else len(names) for x in data.ISIC_CLASSES])
+        y_val = remap[out["val_labels"]]  # the left-out class becomes index 3 (the added key)
+        y_tr = out["train_originals_labels"]
+        pool = out["train_originals"][y_tr == c]
+        rest = y_tr != c
+        held_mask = y_val == len(names)
+        rows += _add_rows(bcfg, "isic4 leave-one-out", cls, out["keys"], pool,
+                          {lv: out[f"val_{lv}"][held_mask] for lv in bcfg.addition_levels},
+                          {lv: out[f"val_{lv}"][~held_mask] for lv in bcfg.addition_levels}, y_val[~held_mask],
+                          out["train_originals"][rest], remap[y_tr[rest]], rng)
+    return {"rows": rows}
 
 
 def split_rule(rule: str) -> tuple[str, str]:
@@ -481,6 +535,11 @@ def _add_rows(bcfg, source, cls, keys, pool, new_at, old_at, old_labels, probe_x
     return rows
 
 
+@stage("study_a_beyond/saliency",
+       params=lambda bcfg, data_root: {"distance": bcfg.study_a.distance,
+                                       "beyond": _fields(bcfg, ("saliency_images", "grid_images", "top_share",
+                                                                "sample_seed"))},
+       reads=lambda bcfg: [study_a.train_model.on(bcfg.study_a), eval_sets.on(bcfg)])
 def saliency_agreement(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     """Item 2. Grad-CAM (last conv layer) and input gradients of the frozen Study A model, explained
     toward the key it predicts on the uncompressed image, at every level and for the mirrored image
@@ -488,36 +547,30 @@ def saliency_agreement(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     from hdmann import saliency
 
     cfg = bcfg.study_a
-
-    def make():
-        model, _ = study_a.load_model(cfg, data_root)
-        keys = study_a.key_memory(cfg).keys
-        sets = image_sets(bcfg, data_root)
-        n = len(sets["val_original"])
-        pick = np.arange(n) if bcfg.saliency_images is None or bcfg.saliency_images >= n else np.sort(
-            np.random.default_rng(bcfg.sample_seed).choice(n, bcfg.saliency_images, replace=False))
-        outputs = train.predict(model, sets["val_original"][pick])
-        target = study_a.key_memory(cfg).predict(outputs, cfg.distance)
-        out = {"pick": pick, "target": target}
-        references = ["flipped"] + study_a.levels(cfg)
-        for method in ("grad_cam", "input_gradients"):
-            base = saliency.hypervector_maps(model, sets["val_original"][pick], keys, target, method)
-            for ref in references:
-                if ref == "flipped":
-                    maps = saliency.hypervector_maps(model, sets["val_flipped"][pick], keys, target, method)[:, :, ::-1]
-                else:
-                    maps = base if ref == "original" else saliency.hypervector_maps(
-                        model, sets[f"val_{ref}"][pick], keys, target, method)
-                out[f"{method}_{ref}_rank"] = np.array([saliency.rank_agreement(a, b) for a, b in zip(base, maps)])
-                out[f"{method}_{ref}_top"] = np.array([saliency.top_overlap(a, b, bcfg.top_share)
-                                                       for a, b in zip(base, maps)])
-                out[f"{method}_{ref}_grid"] = maps[: bcfg.grid_images]
-        out["grid_images"] = np.stack([sets[f"val_{lv}"][pick[: bcfg.grid_images]] for lv in study_a.levels(cfg)])
-        return out
-
-    params = _params(bcfg, study_a.MODEL_FIELDS + ("jpeg_qualities", "jpeg_subsampling", "distance"),
-                     ("saliency_images", "grid_images", "top_share", "sample_seed") + LEVEL_FIELDS, data_root)
-    return cache.cached("study_a_beyond/saliency", params, make, code=SALIENCY_CODE)
+    model, _ = study_a.load_model(cfg, data_root)
+    keys = study_a.key_memory(cfg).keys
+    sets = eval_sets(bcfg, data_root)
+    n = len(sets["val_original"])
+    pick = np.arange(n) if bcfg.saliency_images is None or bcfg.saliency_images >= n else np.sort(
+        np.random.default_rng(bcfg.sample_seed).choice(n, bcfg.saliency_images, replace=False))
+    outputs_ = train.predict(model, sets["val_original"][pick])
+    target = study_a.key_memory(cfg).predict(outputs_, cfg.distance)
+    out = {"pick": pick, "target": target}
+    references = ["flipped"] + study_a.levels(cfg)
+    for method in ("grad_cam", "input_gradients"):
+        base = saliency.hypervector_maps(model, sets["val_original"][pick], keys, target, method)
+        for ref in references:
+            if ref == "flipped":
+                maps = saliency.hypervector_maps(model, sets["val_flipped"][pick], keys, target, method)[:, :, ::-1]
+            else:
+                maps = base if ref == "original" else saliency.hypervector_maps(
+                    model, sets[f"val_{ref}"][pick], keys, target, method)
+            out[f"{method}_{ref}_rank"] = np.array([saliency.rank_agreement(a, b) for a, b in zip(base, maps)])
+            out[f"{method}_{ref}_top"] = np.array([saliency.top_overlap(a, b, bcfg.top_share)
+                                                   for a, b in zip(base, maps)])
+            out[f"{method}_{ref}_grid"] = maps[: bcfg.grid_images]
+    out["grid_images"] = np.stack([sets[f"val_{lv}"][pick[: bcfg.grid_images]] for lv in study_a.levels(cfg)])
+    return out
 
 
 def thumbnails(images: np.ndarray, size: int) -> np.ndarray:
@@ -529,48 +582,28 @@ def thumbnails(images: np.ndarray, size: int) -> np.ndarray:
     return blocks.mean(axis=(2, 4)).reshape(n, -1) / 255.0
 
 
+@stage("study_a_beyond/colour_baseline",
+       params=lambda bcfg, data_root: {"beyond": _fields(bcfg, ("thumbnail_size", "colour_c"))},
+       reads=lambda bcfg: _set_reads(bcfg))
 def colour_baseline(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     """Item 6. Logistic regression on tiny colour thumbnails, trained on the same (augmented)
     training part as HD-MANN, tested on the validation part and the test folder at every level."""
     from sklearn.linear_model import LogisticRegression
 
-    def make():
-        sets = image_sets(bcfg, data_root)
-        clf = LogisticRegression(C=bcfg.colour_c, max_iter=2000)
-        clf.fit(thumbnails(sets["train_original"], bcfg.thumbnail_size), sets["y_train"])
-        out = {}
-        for part in EVAL_PARTS:
-            out[f"{part}_labels"] = sets[f"{part}_labels"]
-            for lv in study_a.levels(bcfg.study_a):
-                out[f"{part}_{lv}"] = clf.predict(thumbnails(sets[f"{part}_{lv}"], bcfg.thumbnail_size))
-        return out
-
-    params = _params(bcfg, study_a.SPLIT_FIELDS + ("jpeg_qualities", "jpeg_subsampling"),
-                     ("thumbnail_size", "colour_c") + LEVEL_FIELDS, data_root)
-    return cache.cached("study_a_beyond/colour_baseline", params, make, code=CODE)
+    split, sets = study_a.split_data(bcfg.study_a, data_root), eval_sets(bcfg, data_root)
+    clf = LogisticRegression(C=bcfg.colour_c, max_iter=2000)
+    clf.fit(thumbnails(split["x_train"], bcfg.thumbnail_size), split["y_train"])
+    out = {}
+    for part in EVAL_PARTS:
+        out[f"{part}_labels"] = sets[f"{part}_labels"]
+        for lv in study_a.levels(bcfg.study_a):
+            out[f"{part}_{lv}"] = clf.predict(thumbnails(sets[f"{part}_{lv}"], bcfg.thumbnail_size))
+    return out
 
 
-def run_all(bcfg: StudyABeyondConfig, data_root=None, log=print) -> list[dict]:
-    """Compute every stage in order, timing each (wall and CPU seconds): for a benchmark or to warm
-    the cache before the notebook. The Study A model comes first so its cost is told apart."""
-    import time
-
-    steps = [("study A model (shared with the Study A chapters)", lambda: study_a.train_model(bcfg.study_a, data_root))]
-    steps += [(f"train at {level}", lambda level=level: hdmann_outputs(bcfg, level, None, None, data_root))
-              for level in training_levels(bcfg)]
-    steps += [(f"dimension {dim}", lambda dim=dim: hdmann_outputs(bcfg, "original", dim, None, data_root, True))
-              for dim in bcfg.dims]
-    steps += [(f"left out {cls}", lambda cls=cls: hdmann_outputs(bcfg, "original", None, cls, data_root))
-              for cls in bcfg.leave_out_classes]
-    steps += [(f"outputs of {which}", lambda which=which: model_outputs_on_everything(bcfg, which, data_root))
-              for which in ("study_a", "cross_entropy")]
-    steps += [("class addition", lambda: class_addition(bcfg, data_root)),
-              ("saliency", lambda: saliency_agreement(bcfg, data_root)),
-              ("colour baseline", lambda: colour_baseline(bcfg, data_root))]
-    timings = []
-    for name, step in steps:
-        wall, cpu = time.perf_counter(), time.process_time()
-        step()
-        timings.append({"step": name, "wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu})
-        log(f"{name}: {timings[-1]['wall_s']:.0f} s wall, {timings[-1]['cpu_s']:.0f} s CPU")
-    return timings
+def stage_calls(bcfg: StudyABeyondConfig) -> list:
+    """Every stage the chapter reads (:mod:`hdmann.graph`)."""
+    calls = [outputs.on(bcfg, *model_request(bcfg, level)) for level in training_levels(bcfg)]
+    calls += [outputs.on(bcfg, *model_request(bcfg, "original", dim, None, dims_sweep=True)) for dim in bcfg.dims]
+    calls += [model_outputs_on_everything.on(bcfg, which) for which in FROZEN_MODELS]
+    return calls + [class_addition.on(bcfg), saliency_agreement.on(bcfg), colour_baseline.on(bcfg)]

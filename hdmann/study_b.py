@@ -372,8 +372,6 @@ def side_learner_over_splits(cfg: StudyBConfig, n_splits: int, data_root=None) -
 def untrained_outputs(cfg: StudyBConfig, n_inits: int, data_root=None) -> dict:
     """Scores of the CNN straight from its random initialisation (seeds 0 to n_inits - 1), one row
     per seed (``scores``): the spread an untrained network shows on these films."""
-    import keras
-
     from hdmann import train
 
     mias = films(cfg, data_root)

@@ -25,6 +25,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from hdmann import cache, compression, data, features, patches, study_b
 from hdmann.config import StudyBConfig
+from hdmann.stages import stage
 
 ORIGINAL = "original"
 ARCHITECTURES = ("cnn", "resnet18")
@@ -36,9 +37,6 @@ TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "pat
                              "patch_batch_size", "patch_learning_rate", "patch_standardise", "n_folds", "train_seed", "patch_levels",
                              "resnet_weights", "patch_head", "patch_weight_decay", "patch_batchnorm",
                              "batchnorm_momentum")
-PLAN_CODE = ("data", "patches", "study_b", "study_b_patches")
-SET_CODE = PLAN_CODE + ("compression",)
-TRAIN_CODE = SET_CODE + ("models", "train")
 
 
 def level_name(ratio: int | None) -> str:
@@ -58,6 +56,51 @@ def _params(cfg: StudyBConfig, fields, mias: data.MiasSet) -> dict:
             "films": data.fingerprint_files([mias.path(n) for n in mias.names])}
 
 
+def _on_films(fields):
+    """A stage's ``params``: ``fields`` of the config and the fingerprint of the films it may read."""
+    return lambda cfg, data_root: _params(cfg, fields, study_b.films(cfg, data_root))
+
+
+# ------------------------------------------------------------------------------------------------
+# which runs exist (the chapter's graph; the report reads the same lists)
+# ------------------------------------------------------------------------------------------------
+def repeats(cfg: StudyBConfig, model: str, train_level: str) -> int:
+    if model == "cnn":
+        return cfg.patch_repeats if train_level == ORIGINAL else cfg.patch_level_repeats
+    if model == "resnet18":
+        return cfg.patch_resnet_repeats
+    return cfg.patch_repeats
+
+
+def train_levels(cfg: StudyBConfig, model: str) -> list[str]:
+    """Levels at which ``model`` has its own training run (the shortcut needs none: every level)."""
+    if model == "cnn":
+        return [ORIGINAL] + [level_name(r) for r in cfg.patch_train_levels]
+    if model == "resnet18":
+        if not cfg.patch_resnet_repeats:
+            return []
+        return [ORIGINAL] + [level_name(r) for r in cfg.patch_resnet_levels]
+    return levels(cfg)
+
+
+def contralateral_config(cfg: StudyBConfig) -> StudyBConfig:
+    """The sensitivity check's config: negatives at the mirrored position on the patient's other
+    film, originals only (no compressed level, no own training level)."""
+    return cfg.replace(negative_scheme="contralateral", patch_levels=(), patch_train_levels=(), patch_resnet_levels=())
+
+
+def stage_calls(cfg: StudyBConfig) -> list:
+    """Every stage the chapter reads (:mod:`hdmann.graph`)."""
+    contra = contralateral_config(cfg)
+    calls = [patch_set.on(cfg, ratio_of(lv)) for lv in levels(cfg)]
+    calls += [run.on(cfg, arch, ratio_of(lv), r, "malignant")
+              for arch in ARCHITECTURES for lv in train_levels(cfg, arch) for r in range(repeats(cfg, arch, lv))]
+    calls += [feature_matrix.on(cfg, ratio_of(lv)) for lv in levels(cfg)] + [feature_matrix.on(contra, None)]
+    calls += [selection.on(cfg, variant) for variant in cfg.patch_select_variants]
+    calls += [patch_saliency.on(cfg, ratio_of(lv)) for lv in train_levels(cfg, "cnn")]
+    return calls + [sliding_maps.on(cfg, ratio_of(lv)) for lv in levels(cfg)]
+
+
 # ------------------------------------------------------------------------------------------------
 # the plan
 # ------------------------------------------------------------------------------------------------
@@ -71,27 +114,24 @@ def _film_choice(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:
     return np.sort(np.concatenate([abnormal, normal]))
 
 
+@stage("study_b_patches/plan", params=_on_films(PLAN_FIELDS))
 def plan(cfg: StudyBConfig, data_root=None) -> dict:
     """The patch plan (arrays ``plan_*``), the lesions left out, and the films drawn for the
     sliding-window maps (malignant films with a located malignant lesion, seeded)."""
     mias = study_b.films(cfg, data_root)
-
-    def make():
-        chosen = _film_choice(cfg, mias)
-        films = {int(i): data.read_image(mias.path(mias.names[i]), "L") for i in chosen}
-        if cfg.negative_scheme == "contralateral":  # the other film of each lesion's patient is needed too
-            for i in list(films):
-                j = patches.other_film(mias, i)
-                if j is not None and j not in films:
-                    films[j] = data.read_image(mias.path(mias.names[j]), "L")
-        p, odd = patches.plan_patches(mias, films, size=cfg.patch_size, scheme=cfg.negative_scheme,
-                                      negatives_per_lesion=cfg.negatives_per_lesion, stride=cfg.negative_stride,
-                                      seed=cfg.patch_seed, threshold=cfg.breast_threshold)
-        located = sorted({int(f) for f, k in zip(p.film, p.kind) if k == "malignant"})
-        sliding = np.random.default_rng(cfg.patch_seed).permutation(located)[:cfg.sliding_films]
-        return {**p.to_arrays(), "odd": odd, "sliding_films": np.sort(sliding).astype(np.int64)}
-
-    return cache.cached("study_b_patches/plan", _params(cfg, PLAN_FIELDS, mias), make, code=PLAN_CODE)
+    chosen = _film_choice(cfg, mias)
+    films = {int(i): data.read_image(mias.path(mias.names[i]), "L") for i in chosen}
+    if cfg.negative_scheme == "contralateral":  # the other film of each lesion's patient is needed too
+        for i in list(films):
+            j = patches.other_film(mias, i)
+            if j is not None and j not in films:
+                films[j] = data.read_image(mias.path(mias.names[j]), "L")
+    p, odd = patches.plan_patches(mias, films, size=cfg.patch_size, scheme=cfg.negative_scheme,
+                                  negatives_per_lesion=cfg.negatives_per_lesion, stride=cfg.negative_stride,
+                                  seed=cfg.patch_seed, threshold=cfg.breast_threshold)
+    located = sorted({int(f) for f, k in zip(p.film, p.kind) if k == "malignant"})
+    sliding = np.random.default_rng(cfg.patch_seed).permutation(located)[:cfg.sliding_films]
+    return {**p.to_arrays(), "odd": odd, "sliding_films": np.sort(sliding).astype(np.int64)}
 
 
 def patch_plan(cfg: StudyBConfig, data_root=None) -> patches.PatchPlan:
@@ -123,34 +163,30 @@ def _map_films(jobs, workers: int):
     return compression.fork_map(_film_job, jobs, workers if len(jobs) >= 8 else 1)
 
 
+@stage("study_b_patches/set", params=_on_films(SET_FIELDS), reads=lambda cfg, ratio: [plan.on(cfg)])
 def patch_set(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     """Patches of one level, cut (``patch_size + 2 * patch_shift`` wide, so training can shift them)
     from the decoded whole film; per-film ``encoded_bytes``, ``ratio``, ``bpp``, ``psnr_breast``,
     ``psnr_film``; and the decoded ``sliding`` films."""
     mias = study_b.films(cfg, data_root)
-
-    def make():
-        p = patch_plan(cfg, data_root)
-        sliding = set(plan(cfg, data_root)["sliding_films"].tolist())
-        film_ids = np.unique(np.concatenate([p.film, np.array(sorted(sliding), dtype=np.int64)]))
-        cut_size = cfg.patch_size + 2 * cfg.patch_shift
-        jobs = [(str(mias.path(mias.names[i])), cfg.codec, ratio,
-                 [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], cut_size, cfg.breast_threshold,
-                 int(i) in sliding) for i in film_ids]
-        results = _map_films(jobs, cfg.workers)
-        out = np.zeros((len(p), cut_size, cut_size), np.uint8)
-        for i, (cuts, _, _) in zip(film_ids, results):
-            if cuts is not None:
-                out[np.flatnonzero(p.film == i)] = cuts
-        stats = np.array([r[1] for r in results], dtype=np.float64)
-        kept = [r[2] for i, r in zip(film_ids, results) if int(i) in sliding]
-        return {"patches": out, "film_ids": film_ids, "encoded_bytes": stats[:, 0], "ratio": stats[:, 1],
-                "bpp": stats[:, 2], "psnr_breast": stats[:, 3], "psnr_film": stats[:, 4],
-                "sliding": np.stack(kept) if kept else np.zeros((0, 1024, 1024), np.uint8),
-                "sliding_ids": np.array(sorted(sliding), dtype=np.int64)}
-
-    params = {**_params(cfg, SET_FIELDS, mias), "ratio": ratio}
-    return cache.cached("study_b_patches/set", params, make, code=SET_CODE)
+    p = patch_plan(cfg, data_root)
+    sliding = set(plan(cfg, data_root)["sliding_films"].tolist())
+    film_ids = np.unique(np.concatenate([p.film, np.array(sorted(sliding), dtype=np.int64)]))
+    cut_size = cfg.patch_size + 2 * cfg.patch_shift
+    jobs = [(str(mias.path(mias.names[i])), cfg.codec, ratio,
+             [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], cut_size, cfg.breast_threshold,
+             int(i) in sliding) for i in film_ids]
+    results = _map_films(jobs, cfg.workers)
+    out = np.zeros((len(p), cut_size, cut_size), np.uint8)
+    for i, (cuts, _, _) in zip(film_ids, results):
+        if cuts is not None:
+            out[np.flatnonzero(p.film == i)] = cuts
+    stats = np.array([r[1] for r in results], dtype=np.float64)
+    kept = [r[2] for i, r in zip(film_ids, results) if int(i) in sliding]
+    return {"patches": out, "film_ids": film_ids, "encoded_bytes": stats[:, 0], "ratio": stats[:, 1],
+            "bpp": stats[:, 2], "psnr_breast": stats[:, 3], "psnr_film": stats[:, 4],
+            "sliding": np.stack(kept) if kept else np.zeros((0, 1024, 1024), np.uint8),
+            "sliding_ids": np.array(sorted(sliding), dtype=np.int64)}
 
 
 def model_input(patches_: np.ndarray, standardise: bool) -> np.ndarray:
@@ -247,57 +283,63 @@ def _optimizer(cfg: StudyBConfig):
     return keras.optimizers.Adam(cfg.patch_learning_rate, weight_decay=cfg.patch_weight_decay or None)
 
 
-def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,
-        task: str = "malignant", data_root=None) -> Path:
-    """One repeat of the 5-fold cross-validation at one training level, for a fixed epoch budget.
-
-    The entry holds each fold's model variables (``fold<k>.npz``) and ``scores.npz``: every patch's
-    held-out score at every level (``NaN`` for patches outside the task)."""
-    import keras
-
-    from hdmann import train
-
+def _check_run(cfg: StudyBConfig, architecture: str, train_ratio: int | None, task: str) -> None:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
     if task not in TASKS:
         raise ValueError(f"task={task!r}: use one of {TASKS}")
     if train_ratio is not None and train_ratio not in cfg.patch_levels:
         raise ValueError(f"train_ratio={train_ratio} is not among patch_levels {cfg.patch_levels}")
-    mias = study_b.films(cfg, data_root)
 
-    def build(folder: Path) -> None:
-        p = patch_plan(cfg, data_root)
-        y_all, rows = p.labels(task)
-        y = np.full(len(p), -1, np.int32)
-        y[rows] = y_all
-        fold = folds(cfg, p, repeat)
-        train_cuts = patch_set(cfg, train_ratio, data_root)["patches"]
-        tests = {lv: centre(patch_set(cfg, ratio_of(lv), data_root)["patches"], cfg.patch_size)
-                 for lv in levels(cfg)}
-        seed = cfg.train_seed + 100 * repeat
-        reusable = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy", _optimizer(cfg), seed)
-        epochs = cfg.patch_resnet_epochs if architecture == "resnet18" else cfg.patch_epochs
-        scores = {lv: np.full(len(p), np.nan, np.float32) for lv in tests}
-        info = []
-        for k in range(cfg.n_folds):
-            fit_idx = np.flatnonzero((fold != k) & (y >= 0))
-            test_idx = np.flatnonzero((fold == k) & (y >= 0))
-            model = reusable.reset()
-            keras.utils.set_random_seed(seed + k)
+
+def _run_reads(cfg: StudyBConfig, architecture: str, train_ratio: int | None, repeat: int, task: str) -> list:
+    _check_run(cfg, architecture, train_ratio, task)  # a bad request fails when the graph is planned
+    tested = [ratio_of(lv) for lv in levels(cfg)]
+    return [plan.on(cfg)] + [patch_set.on(cfg, r) for r in tested + ([] if train_ratio in tested else [train_ratio])]
+
+
+@stage("study_b_patches/run", params=_on_films(TRAIN_FIELDS), reads=_run_reads)
+def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,
+        task: str = "malignant", data_root=None, *, folder: Path) -> None:
+    """One repeat of the 5-fold cross-validation of one architecture at one training level, for a
+    fixed epoch budget (calling it returns the entry's folder).
+
+    The entry holds each fold's model variables (``fold<k>.npz``) and ``scores.npz``: every patch's
+    held-out score at every level (``NaN`` for patches outside the task)."""
+    from hdmann import train
+
+    _check_run(cfg, architecture, train_ratio, task)
+    p = patch_plan(cfg, data_root)
+    y_all, rows = p.labels(task)
+    y = np.full(len(p), -1, np.int32)
+    y[rows] = y_all
+    fold = folds(cfg, p, repeat)
+    train_cuts = patch_set(cfg, train_ratio, data_root)["patches"]
+    tests = {lv: centre(patch_set(cfg, ratio_of(lv), data_root)["patches"], cfg.patch_size)
+             for lv in levels(cfg)}
+    seed = cfg.train_seed + 100 * repeat
+    reusable = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy", _optimizer(cfg), seed)
+    epochs = cfg.patch_resnet_epochs if architecture == "resnet18" else cfg.patch_epochs
+    scores = {lv: np.full(len(p), np.nan, np.float32) for lv in tests}
+    info = []
+    for k in range(cfg.n_folds):
+        fit_idx = np.flatnonzero((fold != k) & (y >= 0))
+        test_idx = np.flatnonzero((fold == k) & (y >= 0))
+        model = reusable.reset()
+        with train.seeded(seed + k):
             batches = _augmented_batches(train_cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size,
                                          seed + k, cfg.patch_standardise)
             timer = train.EpochTimer()
+            label = f"patches {architecture} trained at {train_ratio or 'original'}, repeat {repeat}, fold {k + 1}"
             history = model.fit(batches, epochs=epochs, class_weight=train.class_weights(y[fit_idx]),
-                                callbacks=[timer, train.EpochLog(f"patches {architecture} trained at {train_ratio or 'original'}, repeat {repeat}, fold {k + 1}", epochs)], verbose=0)
-            np.savez(folder / f"fold{k}.npz", *model.get_weights())
-            for lv, x in tests.items():
-                scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patch_standardise), 64).ravel()
-            info.append({"fold": k, "n_train": int(len(fit_idx)), "n_test": int(len(test_idx)),
-                         "loss": [float(v) for v in history.history["loss"]], "epoch_seconds": timer.seconds})
-        np.savez(folder / "scores.npz", **scores, labels=y, fold=fold)
-        (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
-
-    params = {**_params(cfg, TRAIN_FIELDS, mias), "architecture": architecture, "train_ratio": train_ratio,
-              "repeat": repeat, "task": task}
-    return cache.cached_dir(f"study_b_patches/run_{architecture}", params, build, code=TRAIN_CODE)
+                                callbacks=[timer, train.EpochLog(label, epochs)], verbose=0)
+        np.savez(folder / f"fold{k}.npz", *model.get_weights())
+        for lv, x in tests.items():
+            scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patch_standardise), 64).ravel()
+        info.append({"fold": k, "n_train": int(len(fit_idx)), "n_test": int(len(test_idx)),
+                     "loss": [float(v) for v in history.history["loss"]], "epoch_seconds": timer.seconds})
+    np.savez(folder / "scores.npz", **scores, labels=y, fold=fold)
+    (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
 
 
 def scores(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,
@@ -332,64 +374,64 @@ def inner_split(cfg: StudyBConfig, p: patches.PatchPlan, fold: np.ndarray, k: in
     return outer[fit], outer[val]
 
 
+def variant_config(cfg: StudyBConfig, variant: str) -> StudyBConfig:
+    from hdmann.config import PATCH_CNN_VARIANTS
+
+    if variant not in PATCH_CNN_VARIANTS:
+        raise ValueError(f"variant={variant!r}: use one of {sorted(PATCH_CNN_VARIANTS)}")
+    return cfg.replace(**PATCH_CNN_VARIANTS[variant])
+
+
+@stage("study_b_patches/selection",
+       params=lambda cfg, data_root, variant: _on_films(TRAIN_FIELDS)(variant_config(cfg, variant), data_root),
+       reads=lambda cfg, variant: [patch_set.on(variant_config(cfg, variant), None)])
 def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
     """One CNN variant of :data:`hdmann.config.PATCH_CNN_VARIANTS` on the inner splits of repeat 0
     (malignant vs not, originals, the profile's epoch budget): per outer fold, trained on the inner
     training rows and scored on the inner validation rows. Only training patches of the outer folds
     are used, so choosing a variant here never looks at a test fold."""
-    import keras
-
     from hdmann import train
-    from hdmann.config import PATCH_CNN_VARIANTS
 
-    if variant not in PATCH_CNN_VARIANTS:
-        raise ValueError(f"variant={variant!r}: use one of {sorted(PATCH_CNN_VARIANTS)}")
-    vcfg = cfg.replace(**PATCH_CNN_VARIANTS[variant])
-    mias = study_b.films(cfg, data_root)
-
-    def make():
-        p = patch_plan(vcfg, data_root)
-        y, _ = p.labels("malignant")
-        y = y.astype(np.int32)
-        fold = folds(vcfg, p, 0)
-        cuts = patch_set(vcfg, None, data_root)["patches"]
-        seed = vcfg.train_seed + 50_000
-        reusable = train.ReusableModel(_builder(vcfg, "cnn"), "binary_crossentropy", _optimizer(vcfg), seed)
-        scores, labels, outer, losses, patient = [], [], [], [], []
-        for k in range(vcfg.n_folds):
-            fit_idx, val_idx = inner_split(vcfg, p, fold, k)
-            model = reusable.reset()
-            keras.utils.set_random_seed(seed + k)
+    vcfg = variant_config(cfg, variant)
+    p = patch_plan(vcfg, data_root)
+    y, _ = p.labels("malignant")
+    y = y.astype(np.int32)
+    fold = folds(vcfg, p, 0)
+    cuts = patch_set(vcfg, None, data_root)["patches"]
+    seed = vcfg.train_seed + 50_000
+    reusable = train.ReusableModel(_builder(vcfg, "cnn"), "binary_crossentropy", _optimizer(vcfg), seed)
+    scores, labels, outer, losses, patient = [], [], [], [], []
+    for k in range(vcfg.n_folds):
+        fit_idx, val_idx = inner_split(vcfg, p, fold, k)
+        model = reusable.reset()
+        with train.seeded(seed + k):
             batches = _augmented_batches(cuts[fit_idx], y[fit_idx], vcfg.patch_size, vcfg.patch_batch_size, seed + k,
                                          vcfg.patch_standardise)
-            history = model.fit(batches, epochs=vcfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]), verbose=0,
-                                callbacks=[train.EpochLog(f"patches selection {variant} fold {k + 1}", vcfg.patch_epochs)])
-            x = model_input(centre(cuts[val_idx], vcfg.patch_size), vcfg.patch_standardise)
-            scores.append(train.predict(model, x, 64).ravel())
-            labels.append(y[val_idx])
-            outer.append(np.full(len(val_idx), k))
-            patient.append(p.patient[val_idx])
-            losses.append(history.history["loss"][-1])
-        return {"score": np.concatenate(scores), "labels": np.concatenate(labels), "outer_fold": np.concatenate(outer),
-                "patient": np.concatenate(patient), "final_loss": np.array(losses),
-                "params": np.int64(reusable.model.count_params())}
-
-    params = {**_params(vcfg, TRAIN_FIELDS, mias), "variant": variant}
-    return cache.cached("study_b_patches/selection", params, make, code=TRAIN_CODE)
+            history = model.fit(batches, epochs=vcfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]),
+                                verbose=0, callbacks=[train.EpochLog(f"patches selection {variant} fold {k + 1}",
+                                                                     vcfg.patch_epochs)])
+        x = model_input(centre(cuts[val_idx], vcfg.patch_size), vcfg.patch_standardise)
+        scores.append(train.predict(model, x, 64).ravel())
+        labels.append(y[val_idx])
+        outer.append(np.full(len(val_idx), k))
+        patient.append(p.patient[val_idx])
+        losses.append(history.history["loss"][-1])
+    return {"score": np.concatenate(scores), "labels": np.concatenate(labels), "outer_fold": np.concatenate(outer),
+            "patient": np.concatenate(patient), "final_loss": np.array(losses),
+            "params": np.int64(reusable.model.count_params())}
 
 
 # ------------------------------------------------------------------------------------------------
 # baselines
 # ------------------------------------------------------------------------------------------------
+@stage("study_b_patches/features", reads=lambda cfg, ratio: [patch_set.on(cfg, ratio)])
+def feature_matrix(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
+    """Texture features of every patch of one level (centred view), for the feature baseline."""
+    return {"features": features.patch_features(centre(patch_set(cfg, ratio, data_root)["patches"], cfg.patch_size))}
+
+
 def patch_features(cfg: StudyBConfig, ratio: int | None, data_root=None) -> np.ndarray:
-    mias = study_b.films(cfg, data_root)
-
-    def make():
-        return {"features": features.patch_features(centre(patch_set(cfg, ratio, data_root)["patches"],
-                                                           cfg.patch_size))}
-
-    params = {**_params(cfg, SET_FIELDS, mias), "ratio": ratio}
-    return cache.cached("study_b_patches/features", params, make, code=SET_CODE + ("features",))["features"]
+    return feature_matrix(cfg, ratio, data_root)["features"]
 
 
 def feature_scores(cfg: StudyBConfig, train_ratio: int | None, repeat: int = 0, task: str = "malignant",
@@ -427,42 +469,40 @@ def shortcut_scores(cfg: StudyBConfig, repeat: int = 0, task: str = "malignant",
 # ------------------------------------------------------------------------------------------------
 # saliency and sliding-window maps
 # ------------------------------------------------------------------------------------------------
+@stage("study_b_patches/saliency",
+       reads=lambda cfg, train_ratio: [run.on(cfg, "cnn", train_ratio, 0, "malignant"), patch_set.on(cfg, train_ratio)])
 def patch_saliency(cfg: StudyBConfig, train_ratio: int | None, data_root=None) -> dict:
     """Grad-CAM and input gradients of every malignant lesion patch, from the repeat-0 fold model
     that held it out, trained and tested at ``train_ratio``; energy inside the circle (centred in
     the patch, its radius clipped to the patch), pointing-game hit, and the circle's share."""
     from hdmann import saliency as sal
 
-    mias = study_b.films(cfg, data_root)
-
-    def make():
-        p = patch_plan(cfg, data_root)
-        fold = folds(cfg, p, 0)
-        x = centre(patch_set(cfg, train_ratio, data_root)["patches"], cfg.patch_size)
-        chosen = np.flatnonzero(p.kind == "malignant")
-        s = cfg.patch_size
-        out = {"index": chosen.astype(np.int64)}
-        for method in ("gradcam", "gradient"):
-            out[f"{method}_maps"] = np.zeros((len(chosen), s, s), np.float16)
-        for k in range(cfg.n_folds):
-            rows = np.flatnonzero(fold[chosen] == k)
-            if len(rows):
-                model = fold_model(cfg, "cnn", train_ratio, 0, k, data_root)
-                images = model_input(x[chosen[rows]], cfg.patch_standardise)
-                out["gradcam_maps"][rows] = sal.grad_cam(model, images)
-                out["gradient_maps"][rows] = sal.input_gradients(model, images)
-        masks = [sal.circle_mask((s, s), (s - 1) / 2, (s - 1) / 2, p.radius[i], original_size=s) for i in chosen]
-        for method in ("gradcam", "gradient"):
-            maps = out[f"{method}_maps"].astype(np.float32)
-            out[f"{method}_energy"] = np.array([sal.energy_inside(m, k) for m, k in zip(maps, masks)])
-            out[f"{method}_hit"] = np.array([sal.pointing_hit(m, k) for m, k in zip(maps, masks)], np.float64)
-        out["circle_share"] = np.array([k.mean() for k in masks])
-        return out
-
-    params = {**_params(cfg, TRAIN_FIELDS, mias), "ratio": train_ratio}
-    return cache.cached("study_b_patches/saliency", params, make, code=TRAIN_CODE + ("saliency",))
+    p = patch_plan(cfg, data_root)
+    fold = folds(cfg, p, 0)
+    x = centre(patch_set(cfg, train_ratio, data_root)["patches"], cfg.patch_size)
+    chosen = np.flatnonzero(p.kind == "malignant")
+    s = cfg.patch_size
+    out = {"index": chosen.astype(np.int64)}
+    for method in ("gradcam", "gradient"):
+        out[f"{method}_maps"] = np.zeros((len(chosen), s, s), np.float16)
+    for k in range(cfg.n_folds):
+        rows = np.flatnonzero(fold[chosen] == k)
+        if len(rows):
+            model = fold_model(cfg, "cnn", train_ratio, 0, k, data_root)
+            images = model_input(x[chosen[rows]], cfg.patch_standardise)
+            out["gradcam_maps"][rows] = sal.grad_cam(model, images)
+            out["gradient_maps"][rows] = sal.input_gradients(model, images)
+    masks = [sal.circle_mask((s, s), (s - 1) / 2, (s - 1) / 2, p.radius[i], original_size=s) for i in chosen]
+    for method in ("gradcam", "gradient"):
+        maps = out[f"{method}_maps"].astype(np.float32)
+        out[f"{method}_energy"] = np.array([sal.energy_inside(m, k) for m, k in zip(maps, masks)])
+        out[f"{method}_hit"] = np.array([sal.pointing_hit(m, k) for m, k in zip(maps, masks)], np.float64)
+    out["circle_share"] = np.array([k.mean() for k in masks])
+    return out
 
 
+@stage("study_b_patches/sliding", params=lambda cfg, data_root: {"sliding_stride": cfg.sliding_stride},
+       reads=lambda cfg, ratio: [run.on(cfg, "cnn", None, 0, "malignant"), patch_set.on(cfg, ratio)])
 def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     """The patch classifier (trained on originals, repeat 0, the fold that held the film out) slid
     over whole films decoded at ``ratio`` with stride ``sliding_stride``, windows centred inside the
@@ -471,37 +511,32 @@ def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     from hdmann import train
 
     mias = study_b.films(cfg, data_root)
-
-    def make():
-        p = patch_plan(cfg, data_root)
-        fold = folds(cfg, p, 0)
-        s = patch_set(cfg, ratio, data_root)
-        half = cfg.patch_size // 2
-        side = s["sliding"].shape[-1]
-        grid = np.arange(half, side - half + 1, cfg.sliding_stride)
-        out_maps, peaks, hits = [], [], []
-        models = {}
-        for film_index, film in zip(s["sliding_ids"], s["sliding"]):
-            k = int(fold[np.flatnonzero(p.film == film_index)[0]])
-            if k not in models:
-                models[k] = fold_model(cfg, "cnn", None, 0, k, data_root)
-            mask = patches.breast_mask(film if ratio is None else
-                                       data.read_image(mias.path(mias.names[film_index]), "L"), cfg.breast_threshold)
-            centres = [(x, y) for y in grid for x in grid if mask[y, x]]
-            windows = np.stack([patches.cut(film, x, y, cfg.patch_size) for x, y in centres])
-            score = train.predict(models[k], model_input(windows, cfg.patch_standardise), 64).ravel()
-            grid_map = np.full((len(grid), len(grid)), np.nan, np.float32)
-            pos = {v: j for j, v in enumerate(grid)}
-            for (x, y), v in zip(centres, score):
-                grid_map[pos[y], pos[x]] = v
-            px, py = centres[int(np.argmax(score))]
-            circles = [les for les in mias.lesions[mias.names[film_index]] if les.severity == "malignant"]
-            hit = any(np.hypot(px - c.x, py - c.y) <= c.radius + cfg.sliding_stride / 2 for c in circles)
-            out_maps.append(grid_map)
-            peaks.append((px, py))
-            hits.append(hit)
-        return {"maps": np.array(out_maps), "grid": grid, "peaks": np.array(peaks, np.float64).reshape(-1, 2),
-                "hit": np.array(hits, np.float64), "films": s["sliding_ids"]}
-
-    params = {**_params(cfg, TRAIN_FIELDS, mias), "ratio": ratio, "sliding_stride": cfg.sliding_stride}
-    return cache.cached("study_b_patches/sliding", params, make, code=TRAIN_CODE)
+    p = patch_plan(cfg, data_root)
+    fold = folds(cfg, p, 0)
+    s = patch_set(cfg, ratio, data_root)
+    half = cfg.patch_size // 2
+    side = s["sliding"].shape[-1]
+    grid = np.arange(half, side - half + 1, cfg.sliding_stride)
+    out_maps, peaks, hits = [], [], []
+    models = {}
+    for film_index, film in zip(s["sliding_ids"], s["sliding"]):
+        k = int(fold[np.flatnonzero(p.film == film_index)[0]])
+        if k not in models:
+            models[k] = fold_model(cfg, "cnn", None, 0, k, data_root)
+        mask = patches.breast_mask(film if ratio is None else
+                                   data.read_image(mias.path(mias.names[film_index]), "L"), cfg.breast_threshold)
+        centres = [(x, y) for y in grid for x in grid if mask[y, x]]
+        windows = np.stack([patches.cut(film, x, y, cfg.patch_size) for x, y in centres])
+        score = train.predict(models[k], model_input(windows, cfg.patch_standardise), 64).ravel()
+        grid_map = np.full((len(grid), len(grid)), np.nan, np.float32)
+        pos = {v: j for j, v in enumerate(grid)}
+        for (x, y), v in zip(centres, score):
+            grid_map[pos[y], pos[x]] = v
+        px, py = centres[int(np.argmax(score))]
+        circles = [les for les in mias.lesions[mias.names[film_index]] if les.severity == "malignant"]
+        hit = any(np.hypot(px - c.x, py - c.y) <= c.radius + cfg.sliding_stride / 2 for c in circles)
+        out_maps.append(grid_map)
+        peaks.append((px, py))
+        hits.append(hit)
+    return {"maps": np.array(out_maps), "grid": grid, "peaks": np.array(peaks, np.float64).reshape(-1, 2),
+            "hit": np.array(hits, np.float64), "films": s["sliding_ids"]}

@@ -24,23 +24,8 @@ MODEL_LABELS = {"cnn": "CNN (3 conv, 3 FC)", "resnet18": "ResNet18 (from scratch
 # ------------------------------------------------------------------------------------------------
 # which runs exist
 # ------------------------------------------------------------------------------------------------
-def repeats(cfg: StudyBConfig, model: str, train_level: str) -> int:
-    if model == "cnn":
-        return cfg.patch_repeats if train_level == sbp.ORIGINAL else cfg.patch_level_repeats
-    if model == "resnet18":
-        return cfg.patch_resnet_repeats
-    return cfg.patch_repeats
-
-
-def train_levels(cfg: StudyBConfig, model: str) -> list[str]:
-    """Levels at which ``model`` has its own training run (the shortcut needs none: every level)."""
-    if model == "cnn":
-        return [sbp.ORIGINAL] + [sbp.level_name(r) for r in cfg.patch_train_levels]
-    if model == "resnet18":
-        if not cfg.patch_resnet_repeats:
-            return []
-        return [sbp.ORIGINAL] + [sbp.level_name(r) for r in cfg.patch_resnet_levels]
-    return sbp.levels(cfg)
+repeats = sbp.repeats  # which runs exist is the pipeline's choice (its graph lists them)
+train_levels = sbp.train_levels
 
 
 def score_sets(cfg: StudyBConfig, model: str, train_level: str, task: str = "malignant",
@@ -336,10 +321,7 @@ def ensemble(cfg: StudyBConfig, model: str, level: str = sbp.ORIGINAL, task: str
     return {"model": model, "level": level, "members": len(sets), "auroc": point, "auroc_low": low, "auroc_high": high}
 
 
-def contralateral_config(cfg: StudyBConfig) -> StudyBConfig:
-    """The sensitivity check's config: negatives at the mirrored position on the patient's other
-    film, originals only (no compressed level, no own training level)."""
-    return cfg.replace(negative_scheme="contralateral", patch_levels=(), patch_train_levels=(), patch_resnet_levels=())
+contralateral_config = sbp.contralateral_config
 
 
 def contralateral(cfg: StudyBConfig, models: tuple[str, ...] = ("features", "shortcut"), task: str = "malignant",
@@ -370,7 +352,6 @@ def selection_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
     """The CNN variants tried on the inner splits (see :func:`hdmann.study_b_patches.selection`):
     pooled inner-validation AUROC with a patient-bootstrap interval, mean +- SD over the five inner
     validation sets, parameters, and the final training loss."""
-    p = sbp.patch_plan(cfg, data_root)
     rows = []
     for variant in cfg.patch_select_variants:
         s = sbp.selection(cfg, variant, data_root)

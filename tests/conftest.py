@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import hdmann  # noqa: F401  (KERAS_BACKEND=jax before anything imports keras)
-from synthetic import write_isic, write_mias
+from synthetic import write_isic, write_isic_other, write_mias
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +60,7 @@ def synthetic_root(tmp_path) -> Path:
     (12 patients, 24 films of 256x256)."""
     root = tmp_path / "data"
     write_isic(root)
+    write_isic_other(root)  # the chapter beyond Study A fingerprints it
     write_mias(root)
     return root
 

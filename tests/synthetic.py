@@ -73,6 +73,19 @@ def write_isic(root: Path, *, train_per_class=10, test_per_class=4, size: int = 
     return isic
 
 
+def write_isic_other(root: Path, *, per_class: int = 3, size: int = 32) -> Path:
+    """Write ``root/isic-other`` (train/<class>/*.png for the classes Study A beyond adds)."""
+    from hdmann.config import ISIC_OTHER_USABLE
+
+    other = Path(root) / "isic-other"
+    for label, cls in enumerate(ISIC_OTHER_USABLE):
+        folder = other / "train" / cls
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(isic_image(label, 900_000 + 100 * label + i, size)).save(folder / f"ISIC_{label}{i:05d}.png")
+    return other
+
+
 @dataclass
 class SyntheticMias:
     """What :func:`write_mias` wrote, to check the loader against."""

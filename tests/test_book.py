@@ -303,3 +303,17 @@ def test_a_chapter_runs_with_an_override(smoke_book, data_root, tmp_path, monkey
     assert any("executing" in line for line in log) and any("done in" in line for line in log), log
     footer = book.prepare_chapter(nb, chapter, "smoke", {})[0]["cells"][-1]["source"]
     assert "overrides <code>study_a.tsne_perplexity=12.0</code>" in footer
+
+
+def test_a_partial_build_links_only_the_chapters_it_built(tmp_path):
+    """``--chapters`` into an empty folder: the static pages must not link pages the build lacks
+    (the book is built with warnings as errors, so such a link would fail it)."""
+    executed = tmp_path / "_build" / "executed" / "smoke"
+    executed.mkdir(parents=True)
+    nb = {"cells": [{"cell_type": "markdown", "id": "t", "metadata": {}, "source": "# Data"}],
+          "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (executed / "data.ipynb").write_text(json.dumps(nb))
+    src, _, _ = book.assemble("smoke", tmp_path)
+    intro = (src / "book" / "intro.md").read_text()
+    assert "{doc}`executed/data`" in intro
+    assert "{doc}`executed/study_a_beyond`" not in intro and "`study_a_beyond` (not in this build)" in intro

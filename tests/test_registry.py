@@ -20,6 +20,14 @@ def test_toc_is_the_registry():
     assert "book/executed/data" in partial and "study_a" not in partial and "book/bibliography" in partial
 
 
+def test_every_chapter_lists_its_stages_in_the_graph():
+    """The runner builds a chapter's stages from hdmann.graph before rendering it read-only, so a
+    chapter without an entry there could never render."""
+    from hdmann import graph
+
+    assert sorted(graph.CHAPTER_STAGES) == sorted(registry.chapter_names())
+
+
 def test_chapters_name_known_datasets_and_configs():
     for chapter in registry.CHAPTERS:
         assert chapter.notebook.is_file(), chapter.name

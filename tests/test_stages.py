@@ -51,6 +51,8 @@ def test_a_codec_edit_rekeys_every_stage_downstream(synthetic_root, monkeypatch)
     unchanged = [label for label in before if before[label] == after[label]]
     assert unchanged == []  # every stage of today's chapters compresses, or reads a stage that does
     assert any(label.startswith("study_a/model") for label in before)
+    for saliency_stage in ("study_b_patches/saliency", "study_a_beyond/saliency"):  # both chapters are in the graph
+        assert any(label.startswith(saliency_stage + "[") for label in before), saliency_stage
     for module, code in saliency_code.items():
         assert stages.code_fingerprint(module) != code
 
@@ -67,7 +69,9 @@ def test_an_edit_rekeys_only_its_dependants(synthetic_root, monkeypatch):
     _edit(monkeypatch, "study_a")
     after = dict(_keys(synthetic_root))
     moved = {label.split("[")[0] for label in before if before[label] != after[label]}
-    assert moved == {"study_a/split", "study_a/model", "study_a/predictions", "study_a/tsne"}
+    beyond = {label.split("[")[0] for label in before if label.startswith("study_a_beyond/")}
+    assert beyond  # the chapter beyond Study A reads Study A's stages and imports its code
+    assert moved == {"study_a/split", "study_a/model", "study_a/predictions", "study_a/tsne"} | beyond
 
 
 def test_keys_chain_through_the_stages_read(synthetic_root):

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from hdmann import saliency, study_a_beyond
+from hdmann import saliency, study_a, study_a_beyond
 from hdmann import study_a_beyond_report as report
 from hdmann.config import study_a_beyond_config, study_a_config
 from hdmann.memory import KeyMemory
@@ -207,26 +207,25 @@ def test_tiny_train_on_compressed_is_seeded_and_reproducible(tmp_path, monkeypat
         study_a_beyond.train_hdmann(TINY, "q10", None, None, root)
 
 
-def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path, monkeypatch):
+def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path):
     """Cache keys of the chapter's models: adding a dimension or a training level leaves the key of
     every existing model unchanged; the dimension and the level are in the key."""
     root = tmp_path / "data"
     write_isic(root, train_per_class=3, test_per_class=1, size=32)
-    seen = []
-    monkeypatch.setattr(study_a_beyond.cache, "cached_dir",
-                        lambda name, params, build, code: seen.append((name, params)) or tmp_path)
-    study_a_beyond.train_hdmann(TINY, "original", 500, None, root)
+
+    def key(cfg, level, dim=None):
+        return study_a_beyond._model_call(cfg, *study_a_beyond.model_request(cfg, level, dim)).key(root)
+
     wider = TINY.replace(dims=(64, 500, 2000), train_levels=("original", "q5", "q1"))
-    study_a_beyond.train_hdmann(wider, "original", 500, None, root)
-    study_a_beyond.train_hdmann(wider, "original", 2000, None, root)
-    study_a_beyond.train_hdmann(wider, "q1", 500, None, root)
-    keys = [study_a_beyond.cache.entry_key(p, ()) for _, p in seen]
-    assert keys[0] == keys[1]
-    assert len(set(keys)) == 3
-    # the originals model at Study A's own D is Study A's model, fetched from Study A's stage
-    monkeypatch.setattr(study_a_beyond.study_a, "train_model", lambda cfg, root: tmp_path / "study_a_model")
-    assert study_a_beyond.train_hdmann(TINY, "original", None, None, root) == tmp_path / "study_a_model"
-    assert len(seen) == 4
+    assert key(TINY, "original", 500) == key(wider, "original", 500)
+    assert key(TINY, "q5", 500) == key(wider, "q5", 500)
+    assert len({key(wider, "original", 500), key(wider, "original", 2000), key(wider, "q1", 500)}) == 3
+    # the originals model at Study A's own D and budget is Study A's model, read from Study A's stage
+    call = study_a_beyond._model_call(TINY, *study_a_beyond.model_request(TINY, "original"))
+    assert call.stage.name == "study_a/model" and call.key(root) == study_a.train_model.on(TINY_A).key(root)
+    assert study_a_beyond._model_call(TINY, *study_a_beyond.model_request(TINY, "q5")).stage.name == "study_a_beyond/model"
+    with pytest.raises(ValueError, match="not a training level"):
+        study_a_beyond.model_request(TINY, "q10")
 
 
 def test_addition_rows_give_every_rule_and_the_probe_per_k_and_level():
