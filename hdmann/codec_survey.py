@@ -48,13 +48,8 @@ def _survey_params(cfg: CompressionConfig, data_root) -> dict:
 def isic_survey(cfg: CompressionConfig, codec: str, data_root=None) -> dict:
     """Each image's achieved ratio, bpp, PSNR and SSIM (``<setting>_<stat>``) at every setting of ``codec``."""
     settings = cfg.jpeg_qualities if codec == "jpeg" else cfg.jp2_ratios
-    paths = _isic_sources(cfg, data_root)
-    out = {}
-    for s in settings:
-        _, stats = compression.compress_many(paths, codec, s, mode="RGB", workers=cfg.workers)
-        for name, values in stats.items():
-            out[f"{s}_{name}"] = values
-    return out
+    ladder = compression.ladder_stats(_isic_sources(cfg, data_root), codec, settings, mode="RGB", workers=cfg.workers)
+    return {f"{s}_{name}": values for s, stats in zip(settings, ladder.values()) for name, values in stats.items()}
 
 
 def isic_table(cfg: CompressionConfig, codec: str, data_root=None) -> list[dict]:

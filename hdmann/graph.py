@@ -17,7 +17,7 @@ def _compression(profile: str, overrides: dict | None = None) -> list[stages.Cal
 
     cfg, bcfg = compression_config(profile, overrides), study_b_config(profile, overrides)
     return ([codec_survey.isic_survey.on(cfg, codec) for codec in ("jpeg", "jpeg2000")]
-            + [study_b.compressed_films.on(bcfg, r) for r in bcfg.compression_ratios])
+            + [study_b.film_survey.on(bcfg)])
 
 
 def _study_a_model(profile: str, overrides: dict | None = None) -> list[stages.Call]:

@@ -214,6 +214,38 @@ def test_compress_many_arrays_parallel_equals_serial(monkeypatch, counting_pool)
         np.testing.assert_array_equal(p_stats[field], s_stats[field])
 
 
+@pytest.mark.parametrize("codec, settings, mode", [("jpeg2000", (15, 100, 5000, 10000, 11000), "L"),
+                                                   ("jpeg", (50, 10, 1), "RGB")])
+def test_ladder_stats_equal_one_compress_many_per_setting(tmp_path, counting_pool, codec, settings, mode):
+    """The ladder reads each image once and reuses its SSIM reference and the measures of a repeated
+    codestream (JPEG 2000's header floor at high ratios), and must still give exactly the numbers."""
+    paths = []
+    for i in range(9):
+        path = tmp_path / f"image{i}.png"
+        Image.fromarray(natural_grey(48, seed=i) if mode == "L" else natural_rgb(48, seed=i)).save(path)
+        paths.append(path)
+    ladder = C.ladder_stats(paths, codec, settings, mode=mode, workers=2)
+    assert counting_pool.started == 1 and len(ladder) == len(settings)
+    for setting, stats in zip(settings, ladder.values()):
+        _, expected = C.compress_many(paths, codec, setting, mode=mode, workers=1)
+        for field in C.STAT_FIELDS:
+            np.testing.assert_array_equal(stats[field], expected[field], err_msg=f"{setting} {field}")
+    if codec == "jpeg2000":  # the floor is reached: the top settings share their bytes
+        np.testing.assert_array_equal(ladder[10000.0]["encoded_bytes"], ladder[11000.0]["encoded_bytes"])
+    with pytest.raises(ValueError, match="no images"):
+        C.ladder_stats([], codec, settings)
+    with pytest.raises(ValueError, match="target ratio"):
+        C.ladder_stats(paths, "jpeg2000", (15, 0.5))
+
+
+def test_ssim_reference_scores_like_ssim():
+    a, b = natural_rgb(40, seed=1), natural_rgb(40, seed=2)
+    reference = C.SsimReference(a)
+    assert reference.score(b) == C.ssim(a, b) and reference.score(a) == 1.0
+    with pytest.raises(ValueError, match="shapes differ"):
+        reference.score(natural_rgb(32, seed=2))
+
+
 def test_compress_many_refuses_an_empty_selection():
     with pytest.raises(ValueError, match="no images"):
         C.compress_many([], "jpeg", 50)
