@@ -417,6 +417,24 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
             "workers": {nodes[k].call.label(): w for k, w in workers.items()}}
 
 
+def dependants(nodes: dict[str, Node]) -> dict[str, int]:
+    """How many stages read each stage, directly or not. A pool starts the ready stage with the most
+    first: the head of a long chain (a split, then a model, then all that reads the model) does not
+    wait behind independent work, which would leave one worker idle at the end."""
+    readers: dict[str, set[str]] = {k: set() for k in nodes}
+    for key, node in nodes.items():
+        for upstream in node.reads:
+            readers[upstream].add(key)
+    memo: dict[str, set[str]] = {}
+
+    def below(key: str) -> set[str]:
+        if key not in memo:
+            memo[key] = set().union(*[{r} | below(r) for r in readers[key]]) if readers[key] else set()
+        return memo[key]
+
+    return {k: len(below(k)) for k in nodes}
+
+
 def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     # spawn: JAX is multithreaded, and a forked copy of a process that has started it can deadlock
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -428,6 +446,8 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     done = {k for k in nodes if k not in todo}
     running, times, begun = {}, {}, {}
     quiet_since = time.perf_counter()
+    weight = dependants(nodes)
+    todo = dict(sorted(todo.items(), key=lambda kv: -weight[kv[0]]))  # stable: plan order among equals
     try:
         while todo or running:
             for key, node in list(todo.items()):  # as many as there are workers, so the log says what runs

@@ -260,3 +260,15 @@ def test_a_dask_cluster_builds_the_local_keys_and_numbers(tmp_path, monkeypatch)
         assert a.keys() == b.keys()
         for k in a:
             np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_a_pool_starts_the_head_of_the_longest_chain_first(synthetic_root):
+    """Stages that more stages read, directly or not, are started first (the Study A split before
+    an independent survey), so no worker idles at the end behind a long chain."""
+    nodes = stages.plan(graph.calls_for(["compression", "study_a_model"], "smoke", synthetic_root), synthetic_root)
+    weight = stages.dependants(nodes)
+    by_label = {n.call.label(): weight[k] for k, n in nodes.items()}
+    split, model = by_label["study_a/split[smoke]"], by_label["study_a/model[smoke]"]
+    assert (split, model) == (2, 1)  # the model and the predictions read the split; the predictions the model
+    assert by_label["study_a/predictions[smoke]"] == 0
+    assert by_label["survey/isic[smoke, codec='jpeg']"] == 0
