@@ -94,6 +94,22 @@ FIRST_CHAPTERS = ("data", "compression", "study_a_model", "study_a_representatio
 RECORDS = PROJECT / "bench" / "records"  # committed timings files of measured cold builds (see README there)
 
 
+def stage_cpu_by_chapter(record: dict, profile: str = "quick") -> dict[str, float]:
+    """The CPU seconds of a build's stages (``_build/timings/<profile>.json``) per chapter, each stage
+    counted once, for the first chapter (in book order) whose graph reads it."""
+    from hdmann import graph, registry, stages
+
+    owner = {}
+    for chapter in registry.chapter_names():
+        for node in stages.plan(graph.CHAPTER_STAGES[chapter](profile)).values():
+            owner.setdefault(node.call.label(), chapter)
+    out: dict[str, float] = {}
+    for label, s in record["stages"].items():
+        chapter = owner.get(label, "other")
+        out[chapter] = round(out.get(chapter, 0.0) + (s["cpu"] or 0.0), 1)
+    return out
+
+
 def _cold_book(root, chapters, target: float, warm=()):
     """``hdmann book --profile quick`` in a child process (as a user runs it) from an empty cache and
     output folder; prints the build's per-stage and per-chapter times (``_build/timings``) and keeps
@@ -121,6 +137,8 @@ def _cold_book(root, chapters, target: float, warm=()):
         print(f"  stage   {s['wall']:8.1f} s wall {s['cpu'] or 0:8.1f} s CPU  {label}")
     for name, s in record["chapters"].items():
         print(f"  chapter {s['wall']:8.1f} s wall {s['cpu']:8.1f} s CPU  {name}")
+    for name, cpu in stage_cpu_by_chapter(record).items():
+        print(f"  stages of {name}: {cpu:8.1f} s CPU (a stage counts for the first chapter that reads it)")
     print(f"  {record['wall_seconds']:.0f} s wall, {record['cpu_seconds']:.0f} s CPU, load {record['load_average_end']}")
     kept = PROJECT / "_build" / f"bench-timings-{'-'.join(chapters) or 'book'}.json"
     kept.parent.mkdir(exist_ok=True)

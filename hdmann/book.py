@@ -18,7 +18,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,16 +91,38 @@ def _last_time(executed: Path) -> str:
         return ""
 
 
+def run_chapters(run_chapter, chapters, jobs: int) -> list[Path]:
+    """``run_chapter`` of each chapter, ``jobs`` at a time (each kernel is one process, mostly on one
+    core), in the chapters' order. On Ctrl-C or a failure every running chapter is stopped."""
+    jobs = max(1, min(jobs, len(chapters)))
+    if jobs == 1:
+        return [run_chapter(name) for name in chapters]
+    pool = ThreadPoolExecutor(jobs, thread_name_prefix="chapter")
+    futures = [pool.submit(run_chapter, name) for name in chapters]
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        while not all(f.done() for f in futures):  # a chapter may have started just now: stop it too
+            execution.stop_all()
+            wait(futures, timeout=0.5)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def data_fingerprint(context: str) -> str:
     return hashlib.sha256(json.dumps(json.loads(context)["data"]).encode()).hexdigest()
 
 
 def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: str, log=print,
-            record=None, overrides: dict | None = None) -> Path:
+            record=None, overrides: dict | None = None, usage: dict | None = None) -> Path:
     """Run one chapter notebook with papermill unless its executed copy is up to date.
     ``context`` is :func:`run_context` of ``data_root``, computed once per build; ``record`` returns
     the build's provenance (:func:`hdmann.provenance.collect`), stored with the chapter's compute time;
-    ``overrides`` (``{section: {field: value}}`` of the configs it takes) is its ``overrides`` parameter."""
+    ``overrides`` (``{section: {field: value}}`` of the configs it takes) is its ``overrides`` parameter;
+    ``usage`` receives the kernel's CPU seconds (``cpu``). Safe to call from several threads at once."""
 
     source = PROJECT / "notebooks" / f"{name}.ipynb"
     executed = out_dir / f"{name}.ipynb"
@@ -117,10 +141,11 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
 
     # a chapter only reads the stages `hdmann run` built: a miss names the stage, never trains here
     environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name, stages.READONLY_ENV: "1"}
-    previous = {k: os.environ.get(k) for k in environment}
-    os.environ.update(environment)
     try:
-        execution.run_in_child(source, tmp, parameters, PROJECT, executed.with_suffix(".progress"), log)
+        cpu = execution.run_in_child(source, tmp, parameters, PROJECT, executed.with_suffix(".progress"),
+                                     lambda line: log(f"      {name}: {line.strip()}"), env=environment)
+        if usage is not None:
+            usage["cpu"] = cpu
         seconds = time.perf_counter() - start  # kernel start and every cell, as a reader rerunning it waits
         nb = json.loads(tmp.read_text())
         nb["metadata"][KEY] = key
@@ -136,12 +161,6 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     except BaseException:
         log(f"  {name}: FAILED; the partly executed notebook is kept at {tmp}")
         raise
-    finally:
-        for k, v in previous.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     log(f"  {name}: done in {time.perf_counter() - start:.0f} s")
     return executed
 
@@ -267,20 +286,22 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     if calls:
         summary = stages.run(calls, root, jobs=jobs, scheduler=scheduler, log=log)
         timings.stages_done(summary)
-    collected = {}
+    collected, collecting = {}, threading.Lock()
 
     def record() -> dict:  # collected once, and only when needed (it asks a child process for the devices)
-        if not collected:
-            collected.update(provenance.collect(profile, data_fingerprint(context)))
-        return dict(collected)
+        with collecting:
+            if not collected:
+                collected.update(provenance.collect(profile, data_fingerprint(context)))
+            return dict(collected)
 
-    executed = []
-    for name in chapters:
-        started, cpu = time.perf_counter(), stages.cpu_seconds()  # the kernel's child process is reaped: counted
-        executed.append(execute(name, profile, root, out / "_build" / "executed" / profile, contexts[name], log,
-                                record, taken[name]))
-        timings.chapters[name] = {"wall": round(time.perf_counter() - started, 1),
-                                  "cpu": round(stages.cpu_seconds() - cpu, 1)}
+    def run_chapter(name: str) -> Path:
+        started, usage = time.perf_counter(), {}
+        path = execute(name, profile, root, out / "_build" / "executed" / profile, contexts[name], log, record,
+                       taken[name], usage)
+        timings.chapters[name] = {"wall": round(time.perf_counter() - started, 1), "cpu": round(usage.get("cpu", 0.0), 1)}
+        return path
+
+    executed = run_chapters(run_chapter, chapters, jobs or stages.default_jobs())
     timings.write(out / "_build" / "timings" / f"{label}.json")
     if not collected:  # nothing ran: the pages' device is the one their chapters were computed on
         devices = {json.loads(p.read_text())["metadata"].get(PROVENANCE, {}).get("device") for p in executed}

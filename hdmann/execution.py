@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Callable
 
@@ -88,15 +89,58 @@ def run_notebook(source: Path, target: Path, parameters: dict, cwd: Path, progre
             os.environ[progress.ENV] = previous
 
 
+_RUNNING: set[subprocess.Popen] = set()  # chapter children now running (the book runs several at once)
+_LOCK = threading.Lock()
+
+
+def _stop(child: subprocess.Popen) -> None:
+    """SIGTERM to the child's session (it and its kernel), then SIGKILL if it lingers."""
+    for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(child.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            child.wait(grace)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def stop_all() -> None:
+    """Stop every running chapter child: the interrupt reached the runner's main thread while other
+    threads waited on chapters. Each of those threads then raises KeyboardInterrupt."""
+    with _LOCK:
+        children = list(_RUNNING)
+    for child in children:
+        child.hdmann_stopped = True
+        _stop(child)
+
+
+def _wait_with_cpu(child: subprocess.Popen) -> tuple[int, float]:
+    """Exit status and CPU seconds of the child with the kernel it waited for (its rusage)."""
+    try:
+        _, status, usage = os.wait4(child.pid, 0)
+    except ChildProcessError:  # already reaped (e.g. by a stop): no usage to report
+        return child.wait(), 0.0
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, usage.ru_utime + usage.ru_stime
+
+
 def run_in_child(source: Path, target: Path, parameters: dict, cwd: Path, progress_file: Path,
-                 log: Callable[[str], None]) -> None:
-    """:func:`run_notebook` in a child process of its own session; its log lines reach ``log``.
-    A failure raises RuntimeError with the end of the child's output; an interrupt stops the child
-    and its kernel and is raised again."""
+                 log: Callable[[str], None], env: dict | None = None) -> float:
+    """:func:`run_notebook` in a child process of its own session, with ``env`` added to this
+    process's environment (the kernel inherits it); its log lines reach ``log``. Returns the CPU
+    seconds of the child and its kernel. A failure raises RuntimeError with the end of the child's
+    output; an interrupt (here, or :func:`stop_all` from another thread) stops the child and its
+    kernel and raises KeyboardInterrupt."""
     args = {"source": str(source), "target": str(target), "parameters": parameters, "cwd": str(cwd),
             "progress_file": str(progress_file)}
     child = subprocess.Popen([sys.executable, "-m", "hdmann.execution", json.dumps(args)], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True)
+                             stderr=subprocess.STDOUT, text=True, bufsize=1, start_new_session=True,
+                             env={**os.environ, **(env or {})})
+    with _LOCK:
+        _RUNNING.add(child)
     tail: list[str] = []
     try:
         for line in child.stdout:
@@ -104,22 +148,19 @@ def run_in_child(source: Path, target: Path, parameters: dict, cwd: Path, progre
             tail = (tail + [line])[-60:]
             if not any(noise in line for noise in SHUTDOWN_NOISE):
                 log(line)
-        code = child.wait()
+        code, cpu = _wait_with_cpu(child)
     except BaseException:
-        for sig, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(child.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                child.wait(grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
+        _stop(child)
         raise
+    finally:
+        with _LOCK:
+            _RUNNING.discard(child)
+    if getattr(child, "hdmann_stopped", False):
+        raise KeyboardInterrupt
     if code != 0:
         raise RuntimeError(f"chapter {Path(source).stem} failed (exit status {code}); the end of its output:\n"
                            + "\n".join(tail))
+    return cpu
 
 
 if __name__ == "__main__":

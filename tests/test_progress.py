@@ -82,3 +82,86 @@ def test_a_notebook_runs_quietly_and_reports_its_cells(tmp_path, capfd):
     assert any("shown" in "".join(o.get("text", "")) for o in outputs)
     assert not any("step 7" in "".join(o.get("text", "")) for o in outputs)
     assert list(tmp_path.glob("kernel-ipc*")) == [] and not (tmp_path / "out.progress").exists()
+
+
+def _fake_chapter(monkeypatch, code: str) -> None:
+    """Make run_in_child start ``python -c code`` instead of a notebook run (same session handling)."""
+    import subprocess
+    import sys
+
+    real = subprocess.Popen
+    monkeypatch.setattr(execution.subprocess, "Popen", lambda args, **kw: real([sys.executable, "-c", code], **kw))
+
+
+def test_a_chapter_child_reports_its_cpu_and_its_lines(tmp_path, monkeypatch):
+    _fake_chapter(monkeypatch, "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+                               "print('cell 1/1', flush=True)")
+    lines = []
+    cpu = execution.run_in_child(tmp_path / "a.ipynb", tmp_path / "b.ipynb", {}, tmp_path, tmp_path / "p", lines.append)
+    assert lines == ["cell 1/1"] and cpu >= 0.25
+
+
+def test_stop_all_stops_chapters_running_in_other_threads(tmp_path, monkeypatch):
+    """The book runs chapters in threads; Ctrl-C reaches the main thread only, which stops them all:
+    each child is gone within seconds and its thread raises KeyboardInterrupt."""
+    import threading
+
+    from hdmann import book
+
+    _fake_chapter(monkeypatch, "import os, sys, time\nprint(os.getpid(), flush=True)\ntime.sleep(120)")
+    pids, outcome = [], {}
+
+    def chapter(name):
+        try:
+            execution.run_in_child(tmp_path / "a.ipynb", tmp_path / f"{name}.ipynb", {}, tmp_path, tmp_path / name,
+                                   lambda line: pids.append(int(line)))
+        except KeyboardInterrupt:
+            outcome[name] = "interrupted"
+            raise
+        return tmp_path / name
+
+    runner = threading.Thread(target=lambda: outcome.update(
+        raised=_raises(lambda: book.run_chapters(chapter, ["a", "b", "c"], 2))))
+    runner.start()
+    deadline = time.monotonic() + 30
+    while len(pids) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(pids) == 2  # two at a time
+    t0 = time.monotonic()
+    execution.stop_all()
+    runner.join(30)
+    assert not runner.is_alive() and time.monotonic() - t0 < 15
+    assert outcome["a"] == outcome["b"] == "interrupted" and outcome["raised"] == "KeyboardInterrupt"
+    for pid in pids:
+        assert not _alive(pid)
+
+
+def _raises(fn) -> str:
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001 - the test reads which one
+        return type(exc).__name__
+    return "nothing"
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_run_chapters_keeps_the_order_and_runs_them_at_once():
+    from hdmann import book
+
+    def slow(name):
+        time.sleep(0.6)
+        return name
+
+    t0 = time.monotonic()
+    assert book.run_chapters(slow, ["a", "b", "c", "d"], 4) == ["a", "b", "c", "d"]
+    assert time.monotonic() - t0 < 2.0
+    assert book.run_chapters(slow, ["a"], 1) == ["a"]
