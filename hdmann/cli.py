@@ -154,6 +154,18 @@ def _graph_options(p) -> None:
     p.add_argument("--scheduler", default=None, help="a Dask scheduler (tcp://HOST:PORT) whose workers share HDMANN_CACHE")
 
 
+def interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (``kill``, a CI time limit, a cluster's scheduler) as Ctrl-C, so the stage
+    workers and chapter kernels are stopped and no half-written entry stays, instead of the runner
+    dying alone and leaving its workers computing."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="hdmann", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,6 +218,8 @@ def main(argv=None) -> int:
     from hdmann.cache import CacheWriteError
     from hdmann.data import DataError
 
+    if args.command in ("run", "book"):
+        interrupt_on_sigterm()
     try:
         return args.run(args)
     except KeyboardInterrupt:

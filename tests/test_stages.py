@@ -187,13 +187,16 @@ def test_a_lock_of_a_dead_writer_is_taken_over(isolated_cache):
     assert not lock.exists()
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_ctrl_c_stops_a_run_quickly_and_leaves_nothing_half_written(isolated_cache, tmp_path, jobs):
+@pytest.mark.parametrize("jobs, sig", [(1, signal.SIGINT), (2, signal.SIGINT), (2, signal.SIGTERM)])
+def test_ctrl_c_stops_a_run_quickly_and_leaves_nothing_half_written(isolated_cache, tmp_path, jobs, sig):
+    """Ctrl-C, and SIGTERM as `hdmann run`/`book` treat it (cli.interrupt_on_sigterm): the workers
+    stop too, nothing half-written stays, and a rerun resumes."""
     started = tmp_path / "started.txt"
     # a runner started in the background by a non-interactive shell (as CI may start the tests)
     # inherits SIGINT ignored; a terminal's runner has Python's handler, which this restores
-    code = ("import signal, sys; from hdmann import stages; from stage_toys import ToyConfig, slow\n"
+    code = ("import signal, sys; from hdmann import cli, stages; from stage_toys import ToyConfig, slow\n"
             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "cli.interrupt_on_sigterm()\n"
             "try:\n"
             f"    stages.run([slow.on(ToyConfig(value=v)) for v in range({jobs})], jobs={jobs})\n"
             "except KeyboardInterrupt:\n"
@@ -205,7 +208,7 @@ def test_ctrl_c_stops_a_run_quickly_and_leaves_nothing_half_written(isolated_cac
     assert started.exists(), proc.communicate()[0] if proc.poll() is not None else "the stage never started"
     assert list(isolated_cache.rglob(f"*{cache.PART_SUFFIX}"))  # mid-stage: a half-written entry exists
     t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)  # to the runner only, as a test can; a terminal signals its workers too
+    proc.send_signal(sig)  # to the runner only, as a test can (a terminal's Ctrl-C signals its workers too)
     out = proc.communicate(timeout=30)[0]
     assert proc.returncode == 130, out
     assert time.monotonic() - t0 < 10
