@@ -24,6 +24,7 @@ by `hdmann check`.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -317,11 +318,40 @@ def _drop_byte_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, P
     return [p for p in files if p not in gone], dropped
 
 
+_MEMO: dict | None = None  # inside memoized(): listings and fingerprints already computed
+
+
+@contextlib.contextmanager
+def memoized():
+    """Inside the block, :func:`scan_isic`, :func:`load_mias` and :func:`fingerprint_files` compute
+    each answer once: planning the stage graph asks for the same data fingerprints hundreds of times
+    (each stage key holds its data's), and the data do not change while a plan is made."""
+    global _MEMO
+    outer = _MEMO
+    _MEMO = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _MEMO = outer
+
+
+def _remembered(key: tuple, compute):
+    if _MEMO is None:
+        return compute()
+    if key not in _MEMO:
+        _MEMO[key] = compute()
+    return _MEMO[key]
+
+
 def scan_isic(split: str = "train", data_root=None) -> IsicScan:
     """List a split without decoding: byte-identical copies in a class folder are dropped, and what
     is left out on purpose is returned with it (the caller reports it)."""
     if split not in ISIC_SPLITS:
         raise ValueError(f"split={split!r}: use one of {ISIC_SPLITS}")
+    return _remembered(("isic", split, str(resolve_data_root(data_root))), lambda: _scan_isic(split, data_root))
+
+
+def _scan_isic(split: str, data_root) -> IsicScan:
     root = dataset_dir("isic4", data_root)
     dirs = _isic_class_dirs(root, split)
     layout = "ours" if (root / split).is_dir() else "kaggle"
@@ -467,6 +497,10 @@ def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
 
 def load_mias(data_root=None) -> MiasSet:
     """The films table with patient ids and lesion circles; pixels are read on demand."""
+    return _remembered(("mias", str(resolve_data_root(data_root))), lambda: _load_mias(data_root))
+
+
+def _load_mias(data_root) -> MiasSet:
     root = dataset_dir("mias", data_root)
     films = _read_csv(root / "images.csv", ["image", "tissue", "severity", "patient"])
     rows = _read_csv(root / "labels.csv", ["image", "abnormality", "severity", "x", "y_top", "radius"])
@@ -503,6 +537,11 @@ def mias_counts(data_root=None) -> dict[str, int]:
 
 def fingerprint_files(paths) -> str:
     """A cheap identity of a set of input files (name and size), so caches notice a changed data root."""
+    paths = [str(p) for p in paths]
+    return _remembered(("fingerprint", *paths), lambda: _fingerprint(paths))
+
+
+def _fingerprint(paths) -> str:
     h = hashlib.sha256()
     for p in sorted(Path(p) for p in paths):
         h.update(f"{p.parent.name}/{p.name}:{p.stat().st_size};".encode())

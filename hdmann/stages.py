@@ -160,13 +160,20 @@ class Call:
     def reads(self) -> list["Call"]:
         return list(self.stage.reads(self.cfg, **self.kwargs)) if self.stage.reads else []
 
-    def key(self, data_root=None) -> str:
-        """Hash of the stage's parameters, arguments, code and the keys of the stages it reads."""
+    def key(self, data_root=None, memo: dict | None = None) -> str:
+        """Hash of the stage's parameters, arguments, code and the keys of the stages it reads.
+        ``memo`` keeps the keys already computed in one plan (a stage read by many is keyed once)."""
+        ident = (self.stage.name, repr(self.cfg), self.args) if memo is not None else None
+        if ident is not None and ident in memo:
+            return memo[ident]
         blob = {"format": FORMAT, "stage": self.stage.name,
                 "params": cache._jsonable(self.stage.parameters(self.cfg, data_root, self.kwargs)),
                 "args": cache._jsonable(self.kwargs), "code": code_fingerprint(self.stage.module),
-                "reads": [c.key(data_root) for c in self.reads()]}
-        return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:20]
+                "reads": [c.key(data_root, memo) for c in self.reads()]}
+        key = hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:20]
+        if ident is not None:
+            memo[ident] = key
+        return key
 
     def folder(self, data_root=None, key: str | None = None) -> Path:
         return cache.entry_path(self.stage.name, key or self.key(data_root))
@@ -280,16 +287,20 @@ class Node:
 def plan(calls, data_root=None) -> dict[str, Node]:
     """Every call and what it reads, once each, upstream first."""
     nodes: dict[str, Node] = {}
+    memo: dict = {}
 
     def visit(call: Call) -> str:
-        key = call.key(data_root)
+        key = call.key(data_root, memo)
         if key not in nodes:
             upstream = [visit(c) for c in call.reads()]
             nodes[key] = Node(call, key, upstream)
         return key
 
-    for c in calls:
-        visit(c)
+    from hdmann import data
+
+    with data.memoized():
+        for c in calls:
+            visit(c)
     return nodes
 
 
