@@ -323,7 +323,8 @@ def outputs(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str | Non
     model, info, keys = _load(_model_call(bcfg, level, dim, leave_out, max_epochs, patience).compute(data_root))
     split, sets = study_a.split_data(bcfg.study_a, data_root), eval_sets(bcfg, data_root)
     out = {"keys": keys, "classes": info.get("classes", list(data.ISIC_CLASSES)),  # Study A's: all four
-           "epoch_seconds": info["epoch_seconds"], "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"]}
+           "epoch_seconds": info["epoch_seconds"], "epoch_cpu_seconds": info.get("epoch_cpu_seconds", []),
+           "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"]}
     for part in EVAL_PARTS:
         out[f"{part}_labels"] = sets[f"{part}_labels"]
         for lv in study_a.levels(bcfg.study_a):

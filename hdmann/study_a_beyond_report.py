@@ -299,13 +299,15 @@ def dimension_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     rows = []
     for dim in bcfg.dims:
         out = beyond.hdmann_outputs(bcfg, "original", dim, None, data_root, dims_sweep=True)
-        seconds = list(out["epoch_seconds"])
+        seconds, cpu = list(out["epoch_seconds"]), list(out["epoch_cpu_seconds"])
         steady = seconds[1:] if len(seconds) > 1 else seconds  # the first epoch also compiles
+        steady_cpu = cpu[1:] if len(cpu) > 1 else cpu
         margin = embedding.cluster_metrics(out[f"{PART}_original"], out[f"{PART}_labels"], out["keys"])["key_margin"]
         for level in study_a.levels(bcfg.study_a):
             acc, low, high = _ci_mean(bcfg, _hits(bcfg, out, level))
             rows.append({"dim": dim, "level": level, "accuracy": acc, "ci_low": low, "ci_high": high,
                          "seconds_per_epoch": float(np.median(steady)), "first_epoch_seconds": float(seconds[0]),
+                         "cpu_seconds_per_epoch": float(np.median(steady_cpu)),
                          "key_margin_original": margin, "key_margin_scaled": margin / np.sqrt(dim)})
     return rows
 

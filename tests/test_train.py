@@ -143,7 +143,8 @@ def test_fit_fixed_shapes_gives_finite_history():
     xv, yv = _tiny_data(5, 1)
     info = train.fit(model, x, y, xv, yv, batch_size=8, max_epochs=3, patience=5, seed=0,
                      class_weight=train.class_weights(y), fixed_shapes=True)
-    assert info["epochs_run"] == 3 == len(info["history"]["loss"]) == len(info["epoch_seconds"])
+    assert info["epochs_run"] == 3 == len(info["history"]["loss"]) == len(info["epoch_seconds"]) == len(info["epoch_cpu_seconds"])
+    assert all(c > 0 for c in info["epoch_cpu_seconds"])
     assert all(np.isfinite(v) for k in ("loss", "val_loss") for v in info["history"][k])
     assert 1 <= info["best_epoch"] <= 3
     assert info["best_epoch"] == int(np.argmin(info["history"]["val_loss"])) + 1
