@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -236,7 +237,33 @@ def assemble(profile: str, out: Path, build_record: dict | None = None) -> tuple
         (src / "book" / "executed" / nb_path.name).write_text(json.dumps(nb, indent=1))
         values += chapter_values
         tables += chapter_tables
+    _unlink_missing_labels(src)
     return src, values, tables
+
+
+_LABEL_DEFINED = re.compile(r":name:\s*([\w-]+)|^\(([\w-]+)\)=", re.M)
+_LABEL_USED = re.compile(r"\{(?:numref|ref)\}`(?:[^`<]*<)?([\w-]+)>?`")
+
+
+def _unlink_missing_labels(src: Path) -> None:
+    """A partial build (``--chapters``, or a variant seeded with some chapters) may hold a page that
+    refers to a figure of a chapter it lacks; with warnings as errors that would fail the build.
+    Such a reference becomes plain text naming the label."""
+    pages = list(src.rglob("*.md")) + list(src.rglob("*.ipynb"))
+    texts = {p: p.read_text() for p in pages}
+
+    def markdown(path: Path) -> str:
+        if path.suffix != ".ipynb":
+            return texts[path]
+        cells = json.loads(texts[path]).get("cells", [])
+        return "\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "markdown")
+
+    defined = {a or b for p in pages for a, b in _LABEL_DEFINED.findall(markdown(p))}
+    for path, text in texts.items():
+        new = _LABEL_USED.sub(lambda m: m.group(0) if m.group(1) in defined
+                              else f"`{m.group(1)}` (in a chapter not in this build)", text)
+        if new != text:
+            path.write_text(new)
 
 
 def publish(html_dir: Path, out: Path, profile: str, build_record: dict, values, tables) -> Path:

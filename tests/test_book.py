@@ -317,3 +317,20 @@ def test_a_partial_build_links_only_the_chapters_it_built(tmp_path):
     intro = (src / "book" / "intro.md").read_text()
     assert "{doc}`executed/data`" in intro
     assert "{doc}`executed/study_a_beyond`" not in intro and "`study_a_beyond` (not in this build)" in intro
+
+
+def test_a_partial_build_unlinks_figures_of_chapters_it_lacks(tmp_path):
+    """A page copied into a partial build may cite a figure of a chapter the build lacks (a --set
+    variant built with --chapters): that reference becomes text; one to a present figure stays."""
+    executed = tmp_path / "_build" / "executed" / "smoke"
+    executed.mkdir(parents=True)
+    cells = [{"cell_type": "markdown", "id": "a", "metadata": {},
+              "source": "# Model\n\nAs {numref}`fig-isic-ladder` shows, and {numref}`Figure %s <fig-here>`.\n"},
+             {"cell_type": "markdown", "id": "b", "metadata": {},
+              "source": "```{glue:figure} fig\n:name: fig-here\n\nA figure.\n```\n"}]
+    nb = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (executed / "study_a_model.ipynb").write_text(json.dumps(nb))
+    src, _, _ = book.assemble("smoke", tmp_path)
+    text = "".join(c["source"] for c in json.loads((src / "book" / "executed" / "study_a_model.ipynb").read_text())["cells"])
+    assert "{numref}`fig-isic-ladder`" not in text and "`fig-isic-ladder` (in a chapter not in this build)" in text
+    assert "{numref}`Figure %s <fig-here>`" in text
