@@ -516,7 +516,7 @@ def _add_rows(bcfg, source, cls, keys, pool, new_at, old_at, old_labels, probe_x
                     hits[(rule, lv, "new")].append(np.mean(memory.predict(new_at[lv], metric) == n_old))
                     hits[(rule, lv, "old")].append(np.mean(memory.predict(old_at[lv], metric) == old_labels))
             if d < min(draws, bcfg.probe_draws):
-                probe = make_pipeline(StandardScaler(),  # standardised outputs: lbfgs converges in a few dozen steps
+                probe = make_pipeline(StandardScaler(),  # standardised outputs (about 350 L-BFGS steps a fit in quick)
                                       LogisticRegression(C=bcfg.probe_c, class_weight="balanced", max_iter=1000))
                 probe.fit(np.vstack([probe_x, support]), np.concatenate([probe_y, np.full(k, n_old)]))
                 for lv in new_at:
