@@ -224,10 +224,8 @@ def assemble(profile: str, out: Path, build_record: dict | None = None) -> tuple
         shutil.copy2(path, target)
         if path.suffix == ".md":  # a static page: the build's provenance, without a compute time
             page = f"book/{path.stem}"
-            text = target.read_text()
-            for name in set(CHAPTERS) - set(present):  # a partial build (--chapters): no link to a page it lacks
-                text = text.replace(f"{{doc}}`executed/{name}`", f"`{name}` (not in this build)")
-            target.write_text(text + "\n\n" + provenance.footer_html(build_record, _relative_root(page) + "results.json"))
+            with target.open("a") as f:
+                f.write("\n\n" + provenance.footer_html(build_record, _relative_root(page) + "results.json"))
     values, tables = [], []
     for nb_path in sorted((out / "_build" / "executed" / profile).glob("*.ipynb")):
         if nb_path.name.endswith(".running.ipynb"):
@@ -243,12 +241,13 @@ def assemble(profile: str, out: Path, build_record: dict | None = None) -> tuple
 
 _LABEL_DEFINED = re.compile(r":name:\s*([\w-]+)|^\(([\w-]+)\)=", re.M)
 _LABEL_USED = re.compile(r"\{(?:numref|ref)\}`(?:[^`<]*<)?([\w-]+)>?`")
+_DOC_USED = re.compile(r"\{doc\}`([\w./-]+)`")
 
 
 def _unlink_missing_labels(src: Path) -> None:
     """A partial build (``--chapters``, or a variant seeded with some chapters) may hold a page that
-    refers to a figure of a chapter it lacks; with warnings as errors that would fail the build.
-    Such a reference becomes plain text naming the label."""
+    links a page it lacks or refers to a figure of such a chapter; with warnings as errors that would
+    fail the build. Such a reference becomes plain text naming its target."""
     pages = list(src.rglob("*.md")) + list(src.rglob("*.ipynb"))
     texts = {p: p.read_text() for p in pages}
 
@@ -259,9 +258,14 @@ def _unlink_missing_labels(src: Path) -> None:
         return "\n".join("".join(c.get("source", "")) for c in cells if c.get("cell_type") == "markdown")
 
     defined = {a or b for p in pages for a, b in _LABEL_DEFINED.findall(markdown(p))}
+    def page_exists(path: Path, target: str) -> bool:
+        return any((path.parent / f"{target}{suffix}").is_file() for suffix in (".md", ".ipynb"))
+
     for path, text in texts.items():
         new = _LABEL_USED.sub(lambda m: m.group(0) if m.group(1) in defined
                               else f"`{m.group(1)}` (in a chapter not in this build)", text)
+        new = _DOC_USED.sub(lambda m: m.group(0) if page_exists(path, m.group(1))
+                            else f"`{Path(m.group(1)).name}` (not in this build)", new)
         if new != text:
             path.write_text(new)
 
