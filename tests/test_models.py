@@ -132,3 +132,28 @@ def test_layer_table_rows():
     assert [r["name"] for r in table] == [layer.name for layer in model.layers]
     assert sum(r["params"] for r in table) == model.count_params()
     assert all(r["output_shape"].startswith("(None, ") for r in table)
+
+
+def test_max_pooling_is_keras_max_pooling_with_a_cheaper_gradient(tmp_path):
+    """The 2x2 reshape-and-max path gives Keras's output, and on inputs without ties its gradient;
+    other shapes fall back to Keras; a saved model loads back with the layer."""
+    import jax
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 8, 6, 4)).astype("float32")  # continuous values: no ties in a window
+    ours, theirs = models.MaxPooling2D(), keras.layers.MaxPooling2D()
+    assert np.array_equal(np.asarray(ours(x)), np.asarray(theirs(x)))
+    grad = [np.asarray(jax.grad(lambda v, layer=layer: (layer(v) ** 2).sum())(x)) for layer in (ours, theirs)]
+    assert np.array_equal(grad[0], grad[1])
+    odd = rng.normal(size=(2, 7, 5, 3)).astype("float32")
+    assert np.array_equal(np.asarray(ours(odd)), np.asarray(theirs(odd)))
+    wide = models.MaxPooling2D(3, strides=2, padding="same")
+    assert np.array_equal(np.asarray(wide(x)), np.asarray(keras.layers.MaxPooling2D(3, strides=2, padding="same")(x)))
+    model = models.hdmann_cnn(study_a_config("smoke"))
+    assert isinstance(model.get_layer("pool1"), models.MaxPooling2D)
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    image = rng.uniform(0, 255, (2, *model.input_shape[1:])).astype("float32")
+    assert isinstance(again.get_layer("pool2"), models.MaxPooling2D)
+    assert np.allclose(model.predict(image, verbose=0), again.predict(image, verbose=0))
