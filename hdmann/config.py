@@ -275,12 +275,15 @@ class StudyBConfig(_Config):
     patch_epochs: int = unstated(12, "a short fixed budget: held-out AUROC falls as the training loss does", scope="patches")
     patch_resnet_epochs: int = unstated(12, "as the CNN", scope="patches")
     patch_batch_size: int = unstated(16, "small batches give more steps on ~280 training patches", scope="patches")
-    patch_learning_rate: float = unstated(1e-3, "Adam's default", scope="patches")
+    patch_learning_rate: float = unstated(1e-3, "Adam's default (the peak rate under a cosine schedule)", scope="patches")
+    patch_lr_schedule: str = unstated(
+        "constant", "constant | cosine (decay to 0 over the fixed budget, the bn_wd_cos variant): the cosine "
+        "variant did not win the inner splits", scope="patches")
     patch_standardise: bool = unstated(True, "z-score each patch: raw 8-bit patches left the CNN's loss at ln 2", scope="patches")
     patch_head: str = unstated("flatten", "CNN head: flatten (the paper's 3 FC) | gap (global average pooling first)", scope="patches")
     patch_weight_decay: float = unstated(0.05, "Adam's decoupled weight decay (0: none); won the inner-split selection", scope="patches")
     patch_batchnorm: bool = unstated(True, "BatchNormalization between each convolution and its ReLU (won the inner splits)", scope="patches")
-    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd", "bn_wd", "bn_wd_slow")  # CNN variants tried on inner splits
+    patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd", "bn_wd", "bn_wd_slow", "bn_wd_cos")  # CNN variants tried on inner splits
     negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
     negatives_per_lesion: int = unstated(2, "negative patches drawn per lesion patch", scope="patches")
     negative_stride: int = unstated(32, "grid step of candidate negative centres", scope="patches")
@@ -332,6 +335,8 @@ class StudyBConfig(_Config):
         _in_range("breast_threshold", self.breast_threshold, 0, 254)
         if self.patch_head not in ("flatten", "gap"):
             raise ValueError(f"patch_head={self.patch_head!r}: use flatten or gap")
+        if self.patch_lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"patch_lr_schedule={self.patch_lr_schedule!r}: use one of {', '.join(LR_SCHEDULES)}")
         _in_range("patch_weight_decay", self.patch_weight_decay, 0.0, 1.0)
         unknown = set(self.patch_select_variants) - set(PATCH_CNN_VARIANTS)
         if unknown:
@@ -477,9 +482,10 @@ _STUDY_B_CONTROL_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 # CNN variants the patch chapter compares on an inner split (config overrides of each). Every variant
-# names its head, weight decay, BatchNorm and learning rate; all but *_slow train for the profile's
-# patch_epochs (12 in quick and paper, 2 in smoke), *_slow for a longer budget of its own.
-_SHORT = dict(patch_learning_rate=1e-3)
+# names its head, weight decay, BatchNorm, learning rate and schedule; all but *_slow train for the
+# profile's patch_epochs (12 in quick and paper, 2 in smoke), *_slow for a longer budget of its own.
+LR_SCHEDULES = ("constant", "cosine")
+_SHORT = dict(patch_learning_rate=1e-3, patch_lr_schedule="constant")
 PATCH_CNN_VARIANTS: dict[str, dict[str, Any]] = {
     "flatten": dict(patch_head="flatten", patch_weight_decay=0.0, patch_batchnorm=False, **_SHORT),
     "gap": dict(patch_head="gap", patch_weight_decay=0.0, patch_batchnorm=False, **_SHORT),
@@ -489,22 +495,26 @@ PATCH_CNN_VARIANTS: dict[str, dict[str, Any]] = {
     "bn_wd": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=True, **_SHORT),
     # ... and a lower learning rate over a longer fixed budget (the same number of "learning-rate epochs")
     "bn_wd_slow": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=True,
-                       patch_learning_rate=3e-4, patch_epochs=30),
+                       patch_learning_rate=3e-4, patch_lr_schedule="constant", patch_epochs=30),
+    # ... or the same budget and peak rate, decayed to 0 along a cosine
+    "bn_wd_cos": dict(patch_head="flatten", patch_weight_decay=0.05, patch_batchnorm=True,
+                      patch_learning_rate=1e-3, patch_lr_schedule="cosine"),
 }
 
 # the patch design's profile settings, apart from the whole-film ones above
 _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(patch_size=48, patch_shift=4, patch_levels=(1000, 11000), patch_train_levels=(),
                   patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=1,
-                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("flatten_wd", "bn_wd"), max_normal_films=20,
+                  patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("bn_wd", "bn_wd_cos"), max_normal_films=20,
                   negatives_per_lesion=1, negative_stride=64, sliding_stride=96, sliding_films=2),
-    # quick: a 2-core budget of ~17 min cold for the chapter (CPU seconds per stage: bench/run.py RECORDED);
-    # one seed each for the CNN and ResNet18 on originals, one CNN run at 3,000:1, and the two selection
-    # variants at the same 12-epoch budget that differ only in BatchNorm (the paper profile runs all six)
+    # quick: a 2-core budget of ~18 min cold for the chapter (CPU seconds per stage: bench/run.py RECORDED);
+    # three seeds of the CNN on originals (their held-out ensemble is one more row), one of ResNet18, one CNN
+    # run at 3,000:1, and two selection variants at the same 12-epoch budget that differ only in the
+    # learning-rate schedule (constant, the configured CNN, or cosine; the paper profile runs all seven)
     "quick": dict(patch_size=96, patch_levels=(15, 1000, 2000, 3000, 5000, 11000),
-                  patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=1,
+                  patch_train_levels=(3000,), patch_resnet_levels=(), patch_repeats=3,
                   patch_level_repeats=1, patch_resnet_repeats=1, patch_epochs=12, patch_resnet_epochs=4,
-                  patch_select_variants=("flatten_wd", "bn_wd"), max_normal_films=60, sliding_stride=48,
+                  patch_select_variants=("bn_wd", "bn_wd_cos"), max_normal_films=60, sliding_stride=48,
                   sliding_films=8),
     "paper": dict(),
 }

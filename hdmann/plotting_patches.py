@@ -8,7 +8,8 @@ from matplotlib.patches import Circle
 from hdmann.plotting import _draw_circles  # noqa: F401  (one circle style across the book)
 
 FILM_BYTES = 1024 * 1024  # an 8-bit 1024x1024 mini-MIAS film
-STYLE = {"cnn": dict(color="#d62728", marker="o"), "resnet18": dict(color="#9467bd", marker="D"),
+STYLE = {"cnn": dict(color="#d62728", marker="o"), "cnn_ensemble": dict(color="#d62728", marker="o", ls="--", mfc="white"),
+         "resnet18": dict(color="#9467bd", marker="D"),
          "features": dict(color="#1f77b4", marker="s"), "shortcut": dict(color="#7f7f7f", marker="x", ls=":")}
 
 

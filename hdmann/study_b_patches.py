@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from hdmann import cache, compression, data, features, patches, study_b
+from hdmann import cache, compression, data, evaluation, features, patches, study_b
 from hdmann.config import StudyBConfig
 from hdmann.stages import stage
 
@@ -34,7 +34,8 @@ PLAN_FIELDS = ("max_films", "fold_seed", "patch_size", "negative_scheme", "negat
                "negative_stride", "breast_threshold", "max_normal_films", "patch_seed", "sliding_films")
 SET_FIELDS = PLAN_FIELDS + ("patch_shift", "codec")
 TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patch_epochs", "patch_resnet_epochs",
-                             "patch_batch_size", "patch_learning_rate", "patch_standardise", "n_folds", "train_seed", "patch_levels",
+                             "patch_batch_size", "patch_learning_rate", "patch_lr_schedule", "patch_standardise",
+                             "n_folds", "train_seed", "patch_levels",
                              "resnet_weights", "patch_head", "patch_weight_decay", "patch_batchnorm",
                              "batchnorm_momentum")
 
@@ -277,10 +278,26 @@ def _builder(cfg: StudyBConfig, architecture: str):
     raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
 
 
-def _optimizer(cfg: StudyBConfig):
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Batches of :func:`_augmented_batches` per epoch (the last one topped up to a full batch)."""
+    return -(-n_train // batch_size)
+
+
+def _optimizer(cfg: StudyBConfig, steps: int):
+    """Adam with decoupled weight decay; under ``patch_lr_schedule="cosine"`` its rate falls from
+    ``patch_learning_rate`` to 0 along a cosine over ``steps`` (the budget of the smallest training
+    set of the run's folds: larger ones take their last few steps at rate 0, which only moves the
+    BatchNorm statistics)."""
     import keras
 
-    return keras.optimizers.Adam(cfg.patch_learning_rate, weight_decay=cfg.patch_weight_decay or None)
+    rate = cfg.patch_learning_rate
+    if cfg.patch_lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps), alpha=0.0)
+    return keras.optimizers.Adam(rate, weight_decay=cfg.patch_weight_decay or None)
+
+
+def _budget(cfg: StudyBConfig, epochs: int, train_sizes) -> int:
+    return epochs * min(steps_per_epoch(n, cfg.patch_batch_size) for n in train_sizes)
 
 
 def _check_run(cfg: StudyBConfig, architecture: str, train_ratio: int | None, task: str) -> None:
@@ -305,7 +322,8 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     fixed epoch budget (calling it returns the entry's folder).
 
     The entry holds each fold's model variables (``fold<k>.npz``) and ``scores.npz``: every patch's
-    held-out score at every level (``NaN`` for patches outside the task)."""
+    held-out score at every level (``NaN`` for patches outside the task); its values, per fold, the
+    training losses and the AUROC on the fold's own training patches seen as a test patch is."""
     from hdmann import train
 
     _check_run(cfg, architecture, train_ratio, task)
@@ -318,8 +336,10 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     tests = {lv: centre(patch_set(cfg, ratio_of(lv), data_root)["patches"], cfg.patch_size)
              for lv in levels(cfg)}
     seed = cfg.train_seed + 100 * repeat
-    reusable = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy", _optimizer(cfg), seed)
     epochs = cfg.patch_resnet_epochs if architecture == "resnet18" else cfg.patch_epochs
+    sizes = [int(np.sum((fold != k) & (y >= 0))) for k in range(cfg.n_folds)]
+    reusable = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy",
+                                   _optimizer(cfg, _budget(cfg, epochs, sizes)), seed)
     scores = {lv: np.full(len(p), np.nan, np.float32) for lv in tests}
     info = []
     for k in range(cfg.n_folds):
@@ -336,8 +356,10 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
         np.savez(folder / f"fold{k}.npz", *model.get_weights())
         for lv, x in tests.items():
             scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patch_standardise), 64).ravel()
+        seen = train.predict(model, model_input(centre(train_cuts[fit_idx], cfg.patch_size), cfg.patch_standardise), 64)
         info.append({"fold": k, "n_train": int(len(fit_idx)), "n_test": int(len(test_idx)),
-                     "loss": [float(v) for v in history.history["loss"]], "epoch_seconds": timer.seconds})
+                     "loss": [float(v) for v in history.history["loss"]], "epoch_seconds": timer.seconds,
+                     "train_auroc": evaluation.auroc(y[fit_idx], seen.ravel())})
     np.savez(folder / "scores.npz", **scores, labels=y, fold=fold)
     (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
 
@@ -399,10 +421,11 @@ def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
     fold = folds(vcfg, p, 0)
     cuts = patch_set(vcfg, None, data_root)["patches"]
     seed = vcfg.train_seed + 50_000
-    reusable = train.ReusableModel(_builder(vcfg, "cnn"), "binary_crossentropy", _optimizer(vcfg), seed)
+    splits = [inner_split(vcfg, p, fold, k) for k in range(vcfg.n_folds)]
+    reusable = train.ReusableModel(_builder(vcfg, "cnn"), "binary_crossentropy",
+                                   _optimizer(vcfg, _budget(vcfg, vcfg.patch_epochs, [len(f) for f, _ in splits])), seed)
     scores, labels, outer, losses, patient = [], [], [], [], []
-    for k in range(vcfg.n_folds):
-        fit_idx, val_idx = inner_split(vcfg, p, fold, k)
+    for k, (fit_idx, val_idx) in enumerate(splits):
         model = reusable.reset()
         with train.seeded(seed + k):
             batches = _augmented_batches(cuts[fit_idx], y[fit_idx], vcfg.patch_size, vcfg.patch_batch_size, seed + k,

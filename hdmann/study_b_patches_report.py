@@ -17,20 +17,43 @@ from hdmann import study_b_patches as sbp
 from hdmann.config import StudyBConfig
 
 MODELS = ("cnn", "resnet18", "features", "shortcut")
+ENSEMBLE = "cnn_ensemble"  # the CNN's held-out scores averaged over its repeats
 MODEL_LABELS = {"cnn": "CNN (3 conv, 3 FC)", "resnet18": "ResNet18 (from scratch)",
-                "features": "texture features + logistic regression", "shortcut": "brightness shortcut (patch mean)"}
+                "features": "texture features + logistic regression", "shortcut": "brightness shortcut (patch mean)",
+                ENSEMBLE: "CNN, seed ensemble"}
+
+
+def models(cfg: StudyBConfig) -> tuple[str, ...]:
+    """The rows of the chapter's tables: :data:`MODELS`, and the CNN's seed ensemble where the CNN
+    has more than one repeat on originals (with one it would repeat the CNN's row)."""
+    return MODELS + ((ENSEMBLE,) if repeats(cfg, "cnn", sbp.ORIGINAL) > 1 else ())
 
 
 # ------------------------------------------------------------------------------------------------
 # which runs exist
 # ------------------------------------------------------------------------------------------------
 repeats = sbp.repeats  # which runs exist is the pipeline's choice (its graph lists them)
-train_levels = sbp.train_levels
+
+
+def train_levels(cfg: StudyBConfig, model: str) -> list[str]:
+    """Levels with a training run of ``model`` (:func:`hdmann.study_b_patches.train_levels`); the
+    seed ensemble's are the CNN's levels with more than one repeat."""
+    if model == ENSEMBLE:
+        return [lv for lv in sbp.train_levels(cfg, "cnn") if repeats(cfg, "cnn", lv) > 1]
+    return sbp.train_levels(cfg, model)
 
 
 def score_sets(cfg: StudyBConfig, model: str, train_level: str, task: str = "malignant",
                data_root=None) -> list[dict]:
-    """Held-out scores of every repeat of ``model`` trained at ``train_level`` (a dict per repeat)."""
+    """Held-out scores of every repeat of ``model`` trained at ``train_level`` (a dict per repeat).
+
+    :data:`ENSEMBLE` is one set: at every level, each patch's score averaged over the CNN's repeats.
+    Every repeat scored the patch with a fold model that never saw it, so the mean is held out too
+    (folds differ between repeats; the set keeps the first repeat's, for per-fold statistics)."""
+    if model == ENSEMBLE:
+        members = score_sets(cfg, "cnn", train_level, task, data_root)
+        return [{**members[0], **{lv: np.mean([m[lv] for m in members], axis=0) for lv in sbp.levels(cfg)},
+                 "members": len(members)}]
     ratio = sbp.ratio_of(train_level)
     out = []
     for r in range(repeats(cfg, model, train_level)):
@@ -41,7 +64,7 @@ def score_sets(cfg: StudyBConfig, model: str, train_level: str, task: str = "mal
         elif model == "shortcut":
             s = sbp.shortcut_scores(cfg, r, task, data_root)
         else:
-            raise ValueError(f"model={model!r}: use one of {MODELS}")
+            raise ValueError(f"model={model!r}: use one of {MODELS + (ENSEMBLE,)}")
         out.append(s)
     return out
 
@@ -306,19 +329,17 @@ def knee(rows: list[dict]) -> str | None:
     return None
 
 
-def ensemble(cfg: StudyBConfig, model: str, level: str = sbp.ORIGINAL, task: str = "malignant",
-             data_root=None) -> dict:
-    """The mean score over repeats of ``model`` trained and tested at ``level``: every repeat's score
-    of a patch comes from a model that never saw it, so the average is a held-out seed ensemble."""
-    sets = score_sets(cfg, model, level, task, data_root)
-    if not sets:
-        return {}
-    mean = np.mean([s[level] for s in sets], axis=0)
-    combined = [{"labels": sets[0]["labels"], "fold": sets[0]["fold"], level: mean}]
+def ensemble(cfg: StudyBConfig, level: str = sbp.ORIGINAL, task: str = "malignant", data_root=None) -> dict:
+    """The CNN's seed ensemble (:data:`ENSEMBLE`) trained and tested at ``level``: its pooled AUROC
+    with the patient-bootstrap interval, and its paired difference from the feature baseline."""
+    if repeats(cfg, "cnn", level) < 2:
+        return {"members": repeats(cfg, "cnn", level)}
+    versus = head_to_head(cfg, ENSEMBLE, "features", level, task, data_root)
     weights = patient_weights(sbp.patch_plan(cfg, data_root).patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
-    point, boot = pooled_auroc_boot(combined, level, weights)
+    point, boot = pooled_auroc_boot(score_sets(cfg, ENSEMBLE, level, task, data_root), level, weights)
     low, high = _ci(boot)
-    return {"model": model, "level": level, "members": len(sets), "auroc": point, "auroc_low": low, "auroc_high": high}
+    return {"model": ENSEMBLE, "level": level, "members": repeats(cfg, "cnn", level), "auroc": point,
+            "auroc_low": low, "auroc_high": high, "versus_features": versus}
 
 
 contralateral_config = sbp.contralateral_config
@@ -401,13 +422,24 @@ def head_to_head(cfg: StudyBConfig, model: str = "cnn", other: str = "features",
 
 
 WELL_ABOVE_CHANCE = 0.6  # an interval whose lower end clears this is "well above chance"
-UNDERFIT_LOSS = 0.6  # a class-weighted training loss above this is near ln 2 = 0.693 (a constant output)
+UNDERFIT_AUROC = 0.9  # a model ranking its own training patches below this has not fit them
 
 
-def cnn_wording(cnn: dict, versus: dict, final_loss: float) -> dict:
+def training_fit(cfg: StudyBConfig, model: str = "cnn", train_level: str = sbp.ORIGINAL, data_root=None) -> dict:
+    """How well the fold models of ``model`` fit their own training patches: the mean over folds x
+    repeats of the AUROC on the training patches seen as a test patch is (centred, no augmentation,
+    no dropout), and of the last epoch's class-weighted training loss (under augmentation and dropout)."""
+    folds = [f for r in range(repeats(cfg, model, train_level))
+             for f in sbp.run_info(cfg, model, sbp.ratio_of(train_level), r, "malignant", data_root)]
+    return {"train_auroc": float(np.mean([f["train_auroc"] for f in folds])),
+            "final_loss": float(np.mean([f["loss"][-1] for f in folds])), "folds": len(folds)}
+
+
+def cnn_wording(cnn: dict, versus: dict, fit: dict) -> dict:
     """The chapter's computed sentences about the CNN on originals: against chance (``cnn`` is its
     :func:`performance` row), head to head with the feature baseline (``versus`` from
-    :func:`head_to_head`), and why, read off its final training loss. Each carries its rule."""
+    :func:`head_to_head`), and why, read off how well it fits its own training patches (``fit`` from
+    :func:`training_fit`). Each carries its rule."""
     if cnn["auroc_low"] > WELL_ABOVE_CHANCE:
         chance = f"lies well above chance (its lower end clears {WELL_ABOVE_CHANCE})"
     elif cnn["auroc_low"] > 0.5:
@@ -422,27 +454,36 @@ def cnn_wording(cnn: dict, versus: dict, final_loss: float) -> dict:
     else:
         order = (f"is level with the feature baseline: the difference is {d:+.3f} in AUROC and its paired 95 % interval "
                  f"({low:+.3f} to {high:+.3f}) includes 0")
-    if final_loss > UNDERFIT_LOSS:
-        why = (f"its class-weighted training loss ends at {final_loss:.3f}, {'near' if final_loss < 0.8 else 'above'} "
-               "ln 2 = 0.693 (a constant output): it underfits, fitting its training patches barely better than a "
-               "constant, if at all")
+    seen = (f"on its own training patches, seen as a test patch is (no augmentation, no dropout), its fold models reach "
+            f"an AUROC of {fit['train_auroc']:.3f}, and its class-weighted training loss ends at {fit['final_loss']:.3f} "
+            "(ln 2 = 0.693 is a constant output)")
+    if fit["train_auroc"] < UNDERFIT_AUROC:
+        why = (seen + ": within this budget it underfits the augmented task, and what it learns of the lesions is "
+               "learnt from few malignant examples")
     else:
-        why = (f"its class-weighted training loss ends at {final_loss:.3f}, well below ln 2 = 0.693: it fits its "
-               "training patches, so what it misses on held-out patients is generalisation from few malignant lesions, "
-               "not optimisation")
+        why = (seen + ": it fits its training patches, so what it misses on held-out patients is generalisation "
+               "from few malignant lesions, not optimisation")
     return {"chance": chance, "versus": order, "why": why,
             "rule": f"well above chance when the interval's lower end exceeds {WELL_ABOVE_CHANCE}; ahead of or behind the "
-                    f"baseline only when the paired interval excludes 0; underfit when the final training loss exceeds "
-                    f"{UNDERFIT_LOSS}"}
+                    f"baseline only when the paired interval excludes 0; underfit when the fold models rank their own "
+                    f"training patches with an AUROC below {UNDERFIT_AUROC}"}
 
 
 def ensemble_wording(ens: dict) -> str:
-    """One sentence on the seed ensemble of :func:`ensemble`; with one repeat there is none to report."""
-    if not ens or ens["members"] < 2:
+    """Sentences on the seed ensemble of :func:`ensemble`, with the rule of :func:`cnn_wording` for
+    the comparison; with one repeat there is none to report."""
+    if ens.get("members", 0) < 2:
         return ("An ensemble over seeds needs more than one repeat of the cross-validation; this profile trains one "
                 "(patch_repeats), so it reports none.")
-    return (f"Averaging the held-out scores over {ens['members']} seeds (an ensemble that never saw the patch it "
-            f"scores) gives {ens['auroc']:.3f} ({ens['auroc_low']:.3f} to {ens['auroc_high']:.3f}).")
+    text = (f"Averaging each patch's held-out scores over the {ens['members']} seeds (an ensemble that never saw the "
+            f"patch it scores) gives {ens['auroc']:.3f} ({ens['auroc_low']:.3f} to {ens['auroc_high']:.3f})")
+    v = ens.get("versus_features")
+    if not v:
+        return text + "."
+    d, low, high = v["delta"], v["delta_low"], v["delta_high"]
+    where = ("ahead of" if low > 0 else "behind" if high < 0 else "level with")
+    return text + (f", {where} the feature baseline: {d:+.3f} in AUROC (paired 95 % interval {low:+.3f} to "
+                   f"{high:+.3f}).")
 
 
 def loss_extremes(rows: list[dict]) -> tuple[dict, dict]:

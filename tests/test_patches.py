@@ -156,6 +156,8 @@ def test_tiny_seeded_run_end_to_end(synthetic_root):
     shutil.rmtree(study_b_patches.run(cfg, "cnn", None, 0, "malignant", synthetic_root))
     again = study_b_patches.scores(cfg, "cnn", None, 0, "malignant", synthetic_root)
     assert np.array_equal(first["original"], again["original"], equal_nan=True)
+    fit = report.training_fit(cfg, "cnn", "original", synthetic_root)
+    assert fit["folds"] == cfg.n_folds and 0 <= fit["train_auroc"] <= 1 and fit["final_loss"] > 0
     perf = report.performance(cfg, "features", "a", "malignant", synthetic_root)
     assert [r["level"] for r in perf] == ["original", "cr100"] and perf[0]["delta"] == 0
     sal = study_b_patches.patch_saliency(cfg, None, synthetic_root)
@@ -167,7 +169,7 @@ def test_tiny_seeded_run_end_to_end(synthetic_root):
 @pytest.mark.parametrize("bad", [dict(negative_scheme="random"), dict(patch_size=100), dict(patch_train_levels=(7,)),
                                  dict(patch_shift=60), dict(negatives_per_lesion=0),
                                  dict(patch_head="dense"), dict(patch_weight_decay=-0.1),
-                                 dict(patch_select_variants=("flatten", "huge"))])
+                                 dict(patch_select_variants=("flatten", "huge")), dict(patch_lr_schedule="step")])
 def test_patch_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
         study_b_config("quick", **bad)
@@ -220,20 +222,65 @@ def test_cnn_variants_name_every_training_choice():
     from hdmann.config import PATCH_CNN_VARIANTS
 
     for name, values in PATCH_CNN_VARIANTS.items():
-        assert {"patch_head", "patch_weight_decay", "patch_batchnorm", "patch_learning_rate"} <= set(values), name
+        assert {"patch_head", "patch_weight_decay", "patch_batchnorm", "patch_learning_rate",
+                "patch_lr_schedule"} <= set(values), name
         study_b_config("quick", **values)  # each is a valid config
 
 
 def test_head_to_head_wording_states_its_rule():
     cnn = {"auroc_low": 0.70}
-    ahead = report.cnn_wording(cnn, {"delta": 0.05, "delta_low": 0.01, "delta_high": 0.09}, 0.3)
-    assert "well above chance" in ahead["chance"] and "beats" in ahead["versus"] and "fits" in ahead["why"]
-    behind = report.cnn_wording({"auroc_low": 0.55}, {"delta": -0.1, "delta_low": -0.2, "delta_high": -0.01}, 0.69)
+    fits, starved = {"train_auroc": 0.98, "final_loss": 0.3}, {"train_auroc": 0.75, "final_loss": 0.69}
+    ahead = report.cnn_wording(cnn, {"delta": 0.05, "delta_low": 0.01, "delta_high": 0.09}, fits)
+    assert "well above chance" in ahead["chance"] and "beats" in ahead["versus"] and "fits its" in ahead["why"]
+    behind = report.cnn_wording({"auroc_low": 0.55}, {"delta": -0.1, "delta_low": -0.2, "delta_high": -0.01}, starved)
     assert "not well above" in behind["chance"] and "trails" in behind["versus"] and "underfits" in behind["why"]
-    level = report.cnn_wording({"auroc_low": 0.45}, {"delta": 0.0, "delta_low": -0.1, "delta_high": 0.1}, 0.5)
+    assert "0.750" in behind["why"] and str(report.UNDERFIT_AUROC) in behind["rule"]
+    level = report.cnn_wording({"auroc_low": 0.45}, {"delta": 0.0, "delta_low": -0.1, "delta_high": 0.1}, fits)
     assert "down to chance" in level["chance"] and "level with" in level["versus"]
 
 
 def test_ensemble_wording_needs_two_members():
     assert "reports none" in report.ensemble_wording({"members": 1, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
     assert "3 seeds" in report.ensemble_wording({"members": 3, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
+    versus = {"delta": 0.04, "delta_low": 0.01, "delta_high": 0.08}
+    ahead = report.ensemble_wording({"members": 3, "auroc": 0.8, "auroc_low": 0.7, "auroc_high": 0.9,
+                                     "versus_features": versus})
+    assert "ahead of the feature baseline" in ahead and "+0.040" in ahead
+    level = report.ensemble_wording({"members": 3, "auroc": 0.8, "auroc_low": 0.7, "auroc_high": 0.9,
+                                     "versus_features": {**versus, "delta_low": -0.02}})
+    assert "level with" in level
+
+
+def test_seed_ensemble_averages_the_held_out_scores_of_every_repeat(monkeypatch):
+    cfg = study_b_config("smoke", patch_repeats=3)
+    rng = np.random.default_rng(0)
+    levels = study_b_patches.levels(cfg)
+    runs = [{"labels": np.array([0, 1, 1, -1]), "fold": np.array([0, 1, 0, 1]) + r,
+             **{lv: rng.uniform(size=4) for lv in levels}} for r in range(3)]
+    monkeypatch.setattr(report.sbp, "scores", lambda cfg, arch, ratio, repeat, task, data_root: runs[repeat])
+    assert report.models(cfg)[-1] == report.ENSEMBLE and report.ENSEMBLE not in report.models(cfg.replace(patch_repeats=1))
+    (ens,) = report.score_sets(cfg, report.ENSEMBLE, study_b_patches.ORIGINAL)
+    for lv in levels:
+        assert np.allclose(ens[lv], np.mean([r[lv] for r in runs], axis=0))
+    assert ens["members"] == 3 and np.array_equal(ens["fold"], runs[0]["fold"])
+    assert report.train_levels(cfg, report.ENSEMBLE) == [study_b_patches.ORIGINAL]  # one repeat elsewhere
+
+
+def test_cosine_schedule_falls_to_zero_and_restarts_every_fold():
+    cfg = study_b_config("smoke", patch_lr_schedule="cosine", patch_learning_rate=1e-3)
+    budget = study_b_patches._budget(cfg, 3, [40, 37, 45])
+    assert budget == 3 * study_b_patches.steps_per_epoch(37, cfg.patch_batch_size)
+    from hdmann import train
+
+    reusable = train.ReusableModel(study_b_patches._builder(cfg, "cnn"), "binary_crossentropy",
+                                   study_b_patches._optimizer(cfg, budget), 0)
+    opt = reusable.model.optimizer
+    x = np.zeros((cfg.patch_batch_size, cfg.patch_size, cfg.patch_size, 1), np.float32)
+    y = np.zeros((cfg.patch_batch_size, 1), np.float32)
+    assert np.isclose(float(opt.learning_rate), 1e-3)
+    reusable.model.fit(x, y, batch_size=cfg.patch_batch_size, epochs=budget, verbose=0)
+    assert int(opt.iterations) == budget and float(opt.learning_rate) < 1e-9
+    reusable.reset()
+    assert int(opt.iterations) == 0 and np.isclose(float(opt.learning_rate), 1e-3)
+    constant = study_b_patches._optimizer(cfg.replace(patch_lr_schedule="constant"), budget)
+    assert np.isclose(float(constant.learning_rate), 1e-3)
