@@ -360,7 +360,9 @@ class BuildTimings:
     (a stage's CPU as its worker measured it; the total is their sum, not the machine's).
 
     Written to ``_build/timings/<profile>.json`` before the HTML step, so an interrupted or subset
-    build (``--chapters``) keeps its record too; ``bench/run.py`` reads it for the cold-build record."""
+    build (``--chapters``) keeps its record too; ``bench/run.py`` reads it for the cold-build record.
+    A build that built no stage leaves a record that did in place: a warm rebuild (seconds) would
+    otherwise erase the one measurement of a cold build that a user wants to keep."""
 
     profile: str
     chapters_requested: list
@@ -379,6 +381,8 @@ class BuildTimings:
     def write(self, path: Path) -> Path:
         from hdmann import stages
 
+        if not self.stages and path.is_file() and json.loads(path.read_text()).get("stages"):
+            return path
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"profile": self.profile, "finished": _now(), "cores": stages.default_jobs(),
                   "wall_seconds": round(time.perf_counter() - self.started, 1),

@@ -235,6 +235,19 @@ def test_paper_label_recognises_reproduced_figures():
     assert bookext.paper_label("Accuracy per level. Compare study A, Fig. 4. More.") is None
 
 
+def test_a_warm_rebuild_keeps_the_cold_builds_timings(tmp_path):
+    path = tmp_path / "timings" / "quick.json"
+    cold = book.BuildTimings(profile="quick", chapters_requested=["data"])
+    cold.stages_done({"times": {"study_a/model[quick]": 400.0}, "cpu": {"study_a/model[quick]": 700.0}, "seconds": 400.0})
+    cold.write(path)
+    book.BuildTimings(profile="quick", chapters_requested=["data"]).write(path)  # built nothing
+    assert json.loads(path.read_text())["stages"]["study_a/model[quick]"]["cpu"] == 700.0
+    other = book.BuildTimings(profile="quick", chapters_requested=["data"])
+    other.stages_done({"times": {"study_a/split[quick]": 5.0}, "cpu": {}, "seconds": 5.0})
+    other.write(path)  # a build that built a stage replaces it
+    assert list(json.loads(path.read_text())["stages"]) == ["study_a/split[quick]"]
+
+
 def test_provenance_without_git(tmp_path):
     """A tarball (no .git, or inside some other repository) still gets a footer, saying so."""
     assert provenance.git_state(tmp_path) == {"commit": None, "dirty": None}
