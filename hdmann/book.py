@@ -381,7 +381,7 @@ class BuildTimings:
     def write(self, path: Path) -> Path:
         from hdmann import stages
 
-        if not self.stages and path.is_file() and json.loads(path.read_text()).get("stages"):
+        if not self.stages and _built_stages(path):
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         record = {"profile": self.profile, "finished": _now(), "cores": stages.default_jobs(),
@@ -394,6 +394,14 @@ class BuildTimings:
                   "chapters": self.chapters, "chapters_requested": self.chapters_requested}
         path.write_text(json.dumps(record, indent=1))
         return path
+
+
+def _built_stages(path: Path) -> bool:
+    """Whether the timings record at ``path`` is of a build that built stages (unreadable: no)."""
+    try:
+        return bool(json.loads(path.read_text()).get("stages"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def prepare_lab(profile: str, data_root=None, out: str | os.PathLike | None = None, log=print) -> Path:

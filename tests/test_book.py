@@ -246,6 +246,9 @@ def test_a_warm_rebuild_keeps_the_cold_builds_timings(tmp_path):
     other.stages_done({"times": {"study_a/split[quick]": 5.0}, "cpu": {}, "seconds": 5.0})
     other.write(path)  # a build that built a stage replaces it
     assert list(json.loads(path.read_text())["stages"]) == ["study_a/split[quick]"]
+    path.write_text("{not json")  # a damaged record is replaced, not a reason to fail the build
+    book.BuildTimings(profile="quick", chapters_requested=["data"]).write(path)
+    assert json.loads(path.read_text())["stages"] == {}
 
 
 def test_provenance_without_git(tmp_path):
