@@ -46,3 +46,11 @@ def numbers(cfg: ToyConfig, part: str, data_root=None) -> dict:
 @stage("toy/total", reads=lambda cfg: [numbers.on(cfg, "a"), numbers.on(cfg, "bb")])
 def total(cfg: ToyConfig, data_root=None) -> dict:
     return {"total": int(numbers(cfg, "a")["x"].sum() + numbers(cfg, "bb")["x"].sum())}
+
+
+@stage("toy/blas_threads", params=lambda cfg, data_root: {"value": cfg.value})
+def blas_threads(cfg: ToyConfig, data_root=None) -> dict:
+    """The BLAS thread counts a stage's body runs with."""
+    from threadpoolctl import threadpool_info
+
+    return {"threads": [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]}

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from hdmann import cache, graph, stages
-from stage_toys import ToyConfig, numbers, slow, total
+from stage_toys import ToyConfig, blas_threads, numbers, slow, total
 
 TESTS = Path(__file__).resolve().parent
 PRESENTATION = ("study_a_report", "control_report", "report", "plotting", "paper", "study_b_patches_report",
@@ -147,6 +147,18 @@ def test_a_stages_progress_lines_reach_the_runners_log_with_its_label(isolated_c
     stages.run([total.on(ToyConfig(value=9))], jobs=jobs, log=log.append)
     relayed = [line.strip() for line in log if line.strip().endswith("computed")]
     assert sorted(relayed) == sorted(f"{numbers.on(ToyConfig(value=9), p).label()}: part {p} computed" for p in ("a", "bb"))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_stage_runs_on_one_blas_thread_and_the_caller_keeps_its_own(isolated_cache, jobs):
+    """Stages run one per core: a BLAS thread per core inside each made class addition 13x dearer."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        stages.run([blas_threads.on(ToyConfig(value=jobs))], jobs=jobs, log=lambda *_: None)
+        assert {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"} == {2}
+    threads = blas_threads(ToyConfig(value=jobs))["threads"]
+    assert threads and set(threads) == {1}
 
 
 def _python(code: str, env: dict) -> subprocess.Popen:
