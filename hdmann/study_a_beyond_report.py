@@ -51,6 +51,15 @@ def _paired(bcfg, a, b) -> tuple[float, float, float]:
 # --------------------------------------------------------------------------------------------
 # item 1: train x test matrix
 # --------------------------------------------------------------------------------------------
+def mixed_row_wording(bcfg: StudyABeyondConfig) -> dict[str, str]:
+    """How the chapter's prose names the mixed training row: trained in this run, or left out by
+    its profile (``quick`` leaves out its dearest model; ``paper`` trains it)."""
+    if bcfg.mixed_training:
+        return {"models": "one on mixed levels", "state": "trained in this run"}
+    return {"models": f"none on mixed levels (the {bcfg.profile} profile leaves that row out; paper trains it)",
+            "state": f"not trained in this run: mixed_training is off in the {bcfg.profile} profile"}
+
+
 def matrix_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     rows = []
     for train_level in beyond.training_levels(bcfg):

@@ -172,6 +172,15 @@ def test_the_originals_model_is_study_as_and_the_dimension_sweep_has_its_own_bud
     assert not study_a_beyond.is_study_a_model(quick.replace(max_epochs=3), "original", dim, None)
 
 
+def test_the_prose_names_the_mixed_row_as_the_profile_trains_it():
+    """quick leaves out the mixed row (its dearest model); paper trains it; the chapter says which."""
+    quick, paper = study_a_beyond_config("quick"), study_a_beyond_config("paper")
+    assert "mixed" not in study_a_beyond.training_levels(quick) and "mixed" in study_a_beyond.training_levels(paper)
+    assert report.mixed_row_wording(paper) == {"models": "one on mixed levels", "state": "trained in this run"}
+    assert "quick profile" in report.mixed_row_wording(quick)["models"]
+    assert report.mixed_row_wording(quick)["state"].startswith("not trained")
+
+
 def test_originals_index_picks_the_first_row_of_each_source():
     source = np.array([0, 1, 2, 0, 2, 2, 1])
     np.testing.assert_array_equal(study_a_beyond.originals_index(source), [0, 1, 2])
