@@ -528,7 +528,7 @@ _STUDY_A_BEYOND_PROFILES: dict[str, dict[str, Any]] = {
     # quick: every model has Study A's quick budget (the originals row is Study A's model, reused);
     # one compressed level (q5, where Study A's accuracy starts to fall), no mixed row (the dearest
     # model, ~570 CPU s: `paper` trains it); one left-out class of four; the dimension sweep gets a
-    # shorter budget shared by every D. Together ~20 min cold on 2 cores (bench/study_a_beyond.md)
+    # shorter budget shared by every D. Aimed at 20 min cold on 2 cores; measured 21-24 (bench/study_a_beyond.md)
     "quick": dict(train_levels=("original", "q5"), mixed_training=False, dim_max_epochs=4,
                   leave_out_classes=("melanoma",), probe_draws=2, mias_patches=200),
     "paper": dict(),
