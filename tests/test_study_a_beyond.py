@@ -175,7 +175,8 @@ def test_the_originals_model_is_study_as_and_the_dimension_sweep_has_its_own_bud
 def test_the_prose_names_the_mixed_row_as_the_profile_trains_it():
     """quick leaves out the mixed row (its dearest model); paper trains it; the chapter says which."""
     quick, paper = study_a_beyond_config("quick"), study_a_beyond_config("paper")
-    assert "mixed" not in study_a_beyond.training_levels(quick) and "mixed" in study_a_beyond.training_levels(paper)
+    mixed = study_a_beyond.MIXED
+    assert mixed not in study_a_beyond.training_levels(quick) and mixed in study_a_beyond.training_levels(paper)
     assert report.mixed_row_wording(paper) == {"models": "one on mixed levels", "state": "trained in this run"}
     assert "quick profile" in report.mixed_row_wording(quick)["models"]
     assert report.mixed_row_wording(quick)["state"].startswith("not trained")
