@@ -15,6 +15,12 @@ def _isic_sources(cfg: CompressionConfig, data_root) -> list:
     return [items[i][0] for i in keep]
 
 
+def isic_survey_size(cfg: CompressionConfig, data_root=None) -> tuple[int, int]:
+    """(images the survey tables cover, isic4 images in all): a seeded sample in quick and smoke."""
+    every = sum(len(data.list_isic(split, data_root)) for split in data.ISIC_SPLITS)
+    return len(_isic_sources(cfg, data_root)), every
+
+
 def isic_example(cfg: CompressionConfig, data_root=None) -> tuple[np.ndarray, str]:
     """The first image (by name) of ``example_class`` in the train folder, at its stored size."""
     if cfg.example_class not in data.ISIC_CLASSES:

@@ -149,6 +149,7 @@ class StudyABeyondConfig(_Config):
     max_epochs: int | None = None  # None: Study A's budget (the originals-trained model is then Study A's)
     patience: int | None = None  # None: Study A's
     dim_max_epochs: int | None = unstated(None, "epochs of every model of the D sweep (None: the budget above); one shared budget so D alone differs")
+    leave_out_max_epochs: int | None = unstated(None, "epochs of each three-class (leave-one-out) model (None: the budget above)")
     train_levels: tuple[str, ...] = STUDY_A_LEVELS  # JPEG levels a model is trained at (item 1)
     mixed_training: bool = True  # one more model: a random level per sample and epoch copy
     mixed_seed: int = unstated(11, "the random level drawn per sample and epoch copy of the mixed model")
@@ -185,7 +186,7 @@ class StudyABeyondConfig(_Config):
 
     def __post_init__(self) -> None:
         _check_profile(self.profile)
-        for name, low in (("max_epochs", 1), ("patience", 0), ("dim_max_epochs", 1)):
+        for name, low in (("max_epochs", 1), ("patience", 0), ("dim_max_epochs", 1), ("leave_out_max_epochs", 1)):
             if getattr(self, name) is not None:
                 _in_range(name, getattr(self, name), low, 10_000)
         from hdmann.memory import BUNDLES, DISTANCES
@@ -259,6 +260,7 @@ class StudyBConfig(_Config):
         "(patch CNN on inner splits: per-fold AUROC 0.73-0.79, pooled 0.55). 0.9 forgets in ~50 steps.")
     resnet_max_epochs: int | None = None  # None: max_epochs; ResNet18 costs ~10x the CNN per epoch
     max_films: int | None = None  # subsample the films (smoke only), stratified
+    survey_films: int | None = None  # films of the JPEG 2000 survey table: a seeded sample (quick); None: all
     saliency_ratios: tuple[int, ...] = (15, 1000, 11000)
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 2
@@ -306,6 +308,8 @@ class StudyBConfig(_Config):
         _in_range("max_epochs", self.max_epochs, 1, 10_000)
         if self.resnet_max_epochs is not None:
             _in_range("resnet_max_epochs", self.resnet_max_epochs, 1, 10_000)
+        if self.survey_films is not None:
+            _in_range("survey_films", self.survey_films, 1, 100_000)
         _in_range("workers", self.workers, 1, 256)
         _in_range("batchnorm_momentum", self.batchnorm_momentum, 0.0, 0.999)
         if self.codec not in ("jpeg2000", "jpeg", "webp"):
@@ -378,7 +382,7 @@ class CompressionConfig(_Config):
     profile: str = DEFAULT_PROFILE
     jpeg_qualities: tuple[int, ...] = STUDY_A_QUALITIES
     jp2_ratios: tuple[int, ...] = STUDY_B_RATIOS
-    max_isic_images: int | None = None  # per class, over both splits (smoke only)
+    max_isic_images: int | None = None  # per class, over both splits: a seeded sample (quick, smoke); None: all
     example_class: str = "melanoma"
     example_film: str | None = None  # default: the first malignant film with a located lesion
     survey_seed: int = 0
@@ -470,8 +474,10 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(input_size=64, max_epochs=2, patience=1, max_films=60,
                   compression_ratios=(15, 1000, 11000), matrix_ratios=(15, 11000),
                   resnet_ratios=(), saliency_ratios=(15, 11000), bootstrap_samples=200),
+    # quick: the film survey (a table of the compression chapter) on a seeded 100 of the 322 films
+    # (~400 CPU s for all of them; bench/records/README.md)
     "quick": dict(input_size=64, max_epochs=20, patience=5, resnet_max_epochs=8,
-                  matrix_ratios=(15, 100, 1000, 5000, 11000), resnet_ratios=()),
+                  matrix_ratios=(15, 100, 1000, 5000, 11000), resnet_ratios=(), survey_films=100),
     "paper": dict(input_size=512),
 }
 
@@ -525,18 +531,20 @@ _STUDY_A_BEYOND_PROFILES: dict[str, dict[str, Any]] = {
                   shots=(1, 5), shot_draws=3, probe_draws=2, addition_levels=("original", "q5"),
                   leave_out_classes=("melanoma",), max_new_per_class=20, mias_patches=20,
                   max_far_images=20, saliency_images=8, grid_images=2, bootstrap_samples=200),
-    # quick: every model has Study A's quick budget (the originals row is Study A's model, reused);
-    # one compressed level (q5, where Study A's accuracy starts to fall), no mixed row (the dearest
-    # model, ~570 CPU s: `paper` trains it); one left-out class of four; the dimension sweep gets a
-    # shorter budget shared by every D. Aimed at 20 min cold on 2 cores; measured 21-24 (bench/study_a_beyond.md)
-    "quick": dict(train_levels=("original", "q5"), mixed_training=False, dim_max_epochs=4,
-                  leave_out_classes=("melanoma",), probe_draws=2, mias_patches=200),
+    # quick: the matrix and the softmax baseline have Study A's quick budget (the originals row is Study
+    # A's model, reused); one compressed level (q5, where Study A's accuracy starts to fall), no mixed
+    # row (the dearest model, ~570 CPU s: `paper` trains it); one left-out class of four, its
+    # three-class model on 10 epochs; the dimension sweep on 3 epochs shared by every D (two timed).
+    # Aimed at 20 min cold on 2 cores (bench/study_a_beyond.md)
+    "quick": dict(train_levels=("original", "q5"), mixed_training=False, dim_max_epochs=3,
+                  leave_out_max_epochs=10, leave_out_classes=("melanoma",), probe_draws=2, mias_patches=200),
     "paper": dict(),
 }
 
 _COMPRESSION_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(max_isic_images=10),
-    "quick": dict(),
+    # quick: the survey tables on a seeded 100 images per class (~380 CPU s for all 1,697; bench/records/README.md)
+    "quick": dict(max_isic_images=100),
     "paper": dict(),
 }
 

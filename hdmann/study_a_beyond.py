@@ -219,13 +219,15 @@ def image_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
 # --------------------------------------------------------------------------------------------
 # stages: models and their outputs
 # --------------------------------------------------------------------------------------------
-def budget(bcfg: StudyABeyondConfig, dims_sweep: bool = False) -> tuple[int, int]:
+def budget(bcfg: StudyABeyondConfig, dims_sweep: bool = False, leave_out: bool = False) -> tuple[int, int]:
     """(max_epochs, patience) of the chapter's models: Study A's unless the config overrides it; the
-    dimension sweep may have its own, shorter one (``dim_max_epochs``, shared by every D)."""
+    dimension sweep (``dim_max_epochs``, shared by every D) and the three-class models of the
+    leave-one-out rows (``leave_out_max_epochs``) may each have their own, shorter one."""
     epochs = bcfg.max_epochs or bcfg.study_a.max_epochs
     patience = bcfg.study_a.patience if bcfg.patience is None else bcfg.patience
-    if dims_sweep and bcfg.dim_max_epochs is not None:
-        epochs, patience = bcfg.dim_max_epochs, min(patience, bcfg.dim_max_epochs)
+    own = bcfg.dim_max_epochs if dims_sweep else bcfg.leave_out_max_epochs if leave_out else None
+    if own is not None:
+        epochs, patience = own, min(patience, own)
     return epochs, patience
 
 
@@ -233,7 +235,7 @@ def is_study_a_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: 
                      dims_sweep: bool = False) -> bool:
     """True when the requested model is the one Study A trains (originals, its D, all four classes, its
     budget): the chapter then reuses Study A's cached model instead of training a copy."""
-    return _is_study_a_model(bcfg, level, dim, leave_out, *budget(bcfg, dims_sweep))
+    return _is_study_a_model(bcfg, level, dim, leave_out, *budget(bcfg, dims_sweep, leave_out is not None))
 
 
 def _is_study_a_model(bcfg, level, dim, leave_out, max_epochs, patience) -> bool:
@@ -253,7 +255,9 @@ def model_request(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, 
     _check_level(bcfg, level)
     if leave_out is not None and leave_out not in data.ISIC_CLASSES:
         raise ValueError(f"leave_out={leave_out!r} is not an isic4 class {data.ISIC_CLASSES}")
-    return (level, dim or bcfg.study_a.hypervector_dim, leave_out, *budget(bcfg, dims_sweep))
+    if dims_sweep and leave_out is not None:
+        raise ValueError("the dimension sweep trains all four classes: ask for leave_out=None")
+    return (level, dim or bcfg.study_a.hypervector_dim, leave_out, *budget(bcfg, dims_sweep, leave_out is not None))
 
 
 def _model_call(bcfg: StudyABeyondConfig, level, dim, leave_out, max_epochs, patience):

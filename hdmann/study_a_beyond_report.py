@@ -60,6 +60,15 @@ def mixed_row_wording(bcfg: StudyABeyondConfig) -> dict[str, str]:
             "state": f"not trained in this run: mixed_training is off in the {bcfg.profile} profile"}
 
 
+def leave_out_budget_wording(bcfg: StudyABeyondConfig) -> str:
+    """The epoch budget of the three-class models, as the prose names it: the chapter's own budget,
+    or the shorter one its profile gives them (``leave_out_max_epochs``)."""
+    main, own = beyond.budget(bcfg), beyond.budget(bcfg, leave_out=True)
+    if own == main:
+        return "the same budget"
+    return f"a shorter budget of its own, up to {own[0]} epochs (the {bcfg.profile} profile's leave_out_max_epochs)"
+
+
 def matrix_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     rows = []
     for train_level in beyond.training_levels(bcfg):

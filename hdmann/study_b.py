@@ -84,15 +84,34 @@ def compressed_films(cfg: StudyBConfig, ratio: int | None, data_root=None) -> di
     return {"pixels": pixels, **stats}
 
 
+def survey_names(cfg: StudyBConfig, mias: data.MiasSet) -> list[str]:
+    """The films of the JPEG 2000 survey: all, or a seeded sample of ``survey_films`` (in film order).
+
+    The survey describes the codec, not the labels, so the sample is plain random; it is drawn with
+    ``fold_seed``, the study's one seed for choosing films."""
+    if cfg.survey_films is None or cfg.survey_films >= len(mias):
+        return list(mias.names)
+    keep = np.sort(np.random.default_rng(cfg.fold_seed).choice(len(mias), cfg.survey_films, replace=False))
+    return [mias.names[i] for i in keep]
+
+
+def survey_size(cfg: StudyBConfig, data_root=None) -> tuple[int, int]:
+    """(films the survey table covers, MIAS films in all): fewer where ``max_films`` or
+    ``survey_films`` samples them."""
+    return len(survey_names(cfg, films(cfg, data_root))), len(data.load_mias(data_root))
+
+
 @stage("study_b/film_survey",
-       params=lambda cfg, data_root: _params(cfg, FILM_FIELDS + ("codec", "compression_ratios"), films(cfg, data_root)))
+       params=lambda cfg, data_root: _params(cfg, FILM_FIELDS + ("codec", "compression_ratios", "survey_films"),
+                                             films(cfg, data_root)))
 def film_survey(cfg: StudyBConfig, data_root=None) -> dict:
-    """Achieved ratio, bpp, PSNR and SSIM of every film at each of ``compression_ratios``
-    (``<ratio>_<stat>``), measured on the 1024x1024 film as :func:`compressed_films` does, without
-    keeping the pixels: each film is read and its SSIM reference computed once for all ratios."""
+    """Achieved ratio, bpp, PSNR and SSIM of every surveyed film (:func:`survey_names`) at each of
+    ``compression_ratios`` (``<ratio>_<stat>``), measured on the 1024x1024 film as
+    :func:`compressed_films` does, without keeping the pixels: each film is read and its SSIM
+    reference computed once for all ratios."""
     mias = films(cfg, data_root)
-    ladder = compression.ladder_stats([mias.path(n) for n in mias.names], cfg.codec, cfg.compression_ratios,
-                                      mode="L", workers=cfg.workers)
+    ladder = compression.ladder_stats([mias.path(n) for n in survey_names(cfg, mias)], cfg.codec,
+                                      cfg.compression_ratios, mode="L", workers=cfg.workers)
     return {f"{r}_{name}": values for r, stats in zip(cfg.compression_ratios, ladder.values())
             for name, values in stats.items()}
 

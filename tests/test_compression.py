@@ -301,3 +301,20 @@ def test_psnr_and_ssim_match_scikit_image_on_real_images(data_root):
         c = C.compress(image, codec, setting)
         assert c.psnr == pytest.approx(peak_signal_noise_ratio(image, c.pixels, data_range=255), abs=1e-9)
         assert c.ssim == pytest.approx(_skimage_ssim(image, c.pixels), abs=2e-6), (codec, setting)
+
+
+def test_the_isic_survey_size_counts_the_sample_and_every_image(tmp_path):
+    """quick and smoke survey a seeded sample per class; the prose names it against the whole set."""
+    from hdmann import codec_survey
+    from hdmann.config import compression_config
+    from hdmann.report import sample_wording
+    from synthetic import write_isic
+
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=6, test_per_class=2)
+    assert codec_survey.isic_survey_size(compression_config("smoke", max_isic_images=3), root) == (12, 32)
+    assert codec_survey.isic_survey_size(compression_config("paper"), root) == (32, 32)
+    assert sample_wording(32, 32, "isic4 images") == "all 32 isic4 images"
+    assert sample_wording(12, 1697, "isic4 images") == "a seeded sample of 12 of the 1,697 isic4 images"
+    with pytest.raises(ValueError, match="1 <= used <= total"):
+        sample_wording(40, 32, "isic4 images")

@@ -172,6 +172,20 @@ def test_the_originals_model_is_study_as_and_the_dimension_sweep_has_its_own_bud
     assert not study_a_beyond.is_study_a_model(quick.replace(max_epochs=3), "original", dim, None)
 
 
+def test_the_leave_one_out_models_take_their_own_budget_and_the_prose_names_it():
+    """quick trains the three-class models on leave_out_max_epochs; paper on the chapter's budget.
+    The budget is part of the model's identity, so changing it re-keys only those models."""
+    quick, paper = study_a_beyond_config("quick"), study_a_beyond_config("paper")
+    assert study_a_beyond.model_request(quick, "original", None, "melanoma")[3:] == (quick.leave_out_max_epochs,
+                                                                                     quick.study_a.patience)
+    assert study_a_beyond.model_request(quick, "q5")[3:] == study_a_beyond.budget(quick)
+    assert study_a_beyond.model_request(paper, "original", None, "melanoma")[3:] == study_a_beyond.budget(paper)
+    assert report.leave_out_budget_wording(paper) == "the same budget"
+    assert f"up to {quick.leave_out_max_epochs} epochs" in report.leave_out_budget_wording(quick)
+    with pytest.raises(ValueError, match="four classes"):
+        study_a_beyond.model_request(quick, "original", None, "melanoma", dims_sweep=True)
+
+
 def test_the_prose_names_the_mixed_row_as_the_profile_trains_it():
     """quick leaves out the mixed row (its dearest model); paper trains it; the chapter says which."""
     quick, paper = study_a_beyond_config("quick"), study_a_beyond_config("paper")

@@ -364,6 +364,24 @@ def run_b(mias_root, tmp_path_factory):
                 "cr15": study_b.compressed_films(CFG_B, 15, mias_root)}
 
 
+def test_the_film_survey_covers_a_seeded_sample_of_films_when_the_profile_asks(mias_root, tmp_path, monkeypatch):
+    """survey_films: a seeded sample, the same on every call, in film order; its table counts it."""
+    monkeypatch.setenv("HDMANN_CACHE", str(tmp_path / "cache"))
+    cfg = CFG_B.replace(survey_films=7, compression_ratios=(15,), matrix_ratios=(15,), saliency_ratios=(15,))
+    mias = study_b.films(cfg, mias_root)
+    names = study_b.survey_names(cfg, mias)
+    assert len(names) == 7 and names == study_b.survey_names(cfg, mias)
+    assert names == [n for n in mias.names if n in names]  # film order
+    assert study_b.survey_names(cfg.replace(survey_films=None), mias) == list(mias.names)
+    assert study_b.survey_names(cfg.replace(survey_films=10_000), mias) == list(mias.names)
+    (row,) = study_b.ratio_table(cfg, mias_root)
+    assert row["films"] == 7 and study_b.survey_size(cfg, mias_root) == (7, len(mias.names))
+    achieved = [compression.compress(data.read_image(mias.path(n), "L"), "jpeg2000", 15).ratio for n in names]
+    assert row["achieved_median"] == pytest.approx(np.median(achieved))
+    with pytest.raises(ValueError, match="survey_films"):
+        study_b_config("quick", survey_films=0)
+
+
 def _check_folds(mias, fold, n_folds):
     assert set(fold.tolist()) == set(range(n_folds))
     for p in np.unique(mias.patient):
