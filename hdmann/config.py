@@ -141,7 +141,8 @@ class StudyABeyondConfig(_Config):
     the chapter trains uses that config's architecture, split and epoch budget (``max_epochs`` and
     ``patience`` left at None), so the model trained on originals *is* Study A's model, reused, and
     every row of the train x test matrix is trained as long as it. ``dim_max_epochs`` may give the
-    dimension sweep a shorter budget, shared by every D.
+    dimension sweep a shorter budget, shared by every D, and ``leave_out_max_epochs`` the three-class
+    models of the leave-one-out rows one of their own.
     """
 
     profile: str = DEFAULT_PROFILE

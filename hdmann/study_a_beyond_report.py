@@ -61,12 +61,23 @@ def mixed_row_wording(bcfg: StudyABeyondConfig) -> dict[str, str]:
 
 
 def leave_out_budget_wording(bcfg: StudyABeyondConfig) -> str:
-    """The epoch budget of the three-class models, as the prose names it: the chapter's own budget,
-    or the shorter one its profile gives them (``leave_out_max_epochs``)."""
+    """The epoch budget of the three-class models, as the prose names it after "on": the chapter's
+    own, or the one this run's ``leave_out_max_epochs`` gives them."""
     main, own = beyond.budget(bcfg), beyond.budget(bcfg, leave_out=True)
     if own == main:
-        return "the same budget"
-    return f"a shorter budget of its own, up to {own[0]} epochs (the {bcfg.profile} profile's leave_out_max_epochs)"
+        return "the chapter's budget"
+    longer = "shorter" if own[0] < main[0] else "longer"
+    return f"a {longer} budget of its own, up to {own[0]} epochs, set by leave_out_max_epochs"
+
+
+def dims_budget_wording(bcfg: StudyABeyondConfig) -> str:
+    """What the dimension sweep's budget means for its comparison, as a sentence of the prose."""
+    main, own = beyond.budget(bcfg), beyond.budget(bcfg, dims_sweep=True)
+    if own[0] >= main[0]:
+        return "That is the chapter's budget, so every D is trained as long as the Study A model."
+    return (f"That is shorter than the chapter's {main[0]} epochs, so the sweep compares the dimensions early "
+            "in training, where a model stands below its final accuracy; the ranking of D may differ at "
+            "convergence (dim_max_epochs set to None gives every D the chapter's budget).")
 
 
 def matrix_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:

@@ -316,5 +316,7 @@ def test_the_isic_survey_size_counts_the_sample_and_every_image(tmp_path):
     assert codec_survey.isic_survey_size(compression_config("paper"), root) == (32, 32)
     assert sample_wording(32, 32, "isic4 images") == "all 32 isic4 images"
     assert sample_wording(12, 1697, "isic4 images") == "a seeded sample of 12 of the 1,697 isic4 images"
+    assert sample_wording(12, 1697, "isic4 images", per_class=3).endswith("isic4 images (3 per class)")
+    assert sample_wording(32, 32, "isic4 images", per_class=3) == "all 32 isic4 images"
     with pytest.raises(ValueError, match="1 <= used <= total"):
         sample_wording(40, 32, "isic4 images")

@@ -10,7 +10,7 @@ from hdmann import saliency, study_a, study_a_beyond
 from hdmann import study_a_beyond_report as report
 from hdmann.config import study_a_beyond_config, study_a_config
 from hdmann.memory import KeyMemory
-from synthetic import write_isic
+from synthetic import write_isic, write_isic_other
 
 
 # ------------------------------------------------------------------------ class addition
@@ -158,7 +158,7 @@ def test_config_profiles_and_validation():
 
 
 def test_the_originals_model_is_study_as_and_the_dimension_sweep_has_its_own_budget():
-    """Every chapter model has Study A's budget, so the originals-trained one is Study A's model
+    """The chapter's models have Study A's budget, so the originals-trained one is Study A's model
     (reused, not trained again); a shorter dimension-sweep budget applies to every D, 500 included."""
     quick = study_a_beyond_config("quick")
     assert study_a_beyond.budget(quick) == (quick.study_a.max_epochs, quick.study_a.patience)
@@ -180,8 +180,12 @@ def test_the_leave_one_out_models_take_their_own_budget_and_the_prose_names_it()
                                                                                      quick.study_a.patience)
     assert study_a_beyond.model_request(quick, "q5")[3:] == study_a_beyond.budget(quick)
     assert study_a_beyond.model_request(paper, "original", None, "melanoma")[3:] == study_a_beyond.budget(paper)
-    assert report.leave_out_budget_wording(paper) == "the same budget"
+    assert report.leave_out_budget_wording(paper) == "the chapter's budget"
+    assert report.leave_out_budget_wording(quick).startswith("a shorter budget")
     assert f"up to {quick.leave_out_max_epochs} epochs" in report.leave_out_budget_wording(quick)
+    assert report.leave_out_budget_wording(quick.replace(leave_out_max_epochs=40)).startswith("a longer budget")
+    assert report.dims_budget_wording(paper).startswith("That is the chapter's budget")
+    assert "shorter than the chapter's" in report.dims_budget_wording(quick)
     with pytest.raises(ValueError, match="four classes"):
         study_a_beyond.model_request(quick, "original", None, "melanoma", dims_sweep=True)
 
@@ -250,6 +254,24 @@ def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path):
     assert study_a_beyond._model_call(TINY, *study_a_beyond.model_request(TINY, "q5")).stage.name == "study_a_beyond/model"
     with pytest.raises(ValueError, match="not a training level"):
         study_a_beyond.model_request(TINY, "q10")
+
+
+def test_the_leave_one_out_budget_re_keys_only_the_three_class_models(tmp_path):
+    """leave_out_max_epochs is in the three-class models' keys (and so in class addition's, which
+    reads their outputs), and in no other model's."""
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=3, test_per_class=1, size=32)
+    write_isic_other(root)
+    ten, twelve = TINY.replace(leave_out_max_epochs=10), TINY.replace(leave_out_max_epochs=12)
+
+    def key(cfg, level, leave_out=None, dims_sweep=False):
+        request = study_a_beyond.model_request(cfg, level, None, leave_out, dims_sweep)
+        return study_a_beyond.outputs.on(cfg, *request).key(root)
+
+    assert key(ten, "original", "melanoma") != key(twelve, "original", "melanoma")
+    assert study_a_beyond.class_addition.on(ten).key(root) != study_a_beyond.class_addition.on(twelve).key(root)
+    for level, dims_sweep in (("q5", False), ("original", False), ("original", True)):
+        assert key(ten, level, dims_sweep=dims_sweep) == key(twelve, level, dims_sweep=dims_sweep)
 
 
 def test_addition_rows_give_every_rule_and_the_probe_per_k_and_level():

@@ -371,6 +371,9 @@ def test_the_film_survey_covers_a_seeded_sample_of_films_when_the_profile_asks(m
     mias = study_b.films(cfg, mias_root)
     names = study_b.survey_names(cfg, mias)
     assert len(names) == 7 and names == study_b.survey_names(cfg, mias)
+    assert names != study_b.survey_names(cfg.replace(fold_seed=cfg.fold_seed + 1), mias)  # seeded by fold_seed
+    # the sample size is in the stage's key: another size is another entry, never a stale table
+    assert study_b.film_survey.on(cfg).key(mias_root) != study_b.film_survey.on(cfg.replace(survey_films=5)).key(mias_root)
     assert names == [n for n in mias.names if n in names]  # film order
     assert study_b.survey_names(cfg.replace(survey_films=None), mias) == list(mias.names)
     assert study_b.survey_names(cfg.replace(survey_films=10_000), mias) == list(mias.names)
