@@ -77,6 +77,9 @@ class StudyAConfig(_Config):
     output_activation: str = unstated("linear", "the hypervector layer's activation; linear adds no squashing")
     per_class_target: int = 600
     validation_fraction: float = 0.2
+    stopping_fraction: float = unstated(
+        0.5, "share of the validation part (stratified, identical images kept together) that early stopping "
+        "watches; the other half only reports, so the images that choose an epoch never score a verdict")
     paper_order: bool = False  # True: augment to 600/class first, then split (leaks)
     rotation_factor: float = unstated(0.1, "fraction of a full turn, as keras.layers.RandomRotation; a mild, common augmentation")
     zoom_factor: float = unstated(0.2, "fraction of the image size; a mild, common augmentation")
@@ -95,6 +98,12 @@ class StudyAConfig(_Config):
     augment_seed: int = unstated(1, "any fixed seed")
     key_seed: int = unstated(2, "any fixed seed")
     train_seed: int = unstated(3, "any fixed seed")
+    seeds: int = unstated(5, "training seeds of every verdict-bearing model (train_seed, +1000, +2000, ...); a verdict "
+                          "says in how many it holds")
+    seed_agreement: float = unstated(0.8, "share of the seeds (rounded up) that must reach the seed-pooled outcome "
+                                     "on their own for a verdict of holds or does not hold; fewer: undecided")
+    flat_margin: float = unstated(0.05, "non-inferiority margin of 'flat' and 'no loss': an accuracy loss "
+                                  "smaller than 5 points counts as none (the paper reads its curves by eye)")
     tsne_perplexity: float = 30.0
     tsne_seed: int = 4
     bootstrap_samples: int = 1000
@@ -108,6 +117,10 @@ class StudyAConfig(_Config):
         _in_range("hypervector_dim", self.hypervector_dim, 8, 100_000)
         _in_range("dropout_rate", self.dropout_rate, 0.0, 0.95)
         _in_range("validation_fraction", self.validation_fraction, 0.05, 0.5)
+        _in_range("stopping_fraction", self.stopping_fraction, 0.1, 0.9)
+        _in_range("seeds", self.seeds, 1, 100)
+        _in_range("seed_agreement", self.seed_agreement, 0.0, 1.0)
+        _in_range("flat_margin", self.flat_margin, 0.0, 0.5)
         _in_range("per_class_target", self.per_class_target, 2, 100_000)
         _in_range("rotation_factor", self.rotation_factor, 0.0, 0.5)
         _in_range("zoom_factor", self.zoom_factor, 0.0, 0.9)
@@ -465,9 +478,10 @@ class CodecConfig(_Config):
 
 _STUDY_A_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(image_size=32, per_class_target=40, max_images_per_class=30,
-                  max_test_images_per_class=8, max_epochs=3, patience=2,
+                  max_test_images_per_class=8, max_epochs=3, patience=2, seeds=2,
                   tsne_perplexity=10.0, bootstrap_samples=200),
-    "quick": dict(image_size=48, max_epochs=20, patience=4),
+    # quick: three training seeds of each verdict-bearing model (paper: five)
+    "quick": dict(image_size=48, max_epochs=20, patience=4, seeds=3),
     "paper": dict(),
 }
 

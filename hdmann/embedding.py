@@ -27,6 +27,7 @@ def cluster_metrics(outputs: np.ndarray, labels: np.ndarray, keys: np.ndarray) -
     d = np.linalg.norm(outputs[:, None, :] - keys[None, :, :], axis=2)
     own = d[np.arange(len(labels)), labels]
     other = np.where(np.eye(len(keys), dtype=bool)[labels], np.inf, d).min(axis=1)
-    sil = silhouette_score(outputs, labels) if len(np.unique(labels)) > 1 else float("nan")
+    # undefined unless there are 2 .. n-1 classes (a set with one image per class has none)
+    sil = silhouette_score(outputs, labels) if 1 < len(np.unique(labels)) < len(labels) else float("nan")
     return {"silhouette": float(sil), "own_key_distance": float(own.mean()),
             "other_key_distance": float(other.mean()), "key_margin": float((other - own).mean())}

@@ -138,3 +138,97 @@ def mean_sd(values) -> tuple[float, float]:
             "with one class only); the mean and SD over folds are reported as NaN, not averaged over "
             "the other folds"), stacklevel=2)
     return summary["mean"], summary["sd"]
+
+
+# ------------------------------------------------------------------------------------------------
+# verdicts that survive seeds: intervals over seeds and images, three-way decisions, agreement
+# ------------------------------------------------------------------------------------------------
+HOLDS, FAILS, UNDECIDED = "holds", "does not hold", "undecided"
+OUTCOMES = (HOLDS, FAILS, UNDECIDED)
+
+
+def seed_image_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                  resample_seeds: bool = True) -> tuple[float, float, float]:
+    """Mean of a (seeds x images) matrix of per-image values (a hit, a paired hit difference) with a
+    percentile interval that resamples images and, with ``resample_seeds``, the seeds too.
+
+    A training seed is a draw of the model just as an image is a draw of the data, so an interval
+    meant to survive a rerun on another machine resamples both: each replicate draws the seeds and
+    the images with replacement and averages the drawn block. The images are drawn once per
+    replicate for every seed (they are the same images), which keeps the pairing across seeds.
+    With one seed, or ``resample_seeds=False``, it is the ordinary image bootstrap of that seed's mean."""
+    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    if v.ndim != 2:
+        raise ValueError(f"seed_image_ci: expected a (seeds x images) matrix, got shape {v.shape}")
+    n_seeds, n = v.shape
+    if n == 0 or n_seeds == 0:
+        return float("nan"), float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, n, (n_boot, n))
+    seeds = (rng.integers(0, n_seeds, (n_boot, n_seeds)) if resample_seeds and n_seeds > 1
+             else np.broadcast_to(np.arange(n_seeds), (n_boot, n_seeds)))
+    # mean over the drawn seeds of each drawn seed's mean over the drawn images
+    per_seed = v[:, images].mean(axis=2).T  # (n_boot, n_seeds)
+    reps = np.take_along_axis(per_seed, seeds, axis=1).mean(axis=1)
+    if not np.isfinite(reps).any():  # an undefined measure (e.g. a silhouette of one image per class)
+        return float("nan"), float("nan"), float("nan")
+    low, high = np.nanpercentile(reps, [50 * (1 - level), 50 * (1 + level)])
+    return float(v.mean()), float(low), float(high)
+
+
+def non_inferiority(low: float, high: float, margin: float) -> str:
+    """"No loss beyond ``margin``" from an interval of a change (new minus reference): holds when the
+    whole interval lies above ``-margin``, does not hold when it lies wholly below ``-margin`` (a loss
+    larger than the margin shown), undecided when it straddles ``-margin``."""
+    if not margin >= 0:
+        raise ValueError(f"margin={margin!r}: a non-inferiority margin is a loss tolerated, >= 0")
+    if low > -margin:
+        return HOLDS
+    if high < -margin:
+        return FAILS
+    return UNDECIDED
+
+
+def all_of(outcomes) -> str:
+    """Several conditions that must each hold: holds if all do, does not hold if any does not,
+    undecided otherwise."""
+    outcomes = list(outcomes)
+    if any(o not in OUTCOMES for o in outcomes):
+        raise ValueError(f"outcomes must be among {OUTCOMES}, got {outcomes}")
+    if outcomes and all(o == HOLDS for o in outcomes):
+        return HOLDS
+    if any(o == FAILS for o in outcomes):
+        return FAILS
+    return UNDECIDED
+
+
+def seeds_needed(n_seeds: int, share: float) -> int:
+    """How many of ``n_seeds`` must agree for a verdict: ``share`` of them, rounded up, at least one."""
+    if n_seeds < 1:
+        raise ValueError(f"n_seeds={n_seeds}: a verdict needs at least one trained seed")
+    return max(1, int(np.ceil(share * n_seeds - 1e-9)))
+
+
+def seed_verdict(per_seed, pooled: str, share: float) -> dict:
+    """The verdict across seeds: the seed-pooled test's outcome when at least ``share`` of the seeds
+    (rounded up) reach the same outcome on their own, undecided otherwise; with the counts per outcome
+    ("holds in k of n seeds")."""
+    per_seed = list(per_seed)
+    for o in [*per_seed, pooled]:
+        if o not in OUTCOMES:
+            raise ValueError(f"outcome {o!r} is not one of {OUTCOMES}")
+    need = seeds_needed(len(per_seed), share)
+    agree = sum(o == pooled for o in per_seed)
+    verdict = pooled if pooled != UNDECIDED and agree >= need else UNDECIDED
+    counts = {o: sum(x == o for x in per_seed) for o in OUTCOMES}
+    return {"verdict": verdict, "pooled": pooled, "seeds": len(per_seed), "needed": need,
+            "holds_in": counts[HOLDS], "fails_in": counts[FAILS], "undecided_in": counts[UNDECIDED],
+            "seed_outcomes": per_seed}
+
+
+def seed_wording(v: dict) -> str:
+    """"holds in 2 of 3 seeds (does not hold in 1)" for a :func:`seed_verdict` result."""
+    text = f"holds in {v['holds_in']} of {v['seeds']} seed{'s' if v['seeds'] != 1 else ''}"
+    rest = [f"{label} in {v[key]}" for label, key in (("does not hold", "fails_in"), ("undecided", "undecided_in"))
+            if v[key]]
+    return text + (f" ({'; '.join(rest)})" if rest else "")

@@ -25,7 +25,8 @@ def _study_a_model(profile: str, overrides: dict | None = None) -> list[stages.C
 
     cfg = study_a_config(profile, overrides)
     calls = []
-    for c in (cfg, cfg.replace(paper_order=True)):  # the chapter sets the paper's literal order beside ours
+    # every training seed, and the paper's literal order (one seed) that the chapter sets beside ours
+    for c in study_a.seed_configs(cfg) + [cfg.replace(paper_order=True, seeds=1)]:
         calls += [study_a.split_data.on(c), study_a.train_model.on(c), study_a.predictions.on(c)]
     return calls
 
@@ -34,7 +35,7 @@ def _study_a_representations(profile: str, overrides: dict | None = None) -> lis
     from hdmann import study_a
 
     cfg = study_a_config(profile, overrides)
-    return [study_a.predictions.on(cfg), study_a.tsne_maps.on(cfg, "val")]
+    return [study_a.predictions.on(c) for c in study_a.seed_configs(cfg)] + [study_a.tsne_maps.on(cfg, "val")]
 
 
 def _study_b_control(profile: str, overrides: dict | None = None) -> list[stages.Call]:

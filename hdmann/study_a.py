@@ -17,7 +17,8 @@ from hdmann.stages import stage
 from hdmann.config import StudyAConfig
 from hdmann.memory import KeyMemory
 
-SPLIT_FIELDS = ("image_size", "source_size", "per_class_target", "validation_fraction", "paper_order",
+SPLIT_FIELDS = ("image_size", "source_size", "per_class_target", "validation_fraction", "stopping_fraction",
+                "paper_order",
                 "rotation_factor", "zoom_factor", "flip", "max_images_per_class",
                 "max_test_images_per_class", "split_seed", "augment_seed")
 MODEL_FIELDS = SPLIT_FIELDS + ("hypervector_dim", "conv_filters", "dense_units", "dropout_rate",
@@ -25,7 +26,15 @@ MODEL_FIELDS = SPLIT_FIELDS + ("hypervector_dim", "conv_filters", "dense_units",
                                "learning_rate", "weight_decay", "key_seed", "train_seed")
 PREDICT_FIELDS = MODEL_FIELDS + ("jpeg_qualities", "jpeg_subsampling")
 TSNE_FIELDS = PREDICT_FIELDS + ("tsne_perplexity", "tsne_seed")
-SPLITS = ("val", "test")
+SPLITS = ("val", "test")  # the parts every verdict is reported on: the reporting half and the test folder
+SEED_STEP = 1000  # seed i trains with train_seed + i * SEED_STEP
+
+
+def seed_configs(cfg: StudyAConfig) -> list[StudyAConfig]:
+    """One config per training seed (``cfg.seeds`` of them); the first is ``cfg`` itself. Only the
+    training seed differs (initial weights, batch order), so the split, the keys and the test images
+    are shared and every seed's model is scored on the same images."""
+    return [cfg.replace(train_seed=cfg.train_seed + i * SEED_STEP) for i in range(cfg.seeds)]
 
 
 def levels(cfg: StudyAConfig) -> list[str]:
@@ -50,15 +59,33 @@ def augmented_train_split(cfg: StudyAConfig, data_root=None):
     return source, s
 
 
+def stopping_halves(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the validation part that early stopping watches, and the rows that only report:
+    stratified by class, every group of identical images (or of copies of one original) on one side."""
+    try:
+        stop, report = train.stratified_split(labels, 1 - fraction, seed, groups)
+    except ValueError:  # scikit-learn cannot stratify so few images
+        stop = report = ()
+    if not len(stop) or not len(report):
+        raise ValueError(f"the validation part ({len(labels)} images) is too small to split into a stopping and a "
+                         "reporting half: use more images (max_images_per_class) or a larger validation_fraction")
+    return stop, report
+
+
 @stage("study_a/split", params=lambda cfg, data_root: _params(cfg, SPLIT_FIELDS, data_root))
 def split_data(cfg: StudyAConfig, data_root=None) -> dict:
-    """Train part (augmented, at the model's input size), validation part and test folder at the
-    stored size, each sample tagged with the index of its original in the train folder."""
+    """Train part (augmented, at the model's input size), the validation part's two halves and the
+    test folder at the stored size, each sample tagged with the index of its original in the train
+    folder. ``x_stop`` (``stopping_fraction`` of the validation part) is what early stopping watches;
+    ``x_val`` is the rest, the reporting half: no image that chose an epoch scores a verdict."""
     source, s = augmented_train_split(cfg, data_root)
     test = data.load_isic("test", cfg.source_size, data_root, cfg.max_test_images_per_class, cfg.split_seed)
     x_train, _ = compression.compress_many(s.x_train, None, out_size=cfg.image_size, workers=1)
+    groups = source.duplicate_groups()
+    stop, report = stopping_halves(s.y_val, groups[s.source_val], cfg.stopping_fraction, cfg.split_seed + 1)
     return {"x_train": x_train, "y_train": s.y_train, "source_train": s.source_train,
-            "x_val": s.x_val, "y_val": s.y_val, "source_val": s.source_val,
+            "x_val": s.x_val[report], "y_val": s.y_val[report], "source_val": s.source_val[report],
+            "x_stop": s.x_val[stop], "y_stop": s.y_val[stop], "source_stop": s.source_val[stop],
             "x_test": test.images, "y_test": test.labels,
             "train_names": np.array(source.names), "test_names": np.array(test.names),
             "train_groups": source.duplicate_groups()}
@@ -75,8 +102,8 @@ def _resized(images: np.ndarray, size: int) -> np.ndarray:
 @stage("study_a/model", params=lambda cfg, data_root: _params(cfg, MODEL_FIELDS, data_root),
        reads=lambda cfg: [split_data.on(cfg)])
 def train_model(cfg: StudyAConfig, data_root=None, *, folder: Path) -> None:
-    """Train HD-MANN on uncompressed images; the cache folder holds model.keras, keys and history
-    (calling it returns that folder)."""
+    """Train HD-MANN on uncompressed images, early stopping on the stopping half of the validation
+    part; the cache folder holds model.keras, keys and history (calling it returns that folder)."""
     import keras
 
     from hdmann import models
@@ -88,9 +115,9 @@ def train_model(cfg: StudyAConfig, data_root=None, *, folder: Path) -> None:
         model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
                       loss="mse")
     info = train.fit(model, split["x_train"], memory.targets(split["y_train"]),
-                     _resized(split["x_val"], cfg.image_size), memory.targets(split["y_val"]),
+                     _resized(split["x_stop"], cfg.image_size), memory.targets(split["y_stop"]),
                      batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, patience=cfg.patience,
-                     seed=cfg.train_seed)
+                     seed=cfg.train_seed, label=f"study A model, seed {cfg.train_seed}")
     model.save(folder / "model.keras")
     np.save(folder / "keys.npy", memory.keys)
     (folder / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
@@ -109,7 +136,7 @@ def load_model(cfg: StudyAConfig, data_root=None):
 @stage("study_a/predictions", params=lambda cfg, data_root: _params(cfg, PREDICT_FIELDS, data_root),
        reads=lambda cfg: [train_model.on(cfg), split_data.on(cfg)])
 def predictions(cfg: StudyAConfig, data_root=None) -> dict:
-    """Network outputs on the validation part and the test folder at every JPEG level, with the
+    """Network outputs on the reporting half of the validation part and on the test folder at every JPEG level, with the
     codec's achieved ratio, bpp, PSNR and SSIM per image (measured at the stored size)."""
     model, _ = load_model(cfg, data_root)
     split = split_data(cfg, data_root)

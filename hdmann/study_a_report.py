@@ -9,39 +9,62 @@ import numpy as np
 
 from hdmann import data, embedding, evaluation
 from hdmann.config import StudyAConfig
-from hdmann.study_a import SPLITS, key_memory, levels, predictions, split_data
+from hdmann.study_a import SPLITS, key_memory, levels, predictions, seed_configs, split_data
+
+
+PART_NAMES = {"val": "reporting half", "test": "test folder"}
+
+
+def _seed_outputs(cfg: StudyAConfig, data_root=None) -> list[dict]:
+    return [predictions(c, data_root) for c in seed_configs(cfg)]
+
+
+def hits(cfg: StudyAConfig, data_root, part: str, level: str, metric: str | None = None) -> np.ndarray:
+    """(seeds x images): whether each seed's model gets each image of ``part`` right at ``level``."""
+    memory = key_memory(cfg)
+    return np.stack([memory.predict(p[f"{part}_{level}_outputs"], metric or cfg.distance) == p[f"{part}_labels"]
+                     for p in _seed_outputs(cfg, data_root)])
 
 
 def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None) -> list[dict]:
-    """Accuracy with a 95 % bootstrap interval and per-class recall, per split and JPEG level."""
-    pred = predictions(cfg, data_root)
+    """Accuracy per split and JPEG level: the mean over the training seeds, with a 95 % interval that
+    resamples seeds and images (:func:`hdmann.evaluation.seed_image_ci`), the seeds' range, and
+    per-class recall (seed mean)."""
+    runs = _seed_outputs(cfg, data_root)
     memory = key_memory(cfg)
     rows = []
     for part in SPLITS:
-        y = pred[f"{part}_labels"]
+        y = runs[0][f"{part}_labels"]
         for level in levels(cfg):
-            guess = memory.predict(pred[f"{part}_{level}_outputs"], metric or cfg.distance)
-            acc, low, high = evaluation.accuracy_ci(y, guess, cfg.bootstrap_samples, cfg.bootstrap_seed)
-            recall = evaluation.per_class_recall(y, guess, len(data.ISIC_CLASSES))
+            guesses = [memory.predict(p[f"{part}_{level}_outputs"], metric or cfg.distance) for p in runs]
+            hit = np.stack([g == y for g in guesses])
+            acc, low, high = evaluation.seed_image_ci(hit, cfg.bootstrap_samples, cfg.bootstrap_seed)
+            recall = np.mean([evaluation.per_class_recall(y, g, len(data.ISIC_CLASSES)) for g in guesses], axis=0)
+            per_seed = hit.mean(axis=1)
+            stats = runs[0]  # the codec's statistics depend on the images only, not on the model
             rows.append({"split": part, "level": level, "quality": 100 if level == "original" else int(level[1:]),
-                         "accuracy": acc, "ci_low": low, "ci_high": high, "n": int(len(y)),
+                         "accuracy": acc, "ci_low": low, "ci_high": high, "n": int(len(y)), "seeds": len(runs),
+                         "seed_min": float(per_seed.min()), "seed_max": float(per_seed.max()),
                          **{f"recall_{c}": float(r) for c, r in zip(data.ISIC_CLASSES, recall)},
-                         "ratio": float(np.mean(pred[f"{part}_{level}_ratio"])),
-                         "bpp": float(np.mean(pred[f"{part}_{level}_bpp"])),
-                         "psnr": float(np.mean(pred[f"{part}_{level}_psnr"])),
-                         "ssim": float(np.mean(pred[f"{part}_{level}_ssim"]))})
+                         "ratio": float(np.mean(stats[f"{part}_{level}_ratio"])),
+                         "bpp": float(np.mean(stats[f"{part}_{level}_bpp"])),
+                         "psnr": float(np.mean(stats[f"{part}_{level}_psnr"])),
+                         "ssim": float(np.mean(stats[f"{part}_{level}_ssim"]))})
     return rows
 
 
 def confusion_matrices(cfg: StudyAConfig, data_root=None, part: str = "test") -> dict[str, np.ndarray]:
-    pred = predictions(cfg, data_root)
+    """Confusion matrices summed over the training seeds (each image counted once per seed)."""
     memory = key_memory(cfg)
-    y = pred[f"{part}_labels"]
-    return {level: evaluation.confusion(y, memory.predict(pred[f"{part}_{level}_outputs"], cfg.distance),
-                                        len(data.ISIC_CLASSES)) for level in levels(cfg)}
+    out = {}
+    for level in levels(cfg):
+        out[level] = sum(evaluation.confusion(p[f"{part}_labels"], memory.predict(p[f"{part}_{level}_outputs"], cfg.distance),
+                                              len(data.ISIC_CLASSES)) for p in _seed_outputs(cfg, data_root))
+    return out
 
 
 def cluster_table(cfg: StudyAConfig, data_root=None, part: str = "val") -> list[dict]:
+    """Silhouette and key distances per level, of the first seed's model (the one the t-SNE maps show)."""
     pred = predictions(cfg, data_root)
     keys = key_memory(cfg).keys
     return [{"level": level, **embedding.cluster_metrics(pred[f"{part}_{level}_outputs"], pred[f"{part}_labels"], keys)}
@@ -49,42 +72,121 @@ def cluster_table(cfg: StudyAConfig, data_root=None, part: str = "val") -> list[
 
 
 def accuracy_change(cfg: StudyAConfig, data_root, part: str, level_a: str, level_b: str) -> tuple[float, float, float]:
-    """Accuracy at ``level_b`` minus at ``level_a`` on the same images, with a paired bootstrap interval."""
-    pred = predictions(cfg, data_root)
-    memory = key_memory(cfg)
-    y = pred[f"{part}_labels"]
-    hit_a = memory.predict(pred[f"{part}_{level_a}_outputs"], cfg.distance) == y
-    hit_b = memory.predict(pred[f"{part}_{level_b}_outputs"], cfg.distance) == y
-    return evaluation.bootstrap_ci(lambda a, b: float(np.mean(b) - np.mean(a)), hit_a, hit_b,
-                                   n_boot=cfg.bootstrap_samples, seed=cfg.bootstrap_seed)
+    """Accuracy at ``level_b`` minus at ``level_a`` on the same images, seed mean, with an interval
+    that resamples seeds and images (paired: the same draws on both sides)."""
+    diff = hits(cfg, data_root, part, level_b).astype(float) - hits(cfg, data_root, part, level_a)
+    return evaluation.seed_image_ci(diff, cfg.bootstrap_samples, cfg.bootstrap_seed)
+
+
+def _intervals(cfg: StudyAConfig, per_image: np.ndarray) -> tuple[list[tuple], tuple]:
+    """Per seed (image bootstrap) and pooled (seeds and images resampled) mean with its interval."""
+    per_seed = [evaluation.seed_image_ci(row[None], cfg.bootstrap_samples, cfg.bootstrap_seed) for row in per_image]
+    return per_seed, evaluation.seed_image_ci(per_image, cfg.bootstrap_samples, cfg.bootstrap_seed)
+
+
+def _fmt(v: tuple) -> str:
+    return f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
+
+
+def _claim_flat(cfg, data_root, part) -> dict:
+    checks = [lv for lv in ("q50", "q20") if lv in levels(cfg)]
+    base = hits(cfg, data_root, part, "original").astype(float)
+    per_level = {lv: _intervals(cfg, hits(cfg, data_root, part, lv) - base) for lv in checks}
+    m = cfg.flat_margin
+    per_seed = [evaluation.all_of(evaluation.non_inferiority(per_level[lv][0][s][1], per_level[lv][0][s][2], m)
+                                  for lv in checks) for s in range(cfg.seeds)]
+    pooled = evaluation.all_of(evaluation.non_inferiority(per_level[lv][1][1], per_level[lv][1][2], m) for lv in checks)
+    return {"claim": "Accuracy stays flat from the original down to quality 20",
+            "measured": "; ".join(f"{lv}: {_fmt(per_level[lv][1])}" for lv in checks),
+            **evaluation.seed_verdict(per_seed, pooled, cfg.seed_agreement),
+            "test": f"non-inferiority with margin {m:g}: the 95 % interval of the accuracy change vs the original "
+                    f"lies above -{m:g} at q50 and q20 (holds), wholly below -{m:g} at either (does not hold), "
+                    "or straddles it (undecided)"}
+
+
+def _claim_drop(cfg, data_root, part) -> dict:
+    orig, q10, q1 = (hits(cfg, data_root, part, lv).astype(float) for lv in ("original", "q10", "q1"))
+    drop = _intervals(cfg, q1 - q10)
+    sharper = _intervals(cfg, (q1 - q10) - (q10 - orig))  # the q10 -> q1 change minus the original -> q10 one
+    m = cfg.flat_margin
+
+    def outcome(d, s) -> str:
+        if d[2] < -m and s[2] < 0:
+            return evaluation.HOLDS
+        if d[1] > -m or s[1] > 0:
+            return evaluation.FAILS
+        return evaluation.UNDECIDED
+
+    per_seed = [outcome(drop[0][i], sharper[0][i]) for i in range(cfg.seeds)]
+    return {"claim": "Accuracy drops sharply below quality 10",
+            "measured": f"q10 to q1: {_fmt(drop[1])}; that minus original to q10: {_fmt(sharper[1])}",
+            **evaluation.seed_verdict(per_seed, outcome(drop[1], sharper[1]), cfg.seed_agreement),
+            "test": f"the 95 % interval of the q10 to q1 change lies wholly below -{m:g} (a loss beyond the margin) and "
+                    "that change exceeds the original to q10 change (its interval below 0): holds; the q10 to q1 "
+                    f"interval above -{m:g}, or the difference's interval above 0: does not hold; else undecided"}
+
+
+def _cluster_per_image(outputs: np.ndarray, labels: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: its silhouette value (the silhouette score is their mean) and its key margin."""
+    from sklearn.metrics import silhouette_samples
+
+    d = np.linalg.norm(outputs[:, None, :] - keys[None, :, :], axis=2)
+    own = d[np.arange(len(labels)), labels]
+    other = np.where(np.eye(len(keys), dtype=bool)[labels], np.inf, d).min(axis=1)
+    defined = 1 < len(np.unique(labels)) < len(labels)  # as embedding.cluster_metrics
+    sil = silhouette_samples(outputs, labels) if defined else np.full(len(labels), np.nan)
+    return sil, other - own
+
+
+def _claim_clusters(cfg, data_root, part) -> dict:
+    keys = key_memory(cfg).keys
+    runs = _seed_outputs(cfg, data_root)
+    low_levels = [lv for lv in levels(cfg) if lv != "original" and int(lv[1:]) <= 5]
+    measures = {}
+    for name, which in (("silhouette", 0), ("key margin", 1)):
+        for lv in low_levels:
+            diff = np.stack([_cluster_per_image(p[f"{part}_{lv}_outputs"], p[f"{part}_labels"], keys)[which]
+                             - _cluster_per_image(p[f"{part}_original_outputs"], p[f"{part}_labels"], keys)[which]
+                             for p in runs])
+            measures[(name, lv)] = _intervals(cfg, diff)
+
+    def outcome(intervals) -> str:
+        if all(v[2] < 0 for v in intervals):
+            return evaluation.HOLDS
+        if any(v[1] >= 0 for v in intervals):
+            return evaluation.FAILS
+        return evaluation.UNDECIDED
+
+    per_seed = [outcome([v[0][i] for v in measures.values()]) for i in range(cfg.seeds)]
+    return {"claim": "Class clusters lose density and merge at quality 5 and below",
+            "measured": "; ".join(f"{name} {lv}: {_fmt(v[1])}" for (name, lv), v in measures.items()),
+            **evaluation.seed_verdict(per_seed, outcome([v[1] for v in measures.values()]), cfg.seed_agreement),
+            "test": "the change from the original of each image's silhouette value and of its own-vs-other key margin "
+                    "has a 95 % interval wholly below 0 at every quality <= 5 (holds); any interval wholly at or above "
+                    "0 (does not hold); else undecided"}
 
 
 def claims(cfg: StudyAConfig, data_root=None, part: str = "val") -> list[dict]:
-    """The paper's three claims beside what we measured, each with a verdict computed from the run."""
+    """The paper's three claims beside what we measured on ``part``, each with a verdict across the
+    training seeds (:func:`hdmann.evaluation.seed_verdict`) computed from the run by the rule in ``test``."""
+    return [f(cfg, data_root, part) for f in (_claim_flat, _claim_drop, _claim_clusters)]
+
+
+def claims_table(cfg: StudyAConfig, data_root=None) -> list[dict]:
+    """The claims on the reporting half and on the test folder, side by side, with k-of-n seeds."""
+    by_part = {part: claims(cfg, data_root, part) for part in SPLITS}
     rows = []
-    flat = [accuracy_change(cfg, data_root, part, "original", lv) for lv in ("q50", "q20") if lv in levels(cfg)]
-    holds = all(low <= 0 <= high or d >= 0 for d, low, high in flat)
-    rows.append({"claim": "Accuracy stays flat from the original down to quality 20",
-                 "measured": "; ".join(f"{lv}: {d:+.3f} [{low:+.3f}, {high:+.3f}]"
-                                       for lv, (d, low, high) in zip(("q50", "q20"), flat)),
-                 "verdict": "holds" if holds else "does not hold",
-                 "test": "paired bootstrap 95 % interval of the accuracy change vs the original includes 0 (or the change is a gain)"})
-    d_hi, _, _ = accuracy_change(cfg, data_root, part, "original", "q10")
-    d_lo, low, high = accuracy_change(cfg, data_root, part, "q10", "q1")
-    holds = high < 0 and d_lo < d_hi
-    rows.append({"claim": "Accuracy drops sharply below quality 10",
-                 "measured": f"original to q10: {d_hi:+.3f}; q10 to q1: {d_lo:+.3f} [{low:+.3f}, {high:+.3f}]",
-                 "verdict": "holds" if holds else "does not hold",
-                 "test": "the q10 to q1 change is negative (95 % interval below 0) and larger than the original to q10 change"})
-    table = {r["level"]: r for r in cluster_table(cfg, data_root, part)}
-    low_levels = [lv for lv in levels(cfg) if lv != "original" and int(lv[1:]) <= 5]
-    worse = all(table[lv]["silhouette"] < table["original"]["silhouette"]
-                and table[lv]["key_margin"] < table["original"]["key_margin"] for lv in low_levels)
-    rows.append({"claim": "Class clusters lose density and merge at quality 5 and below",
-                 "measured": "silhouette " + ", ".join(f"{lv} {table[lv]['silhouette']:.3f}" for lv in ["original", *low_levels])
-                 + "; key margin " + ", ".join(f"{lv} {table[lv]['key_margin']:.2f}" for lv in ["original", *low_levels]),
-                 "verdict": "holds" if worse else "does not hold",
-                 "test": "silhouette and own-vs-other key margin at every quality <= 5 fall below the original's"})
+    for i, first in enumerate(by_part[SPLITS[0]]):
+        row = {"claim": first["claim"]}
+        for part in SPLITS:
+            c = by_part[part][i]
+            name = PART_NAMES[part]
+            row[f"{name}: measured"] = c["measured"]
+            row[f"{name}: seeds"] = evaluation.seed_wording(c)
+            row[f"{name}: verdict"] = c["verdict"]
+        row["rule"] = first["test"] + (f"; a verdict needs {first['needed']} of {first['seeds']} seeds to agree with "
+                                       "the seed-pooled test, else undecided")
+        rows.append(row)
     return rows
 
 
@@ -92,8 +194,9 @@ def leak_check(cfg: StudyAConfig, data_root=None) -> dict:
     """How many validation samples share an original image with the training part, or are a
     pixel-identical twin of one (0 unless ``paper_order``: the split groups identical images)."""
     split = split_data(cfg, data_root)
-    shared = np.isin(split["source_val"], split["source_train"])
+    source_val = np.concatenate([split["source_stop"], split["source_val"]])  # both halves
+    shared = np.isin(source_val, split["source_train"])
     groups = split["train_groups"]  # pixel-identical originals share a group
-    twin = np.isin(groups[split["source_val"]], groups[split["source_train"]]) & ~shared
+    twin = np.isin(groups[source_val], groups[split["source_train"]]) & ~shared
     return {"val_samples": int(len(shared)), "val_sharing_an_original": int(shared.sum()),
             "share": float(shared.mean()), "val_identical_to_a_train_original": int(twin.sum())}

@@ -15,7 +15,7 @@ import hdmann  # noqa: F401
 import keras
 from threadpoolctl import threadpool_limits
 
-from hdmann import compression, data, models, study_a, study_a_report, study_b, train
+from hdmann import compression, data, evaluation, models, study_a, study_a_report, study_b, train
 from hdmann.config import study_a_config, study_b_config
 from synthetic import isic_image, write_isic
 
@@ -221,8 +221,10 @@ def isic_root(tmp_path_factory):
 
 
 def _run_a(root):
+    for later_seed in study_a.seed_configs(CFG_A)[1:]:
+        study_a.predictions(later_seed, root)
     return {"split": study_a.split_data(CFG_A, root), "folder": study_a.train_model(CFG_A, root),
-            "pred": study_a.predictions(CFG_A, root)}
+            "pred": study_a.predictions(CFG_A, root), "root": root}
 
 
 @pytest.fixture(scope="module")
@@ -245,10 +247,13 @@ def run_a(isic_root, tmp_path_factory):
 def test_study_a_split(run_a):
     s = run_a["split"]
     assert s["x_train"].shape == (40, 16, 16, 3)  # 8 originals + 2 copies per class, at the model size
-    assert s["x_val"].shape == (8, 32, 32, 3)  # originals at the stored size
+    assert s["x_val"].shape == (4, 32, 32, 3)  # the reporting half: originals at the stored size
+    assert s["x_stop"].shape == (4, 32, 32, 3)  # the stopping half
     assert s["x_test"].shape == (16, 32, 32, 3)
     assert np.bincount(s["y_train"]).tolist() == [10] * 4
-    assert np.bincount(s["y_val"]).tolist() == [2] * 4
+    assert np.bincount(s["y_val"]).tolist() == [1] * 4
+    assert np.bincount(s["y_stop"]).tolist() == [1] * 4
+    assert not set(s["source_val"]) & set(s["source_stop"])
     assert run_a["leak"] == {"val_samples": 8, "val_sharing_an_original": 0, "share": 0.0,
                              "val_identical_to_a_train_original": 0}
     assert len(s["train_names"]) == 40 and len(s["test_names"]) == 16
@@ -317,7 +322,8 @@ def test_study_a_accuracy_table(run_a):
     assert study_a.levels(CFG_A) == levels
     assert [(r["split"], r["level"]) for r in rows] == [(p, lv) for p in ("val", "test") for lv in levels]
     for r in rows:
-        assert r["n"] == (8 if r["split"] == "val" else 16)
+        assert r["n"] == (4 if r["split"] == "val" else 16)
+        assert r["seeds"] == CFG_A.seeds and r["seed_min"] <= r["accuracy"] <= r["seed_max"]
         assert 0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1
         assert all(0 <= r[f"recall_{c}"] <= 1 for c in data.ISIC_CLASSES)
         assert r["quality"] == (100 if r["level"] == "original" else int(r["level"][1:]))
@@ -329,18 +335,21 @@ def test_study_a_accuracy_table(run_a):
     # accuracy is what the key memory says about the stored outputs
     memory = study_a.key_memory(CFG_A)
     pred = run_a["pred"]
-    guess = memory.predict(pred["test_q5_outputs"], CFG_A.distance)
-    assert by_level["q5"]["accuracy"] == pytest.approx(np.mean(guess == pred["test_labels"]))
+    hits = [memory.predict(study_a.predictions(c, run_a["root"])["test_q5_outputs"], CFG_A.distance)
+            == pred["test_labels"] for c in study_a.seed_configs(CFG_A)]
+    assert by_level["q5"]["accuracy"] == pytest.approx(np.mean(hits))  # the mean over the seeds
 
 
 def test_study_a_tsne_and_claims(run_a):
     tsne = run_a["tsne"]
     for level in study_a.levels(CFG_A):
-        assert tsne[f"{level}_points"].shape == (8, 2)
+        assert tsne[f"{level}_points"].shape == (4, 2)
         assert tsne[f"{level}_keys"].shape == (4, 2)
         assert np.all(np.isfinite(tsne[f"{level}_points"]))
     assert len(run_a["claims"]) == 3
-    assert all(c["verdict"] in ("holds", "does not hold") for c in run_a["claims"])
+    for c in run_a["claims"]:
+        assert c["verdict"] in evaluation.OUTCOMES and c["seeds"] == CFG_A.seeds
+        assert c["holds_in"] + c["fails_in"] + c["undecided_in"] == CFG_A.seeds
 
 
 # ------------------------------------------------------------------------ study B, tiny run
@@ -493,3 +502,26 @@ def test_study_b_max_films_below_n_folds_does_not_take_everyone(mias_root):
     patients = set(np.unique(sub.patient).tolist())
     assert len(patients) == 3  # the n_folds malignant patients, no more
     assert patients <= {1, 2, 3, 4}
+
+
+def test_stopping_and_reporting_halves_share_no_group_of_identical_images():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), 15)
+    groups = np.arange(60)
+    for a, b in ((0, 1), (2, 3), (20, 21), (22, 23), (40, 41), (58, 59)):  # pixel-identical pairs
+        groups[b] = groups[a]
+    stop, report = study_a.stopping_halves(labels, groups, 0.5, seed=int(rng.integers(100)))
+    assert len(stop) + len(report) == 60 and not set(stop) & set(report)
+    assert not set(groups[stop]) & set(groups[report])
+    assert np.bincount(labels[stop]).min() >= 6 and np.bincount(labels[report]).min() >= 6  # stratified
+    with pytest.raises(ValueError, match="too small"):
+        study_a.stopping_halves(np.array([0, 0]), np.array([0, 0]), 0.5, 0)
+
+
+def test_study_a_trains_on_the_stopping_half_and_reports_on_the_other(run_a):
+    s = run_a["split"]
+    groups = s["train_groups"]
+    assert not set(groups[s["source_val"]]) & set(groups[s["source_stop"]])
+    # the reported outputs are of the reporting half, in its order
+    assert len(run_a["pred"]["val_labels"]) == len(s["y_val"])
+    np.testing.assert_array_equal(run_a["pred"]["val_labels"], s["y_val"])
