@@ -29,7 +29,8 @@ from hdmann.stages import stage
 ISIC_OTHER = "isic-other"
 BREASTMNIST = "breastmnist"
 MIXED = "mixed"
-EVAL_PARTS = ("val", "test")
+EVAL_PARTS = ("val", "test")  # scored: the validation part's reporting half and the test folder
+STOP = "stop"  # the validation part's stopping half: early stopping only
 
 
 # --------------------------------------------------------------------------------------------
@@ -177,12 +178,13 @@ def train_set(bcfg: StudyABeyondConfig, level: str, data_root=None) -> dict:
                                               (), data_root),
        reads=lambda bcfg: [study_a.split_data.on(bcfg.study_a)])
 def eval_sets(bcfg: StudyABeyondConfig, data_root=None) -> dict:
-    """The validation part and test folder at every Study A level, at model size, and the
-    validation part mirrored (a change the model was trained to ignore)."""
+    """The validation part's reporting half and the test folder at every Study A level, at model
+    size, the reporting half mirrored (a change the model was trained to ignore), and the stopping
+    half at every level (what each chapter model's early stopping watches, never scored)."""
     cfg = bcfg.study_a
     split = study_a.split_data(cfg, data_root)
     out = {}
-    for part in EVAL_PARTS:
+    for part in EVAL_PARTS + (STOP,):
         for level in study_a.levels(cfg):
             out[f"{part}_{level}"] = _level_pixels(split[f"x_{part}"], level, cfg)
         out[f"{part}_labels"] = split[f"y_{part}"]
@@ -226,8 +228,8 @@ def budget(bcfg: StudyABeyondConfig, dims_sweep: bool = False, leave_out: bool =
     epochs = bcfg.max_epochs or bcfg.study_a.max_epochs
     patience = bcfg.study_a.patience if bcfg.patience is None else bcfg.patience
     own = bcfg.dim_max_epochs if dims_sweep else bcfg.leave_out_max_epochs if leave_out else None
-    if own is not None:
-        epochs, patience = own, min(patience, own)
+    if own is not None:  # patience below the budget, so that early stopping can act within it
+        epochs, patience = own, min(patience, max(own - 1, 0))
     return epochs, patience
 
 
@@ -275,8 +277,8 @@ _MODEL_FIELDS = tuple(f for f in study_a.MODEL_FIELDS if f not in ("hypervector_
 def trained_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str | None, max_epochs: int,
                   patience: int, data_root=None, *, folder: Path) -> None:
     """HD-MANN trained at one JPEG level (or ``mixed``), dimension ``dim``, optionally without the
-    class ``leave_out``, with early stopping on the validation part at the same level (originals
-    for ``mixed``). The folder holds model.keras, keys.npy and the history with epoch times."""
+    class ``leave_out``, with early stopping on the stopping half of the validation part at the
+    same level (originals for ``mixed``). The folder holds model.keras, keys.npy and the history with epoch times."""
     import keras
 
     from hdmann import models
@@ -287,7 +289,7 @@ def trained_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str
     names = _class_names(leave_out)
     memory = KeyMemory.for_classes(names, dim, cfg.key_seed)
     remap = np.array([names.index(c) if c in names else -1 for c in data.ISIC_CLASSES])
-    y_train, y_val = remap[split["y_train"]], remap[sets["val_labels"]]
+    y_train, y_val = remap[split["y_train"]], remap[sets[f"{STOP}_labels"]]
     keep_train, keep_val = y_train >= 0, y_val >= 0
     val_level = "original" if level == MIXED else level
     with train.seeded(cfg.train_seed):
@@ -295,9 +297,11 @@ def trained_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str
         model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
                       loss="mse")
     info = train.fit(model, training_images(bcfg, level, data_root)[keep_train], memory.targets(y_train[keep_train]),
-                     sets[f"val_{val_level}"][keep_val], memory.targets(y_val[keep_val]),
+                     sets[f"{STOP}_{val_level}"][keep_val], memory.targets(y_val[keep_val]),
                      batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, patience=cfg.patience,
-                     seed=cfg.train_seed)
+                     seed=cfg.train_seed, label=f"beyond: trained at {level}, D={dim}, "
+                                                f"{'all classes' if leave_out is None else 'without ' + leave_out}, "
+                                                f"seed {cfg.train_seed}")
     model.save(folder / "model.keras")
     np.save(folder / "keys.npy", memory.keys)
     (folder / "meta.json").write_text(json.dumps({"values": {**info, "classes": names}}))
@@ -368,7 +372,7 @@ def cross_entropy_model(bcfg: StudyABeyondConfig, data_root=None, *, folder: Pat
         model.compile(optimizer=keras.optimizers.AdamW(cfg.learning_rate, weight_decay=cfg.weight_decay),
                       loss="categorical_crossentropy")
     eye = np.eye(len(data.ISIC_CLASSES), dtype=np.float32)
-    info = train.fit(model, split["x_train"], eye[split["y_train"]], sets["val_original"], eye[sets["val_labels"]],
+    info = train.fit(model, split["x_train"], eye[split["y_train"]], sets[f"{STOP}_original"], eye[sets[f"{STOP}_labels"]],
                      batch_size=cfg.batch_size, max_epochs=cfg.max_epochs, patience=cfg.patience,
                      seed=cfg.train_seed)
     model.save(folder / "model.keras")
@@ -424,7 +428,8 @@ def model_outputs_on_everything(bcfg: StudyABeyondConfig, which: str, data_root=
     model = keras.saving.load_model(folder / "model.keras")
     split, sets, ood = study_a.split_data(bcfg.study_a, data_root), eval_sets(bcfg, data_root), ood_sets(bcfg, data_root)
     out = {name: train.predict(model, images).astype(np.float32)
-           for name, images in list(sets.items()) + list(ood.items()) if not name.endswith("labels")}
+           for name, images in list(sets.items()) + list(ood.items())
+           if not name.endswith("labels") and not name.startswith(f"{STOP}_")}
     orig = originals_index(split["source_train"])
     out["train_originals"] = train.predict(model, split["x_train"][orig]).astype(np.float32)
     out["train_originals_labels"] = split["y_train"][orig]
@@ -608,9 +613,16 @@ def colour_baseline(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     return out
 
 
+def seed_configs(bcfg: StudyABeyondConfig) -> list[StudyABeyondConfig]:
+    """The chapter's config once per training seed of Study A (:func:`hdmann.study_a.seed_configs`):
+    the train x test matrix, whose verdicts are stated across seeds, trains each row once per seed
+    (its originals row is then Study A's model of that seed). The first is ``bcfg`` itself."""
+    return [bcfg.replace(study_a=c) for c in study_a.seed_configs(bcfg.study_a)]
+
+
 def stage_calls(bcfg: StudyABeyondConfig) -> list:
     """Every stage the chapter reads (:mod:`hdmann.graph`)."""
-    calls = [outputs.on(bcfg, *model_request(bcfg, level)) for level in training_levels(bcfg)]
+    calls = [outputs.on(b, *model_request(b, level)) for b in seed_configs(bcfg) for level in training_levels(b)]
     calls += [outputs.on(bcfg, *model_request(bcfg, "original", dim, None, dims_sweep=True)) for dim in bcfg.dims]
     calls += [model_outputs_on_everything.on(bcfg, which) for which in FROZEN_MODELS]
     return calls + [class_addition.on(bcfg), saliency_agreement.on(bcfg), colour_baseline.on(bcfg)]

@@ -102,3 +102,50 @@ def test_rank_auroc_equals_scikit_learn_with_ties_and_imbalance():
         score = np.round(rng.normal(size=n) * rng.choice([1, 100]), int(rng.choice([0, 2])))  # many ties
         assert abs(evaluation.auroc(y, score) - roc_auc_score(y, score)) < 1e-12
     assert np.isnan(evaluation.auroc([1, 1, 1], [0.1, 0.2, 0.3]))
+
+
+# ------------------------------------------------------------------ verdicts across seeds
+def test_seed_image_interval_widens_when_seeds_disagree():
+    rng = np.random.default_rng(0)
+    hits = (rng.random((1, 200)) < 0.7).astype(float)
+    same = np.repeat(hits, 3, axis=0)  # three seeds that agree on every image
+    mean, low, high = evaluation.seed_image_ci(same, 500, 1)
+    assert mean == pytest.approx(hits.mean()) and low < mean < high
+    # one image bootstrap of the first seed is what resample_seeds=False gives for agreeing seeds
+    assert evaluation.seed_image_ci(same, 500, 1, resample_seeds=False) == pytest.approx((mean, low, high))
+    spread = np.stack([hits[0], (rng.random(200) < 0.4).astype(float), (rng.random(200) < 0.95).astype(float)])
+    m2, l2, h2 = evaluation.seed_image_ci(spread, 500, 1)
+    _, l3, h3 = evaluation.seed_image_ci(spread, 500, 1, resample_seeds=False)
+    assert m2 == pytest.approx(spread.mean())
+    assert h2 - l2 > 2 * (h3 - l3)  # seeds that disagree widen the interval a rerun should expect
+    with pytest.raises(ValueError, match="seeds x images"):
+        evaluation.seed_image_ci(np.zeros((2, 3, 4)))
+
+
+def test_non_inferiority_is_three_way_around_the_margin():
+    assert evaluation.non_inferiority(-0.03, 0.02, 0.05) == "holds"
+    assert evaluation.non_inferiority(-0.20, -0.08, 0.05) == "does not hold"
+    assert evaluation.non_inferiority(-0.08, 0.01, 0.05) == "undecided"
+    # an interval that includes 0 is not enough on its own: it must clear the margin
+    assert evaluation.non_inferiority(-0.09, 0.04, 0.05) == "undecided"
+    with pytest.raises(ValueError, match="margin"):
+        evaluation.non_inferiority(0, 1, -0.1)
+
+
+def test_a_verdict_needs_enough_seeds_to_agree_with_the_pooled_test():
+    assert evaluation.seeds_needed(3, 0.8) == 3 and evaluation.seeds_needed(5, 0.8) == 4
+    assert evaluation.seeds_needed(1, 0.8) == 1 and evaluation.seeds_needed(3, 0.0) == 1
+    v = evaluation.seed_verdict(["holds", "holds", "holds"], "holds", 0.8)
+    assert v["verdict"] == "holds" and v["holds_in"] == 3
+    v = evaluation.seed_verdict(["holds", "undecided", "holds"], "holds", 0.8)
+    assert v["verdict"] == "undecided" and v["holds_in"] == 2 and v["undecided_in"] == 1
+    assert evaluation.seed_wording(v) == "holds in 2 of 3 seeds (undecided in 1)"
+    assert evaluation.seed_verdict(["holds", "undecided", "holds"], "holds", 0.6)["verdict"] == "holds"
+    v = evaluation.seed_verdict(["does not hold"] * 4 + ["holds"], "does not hold", 0.8)
+    assert v["verdict"] == "does not hold" and v["fails_in"] == 4
+    assert evaluation.seed_verdict(["holds"] * 3, "undecided", 0.8)["verdict"] == "undecided"
+    assert evaluation.all_of(["holds", "holds"]) == "holds"
+    assert evaluation.all_of(["holds", "undecided"]) == "undecided"
+    assert evaluation.all_of(["undecided", "does not hold"]) == "does not hold"
+    with pytest.raises(ValueError, match="outcome"):
+        evaluation.seed_verdict(["yes"], "holds", 0.8)

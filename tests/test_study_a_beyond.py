@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from hdmann import saliency, study_a, study_a_beyond
+from hdmann import evaluation, saliency, study_a, study_a_beyond
 from hdmann import study_a_beyond_report as report
 from hdmann.config import study_a_beyond_config, study_a_config
 from hdmann.memory import KeyMemory
@@ -233,6 +233,32 @@ def test_tiny_train_on_compressed_is_seeded_and_reproducible(tmp_path, monkeypat
     assert not np.array_equal(first["q5"]["val_original"], first["mixed"]["val_original"])
     with pytest.raises(ValueError, match="not a training level"):
         study_a_beyond.train_hdmann(TINY, "q10", None, None, root)
+
+
+def test_matrix_verdicts_are_stated_across_seeds_each_paired_with_its_own_originals_model(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=10, test_per_class=4, size=32)
+    monkeypatch.setenv("HDMANN_CACHE", str(tmp_path / "cache"))
+    cfg = TINY.replace(mixed_training=False)
+    seeds = study_a_beyond.seed_configs(cfg)
+    assert [b.study_a.train_seed for b in seeds] == [c.train_seed for c in study_a.seed_configs(TINY_A)]
+    assert len(seeds) == TINY_A.seeds == 2
+    # each seed's originals row is that seed's Study A model
+    for b in seeds:
+        call = study_a_beyond._model_call(b, *study_a_beyond.model_request(b, "original"))
+        assert call.key(root) == study_a.train_model.on(b.study_a).key(root)
+    rows = report.matrix_verdicts(cfg, root)
+    assert [r["trained at"] for r in rows] == ["q5"]
+    r = rows[0]
+    assert r["gains at low quality"] in evaluation.OUTCOMES and r["no loss on originals"] in evaluation.OUTCOMES
+    assert r["seeds"] == 2 and r["needed"] == 2
+    # the pooled change on originals is the mean over seeds of each seed's paired change
+    per_seed = [np.mean(report._hits(b, study_a_beyond.hdmann_outputs(b, "q5", None, None, root), "original"))
+                - np.mean(report._hits(b, study_a_beyond.hdmann_outputs(b, "original", None, None, root), "original"))
+                for b in seeds]
+    assert r["change"] == pytest.approx(np.mean(per_seed))
+    cells = report.matrix_rows(cfg, root)
+    assert {c["seeds"] for c in cells} == {2} and all(c["seed_min"] <= c["accuracy"] <= c["seed_max"] for c in cells)
 
 
 def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path):
