@@ -1,4 +1,4 @@
-"""``hdmann book | run | status | check | fetch | info | compare | lab``: the same entry points with or without make."""
+"""``hdmann book | run | status | verdicts | check | fetch | info | compare | lab``: the same entry points with or without make."""
 from __future__ import annotations
 
 import argparse
@@ -103,6 +103,16 @@ def _status(args) -> int:
     return 0 if counts["cached"] == len(rows) else 1
 
 
+def _verdicts(args) -> int:
+    """Build the stages behind the Study A verdicts and write the verdicts to a results file."""
+    from hdmann import verdicts
+
+    from hdmann.config import parse_assignments
+
+    verdicts.build(args.profile, args.data_root, args.out, jobs=args.jobs, overrides=parse_assignments(args.set or ()))
+    return 0
+
+
 def _fetch(args) -> int:
     from hdmann import fetch
 
@@ -190,6 +200,14 @@ def main(argv=None) -> int:
         if name == "run":
             _graph_options(p)
         p.set_defaults(run=fn)
+    p = sub.add_parser("verdicts", help="build what the Study A verdicts read and write them to a results file "
+                                        "(compare two machines or CPU counts with hdmann compare)")
+    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
+    p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+    p.add_argument("--out", default=None, help="the results file (default _build/verdicts/<profile>-<N>cpu.json)")
+    p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config field, as for hdmann book --set")
+    p.add_argument("--jobs", type=int, default=None, help="stages built at once in local processes (default: the cores)")
+    p.set_defaults(run=_verdicts)
     p = sub.add_parser("check", help="decode every image once; list every bad file (exit 1 if any)")
     p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
     p.set_defaults(run=_check)
@@ -218,7 +236,7 @@ def main(argv=None) -> int:
     from hdmann.cache import CacheWriteError
     from hdmann.data import DataError
 
-    if args.command in ("run", "book"):
+    if args.command in ("run", "book", "verdicts"):
         interrupt_on_sigterm()
     try:
         return args.run(args)

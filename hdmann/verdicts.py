@@ -1,0 +1,85 @@
+"""The verdicts of the Study A chapters, gathered in one results file, to check that they survive
+another machine: ``hdmann verdicts`` builds only the stages they read and writes their outcomes
+(and the numbers behind them) in the results.json format, so ``hdmann compare`` says which moved.
+
+A model trained with another number of CPU threads is not the same model to the bit (XLA splits
+its sums by thread count, so an epoch's loss differs in the last digits and early stopping may pick
+another epoch); what must not change is a verdict. ``taskset -c 0 hdmann verdicts ...`` beside a
+plain run is the check (README, "Reproducing").
+"""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+from hdmann import stages
+from hdmann.config import study_a_beyond_config, study_a_config
+
+CHAPTER = "verdicts"
+
+
+def stage_calls(profile: str, overrides: dict | None = None) -> list[stages.Call]:
+    """The stages behind the verdicts: Study A's models and predictions over its seeds, and the
+    train x test matrix of Study A beyond over the same seeds."""
+    from hdmann import study_a, study_a_beyond
+
+    cfg = study_a_config(profile, overrides)
+    bcfg = study_a_beyond_config(profile, overrides)
+    calls = [study_a.predictions.on(c) for c in study_a.seed_configs(cfg)]
+    calls += [study_a_beyond.outputs.on(b, *study_a_beyond.model_request(b, level))
+              for b in study_a_beyond.seed_configs(bcfg) for level in study_a_beyond.training_levels(b)]
+    return calls
+
+
+def host() -> dict:
+    """What the numbers may depend on besides the code and data: the CPUs this process may use and
+    the instruction set."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return {"cpus": cpus, "machine": platform.machine(), "processor": platform.processor() or "unknown"}
+
+
+def values(profile: str, data_root=None, overrides: dict | None = None) -> list[dict]:
+    """Every verdict of the Study A claims (reporting half and test folder) and of the train x test
+    matrix, with the seed counts and the pooled effect behind each, as results.json values."""
+    from hdmann import study_a_beyond_report, study_a_report
+
+    cfg = study_a_config(profile, overrides)
+    bcfg = study_a_beyond_config(profile, overrides)
+    out = []
+
+    def add(name, value):
+        kind = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else "text"
+        out.append({"name": name, "chapter": CHAPTER, "profile": profile, "type": kind, "value": value})
+
+    for part in ("val", "test"):
+        for i, claim in enumerate(study_a_report.claims(cfg, data_root, part), start=1):
+            add(f"study_a_claim_{i}_{part}_verdict", claim["verdict"])
+            add(f"study_a_claim_{i}_{part}_seeds", "; ".join(claim["seed_outcomes"]))
+            add(f"study_a_claim_{i}_{part}_measured", claim["measured"])
+        for row in study_a_beyond_report.matrix_verdicts(bcfg, data_root, part):
+            level = row["trained at"]
+            add(f"beyond_{level}_{part}_gains", row["gains at low quality"])
+            add(f"beyond_{level}_{part}_no_loss", row["no loss on originals"])
+            add(f"beyond_{level}_{part}_gain", row["gain"])
+            add(f"beyond_{level}_{part}_change", row["change"])
+    for r in study_a_report.accuracy_table(cfg, data_root):
+        add(f"study_a_accuracy_{r['split']}_{r['level']}", r["accuracy"])
+    return out
+
+
+def build(profile: str, data_root=None, out: Path | None = None, *, jobs: int | None = None,
+          overrides: dict | None = None, log=print) -> Path:
+    """Build the stages behind the verdicts, then write them to ``out`` (results.json format)."""
+    from hdmann import data, results
+
+    root = data.resolve_data_root(data_root)
+    stages.run(stage_calls(profile, overrides), root, jobs=jobs, log=log)
+    record = {"host": host(), "note": "hdmann verdicts: the Study A verdicts only"}
+    path = Path(out or Path("_build") / "verdicts" / f"{profile}-{record['host']['cpus']}cpu.json")
+    results.write(path, profile, record, values(profile, root, overrides), [])
+    log(f"hdmann verdicts: {path} ({record['host']['cpus']} CPU(s) available to this process)")
+    return path
