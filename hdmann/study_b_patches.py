@@ -37,7 +37,8 @@ TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "pat
                              "patch_batch_size", "patch_learning_rate", "patch_lr_schedule", "patch_standardise",
                              "n_folds", "train_seed", "patch_levels",
                              "resnet_weights", "patch_head", "patch_weight_decay", "patch_batchnorm",
-                             "batchnorm_momentum")
+                             "batchnorm_momentum", "health_min_train_auroc", "health_retries")
+RETRY_SEED_STEP = 10_000  # a fold's retry r trains from seed + r * RETRY_SEED_STEP
 
 
 def level_name(ratio: int | None) -> str:
@@ -323,7 +324,11 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
 
     The entry holds each fold's model variables (``fold<k>.npz``) and ``scores.npz``: every patch's
     held-out score at every level (``NaN`` for patches outside the task); its values, per fold, the
-    training losses and the AUROC on the fold's own training patches seen as a test patch is."""
+    training losses and the AUROC on the fold's own training patches seen as a test patch is.
+
+    A fold model that did not learn (:func:`fold_health`: a collapsed or constant output) is
+    retrained from the next seed, up to ``health_retries`` times (:func:`fit_until_healthy`); every
+    attempt is recorded per fold, and one that never learned is kept and marked ``healthy: false``."""
     from hdmann import train
 
     _check_run(cfg, architecture, train_ratio, task)
@@ -338,30 +343,83 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     seed = cfg.train_seed + 100 * repeat
     epochs = cfg.patch_resnet_epochs if architecture == "resnet18" else cfg.patch_epochs
     sizes = [int(np.sum((fold != k) & (y >= 0))) for k in range(cfg.n_folds)]
-    reusable = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy",
-                                   _optimizer(cfg, _budget(cfg, epochs, sizes)), seed)
+    starts: dict[int, train.ReusableModel] = {}  # one compiled model per retry, made when first needed
+
+    def start(retry: int) -> train.ReusableModel:
+        if retry not in starts:
+            starts[retry] = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy",
+                                                _optimizer(cfg, _budget(cfg, epochs, sizes)),
+                                                seed + retry * RETRY_SEED_STEP)
+        return starts[retry]
+
     scores = {lv: np.full(len(p), np.nan, np.float32) for lv in tests}
     info = []
     for k in range(cfg.n_folds):
         fit_idx = np.flatnonzero((fold != k) & (y >= 0))
         test_idx = np.flatnonzero((fold == k) & (y >= 0))
-        model = reusable.reset()
-        with train.seeded(seed + k):
-            batches = _augmented_batches(train_cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size,
-                                         seed + k, cfg.patch_standardise)
-            timer = train.EpochTimer()
-            label = f"patches {architecture} trained at {train_ratio or 'original'}, repeat {repeat}, fold {k + 1}"
-            history = model.fit(batches, epochs=epochs, class_weight=train.class_weights(y[fit_idx]),
-                                callbacks=[timer, train.EpochLog(label, epochs)], verbose=0)
+        label = f"patches {architecture} trained at {train_ratio or 'original'}, repeat {repeat}, fold {k + 1}"
+
+        def attempt(retry: int):
+            model = start(retry).reset()
+            fold_seed = seed + k + retry * RETRY_SEED_STEP
+            with train.seeded(fold_seed):
+                batches = _augmented_batches(train_cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size,
+                                             fold_seed, cfg.patch_standardise)
+                timer = train.EpochTimer()
+                history = model.fit(batches, epochs=epochs, class_weight=train.class_weights(y[fit_idx]),
+                                    callbacks=[timer, train.EpochLog(label + (f", retry {retry}" if retry else ""),
+                                                                     epochs)], verbose=0)
+            seen = train.predict(model, model_input(centre(train_cuts[fit_idx], cfg.patch_size), cfg.patch_standardise), 64)
+            losses = [float(v) for v in history.history["loss"]]
+            return model, {"seed": fold_seed, "loss": losses, "epoch_seconds": timer.seconds,
+                           "train_auroc": evaluation.auroc(y[fit_idx], seen.ravel())}
+
+        model, record, attempts = fit_until_healthy(attempt, cfg.health_retries, cfg.health_min_train_auroc, label)
         np.savez(folder / f"fold{k}.npz", *model.get_weights())
         for lv, x in tests.items():
             scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patch_standardise), 64).ravel()
-        seen = train.predict(model, model_input(centre(train_cuts[fit_idx], cfg.patch_size), cfg.patch_standardise), 64)
-        info.append({"fold": k, "n_train": int(len(fit_idx)), "n_test": int(len(test_idx)),
-                     "loss": [float(v) for v in history.history["loss"]], "epoch_seconds": timer.seconds,
-                     "train_auroc": evaluation.auroc(y[fit_idx], seen.ravel())})
+        info.append({"fold": k, "n_train": int(len(fit_idx)), "n_test": int(len(test_idx)), **record,
+                     "attempts": attempts})
     np.savez(folder / "scores.npz", **scores, labels=y, fold=fold)
     (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
+
+
+def fold_health(train_auroc: float, losses, min_train_auroc: float) -> tuple[bool, str]:
+    """Did a fold model learn? Not when its training loss is not finite (diverged), nor when it
+    cannot rank its own training patches (seen as a test patch is): an AUROC below
+    ``min_train_auroc``, or undefined, is a collapsed or constant output. (True, "learned") or
+    (False, why)."""
+    losses = np.asarray(losses, dtype=float)
+    if losses.size == 0 or not np.all(np.isfinite(losses)):
+        return False, "its training loss is not finite (diverged)"
+    if not np.isfinite(train_auroc):
+        return False, "its training AUROC is undefined"
+    if train_auroc < min_train_auroc:
+        return False, (f"it ranks its own training patches at AUROC {train_auroc:.2f}, below {min_train_auroc:g} "
+                       f"(final training loss {losses[-1]:.2f}): a collapsed or constant output")
+    return True, "learned"
+
+
+def fit_until_healthy(attempt, retries: int, min_train_auroc: float, label: str = "fold"):
+    """``attempt(retry)`` -> (model, record) trains a fold model from retry ``retry``'s seed; it is
+    called again, up to ``retries`` times, while :func:`fold_health` says the model did not learn.
+    Returns the first healthy model (or the last one, when none learned) with its record, marked
+    ``healthy`` and ``retries``, and every attempt's record. Each retry is logged."""
+    from hdmann import progress
+
+    tries = []
+    for retry in range(retries + 1):
+        model, record = attempt(retry)
+        healthy, why = fold_health(record["train_auroc"], record["loss"], min_train_auroc)
+        tries.append({"retry": retry, "seed": record.get("seed"), "train_auroc": record["train_auroc"],
+                      "final_loss": record["loss"][-1] if record["loss"] else float("nan"),
+                      "healthy": healthy, "why": why})
+        if healthy:
+            break
+        progress.emit(f"{label}: did not learn ({why}); "
+                      + ("retraining from the next seed" if retry < retries else
+                         f"kept after {retries} retr{'y' if retries == 1 else 'ies'}, and named in the chapter"))
+    return model, {**record, "healthy": healthy, "retries": len(tries) - 1}, tries
 
 
 def scores(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,

@@ -421,6 +421,40 @@ def head_to_head(cfg: StudyBConfig, model: str = "cnn", other: str = "features",
             "delta": a_point - b_point, "delta_low": low, "delta_high": high}
 
 
+def health_table(cfg: StudyBConfig, data_root=None, architectures=sbp.ARCHITECTURES) -> list[dict]:
+    """Every fold model of every run: how many attempts it took to learn (:func:`hdmann.study_b_patches.fold_health`),
+    its training AUROC and final loss at the first try and in the end, and whether it learned."""
+    rows = []
+    for arch in architectures:
+        for level in sbp.train_levels(cfg, arch):
+            for r in range(repeats(cfg, arch, level)):
+                for f in sbp.run_info(cfg, arch, sbp.ratio_of(level), r, "malignant", data_root):
+                    tries = f.get("attempts") or [{"train_auroc": f["train_auroc"], "final_loss": f["loss"][-1],
+                                                    "healthy": True, "why": "learned"}]
+                    rows.append({"model": arch, "trained at": level, "repeat": r, "fold": f["fold"] + 1,
+                                 "attempts": len(tries), "first train AUROC": tries[0]["train_auroc"],
+                                 "first final loss": tries[0]["final_loss"], "train AUROC": f["train_auroc"],
+                                 "final loss": f["loss"][-1], "learned": bool(f.get("healthy", True)),
+                                 "why not": "; ".join(t["why"] for t in tries if not t["healthy"])})
+    return rows
+
+
+def health_summary(cfg: StudyBConfig, data_root=None, architectures=sbp.ARCHITECTURES) -> dict:
+    """Counts over :func:`health_table`: fold models that learned at the first try, that were
+    retrained, and that never learned (kept and named), with the rule as a sentence."""
+    rows = health_table(cfg, data_root, architectures)
+    retrained = [r for r in rows if r["attempts"] > 1]
+    return {"folds": len(rows), "first_try": sum(r["attempts"] == 1 and r["learned"] for r in rows),
+            "retrained": len(retrained), "recovered": sum(r["learned"] for r in retrained),
+            "unhealthy": sum(not r["learned"] for r in rows),
+            "named": ", ".join(f"{r['model']} at {r['trained at']}, repeat {r['repeat']}, fold {r['fold']}"
+                               for r in rows if not r["learned"]) or "none",
+            "rule": (f"a fold model learned when its training loss stays finite and it ranks its own training patches "
+                     f"at an AUROC of at least {cfg.health_min_train_auroc:g}; one that did not is retrained from the "
+                     f"next seed, up to {cfg.health_retries} times, and one that never learns is kept (dropping it "
+                     "would drop its patients from the held-out scores) and named here")}
+
+
 WELL_ABOVE_CHANCE = 0.6  # an interval whose lower end clears this is "well above chance"
 UNDERFIT_AUROC = 0.9  # a model ranking its own training patches below this has not fit them
 

@@ -140,7 +140,7 @@ def test_weighted_auroc_is_the_bootstrap_auroc():
     assert np.allclose(w.sum(1), 80) and np.all(w[:, ::2] == w[:, 1::2])  # a patient's rows move together
 
 
-def test_tiny_seeded_run_end_to_end(synthetic_root):
+def test_tiny_seeded_run_end_to_end(synthetic_root, monkeypatch):
     """Plan, compressed sets, a CNN run, baselines, saliency and sliding maps on synthetic films; the
     same seed gives the same scores, and a patient's patches share a fold in every repeat."""
     cfg = study_b_config("smoke", max_films=None, patch_size=32, patch_shift=2, patch_levels=(100,),
@@ -158,12 +158,46 @@ def test_tiny_seeded_run_end_to_end(synthetic_root):
     assert np.array_equal(first["original"], again["original"], equal_nan=True)
     fit = report.training_fit(cfg, "cnn", "original", synthetic_root)
     assert fit["folds"] == cfg.n_folds and 0 <= fit["train_auroc"] <= 1 and fit["final_loss"] > 0
+    health = report.health_table(cfg, synthetic_root, ("cnn",))
+    assert len(health) == cfg.n_folds * cfg.patch_repeats and all(h["attempts"] >= 1 for h in health)
+    # a check no fold model passes: each is retrained health_retries times, then kept and named
+    monkeypatch.setattr(study_b_patches, "fold_health", lambda auroc, losses, bar: (False, "collapsed (test)"))
+    strict = cfg.replace(health_retries=1)
+    info = study_b_patches.run_info(strict, "cnn", None, 0, "malignant", synthetic_root)
+    assert all(len(f["attempts"]) == 2 and f["healthy"] is False for f in info)
+    assert [t["seed"] for t in info[0]["attempts"]] == [strict.train_seed, strict.train_seed + 10_000]
+    summary = report.health_summary(strict, synthetic_root, ("cnn",))
+    assert summary["unhealthy"] == summary["retrained"] == cfg.n_folds and summary["first_try"] == 0
     perf = report.performance(cfg, "features", "a", "malignant", synthetic_root)
     assert [r["level"] for r in perf] == ["original", "cr100"] and perf[0]["delta"] == 0
     sal = study_b_patches.patch_saliency(cfg, None, synthetic_root)
     assert sal["gradcam_maps"].shape[1:] == (32, 32)
     slide = study_b_patches.sliding_maps(cfg, 100, synthetic_root)
     assert slide["maps"].shape[0] == 1 and slide["hit"].shape == (1,)
+
+
+def test_health_check_catches_a_collapsed_fold():
+    # the collapse seen in a quick build: loss ~7.9 at the end, training AUROC 0.50 (a constant output)
+    collapsed = study_b_patches.fold_health(0.50, [0.69, 3.2, 7.9], 0.6)
+    assert collapsed[0] is False and "collapsed or constant" in collapsed[1]
+    assert study_b_patches.fold_health(float("nan"), [0.7, 0.6], 0.6)[0] is False
+    assert study_b_patches.fold_health(0.95, [0.7, float("nan")], 0.6) == (False, "its training loss is not finite (diverged)")
+    assert study_b_patches.fold_health(0.93, [0.69, 0.41, 0.30], 0.6) == (True, "learned")
+
+
+def test_a_fold_that_did_not_learn_is_retrained_from_the_next_seed_and_named_if_it_never_does():
+    calls = []
+
+    def attempt(retry):  # collapses from its first seed, learns from the second
+        calls.append(retry)
+        return f"model{retry}", {"seed": 7 + retry * 10_000, "loss": [0.7, 7.9] if retry == 0 else [0.7, 0.3],
+                                 "train_auroc": 0.5 if retry == 0 else 0.9}
+
+    model, record, tries = study_b_patches.fit_until_healthy(attempt, 2, 0.6)
+    assert calls == [0, 1] and model == "model1" and record["healthy"] and record["retries"] == 1
+    assert [t["healthy"] for t in tries] == [False, True] and tries[0]["final_loss"] == 7.9
+    never = study_b_patches.fit_until_healthy(lambda r: (r, {"loss": [7.9], "train_auroc": 0.5}), 2, 0.6)
+    assert never[0] == 2 and never[1]["healthy"] is False and len(never[2]) == 3
 
 
 @pytest.mark.parametrize("bad", [dict(negative_scheme="random"), dict(patch_size=100), dict(patch_train_levels=(7,)),
