@@ -39,6 +39,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sys
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -236,7 +237,7 @@ class Stage:
                 "(`hdmann book` does that for every chapter it renders)")
         kwargs = call.kwargs
         params = self.parameters(call.cfg, data_root, kwargs)
-        meta = {"_stage": {"name": self.name, "args": kwargs, "config": _config_record(call.cfg),
+        meta = {"_stage": {"name": self.name, "args": kwargs, "config": _config_record(call.cfg), "host": host_record(),
                            "code": list(code_closure(self.module)), "reads": [c.key(data_root) for c in call.reads()]}}
         if self.writes_folder:
             return cache.cached_dir(self.name, params,
@@ -317,6 +318,35 @@ def plan(calls, data_root=None) -> dict[str, Node]:
         for c in calls:
             visit(c)
     return nodes
+
+
+def host_record() -> dict:
+    """Where an entry was built: the CPUs this process may use, the instruction set, the CPU model
+    and JAX's backend. Recorded in the entry, not hashed into its key: a model trained with another
+    thread count or instruction set is another computation of the same thing (XLA splits its sums
+    by thread count, so the last bits differ and early stopping may stop elsewhere), and one cache
+    is meant to be shared by every machine of a cluster. The book's verdicts are built to survive
+    that difference (seeds, margins, ``hdmann verdicts``); its bits are not."""
+    import platform
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    record = {"cpus": cpus, "machine": platform.machine()}
+    try:
+        from hdmann.provenance import _cpu_name
+
+        record["cpu"] = _cpu_name()
+    except Exception:  # noqa: BLE001  (a record, never a reason to fail a build)
+        pass
+    jax = sys.modules.get("jax")  # only where the stage used it: importing JAX costs seconds
+    if jax is not None:
+        try:
+            record["jax_backend"] = jax.default_backend()
+        except Exception:  # noqa: BLE001
+            pass
+    return record
 
 
 def _config_record(cfg) -> Any:

@@ -118,6 +118,18 @@ def test_run_builds_each_stage_once_and_status_follows(isolated_cache, tmp_path,
     assert stages.status([total.on(ToyConfig(value=4))])[0]["state"] == "missing"
 
 
+def test_an_entry_records_the_host_it_was_built_on_but_its_key_does_not(isolated_cache, monkeypatch):
+    cfg = ToyConfig(value=5)
+    key = numbers.on(cfg, "a").key()
+    stages.run([numbers.on(cfg, "a")], jobs=1, log=lambda *_: None)
+    meta = json.loads((numbers.on(cfg, "a").folder() / cache.META).read_text())
+    host = meta["_stage"]["host"]
+    assert host["cpus"] == len(os.sched_getaffinity(0)) and host["machine"]
+    # another CPU count keys the same entry: a cluster of unlike machines shares one cache
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    assert stages.host_record()["cpus"] == 1 and numbers.on(cfg, "a").key() == key
+
+
 def test_read_only_mode_names_the_missing_stage_and_its_command(monkeypatch):
     monkeypatch.setenv(stages.READONLY_ENV, "1")
     with pytest.raises(stages.StageMissing, match=r"toy/numbers\[smoke, part='a'\].*hdmann run toy/numbers --profile smoke"):

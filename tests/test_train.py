@@ -525,3 +525,48 @@ def test_study_a_trains_on_the_stopping_half_and_reports_on_the_other(run_a):
     # the reported outputs are of the reporting half, in its order
     assert len(run_a["pred"]["val_labels"]) == len(s["y_val"])
     np.testing.assert_array_equal(run_a["pred"]["val_labels"], s["y_val"])
+
+
+_VERDICTS_IN_A_CHILD = """
+import json, os, sys
+from hdmann import study_a, study_a_report
+from hdmann.config import study_a_config
+cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=20, max_epochs=3, patience=1,
+                     hypervector_dim=64, dense_units=32, conv_filters=(4, 8), batch_size=8, bootstrap_samples=200,
+                     max_images_per_class=None, max_test_images_per_class=None)
+root = sys.argv[1]
+weights = []
+for c in study_a.seed_configs(cfg):
+    model, info = study_a.load_model(c, root)
+    weights.append(float(sum(abs(w).sum() for w in model.get_weights())))
+out = {"cpus": len(os.sched_getaffinity(0)), "weights": weights,
+       "verdicts": [[c["verdict"], c["pooled"]] for part in ("val", "test") for c in study_a_report.claims(cfg, root, part)]}
+print("RESULT " + json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+def test_the_verdicts_agree_when_the_same_graph_is_built_on_one_cpu_and_on_two(tmp_path):
+    """XLA splits its sums by thread count, so a model trained on one CPU is not the two-CPU model to
+    the bit; the verdicts, stated across seeds with margins, must not move. Each build runs in its own
+    process and cache, one pinned to a single CPU (as ``taskset -c 0``)."""
+    import os
+    import subprocess
+    import sys
+
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("needs two CPUs to compare a one-CPU build with a two-CPU build")
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=16, test_per_class=6, size=32)
+    results = {}
+    for n in (1, 2):
+        env = {**os.environ, "HDMANN_CACHE": str(tmp_path / f"cache{n}")}
+        pin = set(cpus[:n])
+        done = subprocess.run([sys.executable, "-c", _VERDICTS_IN_A_CHILD, str(root)], env=env, capture_output=True,
+                              text=True, timeout=600, preexec_fn=lambda pin=pin: os.sched_setaffinity(0, pin))
+        assert done.returncode == 0, done.stderr[-3000:]
+        line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+        results[n] = json.loads(line[len("RESULT "):])
+    assert results[1]["cpus"] == 1 and results[2]["cpus"] == 2
+    assert results[1]["verdicts"] == results[2]["verdicts"]
