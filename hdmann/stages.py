@@ -193,8 +193,23 @@ def _changed_fields(cfg) -> dict:
         except (AttributeError, ValueError):
             continue
         if type(default) is type(cfg):
-            return {f: getattr(cfg, f) for f in cfg.to_dict() if getattr(cfg, f) != getattr(default, f)}
+            return _differences(cfg, default)
     return {}
+
+
+def _differences(cfg, default, prefix: str = "") -> dict:
+    """Fields of ``cfg`` that differ from ``default``; a nested config shows only its own changed
+    fields (``study_a.train_seed=1003``), not its whole repr."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        mine, theirs = getattr(cfg, f.name), getattr(default, f.name)
+        if mine == theirs:
+            continue
+        if dataclasses.is_dataclass(mine) and type(mine) is type(theirs):
+            out.update(_differences(mine, theirs, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = mine
+    return out
 
 
 class Stage:
