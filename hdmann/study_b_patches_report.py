@@ -399,6 +399,36 @@ def selected_variant(rows: list[dict]) -> dict:
             f"{SELECTION_TIE} of it with fewer parameters wins"}
 
 
+def nested_choice(selections: dict[str, dict], n_folds: int) -> list[dict]:
+    """Strictly nested selection: for each outer fold k, the variant that :func:`selected_variant`'s
+    rule picks from the inner-validation scores computed inside fold k's own training patients
+    (``outer_fold == k``) alone. Those rows are never fold k's test patches, and no other fold's inner
+    scores vote for fold k (they hold fold k's test patients). ``selections``: variant ->
+    :func:`hdmann.study_b_patches.selection` output."""
+    rows = []
+    for k in range(n_folds):
+        candidates = []
+        for variant, s in selections.items():
+            mine = s["outer_fold"] == k
+            y, score = s["labels"][mine], s["score"][mine].astype(np.float64)
+            auc = evaluation.auroc(y, score) if len(np.unique(y)) == 2 else float("nan")
+            candidates.append({"variant": variant, "inner_auroc": auc, "params": int(s["params"])})
+        scored = [c for c in candidates if np.isfinite(c["inner_auroc"])]
+        chosen = selected_variant(scored)["variant"] if scored else "none (no malignant inner patch)"
+        rows.append({"outer fold": k + 1, "chosen": chosen,
+                     **{f"{c['variant']} inner AUROC": c["inner_auroc"] for c in candidates}})
+    return rows
+
+
+def nested_selection(cfg: StudyBConfig, data_root=None) -> dict:
+    """:func:`nested_choice` on this profile's variants, and in how many outer folds it picks the
+    configured CNN (the one every run trains)."""
+    rows = nested_choice({v: sbp.selection(cfg, v, data_root) for v in cfg.patch_select_variants}, cfg.n_folds)
+    configured = configured_variant(cfg)
+    return {"rows": rows, "configured": configured or "none of the tried variants",
+            "agree": sum(r["chosen"] == configured for r in rows), "folds": len(rows)}
+
+
 def configured_variant(cfg: StudyBConfig) -> str | None:
     from hdmann.config import PATCH_CNN_VARIANTS
 

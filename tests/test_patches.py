@@ -128,6 +128,30 @@ def test_no_patient_in_two_folds_real_mias(data_root):
         assert len(fit) + len(val) == np.sum(fold != k)
 
 
+def test_the_nested_selection_of_fold_k_reads_only_fold_ks_own_inner_scores():
+    rng = np.random.default_rng(0)
+    n_folds, per = 5, 40
+    outer = np.repeat(np.arange(n_folds), per)
+    labels = np.tile(np.r_[np.ones(10, int), np.zeros(per - 10, int)], n_folds)
+
+    def selection(quality, params):  # scores that separate the classes by `quality` in each fold
+        q = np.asarray(quality, float)[outer]
+        return {"score": labels * q + rng.normal(0, 1, len(labels)), "labels": labels, "outer_fold": outer,
+                "params": np.int64(params)}
+
+    good_in_fold_2 = {"a": selection([3, 3, 0, 3, 3], 100), "b": selection([0, 0, 3, 0, 0], 100)}
+    rows = report.nested_choice(good_in_fold_2, n_folds)
+    assert [r["chosen"] for r in rows] == ["a", "a", "b", "a", "a"]
+    # scrambling every other fold's inner scores changes nothing for fold 2: they never vote for it
+    scrambled = {v: {**s, "score": np.where(outer == 2, s["score"], rng.normal(0, 1, len(labels)))}
+                 for v, s in good_in_fold_2.items()}
+    assert report.nested_choice(scrambled, n_folds)[2]["chosen"] == "b"
+    # a tie within SELECTION_TIE goes to the smaller model
+    twins = {"big": selection([3] * 5, 200), "small": {**selection([3] * 5, 50)}}
+    twins["small"]["score"] = twins["big"]["score"].copy()
+    assert {r["chosen"] for r in report.nested_choice(twins, n_folds)} == {"small"}
+
+
 def test_weighted_auroc_is_the_bootstrap_auroc():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 80)
