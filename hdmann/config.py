@@ -307,6 +307,9 @@ class StudyBConfig(_Config):
     max_normal_films: int | None = None  # normal films that may give negatives (None: all)
     feature_c: float = unstated(1.0, "inverse L2 strength of the feature baseline (scikit-learn's default)", scope="patches")
     sliding_stride: int = unstated(32, "step of the sliding-window map over a whole film", scope="patches")
+    flat_auroc_margin: float = unstated(0.05, "non-inferiority margin of 'flat' in AUROC: a loss under 0.05 "
+                                        "counts as none (the paper's 0.87 'up to 5K' reads a curve by eye)",
+                                        scope="patches")
     health_min_train_auroc: float = unstated(
         0.6, "a fold model that ranks its own training patches below this AUROC did not learn (a collapsed or "
         "constant output: one quick fold ended at loss 7.9, AUROC 0.50) and is retrained with the next seed",
@@ -358,6 +361,7 @@ class StudyBConfig(_Config):
         _in_range("sliding_stride", self.sliding_stride, 4, 512)
         _in_range("sliding_films", self.sliding_films, 0, 322)
         _in_range("health_min_train_auroc", self.health_min_train_auroc, 0.0, 1.0)
+        _in_range("flat_auroc_margin", self.flat_auroc_margin, 0.0, 0.5)
         _in_range("health_retries", self.health_retries, 0, 20)
         _in_range("breast_threshold", self.breast_threshold, 0, 254)
         if self.patch_head not in ("flatten", "gap"):

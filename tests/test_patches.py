@@ -342,3 +342,22 @@ def test_cosine_schedule_falls_to_zero_and_restarts_every_fold():
     assert int(opt.iterations) == 0 and np.isclose(float(opt.learning_rate), 1e-3)
     constant = study_b_patches._optimizer(cfg.replace(patch_lr_schedule="constant"), budget)
     assert np.isclose(float(constant.learning_rate), 1e-3)
+
+
+def test_the_flat_then_drop_verdict_places_levels_by_the_achieved_ratio_and_uses_a_margin():
+    def row(level, d, low, high):
+        return {"level": level, "delta": d, "delta_low": low, "delta_high": high}
+
+    rows = [row("original", 0, 0, 0), row("cr1000", -0.01, -0.04, 0.02), row("cr5000", -0.02, -0.045, 0.01),
+            row("cr11000", -0.15, -0.25, -0.06)]
+    # the 11,000:1 target reached only 6,700:1 on the films: it is not read as 11K, so no level tests the drop
+    floor = {"original": 1.0, "cr1000": 990.0, "cr5000": 4900.0, "cr11000": 6700.0}
+    v = report.verdict_flat_then_drop(rows, floor, 0.05)
+    assert v["verdict"].startswith("not testable here") and "6,700:1" in v["verdict"]
+    reached = {**floor, "cr11000": 10_800.0}
+    assert report.verdict_flat_then_drop(rows, reached, 0.05)["verdict"] == "holds"
+    # an interval that includes 0 but reaches below -margin is not "flat": undecided
+    wide = [*rows[:2], row("cr5000", -0.03, -0.09, 0.02), rows[3]]
+    assert report.verdict_flat_then_drop(wide, reached, 0.05)["verdict"] == "undecided"
+    lost = [*rows[:2], row("cr5000", -0.2, -0.3, -0.1), rows[3]]
+    assert report.verdict_flat_then_drop(lost, reached, 0.05)["verdict"] == "does not hold"
