@@ -250,14 +250,36 @@ def saliency_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
     return rows
 
 
+def sliding_chance(s: dict, circles: list[list], stride: int) -> np.ndarray:
+    """Per film, the hit rate of a peak placed at random among the film's windows (the grid cells
+    inside the breast): the share of those window centres that lie in a malignant circle within half
+    a stride, the same test a peak must pass. ``s``: a :func:`hdmann.study_b_patches.sliding_maps`
+    output; ``circles``: each film's malignant lesions (``x``, ``y``, ``radius``)."""
+    grid = s["grid"]
+    xs, ys = np.meshgrid(grid, grid)  # maps are indexed [row = y, column = x]
+    out = []
+    for grid_map, film_circles in zip(s["maps"], circles):
+        inside = np.isfinite(grid_map)
+        near = np.zeros_like(inside)
+        for c in film_circles:
+            near |= np.hypot(xs - c.x, ys - c.y) <= c.radius + stride / 2
+        out.append(float(np.mean(near[inside])) if inside.any() else float("nan"))
+    return np.array(out)
+
+
 def sliding_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Per level: how often the map's peak falls in a malignant circle, with a bootstrap interval over
+    films, beside the chance of a random window doing so (:func:`sliding_chance`, mean over films)."""
     from hdmann.saliency import bootstrap_mean_ci
 
+    mias = sbp.study_b.films(cfg, data_root)
     rows = []
     for level in sbp.levels(cfg):
         s = sbp.sliding_maps(cfg, sbp.ratio_of(level), data_root)
+        circles = [[les for les in mias.lesions[mias.names[i]] if les.severity == "malignant"] for i in s["films"]]
         m, low, high = bootstrap_mean_ci(s["hit"], cfg.bootstrap_samples, cfg.bootstrap_seed)
-        rows.append({"level": level, "films": int(len(s["hit"])), "hit_rate": m, "hit_low": low, "hit_high": high})
+        rows.append({"level": level, "films": int(len(s["hit"])), "hit_rate": m, "hit_low": low, "hit_high": high,
+                     "chance": float(np.nanmean(sliding_chance(s, circles, cfg.sliding_stride)))})
     return rows
 
 

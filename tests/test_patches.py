@@ -361,3 +361,17 @@ def test_the_flat_then_drop_verdict_places_levels_by_the_achieved_ratio_and_uses
     assert report.verdict_flat_then_drop(wide, reached, 0.05)["verdict"] == "undecided"
     lost = [*rows[:2], row("cr5000", -0.2, -0.3, -0.1), rows[3]]
     assert report.verdict_flat_then_drop(lost, reached, 0.05)["verdict"] == "does not hold"
+
+
+def test_sliding_chance_is_the_circles_share_of_the_breast_windows():
+    from types import SimpleNamespace
+
+    grid = np.arange(0, 100, 10)
+    maps = np.full((1, 10, 10), np.nan)
+    maps[0, :, :5] = 0.3  # the breast: the left half of the grid (x < 50)
+    circle = SimpleNamespace(x=20.0, y=40.0, radius=6.0)  # with half a stride (5): within 11 px
+    chance = report.sliding_chance({"grid": grid, "maps": maps}, [[circle]], stride=10)
+    xs, ys = np.meshgrid(grid, grid)
+    near = (np.hypot(xs - 20, ys - 40) <= 11) & (xs < 50)
+    assert chance[0] == pytest.approx(near.sum() / 50) and 0 < chance[0] < 0.2
+    assert np.isnan(report.sliding_chance({"grid": grid, "maps": np.full((1, 10, 10), np.nan)}, [[circle]], 10)[0])
