@@ -235,13 +235,31 @@ def balance(cfg: StudyBConfig, data_root=None) -> list[dict]:
              "edge_sd": float(p.edge[p.kind == k].std())} for k in ("malignant", "benign", "normal")]
 
 
+def centre_energy(size: int, radii, sigma_share: float) -> np.ndarray:
+    """Energy inside each lesion's circle (centred in the patch, as every lesion patch is) of a
+    centre-biased map: a Gaussian on the patch centre with SD ``sigma_share`` x ``size``. A saliency
+    map that only looks at the middle of the patch scores this much without seeing the lesion."""
+    from hdmann import saliency as sal
+
+    c = (size - 1) / 2
+    yy, xx = np.mgrid[0:size, 0:size]
+    blob = np.exp(-((xx - c) ** 2 + (yy - c) ** 2) / (2 * (sigma_share * size) ** 2))
+    return np.array([sal.energy_inside(blob, sal.circle_mask((size, size), c, c, r, original_size=size)) for r in radii])
+
+
 def saliency_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Per trained level: energy inside the circle and pointing-game hits of Grad-CAM and input
+    gradients with bootstrap intervals, beside two maps that never saw the patch: a uniform one (the
+    circle's share of the patch) and a centre-biased one (:func:`centre_energy`)."""
     from hdmann.saliency import bootstrap_mean_ci
 
+    plan = sbp.patch_plan(cfg, data_root)
     rows = []
     for level in train_levels(cfg, "cnn"):
         s = sbp.patch_saliency(cfg, sbp.ratio_of(level), data_root)
-        row = {"level": level, "patches": int(len(s["index"])), "uniform_baseline": float(np.mean(s["circle_share"]))}
+        centre = centre_energy(cfg.patch_size, plan.radius[s["index"]], cfg.saliency_centre_sigma)
+        row = {"level": level, "patches": int(len(s["index"])), "uniform_baseline": float(np.mean(s["circle_share"])),
+               "centre_baseline": float(np.mean(centre))}
         for method in ("gradcam", "gradient"):
             for score in ("energy", "hit"):
                 m, low, high = bootstrap_mean_ci(s[f"{method}_{score}"], cfg.bootstrap_samples, cfg.bootstrap_seed)
@@ -335,10 +353,13 @@ def verdict_saliency(rows: list[dict], method: str = "gradcam") -> dict:
     """The paper: maps cover the lesion up to 5K and miss it at 10K-11K."""
     low = [r for r in rows if _target(r["level"]) <= 5000]
     high = [r for r in rows if _target(r["level"]) >= 10000]
-    covers = bool(low) and all(r[f"{method}_energy_low"] > r["uniform_baseline"] for r in low)
+    def bar(r) -> float:  # the stronger of the two maps that never saw the patch
+        return max(r["uniform_baseline"], r.get("centre_baseline", 0.0))
+
+    covers = bool(low) and all(r[f"{method}_energy_low"] > bar(r) for r in low)
     low_mean = float(np.mean([r[f"{method}_energy"] for r in low])) if low else float("nan")
     misses = bool(high) and all(r[f"{method}_energy_high"] < low_mean or r[f"{method}_energy_low"]
-                                <= r["uniform_baseline"] for r in high)
+                                <= bar(r) for r in high)
     if not low:
         verdict = "not testable here"
     elif not high:
@@ -346,9 +367,10 @@ def verdict_saliency(rows: list[dict], method: str = "gradcam") -> dict:
     else:
         verdict = "holds" if covers and misses else "does not hold"
     return {"verdict": verdict, "covers": covers, "misses": misses if high else None,
-            "rule": "the 95 % interval of Grad-CAM's energy inside the circle lies above a uniform map's share at "
-                    "every trained level up to 5,000:1, and at 10,000:1-11,000:1 it falls below the low-level mean or "
-                    "to the uniform share; without a trained level at 10K-11K only the first half is tested"}
+            "rule": "the 95 % interval of Grad-CAM's energy inside the circle lies above both a uniform map's share and a "
+                    "centre-biased map's energy (a Gaussian on the patch centre) at every trained level up to 5,000:1, "
+                    "and at 10,000:1-11,000:1 it falls below the low-level mean or to those baselines; without a "
+                    "trained level at 10K-11K only the first half is tested"}
 
 
 def verdict_robustness(rows: list[dict]) -> dict:

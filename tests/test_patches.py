@@ -375,3 +375,12 @@ def test_sliding_chance_is_the_circles_share_of_the_breast_windows():
     near = (np.hypot(xs - 20, ys - 40) <= 11) & (xs < 50)
     assert chance[0] == pytest.approx(near.sum() / 50) and 0 < chance[0] < 0.2
     assert np.isnan(report.sliding_chance({"grid": grid, "maps": np.full((1, 10, 10), np.nan)}, [[circle]], 10)[0])
+
+
+def test_a_centre_biased_map_beats_a_uniform_one_on_centred_circles():
+    size = 96
+    radii = np.array([8.0, 30.0, 60.0])
+    energy = report.centre_energy(size, radii, 0.25)
+    uniform = np.array([np.pi * min(r, size / 2) ** 2 / size**2 for r in radii])
+    assert np.all(np.diff(energy) > 0) and energy[-1] == pytest.approx(1.0, abs=0.02)
+    assert np.all(energy[:2] > uniform[:2])  # the bar a saliency map must clear is higher than uniform
