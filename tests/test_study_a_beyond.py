@@ -320,3 +320,12 @@ def test_addition_rows_give_every_rule_and_the_probe_per_k_and_level():
     assert full["mean-hamming"]["new_accuracy"] == 0.0  # the soft key under Hamming: never nearest
     assert full["mean-l2"]["old_before"] == 1.0 and np.isnan(full["probe"]["self_nearest"])
     assert all(r["draws"] == (1 if r["all"] or r["method"] == "probe" else 2) for r in rows)
+
+
+def test_the_softmax_check_explains_a_backwards_auroc_as_an_inverted_score():
+    fine = [{"task": "near", "auroc": 0.7, "auroc_reversed": 0.3, "max_softmax_in": 0.8, "max_softmax_out": 0.6}]
+    assert "right way round" in report.softmax_wording(fine)
+    backwards = fine + [{"task": "far: BreastMNIST vs isic4", "auroc": 0.06, "auroc_reversed": 0.94,
+                         "max_softmax_in": 0.81, "max_softmax_out": 0.99}]
+    text = report.softmax_wording(backwards)
+    assert "inverted" in text and "0.990" in text and "0.810" in text and "near:" not in text
