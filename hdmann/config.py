@@ -310,6 +310,8 @@ class StudyBConfig(_Config):
     saliency_centre_sigma: float = unstated(
         0.25, "the centre-biased reference map: a Gaussian on the patch centre (where every lesion sits) with this "
         "SD as a share of the patch side; a saliency map must beat it, not only a uniform map", scope="patches")
+    seed_agreement: float = unstated(0.8, "share of the training seeds (rounded up) that must reach the pooled "
+                                     "outcome on their own for a verdict of holds or does not hold", scope="patches")
     flat_auroc_margin: float = unstated(0.05, "non-inferiority margin of 'flat' in AUROC: a loss under 0.05 "
                                         "counts as none (the paper's 0.87 'up to 5K' reads a curve by eye)",
                                         scope="patches")
@@ -365,6 +367,7 @@ class StudyBConfig(_Config):
         _in_range("sliding_films", self.sliding_films, 0, 322)
         _in_range("health_min_train_auroc", self.health_min_train_auroc, 0.0, 1.0)
         _in_range("flat_auroc_margin", self.flat_auroc_margin, 0.0, 0.5)
+        _in_range("seed_agreement", self.seed_agreement, 0.0, 1.0)
         _in_range("saliency_centre_sigma", self.saliency_centre_sigma, 0.01, 10.0)
         _in_range("health_retries", self.health_retries, 0, 20)
         _in_range("breast_threshold", self.breast_threshold, 0, 254)

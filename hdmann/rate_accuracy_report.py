@@ -22,7 +22,7 @@ from hdmann import study_b_patches_report as sbr
 from hdmann.config import CodecConfig
 
 METRICS = {"a": ("val", "test"), "b": ("cnn", "features")}
-METRIC_LABELS = {"val": "Study A accuracy, validation part", "test": "Study A accuracy, test folder",
+METRIC_LABELS = {"val": "Study A accuracy, reporting half of the validation part", "test": "Study A accuracy, test folder",
                  "cnn": "Study B AUROC, patch CNN", "features": "Study B AUROC, texture-feature baseline"}
 
 

@@ -44,8 +44,9 @@ def train_levels(cfg: StudyBConfig, model: str) -> list[str]:
 
 
 def score_sets(cfg: StudyBConfig, model: str, train_level: str, task: str = "malignant",
-               data_root=None) -> list[dict]:
-    """Held-out scores of every repeat of ``model`` trained at ``train_level`` (a dict per repeat).
+               data_root=None, repeat: int | None = None) -> list[dict]:
+    """Held-out scores of every repeat of ``model`` trained at ``train_level`` (a dict per repeat),
+    or of repeat ``repeat`` alone (a training seed: its verdict is decided on its own).
 
     :data:`ENSEMBLE` is one set: at every level, each patch's score averaged over the CNN's repeats.
     Every repeat scored the patch with a fold model that never saw it, so the mean is held out too
@@ -56,7 +57,8 @@ def score_sets(cfg: StudyBConfig, model: str, train_level: str, task: str = "mal
                  "members": len(members)}]
     ratio = sbp.ratio_of(train_level)
     out = []
-    for r in range(repeats(cfg, model, train_level)):
+    chosen = range(repeats(cfg, model, train_level)) if repeat is None else [repeat]
+    for r in chosen:
         if model in sbp.ARCHITECTURES:
             s = sbp.scores(cfg, model, ratio, r, task, data_root)
         elif model == "features":
@@ -152,16 +154,17 @@ def ratio_table(cfg: StudyBConfig, data_root=None, tolerance: float = 0.10) -> l
 
 
 def performance(cfg: StudyBConfig, model: str, experiment: str = "a", task: str = "malignant",
-                data_root=None) -> list[dict]:
+                data_root=None, repeat: int | None = None) -> list[dict]:
     """Experiment (a) (trained on originals, tested at each level) or (b) (trained and tested at the
     same level): per level, AUROC and AUPRC as mean +- SD over folds x repeats, the pooled AUROC, and
-    the paired patient-bootstrap 95 % interval of its difference from originals."""
+    the paired patient-bootstrap 95 % interval of its difference from originals. ``repeat``: one
+    training seed's runs only (at every level, paired with the same seed's run on originals)."""
     if experiment not in ("a", "b"):
         raise ValueError(f"experiment={experiment!r}: use a or b")
     trained = train_levels(cfg, model)
     if not trained:
         return []
-    base = score_sets(cfg, model, sbp.ORIGINAL, task, data_root)
+    base = score_sets(cfg, model, sbp.ORIGINAL, task, data_root, repeat)
     patient = sbp.patch_plan(cfg, data_root).patient
     weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
     ref_point, ref_boot = pooled_auroc_boot(base, sbp.ORIGINAL, weights)
@@ -169,7 +172,7 @@ def performance(cfg: StudyBConfig, model: str, experiment: str = "a", task: str 
     for level in sbp.levels(cfg):
         if experiment == "b" and level not in trained:
             continue
-        sets = base if experiment == "a" or model == "shortcut" else score_sets(cfg, model, level, task, data_root)
+        sets = base if experiment == "a" or model == "shortcut" else score_sets(cfg, model, level, task, data_root, repeat)
         roc, prc = fold_values(sets, level, cfg.n_folds)
         point, boot = pooled_auroc_boot(sets, level, weights)
         (rm, rsd), (pm, psd) = evaluation.mean_sd(roc), evaluation.mean_sd(prc)
@@ -347,6 +350,29 @@ def verdict_flat_then_drop(rows: list[dict], achieved: dict[str, float] | None =
                     f"5,000:1 no AUROC loss beyond {margin:g} (the paired 95 % interval of the difference from originals "
                     f"lies above -{margin:g}), and at every level that reached {REACHED * HIGH_RATIO:,.0f}:1 or more a "
                     f"loss (its interval wholly below 0); an interval straddling either bound leaves it undecided"}
+
+
+def seeded_flat_then_drop(cfg: StudyBConfig, model: str, experiment: str, achieved: dict[str, float],
+                          data_root=None) -> dict:
+    """:func:`verdict_flat_then_drop` on the runs pooled over training seeds and on each seed alone
+    (the seeds every level involved has: in design (b) the fewest repeats of a trained level), with
+    the seed-agreement rule of :func:`hdmann.evaluation.seed_verdict`."""
+    from hdmann import evaluation
+
+    pooled = verdict_flat_then_drop(performance(cfg, model, experiment, data_root=data_root), achieved,
+                                    cfg.flat_auroc_margin)
+    involved = [sbp.ORIGINAL] if experiment == "a" or model == "shortcut" else train_levels(cfg, model)
+    n_seeds = min(repeats(cfg, model, lv) for lv in involved)
+    per_seed = [verdict_flat_then_drop(performance(cfg, model, experiment, data_root=data_root, repeat=r), achieved,
+                                       cfg.flat_auroc_margin)["verdict"] for r in range(n_seeds)]
+    if pooled["verdict"] not in evaluation.OUTCOMES:  # not testable here: no seed can test it either
+        return {**pooled, "seeds": n_seeds, "seed_wording": f"not testable in any of {n_seeds} seeds"}
+    v = evaluation.seed_verdict([o if o in evaluation.OUTCOMES else evaluation.UNDECIDED for o in per_seed],
+                                pooled["verdict"], cfg.seed_agreement)
+    return {**pooled, "verdict": v["verdict"], "pooled": pooled["verdict"], "seeds": n_seeds,
+            "seed_wording": evaluation.seed_wording(v),
+            "rule": pooled["rule"] + f"; decided on each training seed alone and on the seeds pooled, the verdict "
+                                     f"needs {v['needed']} of {n_seeds} seeds to reach the pooled outcome, else undecided"}
 
 
 def verdict_saliency(rows: list[dict], method: str = "gradcam") -> dict:

@@ -384,3 +384,22 @@ def test_a_centre_biased_map_beats_a_uniform_one_on_centred_circles():
     uniform = np.array([np.pi * min(r, size / 2) ** 2 / size**2 for r in radii])
     assert np.all(np.diff(energy) > 0) and energy[-1] == pytest.approx(1.0, abs=0.02)
     assert np.all(energy[:2] > uniform[:2])  # the bar a saliency map must clear is higher than uniform
+
+
+def test_the_flat_then_drop_verdict_says_in_how_many_seeds_it_holds(monkeypatch):
+    cfg = study_b_config("smoke", patch_repeats=3)
+
+    def row(level, low, high):
+        return {"level": level, "delta": (low + high) / 2, "delta_low": low, "delta_high": high}
+
+    flat = [row("original", 0, 0), row("cr1000", -0.03, 0.02), row("cr11000", -0.3, -0.1)]
+    loose = [row("original", 0, 0), row("cr1000", -0.09, 0.02), row("cr11000", -0.3, -0.1)]
+    by_seed = {None: flat, 0: flat, 1: flat, 2: loose}
+    monkeypatch.setattr(report, "performance", lambda cfg, model, exp, task="malignant", data_root=None, repeat=None:
+                        by_seed[repeat])
+    achieved = {"original": 1.0, "cr1000": 1000.0, "cr11000": 10_500.0}
+    v = report.seeded_flat_then_drop(cfg, "cnn", "a", achieved)
+    assert v["pooled"] == "holds" and v["seeds"] == 3
+    assert v["verdict"] == "undecided" and v["seed_wording"] == "holds in 2 of 3 seeds (undecided in 1)"
+    by_seed[2] = flat
+    assert report.seeded_flat_then_drop(cfg, "cnn", "a", achieved)["verdict"] == "holds"
