@@ -310,3 +310,16 @@ def test_a_plan_keys_each_stage_as_the_stage_keys_itself(synthetic_root):
     assert len(nodes) > 50
     for key, node in nodes.items():
         assert node.call.key(synthetic_root) == key, node.call.label()
+
+
+def test_hdmann_verdicts_builds_every_seed_of_study_a_and_of_the_matrix():
+    from hdmann import study_a_beyond, verdicts
+    from hdmann.config import study_a_beyond_config, study_a_config
+
+    calls = verdicts.stage_calls("quick")
+    seeds = study_a_config("quick").seeds
+    levels = study_a_beyond.training_levels(study_a_beyond_config("quick"))
+    assert sum(c.stage.name == "study_a/predictions" for c in calls) == seeds
+    assert sum(c.stage.name == "study_a_beyond/outputs" for c in calls) == seeds * len(levels)
+    assert len({c.cfg.train_seed for c in calls if c.stage.name == "study_a/predictions"}) == seeds
+    assert verdicts.host()["cpus"] == len(os.sched_getaffinity(0))
