@@ -669,7 +669,19 @@ def _build(cls, table, profile, overrides):
 
 
 def _merged(section: str, overrides: dict | None, fields: dict) -> dict:
-    """``overrides[section]`` (a chapter's ``{section: {field: value}}`` parameter) under ``fields``."""
+    """``overrides[section]`` (a chapter's ``{section: {field: value}}`` parameter) under ``fields``.
+    ``overrides`` may also be that dict as JSON text, which is what ``papermill -p overrides '{...}'`` passes."""
+    if isinstance(overrides, str):
+        import json
+
+        try:
+            overrides = json.loads(overrides) if overrides.strip() else {}
+        except ValueError as exc:
+            raise ValueError(f"overrides {overrides!r} is not JSON ({exc}); write it as "
+                             '\'{"study_a": {"hypervector_dim": 256}}\'') from None
+        if not isinstance(overrides, dict):
+            raise ValueError(f"overrides must be a JSON object of sections, e.g. "
+                             f'{{"study_a": {{"hypervector_dim": 256}}}}, not {overrides!r}')
     overrides = overrides or {}
     unknown = set(overrides) - set(BUILDERS)
     if unknown:

@@ -226,3 +226,14 @@ def test_unstated_choices_are_data_not_comments():
     source = (Path(config.__file__)).read_text()
     assert "# unstated" not in source.replace("``# unstated``", ""), "mark an unstated field with unstated(...)"
     assert len(unstated_fields(StudyAConfig)) >= 10 and len(unstated_fields(StudyBConfig, "patches")) >= 10
+
+
+def test_overrides_given_as_json_text_as_papermill_p_passes_them():
+    from hdmann.config import study_a_config
+
+    assert study_a_config("smoke", overrides='{"study_a": {"hypervector_dim": 256}}').hypervector_dim == 256
+    assert study_a_config("smoke", overrides="") == study_a_config("smoke")
+    with pytest.raises(ValueError, match="not JSON"):
+        study_a_config("smoke", overrides="{study_a: 1}")
+    with pytest.raises(ValueError, match="JSON object"):
+        study_a_config("smoke", overrides="[1, 2]")
