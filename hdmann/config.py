@@ -547,7 +547,8 @@ _STUDY_B_PATCH_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(patch_size=48, patch_shift=4, patch_levels=(1000, 11000), patch_train_levels=(),
                   patch_resnet_levels=(), patch_repeats=1, patch_level_repeats=1, patch_resnet_repeats=1,
                   patch_epochs=2, patch_resnet_epochs=1, patch_select_variants=("bn_wd", "bn_wd_cos"), max_normal_films=20,
-                  negatives_per_lesion=1, negative_stride=64, sliding_stride=96, sliding_films=2),
+                  negatives_per_lesion=1, negative_stride=64, sliding_stride=96, sliding_films=2,
+                  health_retries=0),  # smoke's 2-epoch models often fail the check: name them, retrain none
     # quick: a 2-core budget of ~18 min cold for the chapter (CPU seconds per stage: bench/run.py RECORDED);
     # three seeds of the CNN on originals (their held-out ensemble is one more row), one of ResNet18, one CNN
     # run at 3,000:1, and two selection variants at the same 12-epoch budget that differ only in the
