@@ -529,6 +529,7 @@ def test_study_a_trains_on_the_stopping_half_and_reports_on_the_other(run_a):
 
 _VERDICTS_IN_A_CHILD = """
 import json, os, sys
+os.sched_setaffinity(0, {int(c) for c in sys.argv[2].split(",")})  # before JAX starts its threads
 from hdmann import study_a, study_a_report
 from hdmann.config import study_a_config
 cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=20, max_epochs=3, patience=1,
@@ -562,9 +563,9 @@ def test_the_verdicts_agree_when_the_same_graph_is_built_on_one_cpu_and_on_two(t
     results = {}
     for n in (1, 2):
         env = {**os.environ, "HDMANN_CACHE": str(tmp_path / f"cache{n}")}
-        pin = set(cpus[:n])
-        done = subprocess.run([sys.executable, "-c", _VERDICTS_IN_A_CHILD, str(root)], env=env, capture_output=True,
-                              text=True, timeout=600, preexec_fn=lambda pin=pin: os.sched_setaffinity(0, pin))
+        pin = ",".join(str(c) for c in cpus[:n])
+        done = subprocess.run([sys.executable, "-c", _VERDICTS_IN_A_CHILD, str(root), pin], env=env,
+                              capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
         results[n] = json.loads(line[len("RESULT "):])
