@@ -176,6 +176,13 @@ def seed_image_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95
     return float(v.mean()), float(low), float(high)
 
 
+def seed_intervals(values, n_boot: int = 1000, seed: int = 0) -> tuple[list[tuple], tuple]:
+    """:func:`seed_image_ci` of each seed's row alone (the images resampled) and of all seeds pooled
+    (seeds and images resampled): what a verdict is decided on, seed by seed and pooled."""
+    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    return ([seed_image_ci(row[None], n_boot, seed) for row in v], seed_image_ci(v, n_boot, seed))
+
+
 def non_inferiority(low: float, high: float, margin: float) -> str:
     """"No loss beyond ``margin``" from an interval of a change (new minus reference): holds when the
     whole interval lies above ``-margin``, does not hold when it lies wholly below ``-margin`` (a loss

@@ -344,11 +344,7 @@ def host_record() -> dict:
     that difference (seeds, margins, ``hdmann verdicts``); its bits are not."""
     import platform
 
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
-    record = {"cpus": cpus, "machine": platform.machine()}
+    record = {"cpus": available_cpus(), "machine": platform.machine()}
     try:
         from hdmann.provenance import _cpu_name
 
@@ -442,8 +438,13 @@ def _worker_init(progress_file: str | None = None) -> None:
         os.environ[progress.ENV] = progress_file
 
 
-def default_jobs() -> int:
+def available_cpus() -> int:
+    """The CPUs this process may run on (``taskset`` and containers narrow them)."""
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def default_jobs() -> int:
+    return available_cpus()
 
 
 def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=print) -> dict:

@@ -115,11 +115,6 @@ def _low_levels(bcfg: StudyABeyondConfig) -> list[str]:
             and _quality(lv) <= bcfg.ood_compressed_max_quality]
 
 
-def _seed_intervals(bcfg: StudyABeyondConfig, diff: np.ndarray) -> tuple[list[tuple], tuple]:
-    per_seed = [evaluation.seed_image_ci(row[None], bcfg.bootstrap_samples, bcfg.bootstrap_seed) for row in diff]
-    return per_seed, evaluation.seed_image_ci(diff, bcfg.bootstrap_samples, bcfg.bootstrap_seed)
-
-
 def _gain_outcome(low: float, high: float) -> str:
     """A gain shown (interval above 0), a loss shown (below 0), or neither."""
     return evaluation.HOLDS if low > 0 else evaluation.FAILS if high < 0 else evaluation.UNDECIDED
@@ -141,9 +136,11 @@ def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART) 
         if train_level == "original":
             continue
         low_new = np.concatenate([_seed_hits(bcfg, train_level, lv, data_root, part) for lv in low_levels], axis=1)
-        gain_seeds, gain = _seed_intervals(bcfg, low_new.astype(float) - low_ref)
-        change_seeds, change = _seed_intervals(bcfg, _seed_hits(bcfg, train_level, "original", data_root, part)
-                                               .astype(float) - orig_ref)
+        gain_seeds, gain = evaluation.seed_intervals(low_new.astype(float) - low_ref, bcfg.bootstrap_samples,
+                                                     bcfg.bootstrap_seed)
+        change_seeds, change = evaluation.seed_intervals(
+            _seed_hits(bcfg, train_level, "original", data_root, part).astype(float) - orig_ref,
+            bcfg.bootstrap_samples, bcfg.bootstrap_seed)
         gains = evaluation.seed_verdict([_gain_outcome(*g[1:]) for g in gain_seeds], _gain_outcome(*gain[1:]),
                                         a.seed_agreement)
         keeps = evaluation.seed_verdict([evaluation.non_inferiority(c[1], c[2], a.flat_margin) for c in change_seeds],

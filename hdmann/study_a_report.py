@@ -79,9 +79,7 @@ def accuracy_change(cfg: StudyAConfig, data_root, part: str, level_a: str, level
 
 
 def _intervals(cfg: StudyAConfig, per_image: np.ndarray) -> tuple[list[tuple], tuple]:
-    """Per seed (image bootstrap) and pooled (seeds and images resampled) mean with its interval."""
-    per_seed = [evaluation.seed_image_ci(row[None], cfg.bootstrap_samples, cfg.bootstrap_seed) for row in per_image]
-    return per_seed, evaluation.seed_image_ci(per_image, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    return evaluation.seed_intervals(per_image, cfg.bootstrap_samples, cfg.bootstrap_seed)
 
 
 def _fmt(v: tuple) -> str:

@@ -9,8 +9,6 @@ plain run is the check (README, "Reproducing").
 """
 from __future__ import annotations
 
-import os
-import platform
 from pathlib import Path
 
 from hdmann import stages
@@ -30,16 +28,6 @@ def stage_calls(profile: str, overrides: dict | None = None) -> list[stages.Call
     calls += [study_a_beyond.outputs.on(b, *study_a_beyond.model_request(b, level))
               for b in study_a_beyond.seed_configs(bcfg) for level in study_a_beyond.training_levels(b)]
     return calls
-
-
-def host() -> dict:
-    """What the numbers may depend on besides the code and data: the CPUs this process may use and
-    the instruction set."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cpus = os.cpu_count() or 1
-    return {"cpus": cpus, "machine": platform.machine(), "processor": platform.processor() or "unknown"}
 
 
 def values(profile: str, data_root=None, overrides: dict | None = None) -> list[dict]:
@@ -78,7 +66,7 @@ def build(profile: str, data_root=None, out: Path | None = None, *, jobs: int | 
 
     root = data.resolve_data_root(data_root)
     stages.run(stage_calls(profile, overrides), root, jobs=jobs, log=log)
-    record = {"host": host(), "note": "hdmann verdicts: the Study A verdicts only"}
+    record = {"host": stages.host_record(), "note": "hdmann verdicts: the Study A verdicts only"}
     path = Path(out or Path("_build") / "verdicts" / f"{profile}-{record['host']['cpus']}cpu.json")
     results.write(path, profile, record, values(profile, root, overrides), [])
     log(f"hdmann verdicts: {path} ({record['host']['cpus']} CPU(s) available to this process)")
