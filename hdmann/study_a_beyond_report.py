@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdmann import data, embedding, evaluation, study_a
+from hdmann import data, embedding, evaluation, study_a, study_a_report
 from hdmann import study_a_beyond as beyond
 from hdmann.config import StudyABeyondConfig
 from hdmann.memory import KeyMemory
@@ -120,7 +120,7 @@ def _gain_outcome(low: float, high: float) -> str:
     return evaluation.HOLDS if low > 0 else evaluation.FAILS if high < 0 else evaluation.UNDECIDED
 
 
-def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART) -> list[dict]:
+def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, check: str | None = "test") -> list[dict]:
     """Per compressed (or mixed) training row, on ``part``: its gain over the originals-trained
     model at the low qualities (q <= ``ood_compressed_max_quality``, pooled) and its change on
     originals, paired on the same images and seeds (each seed's row against the same seed's
@@ -152,6 +152,15 @@ def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART) 
                      "change on originals": f"{change[0]:+.3f} [{change[1]:+.3f}, {change[2]:+.3f}]",
                      "no loss on originals": keeps["verdict"], "no-loss seeds": evaluation.seed_wording(keeps),
                      "gain": gain[0], "change": change[0], "seeds": gains["seeds"], "needed": gains["needed"]})
+    if check:  # the held-out part's numbers beside each verdict, and whether it contradicts it
+        for row, held in zip(rows, matrix_verdicts(bcfg, data_root, check, check=None)):
+            name = study_a_report.PART_NAMES.get(check, check)
+            row[f"{name}: gain"] = held["gain at low quality"]
+            row[f"{name}: gain check"] = study_a_report.replication(row["gains at low quality"],
+                                                                   {"verdict": held["gains at low quality"]})
+            row[f"{name}: change on originals"] = held["change on originals"]
+            row[f"{name}: no-loss check"] = study_a_report.replication(row["no loss on originals"],
+                                                                      {"verdict": held["no loss on originals"]})
     return rows
 
 

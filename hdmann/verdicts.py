@@ -31,8 +31,9 @@ def stage_calls(profile: str, overrides: dict | None = None) -> list[stages.Call
 
 
 def values(profile: str, data_root=None, overrides: dict | None = None) -> list[dict]:
-    """Every verdict of the Study A claims (reporting half and test folder) and of the train x test
-    matrix, with the seed counts and the pooled effect behind each, as results.json values."""
+    """Every verdict of the Study A claims and of the train x test matrix (decided on the reporting
+    half), the test folder's check of each, and the seed counts and pooled effects behind them, as
+    results.json values."""
     from hdmann import study_a_beyond_report, study_a_report
 
     cfg = study_a_config(profile, overrides)
@@ -43,17 +44,21 @@ def values(profile: str, data_root=None, overrides: dict | None = None) -> list[
         kind = "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else "text"
         out.append({"name": name, "chapter": CHAPTER, "profile": profile, "type": kind, "value": value})
 
-    for part in ("val", "test"):
-        for i, claim in enumerate(study_a_report.claims(cfg, data_root, part), start=1):
-            add(f"study_a_claim_{i}_{part}_verdict", claim["verdict"])
-            add(f"study_a_claim_{i}_{part}_seeds", "; ".join(claim["seed_outcomes"]))
-            add(f"study_a_claim_{i}_{part}_measured", claim["measured"])
-        for row in study_a_beyond_report.matrix_verdicts(bcfg, data_root, part):
-            level = row["trained at"]
-            add(f"beyond_{level}_{part}_gains", row["gains at low quality"])
-            add(f"beyond_{level}_{part}_no_loss", row["no loss on originals"])
-            add(f"beyond_{level}_{part}_gain", row["gain"])
-            add(f"beyond_{level}_{part}_change", row["change"])
+    by_part = {part: study_a_report.claims(cfg, data_root, part) for part in ("val", "test")}
+    for i, (claim, held) in enumerate(zip(by_part["val"], by_part["test"]), start=1):
+        add(f"study_a_claim_{i}_verdict", claim["verdict"])
+        add(f"study_a_claim_{i}_test_check", study_a_report.replication(claim["verdict"], held))
+        for part, c in (("val", claim), ("test", held)):  # the numbers behind them, which may move
+            add(f"study_a_claim_{i}_{part}_seeds", "; ".join(c["seed_outcomes"]))
+            add(f"study_a_claim_{i}_{part}_measured", c["measured"])
+    for row in study_a_beyond_report.matrix_verdicts(bcfg, data_root):
+        level = row["trained at"]
+        add(f"beyond_{level}_gains", row["gains at low quality"])
+        add(f"beyond_{level}_no_loss", row["no loss on originals"])
+        add(f"beyond_{level}_test_gain_check", row["test folder: gain check"])
+        add(f"beyond_{level}_test_no_loss_check", row["test folder: no-loss check"])
+        add(f"beyond_{level}_gain", row["gain"])
+        add(f"beyond_{level}_change", row["change"])
     for r in study_a_report.accuracy_table(cfg, data_root):
         add(f"study_a_accuracy_{r['split']}_{r['level']}", r["accuracy"])
     return out

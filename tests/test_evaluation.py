@@ -149,3 +149,23 @@ def test_a_verdict_needs_enough_seeds_to_agree_with_the_pooled_test():
     assert evaluation.all_of(["undecided", "does not hold"]) == "does not hold"
     with pytest.raises(ValueError, match="outcome"):
         evaluation.seed_verdict(["yes"], "holds", 0.8)
+
+
+def test_the_test_folder_can_contradict_a_verdict_but_never_turn_it():
+    """The small held-out part checks a reporting-half verdict: only the opposite outcome, reached with
+    the seed agreement, contradicts it; its own holds-or-undecided (what moved between a 1-CPU and a
+    2-CPU build) reads the same: consistent."""
+    from hdmann.study_a_report import CONSISTENT, CONTRADICTS, NOTHING_TO_CHECK, replication
+
+    def held(*per_seed, pooled):
+        return evaluation.seed_verdict(list(per_seed), pooled, 0.8)
+
+    assert replication("holds", held("holds", "holds", "holds", pooled="holds")) == CONSISTENT
+    assert replication("holds", held("holds", "undecided", "holds", pooled="holds")) == CONSISTENT
+    assert replication("holds", held("does not hold", "does not hold", "does not hold", pooled="does not hold")) == CONTRADICTS
+    # the opposite outcome pooled but not in enough seeds: not a contradiction
+    assert replication("holds", held("does not hold", "undecided", "holds", pooled="does not hold")) == CONSISTENT
+    assert replication("does not hold", held("holds", "holds", pooled="holds")) == CONTRADICTS
+    assert replication("undecided", held("holds", "holds", pooled="holds")) == NOTHING_TO_CHECK
+    with pytest.raises(ValueError, match="verdict"):
+        replication("yes", held("holds", pooled="holds"))

@@ -541,7 +541,8 @@ for c in study_a.seed_configs(cfg):
     model, info = study_a.load_model(c, root)
     weights.append(float(sum(abs(w).sum() for w in model.get_weights())))
 out = {"cpus": len(os.sched_getaffinity(0)), "weights": weights,
-       "verdicts": [[c["verdict"], c["pooled"]] for part in ("val", "test") for c in study_a_report.claims(cfg, root, part)]}
+       "verdicts": [[c["verdict"], c["pooled"], study_a_report.replication(c["verdict"], t)]
+                    for c, t in zip(study_a_report.claims(cfg, root, "val"), study_a_report.claims(cfg, root, "test"))]}
 print("RESULT " + json.dumps(out))
 """
 
