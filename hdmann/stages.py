@@ -158,6 +158,13 @@ class Call:
                           + [f"{k}={v!r}" for k, v in self.args])
         return f"{self.stage.name}[{getattr(self.cfg, 'profile', '?')}{', ' + shown if shown else ''}]"
 
+    def short_label(self, width: int = 90) -> str:
+        """:meth:`label` for the log: arguments left at None or empty dropped, cut at ``width``."""
+        shown = ", ".join([f"{k}={v!r}" for k, v in _changed_fields(self.cfg).items()]
+                          + [f"{k}={v!r}" for k, v in self.args if v not in (None, (), [], {}, "")])
+        text = f"{self.stage.name}[{getattr(self.cfg, 'profile', '?')}{', ' + shown if shown else ''}]"
+        return text if len(text) <= width else text[:width - 2] + "…]"
+
     def reads(self) -> list["Call"]:
         return list(self.stage.reads(self.cfg, **self.kwargs)) if self.stage.reads else []
 
@@ -252,6 +259,8 @@ class Stage:
                 "(`hdmann book` does that for every chapter it renders)")
         kwargs = call.kwargs
         params = self.parameters(call.cfg, data_root, kwargs)
+        if "models" in code_closure(self.module):
+            _register_saved_layers()
         meta = {"_stage": {"name": self.name, "args": kwargs, "config": _config_record(call.cfg), "host": host_record(),
                            "code": list(code_closure(self.module)), "reads": [c.key(data_root) for c in call.reads()]}}
         if self.writes_folder:
@@ -261,6 +270,13 @@ class Stage:
                                     key=key, extra_meta=meta)
         return cache.cached(self.name, params, lambda: _one_blas_thread(self.fn, call.cfg, data_root=data_root, **kwargs),
                             key=key, extra_meta=meta)
+
+
+def _register_saved_layers() -> None:
+    """Saved Keras models name hdmann's own layers (``hdmann>MaxPooling2D``), which Keras finds only
+    once :mod:`hdmann.models` is imported. A stage that only *loads* a cached model (predictions of a
+    model trained in another process, or in an earlier build) would otherwise fail in a fresh worker."""
+    importlib.import_module("hdmann.models")
 
 
 def _one_blas_thread(fn: Callable, *args, **kwargs):
@@ -401,7 +417,7 @@ def execute(spec: tuple, *_upstream) -> dict:
     st = REGISTRY[name]
     start, cpu = time.perf_counter(), cpu_seconds()
     call = st.on(cfg, **kwargs)
-    progress.set_prefix(call.label())
+    progress.set_prefix(call.short_label())
     try:
         st.compute(call, data_root)
     finally:
@@ -465,11 +481,11 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
         if scheduler is not None:
             times = _run_dask(nodes, todo, data_root, scheduler, log, workers)
         elif jobs == 1 or len(todo) == 1:
+            previous_sink = progress._sink  # a kernel's stderr sink (hdmann.report) comes back afterwards
             if not os.environ.get(progress.ENV):
                 progress.set_sink(lambda line: log("      " + line))
             try:
                 for key, node in todo.items():
-                    log(f"  {node.call.label()}: building")
                     t0 = time.perf_counter()
                     try:
                         workers[key] = execute(_spec(node, data_root))
@@ -478,15 +494,25 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
                     except Exception as exc:
                         raise StageFailed(f"stage {node.call.label()} failed: {type(exc).__name__}: {exc}") from exc
                     times[key] = time.perf_counter() - t0
-                    log(f"  {node.call.label()}: done in {times[key]:.1f} s")
+                    log(_built_line(len(times), len(todo), node, times[key]))
             finally:
-                progress.set_sink(None)
+                progress.set_sink(previous_sink)
         else:
             times = _run_pool(nodes, todo, data_root, jobs, log, workers)
-    return {"stages": len(nodes), "built": len(times), "removed_parts": removed, "seconds": time.time() - started,
+    summary = {"stages": len(nodes), "built": len(times), "removed_parts": removed, "seconds": time.time() - started,
             "times": {nodes[k].call.label(): t for k, t in times.items()},
             "cpu": {nodes[k].call.label(): workers[k].get("cpu_seconds") for k in times if k in workers},
             "workers": {nodes[k].call.label(): w for k, w in workers.items()}}
+    if todo:
+        cpu = sum(w.get("cpu_seconds") or 0.0 for w in workers.values())
+        log(f"{len(times)} stage(s) built in {progress.duration(summary['seconds'])} ({progress.duration(cpu)} of CPU), "
+            f"{len(nodes) - len(todo)} already cached")
+    return summary
+
+
+def _built_line(count: int, total: int, node: "Node", seconds: float) -> str:
+    """One log line per finished stage: how far the build is, what finished, how long it took."""
+    return f"  {count}/{total} {node.call.short_label()}: {progress.duration(seconds)}"
 
 
 def dependants(nodes: dict[str, Node]) -> dict[str, int]:
@@ -524,14 +550,13 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
         while todo or running:
             for key, node in list(todo.items()):  # as many as there are workers, so the log says what runs
                 if len(running) < size and all(r in done for r in node.reads):
-                    log(f"  {node.call.label()}: building")
                     begun[key] = time.perf_counter()
                     running[pool.submit(execute, _spec(node, data_root))] = key
                     del todo[key]
             finished, _ = wait(running, timeout=progress.HEARTBEAT_S, return_when=FIRST_COMPLETED)
             now = time.perf_counter()
             if not finished and now - max(quiet_since, relay.last_line) >= progress.HEARTBEAT_S:
-                log("  still building: " + ", ".join(f"{nodes[k].call.label()} ({progress.duration(now - begun[k])})"
+                log("  still building: " + ", ".join(f"{nodes[k].call.short_label()} ({progress.duration(now - begun[k])})"
                                                     for k in running.values()))
                 quiet_since = now
             for future in finished:
@@ -544,7 +569,7 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
                     raise StageFailed(f"stage {nodes[key].call.label()} failed: {type(exc).__name__}: {exc}") from exc
                 done.add(key)
                 times[key] = time.perf_counter() - begun[key]
-                log(f"  {nodes[key].call.label()}: done in {times[key]:.1f} s")
+                log(_built_line(len(times), len(times) + len(todo) + len(running), nodes[key], times[key]))
     except BaseException:
         _stop_pool(pool)
         raise
@@ -590,7 +615,7 @@ def _run_dask(nodes, todo, data_root, scheduler, log, workers) -> dict[str, floa
             except Exception as exc:
                 raise StageFailed(f"stage {nodes[key].call.label()} failed on the cluster: "
                                   f"{type(exc).__name__}: {exc}") from exc
-            log(f"  {nodes[key].call.label()}: done in {times[key]:.1f} s")
+            log(_built_line(len(times), len(todo), nodes[key], times[key]))
         return times
     except BaseException:
         client.cancel(list(futures.values()))

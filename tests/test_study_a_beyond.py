@@ -2,11 +2,13 @@
 colour thumbnails, the config, and a seeded tiny train-on-compressed run (synthetic data)."""
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import pytest
 
-from hdmann import evaluation, saliency, study_a, study_a_beyond
+from hdmann import evaluation, saliency, study_a, study_a_beyond, study_a_report
 from hdmann import study_a_beyond_report as report
 from hdmann.config import study_a_beyond_config, study_a_config
 from hdmann.memory import KeyMemory
@@ -252,6 +254,11 @@ def test_matrix_verdicts_are_stated_across_seeds_each_paired_with_its_own_origin
     r = rows[0]
     assert r["gains at low quality"] in evaluation.OUTCOMES and r["no loss on originals"] in evaluation.OUTCOMES
     assert r["seeds"] == 2 and r["needed"] == 2
+    # the test folder checks each verdict (consistent / contradicts it), its numbers beside them
+    held = report.matrix_verdicts(cfg, root, "test", check=None)[0]
+    assert r["test folder: gain"] == held["gain at low quality"]
+    assert r["test folder: gain check"] == study_a_report.replication(r["gains at low quality"],
+                                                                      {"verdict": held["gains at low quality"]})
     # the pooled change on originals is the mean over seeds of each seed's paired change
     per_seed = [np.mean(report._hits(b, study_a_beyond.hdmann_outputs(b, "q5", None, None, root), "original"))
                 - np.mean(report._hits(b, study_a_beyond.hdmann_outputs(b, "original", None, None, root), "original"))
@@ -329,3 +336,34 @@ def test_the_softmax_check_explains_a_backwards_auroc_as_an_inverted_score():
                          "max_softmax_in": 0.81, "max_softmax_out": 0.99}]
     text = report.softmax_wording(backwards)
     assert "inverted" in text and "0.990" in text and "0.810" in text and "near:" not in text
+
+
+_PREDICT_IN_A_FRESH_PROCESS = """
+import sys
+import hdmann
+from hdmann import study_a
+from hdmann.config import study_a_config
+cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=12, max_epochs=2, patience=2,
+                     hypervector_dim=64, dense_units=32, conv_filters=(4, 8), batch_size=8, bootstrap_samples=50,
+                     max_images_per_class=None, max_test_images_per_class=None)
+assert "hdmann.models" not in sys.modules
+out = study_a.predictions(cfg, sys.argv[1])
+print("OUTPUTS", out["val_original_outputs"].shape)
+"""
+
+
+@pytest.mark.slow
+def test_a_cached_model_loads_in_a_process_that_never_trained_one(tmp_path, monkeypatch):
+    """Saved models name hdmann's own pooling layer; a fresh process (a worker, `hdmann run` on a warm
+    cache) that only loads a cached model must find it: the stage registers hdmann's layers first."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "data"
+    write_isic(root, train_per_class=10, test_per_class=4, size=32)
+    monkeypatch.setenv("HDMANN_CACHE", str(tmp_path / "cache"))
+    study_a.train_model(TINY_A, root)  # in this process; the predictions stage is not built yet
+    done = subprocess.run([sys.executable, "-c", _PREDICT_IN_A_FRESH_PROCESS, str(root)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "OUTPUTS (" in done.stdout
