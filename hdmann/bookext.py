@@ -5,12 +5,19 @@ image ...``, marks a reproduction: its caption number and every ``{numref}`` to 
 "Study A, Fig. 2", and the book's own figures are numbered "Figure 1, 2, ..." among themselves, so
 the book's count never collides with a paper's. Images inside a figure without an explicit ``alt``
 get the caption as their alt text (screen readers otherwise read the file name).
+
+It also stops a build of chapters that were never executed: ``jupyter-book build .`` in a checkout
+reads ``_toc.yml``, whose chapters are the executed notebooks that ``hdmann book`` assembles in
+``_build/source``; without them Jupyter Book would report success on a hollow book with dangling
+links, so the build stops at once and says which command builds the real one.
 """
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from docutils import nodes
+from sphinx.errors import ConfigError
 
 # "<source>, Fig. <n>" then "." or ":": the source may hold abbreviations ("Jo et al.") but no sentence end
 PAPER_FIGURE = re.compile(r"^(?P<label>[A-Z](?:[^.:\n]|\.(?! )){0,40}?, Fig\. ?\d+[a-z]?)[.:]\s+")
@@ -26,6 +33,38 @@ def paper_label(caption: str) -> str | None:
 def _caption(figure: nodes.figure) -> str:
     found = [c for c in figure.children if isinstance(c, nodes.caption)]
     return found[0].astext() if found else ""
+
+
+TOC_FILE = re.compile(r"^\s*-?\s*(?:file|root):\s*(\S+)\s*$", re.MULTILINE)
+SOURCE_SUFFIXES = (".ipynb", ".md", ".rst")
+
+
+def missing_chapters(srcdir) -> list[str]:
+    """The ``_toc.yml`` entries of ``srcdir`` with no source file (as ``book/executed/data``)."""
+    toc = Path(srcdir) / "_toc.yml"
+    if not toc.is_file():
+        return []
+    return [entry for entry in TOC_FILE.findall(toc.read_text(encoding="utf-8"))
+            if not any((Path(srcdir) / f"{entry}{suffix}").is_file() for suffix in SOURCE_SUFFIXES)
+            and not (Path(srcdir) / entry).is_file()]
+
+
+def what_to_run(srcdir) -> str:
+    """One sentence for a build started where the executed chapters are not."""
+    assembled = Path(srcdir) / "_build" / "source"
+    again = (f" The last `hdmann book` left its executed chapters in {assembled}: `jupyter-book build "
+             f"{assembled} --path-output {Path(srcdir)}` rebuilds the HTML from them." if (assembled / "_toc.yml").is_file()
+             else "")
+    return ("the chapters are notebooks that `hdmann book` executes (papermill) and assembles before it runs "
+            "Jupyter Book: run `hdmann book --profile smoke` (minutes) or `make book` (quick), which writes "
+            "_build/html/index.html." + again)
+
+
+def _check_chapters(app, config) -> None:
+    missing = missing_chapters(app.srcdir)
+    if missing:
+        raise ConfigError(f"{len(missing)} chapter(s) of _toc.yml are not here ({', '.join(missing[:3])}"
+                          f"{', ...' if len(missing) > 3 else ''}): {what_to_run(app.srcdir)}")
 
 
 def _set_format(app, config) -> None:
@@ -86,6 +125,7 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app):
+    app.connect("config-inited", _check_chapters, priority=100)  # before anything is read or written
     app.connect("config-inited", _set_format)
     app.connect("env-get-updated", _renumber, priority=900)
     app.connect("doctree-resolved", _captions_and_alt)

@@ -352,3 +352,139 @@ def test_a_partial_build_unlinks_figures_of_chapters_it_lacks(tmp_path):
     text = "".join(c["source"] for c in json.loads((src / "book" / "executed" / "study_a_model.ipynb").read_text())["cells"])
     assert "{numref}`fig-isic-ladder`" not in text and "`fig-isic-ladder` (in a chapter not in this build)" in text
     assert "{numref}`Figure %s <fig-here>`" in text
+
+
+def _jupyter_book(*args, cwd=None):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=900)
+
+
+def test_jupyter_book_build_in_a_checkout_stops_at_once_and_says_what_to_run(tmp_path):
+    """`jupyter-book build .` on a fresh clone: the chapters are executed notebooks that do not exist
+    yet, so it must fail before writing a page (not succeed on a hollow book), name `hdmann book`, and
+    never read the environment or the caches as pages."""
+    import shutil
+
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(book.PROJECT / name, tmp_path / name)
+    shutil.copytree(book.PROJECT / "book", tmp_path / "book", ignore=shutil.ignore_patterns("executed"))
+    (tmp_path / ".venv" / "lib").mkdir(parents=True)
+    (tmp_path / ".venv" / "lib" / "README.md").write_text("# not a page\n")
+    done = _jupyter_book(".", cwd=tmp_path)
+    assert done.returncode != 0, "a book without its chapters must not build"
+    assert "hdmann book" in done.stdout + done.stderr
+    assert not list((tmp_path / "_build").rglob("*.html")), "no page is written"
+    assert bookext.missing_chapters(tmp_path) and "book/executed/data" in bookext.missing_chapters(tmp_path)
+    excluded = {p.strip(' "') for p in re.search(r"exclude_patterns: \[(.*?)\]", (book.PROJECT / "_config.yml")
+                                                   .read_text(), re.S).group(1).replace("\n", " ").split(",")}
+    assert {".venv", "_build", "_cache", "notebooks"} <= excluded
+
+
+@pytest.mark.slow
+def test_jupyter_book_builds_the_real_book_from_the_executed_chapters(smoke_book, tmp_path):
+    """After `hdmann book`, the sentence `jupyter-book build .` prints names a command that rebuilds the
+    HTML from the executed chapters; run it: every chapter becomes a page, nothing outside the book."""
+    source = smoke_book / "_build" / "source"
+    assert not bookext.missing_chapters(source)
+    assert f"jupyter-book build {source}" in bookext.what_to_run(smoke_book)
+    done = _jupyter_book(str(source), "--path-output", str(tmp_path))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    html = tmp_path / "_build" / "html"
+    for name in book.CHAPTERS:
+        assert (html / "book" / "executed" / f"{name}.html").is_file(), name
+    assert {p.name for p in html.iterdir() if p.is_dir()} <= {"book", "_static", "_sources", "_images", "_sphinx_design_static",
+                                                             "_panels_static", "_downloads"}, "stray folders"
+
+
+def test_the_command_line_has_a_version_and_help_for_every_option(capsys):
+    """`hdmann --version` is the package's (and CITATION.cff's and pyproject's); every option and
+    argument of every command says what it does."""
+    import argparse
+    import tomllib
+
+    import hdmann
+    import yaml
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"hdmann {hdmann.__version__}"
+    assert tomllib.loads((book.PROJECT / "pyproject.toml").read_text())["project"]["version"] == hdmann.__version__
+    citation = yaml.safe_load((book.PROJECT / "CITATION.cff").read_text())
+    assert citation["version"] == hdmann.__version__ and citation["license"] == "MIT"
+    assert "MIT License" in (book.PROJECT / "LICENSE").read_text()
+    parsers = []
+    original = argparse.ArgumentParser.parse_args
+
+    def capture(self, *args, **kwargs):
+        parsers.append(self)
+        raise SystemExit(0)
+
+    argparse.ArgumentParser.parse_args = capture
+    try:
+        with pytest.raises(SystemExit):
+            cli.main(["info"])
+    finally:
+        argparse.ArgumentParser.parse_args = original
+    (top,) = parsers
+    commands = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(commands.choices) >= {"book", "run", "status", "verdicts", "check", "fetch", "info", "compare", "lab"}
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help, f"hdmann {name} {'/'.join(action.option_strings) or action.dest} has no help"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_papermill_cli_parameters_reach_the_chapters_configs(path, tmp_path):
+    """papermill's own CLI passes `-p` values as text (a JSON object for `overrides`, as a shell
+    gives it): the injected cell must build every config the chapter takes, with the override in it."""
+    import dataclasses
+    import subprocess
+    import sys
+
+    from hdmann import config, registry
+
+    sections = registry.chapter(path.stem).configs
+    overrides = {s: {"bootstrap_samples": 123} for s in sections
+                 if "bootstrap_samples" in {f.name for f in dataclasses.fields(config.BUILDERS[s]("smoke"))}}
+    out = tmp_path / "out.ipynb"
+    done = subprocess.run([sys.executable, "-m", "papermill", str(path), str(out), "--prepare-only",
+                           "-p", "profile", "smoke", "-p", "data_root", str(tmp_path), "-p", "overrides", json.dumps(overrides)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    namespace: dict = {}
+    for cell in _cells(out):
+        if {"parameters", "injected-parameters"} & set(cell["metadata"].get("tags", [])):
+            exec("".join(cell["source"]), namespace)
+    assert namespace["profile"] == "smoke" and isinstance(namespace["overrides"], str)
+    for section in sections:
+        cfg = config.BUILDERS[section](namespace["profile"], overrides=namespace["overrides"])
+        if section in overrides:
+            assert cfg.bootstrap_samples == 123, section
+
+
+@pytest.mark.slow
+def test_a_papermill_cli_rerun_reuses_the_books_stages(smoke_book, data_root, tmp_path):
+    """`papermill notebooks/X.ipynb out.ipynb -p overrides '<JSON>'` from another folder, as a reader
+    reruns a chapter: it runs, the override reaches the page, and the trained models of `make book`
+    are read from the book's cache, not retrained."""
+    import os
+    import subprocess
+    import sys
+
+    models = smoke_book / "_cache" / "study_a" / "model"
+    before = sorted(p.name for p in models.iterdir())
+    out = tmp_path / "rerun.ipynb"
+    env = {**os.environ, "HDMANN_CACHE": str(smoke_book / "_cache")}
+    done = subprocess.run([sys.executable, "-m", "papermill", str(book.PROJECT / "notebooks" / "study_a_representations.ipynb"),
+                           str(out), "-p", "profile", "smoke", "-p", "data_root", str(data_root),
+                           "-p", "overrides", '{"study_a": {"tsne_perplexity": 12.0}}'],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    glued = {v["name"]: v["value"] for v in results.glued_values(json.loads(out.read_text()), "study_a_representations", "smoke")}
+    assert glued["perplexity"] == 12.0
+    assert sorted(p.name for p in models.iterdir()) == before, "the rerun trained a model the book had built"
