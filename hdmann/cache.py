@@ -36,9 +36,23 @@ ARRAYS = "arrays.npz"
 META = "meta.json"
 
 
+def project_folder() -> Path | None:
+    """The checkout this package runs from (an editable install, as `make venv` makes), else None."""
+    project = Path(__file__).resolve().parent.parent
+    return project if (project / "pyproject.toml").is_file() and (project / "notebooks").is_dir() else None
+
+
 def cache_root(root: str | os.PathLike | None = None) -> Path:
-    """Argument, then $HDMANN_CACHE, then ./_cache."""
-    return Path(root or os.environ.get("HDMANN_CACHE") or "_cache").expanduser().resolve()
+    """Argument, then $HDMANN_CACHE, then the checkout's ``_cache`` (./_cache outside a checkout).
+
+    Anchored to the checkout, not the working directory, so a notebook run from anywhere (a lab copy
+    under ``_build/lab``, ``jupyter nbconvert --execute``, papermill, ``jupyter execute``) finds the
+    stages ``make book`` built instead of starting a second cache beside itself and retraining."""
+    chosen = root or os.environ.get("HDMANN_CACHE")
+    if chosen:
+        return Path(chosen).expanduser().resolve()
+    project = project_folder()
+    return (project / "_cache") if project else Path("_cache").resolve()
 
 
 def _jsonable(value: Any) -> Any:

@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 import numpy as np
 
+from hdmann import progress
+
 CHAPTER_ENV = "HDMANN_CHAPTER"  # set by the book runner for the kernel: the chapter being executed
 TABLE_METADATA = "hdmann_table"  # output metadata by which the runner finds a table's CSV
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def show_progress_outside_the_runner() -> None:
+    """Every chapter imports this module, so a chapter run without the book runner (JupyterLab,
+    ``jupyter nbconvert --execute``, papermill, ``jupyter execute``) that trains a model shows each
+    epoch on stderr (a cell's stderr stream) instead of computing in silence. Under the runner
+    (``HDMANN_PROGRESS`` set) the lines go to its log and never into the published page."""
+    if not os.environ.get(progress.ENV):
+        progress.set_sink(_to_stderr)
+
+
+show_progress_outside_the_runner()
 
 
 def plain(value):

@@ -22,7 +22,10 @@ def test_cache_root_follows_env_and_argument(isolated_cache, tmp_path, monkeypat
     assert cache.cache_root() == isolated_cache.resolve()
     assert cache.cache_root(tmp_path / "x") == (tmp_path / "x").resolve()
     monkeypatch.delenv("HDMANN_CACHE")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)  # a notebook run from elsewhere (a lab copy, nbconvert) finds the checkout's cache
+    assert cache.project_folder() is not None, "the tests run from a checkout (an editable install)"
+    assert cache.cache_root() == cache.project_folder() / "_cache"
+    monkeypatch.setattr(cache, "project_folder", lambda: None)  # an installed package: the working directory's
     assert cache.cache_root() == (tmp_path / "_cache").resolve()
 
 

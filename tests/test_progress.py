@@ -165,3 +165,22 @@ def test_run_chapters_keeps_the_order_and_runs_them_at_once():
     assert book.run_chapters(slow, ["a", "b", "c", "d"], 4) == ["a", "b", "c", "d"]
     assert time.monotonic() - t0 < 2.0
     assert book.run_chapters(slow, ["a"], 1) == ["a"]
+
+
+def test_a_chapter_outside_the_runner_shows_its_epochs_on_stderr(tmp_path):
+    """A kernel started by JupyterLab, nbconvert or papermill (no HDMANN_PROGRESS) imports
+    hdmann.report like every chapter: training lines then reach stderr; under the runner they go to
+    its file and never into the page."""
+    import os
+    import subprocess
+    import sys
+
+    script = "import hdmann.report\nfrom hdmann import progress\nprogress.emit('epoch 3/20 · loss 0.1')\n"
+    env = {k: v for k, v in os.environ.items() if k != progress.ENV}
+    alone = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert alone.returncode == 0 and "epoch 3/20" in alone.stderr
+    relay = tmp_path / "progress.txt"
+    runner = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env={**env, progress.ENV: str(relay)})
+    assert runner.returncode == 0 and "epoch 3/20" not in runner.stderr
+    assert "epoch 3/20" in relay.read_text()
