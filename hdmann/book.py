@@ -42,7 +42,11 @@ def check_data(data_root=None, log=print, chapters=CHAPTERS) -> Path:
     """Fail before any notebook runs if the data root, a dataset the ``chapters`` read or any of its
     images is missing or bad: ``hdmann check`` decodes every image (once; verdicts are cached)."""
     root = data.resolve_data_root(data_root)
-    registry.check_data(root, registry.datasets_for(chapters), log)
+    try:
+        registry.check_data(root, registry.datasets_for(chapters), log)
+    except data.DataError as exc:
+        advice = registry.partial_root_advice(root, chapters)
+        raise data.DataError(f"{exc}\n{advice}" if advice else str(exc)) from None
     return root
 
 

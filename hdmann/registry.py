@@ -129,10 +129,13 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
             f"{_HERE}:mias_problems", f"{_HERE}:_mias_counts", decoded_by_check=True),
     Dataset("isic-other", "other ISIC diagnoses: new classes and near out-of-distribution images",
             "hdmann.study_a_beyond:load_isic_other", None, f"{_HERE}:isic_other_problems", f"{_HERE}:isic_other_counts",
-            source="the Kaggle 'Skin cancer ISIC' set's five other diagnoses, laid out as isic4 (see its README)"),
+            source="the five diagnoses of Kaggle's 'Skin Cancer ISIC' set (kaggle.com/datasets/nodoubttome/"
+                   "skin-cancer9-classesisic) that isic4 leaves out, as PNG in isic4's layout, less the images whose "
+                   "pixels equal an isic4 image (README, 'Data')"),
     Dataset("breastmnist", "BreastMNIST ultrasound: a far out-of-distribution set",
             "hdmann.study_a_beyond:load_breastmnist", None, f"{_HERE}:breastmnist_problems", f"{_HERE}:breastmnist_counts",
-            source="MedMNIST v2's breastmnist.npz, 28 px (see its README)"),
+            source="MedMNIST v2's breastmnist.npz, 28 px (medmnist.com; `pip install medmnist` downloads it; "
+                   "README, 'Data')"),
 )}
 
 @dataclass(frozen=True)
@@ -191,6 +194,29 @@ def datasets_for(names) -> tuple[str, ...]:
     return tuple(d for d in DATASETS if d in wanted)
 
 
+def missing_datasets(root: Path, names=None) -> tuple[str, ...]:
+    """The datasets (of ``names``; default all) whose folder is not under ``root``."""
+    return tuple(d for d in (names or DATASETS) if not (Path(root) / d).is_dir())
+
+
+def buildable(root: Path, names=None) -> tuple[str, ...]:
+    """The chapters (of ``names``; default all) whose datasets all have a folder under ``root``."""
+    return tuple(n for n in (names or chapter_names()) if not missing_datasets(root, chapter(n).datasets))
+
+
+def partial_root_advice(root: Path, names=None) -> str:
+    """What a data root with some datasets absent can still build, in one paragraph ("" if none is absent)."""
+    names = tuple(names or chapter_names())
+    missing = missing_datasets(root, datasets_for(names))
+    if not missing:
+        return ""
+    needs = "; ".join(f"{d}/ (read by {', '.join(n for n in names if d in chapter(n).datasets)})" for d in missing)
+    can = buildable(root, names)
+    then = (f"With what is here, build the other chapters: `hdmann book --chapters {','.join(can)}`."
+            if can else "No chapter can be built without them.")
+    return f"Missing under {str(root)!r}: {needs}. {then} Where each dataset comes from: README.md, 'Data'."
+
+
 def check_data(root: Path, datasets, log=print) -> None:
     """Check the named datasets before any notebook runs: ``hdmann check``'s decoding of every image
     for the decoded sets (verdicts cached), presence and layout for the others. One summary line
@@ -206,6 +232,7 @@ def check_data(root: Path, datasets, log=print) -> None:
     decoded = tuple(d for d in datasets if DATASETS[d].decoded_by_check)
     also = ("\n" + f"{len(problems)} more problem(s), with datasets that are not decoded:\n" + "\n".join(problems)) \
         if problems else ""
+    present = [d for d in datasets if d not in decoded and not missing_datasets(root, (d,))]
     if decoded:
         try:
             report = datacheck.require_clean(root, log=None, datasets=decoded)
@@ -214,7 +241,7 @@ def check_data(root: Path, datasets, log=print) -> None:
         log(f"data check: {sum(report.images.values()):,} images usable ("
             + ", ".join(f"{k} {v:,}" for k, v in report.images.items())
             + f") in {report.seconds:.1f} s; {report.decoded} decoded, {report.reused} verdicts reused"
-            + (f"; also present: {', '.join(d for d in datasets if d not in decoded)}" if len(decoded) < len(datasets) else ""))
+            + (f"; also present: {', '.join(present)}" if present else ""))
     if problems:
         raise data.DataError(f"{len(problems)} problem(s) in the data under {str(root)!r}:\n" + "\n".join(problems))
     if not decoded:

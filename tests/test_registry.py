@@ -61,6 +61,41 @@ def test_chapter_subset_checks_only_its_data(tmp_path):
         book.check_data(root, lines.append, ("study_a_beyond",))
 
 
+def test_a_partial_data_root_says_which_chapters_it_can_build(tmp_path, capsys):
+    """isic4/ and mias/ only (what the README's first commands name): the full build stops before
+    anything runs, naming each missing dataset, where it comes from (not a README inside the missing
+    folder) and the `--chapters` list that can be built; that list builds; `hdmann info` shows it."""
+    from synthetic import write_mias
+
+    root = tmp_path / "data"
+    write_isic(root)
+    write_mias(root)
+    can = registry.buildable(root)
+    assert "study_a_beyond" not in can and set(can) == set(book.CHAPTERS) - {"study_a_beyond"}
+    with pytest.raises(data.DataError) as failed:
+        book.check_data(root, lambda _: None)
+    text = str(failed.value)
+    assert "isic-other/ (read by study_a_beyond)" in text and "breastmnist/ (read by study_a_beyond)" in text
+    assert f"--chapters {','.join(can)}" in text and "kaggle.com" in text and "medmnist" in text
+    assert "see its README" not in text
+    lines = []
+    book.check_data(root, lines.append, can)
+    assert lines and "also present" not in lines[0], lines
+    cli.main(["info", "--data-root", str(root)])
+    out = capsys.readouterr().out
+    assert "study_a_beyond" in out and "missing isic-other, breastmnist" in out and f"--chapters {','.join(can)}" in out
+
+
+def test_the_readme_names_the_datasets_each_chapter_reads():
+    """README's 'Data' table is the registry's: every dataset, and the chapters that read it."""
+    readme = (book.PROJECT / "README.md").read_text()
+    for name in registry.DATASETS:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}/` |")), None)
+        assert row, f"README 'Data' lacks a row for {name}/"
+        readers = [c.name for c in registry.CHAPTERS if name in c.datasets]
+        assert row.rstrip(" |").endswith(", ".join(readers)), (name, readers)
+
+
 def test_registry_datasets_are_present_in_the_real_data(data_root):
     for name, dataset in registry.DATASETS.items():
         assert dataset.problems(data_root) == [], name
