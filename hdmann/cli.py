@@ -52,6 +52,17 @@ def _info(args) -> int:
         print(f"  mias:  {exc}")
     for line in report.lines():
         print(f"  {line}")
+    from hdmann import registry
+
+    print("Chapters and the datasets each reads:")
+    width = max(len(n) for n in registry.chapter_names())
+    for chapter in registry.CHAPTERS:
+        missing = registry.missing_datasets(root, chapter.datasets)
+        state = f"missing {', '.join(missing)}" if missing else "can be built"
+        print(f"  {chapter.name:{width}s}  {', '.join(chapter.datasets):38s} {state}")
+    advice = registry.partial_root_advice(root)
+    if advice:
+        print(advice)
     return 0 if report.ok else 1
 
 
@@ -83,8 +94,8 @@ def _run(args) -> int:
 
     calls = graph.calls_for(args.targets, args.profile, root, parse_assignments(args.set or ()))
     summary = stages.run(calls, root, jobs=args.jobs, scheduler=args.scheduler)
-    print(f"hdmann run: {summary['built']} stage(s) built, {summary['stages'] - summary['built']} already cached, "
-          f"{summary['seconds']:.0f} s")
+    if not summary["built"]:
+        print(f"hdmann run: all {summary['stages']} stage(s) already cached")
     return 0
 
 
@@ -176,12 +187,20 @@ def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+PROFILE_HELP = ("smoke: minutes, every chapter end to end (CI); quick: the CPU default; paper: the papers' settings "
+                "(GPU-sized). Default $PROFILE, else quick")
+DATA_HELP = "folder holding the datasets (isic4/, mias/, ...; README 'Data'). Default $HDMANN_DATA, then ./data"
+
+
 def main(argv=None) -> int:
+    import hdmann
+
     parser = argparse.ArgumentParser(prog="hdmann", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"hdmann {hdmann.__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("book", help="execute the notebooks and build the HTML book")
-    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
-    p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES, help=PROFILE_HELP)
+    p.add_argument("--data-root", default=None, help=DATA_HELP)
     p.add_argument("--out", default=None, help="folder to write _build/ into (default: the project)")
     p.add_argument("--chapters", default=None, help="comma-separated subset of chapters (checks only their data)")
     p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
@@ -193,8 +212,8 @@ def main(argv=None) -> int:
                            ("status", _status, "list each stage as cached, missing or stale (exit 1 unless all cached)")):
         p = sub.add_parser(name, help=text)
         p.add_argument("targets", nargs="*", help="chapters or stage names (default: every chapter with stages)")
-        p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
-        p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+        p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES, help=PROFILE_HELP)
+        p.add_argument("--data-root", default=None, help=DATA_HELP)
         p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE",
                        help="override a config field, as for hdmann book --set")
         if name == "run":
@@ -202,17 +221,18 @@ def main(argv=None) -> int:
         p.set_defaults(run=fn)
     p = sub.add_parser("verdicts", help="build what the Study A verdicts read and write them to a results file "
                                         "(compare two machines or CPU counts with hdmann compare)")
-    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
-    p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES, help=PROFILE_HELP)
+    p.add_argument("--data-root", default=None, help=DATA_HELP)
     p.add_argument("--out", default=None, help="the results file (default _build/verdicts/<profile>-<N>cpu.json)")
     p.add_argument("--set", action="append", metavar="SECTION.FIELD=VALUE", help="override a config field, as for hdmann book --set")
     p.add_argument("--jobs", type=int, default=None, help="stages built at once in local processes (default: the cores)")
     p.set_defaults(run=_verdicts)
     p = sub.add_parser("check", help="decode every image once; list every bad file (exit 1 if any)")
-    p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+    p.add_argument("--data-root", default=None, help=DATA_HELP)
     p.set_defaults(run=_check)
     p = sub.add_parser("fetch", help="download a dataset from its original public host")
-    p.add_argument("dataset", choices=("isic4", "mias"))
+    p.add_argument("dataset", choices=("isic4", "mias"),
+                   help="isic4 (ISIC Archive, by image id) or mias (the mini-MIAS archive); the other datasets: README 'Data'")
     p.add_argument("--data-root", default=None, help="where to write (default $HDMANN_DATA, then ./data)")
     p.add_argument("--no-verify", action="store_true", help="mias: skip the SHA-256 check of the PGM files")
     p.set_defaults(run=_fetch)
@@ -223,14 +243,14 @@ def main(argv=None) -> int:
     p.add_argument("--atol", type=float, default=0.0, help="absolute tolerance: smaller moves are not listed")
     p.set_defaults(run=_compare)
     p = sub.add_parser("lab", help="JupyterLab on the chapters with the profile and data root set")
-    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES)
-    p.add_argument("--data-root", default=None, help="folder holding isic4/ and mias/ (default $HDMANN_DATA, then ./data)")
+    p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES, help=PROFILE_HELP)
+    p.add_argument("--data-root", default=None, help=DATA_HELP)
     p.add_argument("--out", default=None, help="folder whose _build/lab/<profile>/ holds the copies (default: the project)")
     p.add_argument("--dry-run", action="store_true", help="prepare the copies and print the command, start nothing")
     p.add_argument("jupyter_args", nargs="*", help="passed on to jupyter lab (after --), e.g. -- --no-browser")
     p.set_defaults(run=_lab)
-    p = sub.add_parser("info", help="versions, backend, devices and the data root")
-    p.add_argument("--data-root", default=None)
+    p = sub.add_parser("info", help="versions, backend, devices, the data root and which chapters it can build")
+    p.add_argument("--data-root", default=None, help=DATA_HELP)
     p.set_defaults(run=_info)
     args = parser.parse_args(argv)
     from hdmann.cache import CacheWriteError
