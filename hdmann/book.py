@@ -274,6 +274,21 @@ def _unlink_missing_labels(src: Path) -> None:
             path.write_text(new)
 
 
+NOT_PAGES = frozenset({"venv", "notebooks", "tests", "bench", "hdmann", "_cache", "_build"})
+
+
+def remove_stray_pages(html_dir: Path) -> list[str]:
+    """Folders of pages no book build makes: a `jupyter-book build .` run by hand in a checkout, before
+    _config.yml excluded them, rendered .venv and the sources into _build/html, and Sphinx never
+    deletes what it did not write this time. Returns the names removed."""
+    removed = []
+    for child in sorted(html_dir.iterdir()) if html_dir.is_dir() else []:
+        if child.is_dir() and (child.name.startswith(".") or child.name in NOT_PAGES or child.name.startswith("_cache")):
+            shutil.rmtree(child)
+            removed.append(child.name)
+    return removed
+
+
 def publish(html_dir: Path, out: Path, profile: str, build_record: dict, values, tables) -> Path:
     """Write the tables' CSVs beside their pages and the build's results.json; returns the latter."""
     for table in tables:
@@ -352,6 +367,9 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     if result.returncode != 0:
         raise RuntimeError(f"jupyter-book build failed:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
     index = out / "_build" / "html" / "index.html"
+    stray = remove_stray_pages(index.parent)
+    if stray:
+        log(f"  removed {len(stray)} folder(s) of stray pages from an earlier `jupyter-book build .`: {', '.join(stray)}")
     publish(index.parent, out, profile, build_record, values, tables)
     log(f"  jupyter-book build: done in {time.perf_counter() - started:.0f} s")
     log(f"The book is at {index}; its numbers are in {index.parent / 'results.json'}")

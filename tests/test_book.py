@@ -114,8 +114,12 @@ def test_smoke_book_builds_from_scratch(smoke_book, data_root, monkeypatch):
     assert timings["stages"] and all(s["wall"] > 0 and s["cpu"] > 0 for s in timings["stages"].values())
     assert all(c["wall"] > 0 and c["cpu"] > 0 for c in timings["chapters"].values()), "kernels' CPU included"
     log = []
+    stray = html_dir / ".venv" / "lib" / "README.html"  # what a hand-run `jupyter-book build .` once left
+    stray.parent.mkdir(parents=True)
+    stray.write_text("<html></html>")
     monkeypatch.setenv("HDMANN_CACHE", str(smoke_book / "_cache"))  # the cold build's cache: a true rebuild
     book.build("smoke", data_root, out=smoke_book, log=log.append)
+    assert not (html_dir / ".venv").exists(), "stray pages survive a build"
     assert sum("executing" in line for line in log) == 0, log
     assert not any("building" in line for line in log), "a rebuild with nothing changed builds no stage"
 
@@ -488,3 +492,12 @@ def test_a_papermill_cli_rerun_reuses_the_books_stages(smoke_book, data_root, tm
     glued = {v["name"]: v["value"] for v in results.glued_values(json.loads(out.read_text()), "study_a_representations", "smoke")}
     assert glued["perplexity"] == 12.0
     assert sorted(p.name for p in models.iterdir()) == before, "the rerun trained a model the book had built"
+
+
+def test_stray_pages_of_a_hand_run_build_are_removed(tmp_path):
+    html = tmp_path / "html"
+    for folder in (".venv/lib", "notebooks", "book/executed", "_static", "_cache_1cpu"):
+        (html / folder).mkdir(parents=True)
+    (html / "index.html").write_text("")
+    assert book.remove_stray_pages(html) == [".venv", "_cache_1cpu", "notebooks"]
+    assert sorted(p.name for p in html.iterdir()) == ["_static", "book", "index.html"]

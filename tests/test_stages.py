@@ -162,6 +162,20 @@ def test_a_stages_progress_lines_reach_the_runners_log_with_its_label(isolated_c
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
+def test_the_log_has_one_line_per_finished_stage_and_a_closing_count(isolated_cache, jobs):
+    import re
+
+    log = []
+    stages.run([total.on(ToyConfig(value=11))], jobs=jobs, log=log.append)
+    built = [line for line in log if re.match(r"^  \d+/3 toy/", line)]
+    assert len(built) == 3 and sorted(int(line.split("/")[0]) for line in built) == [1, 2, 3], log
+    assert not any("building" in line for line in log), "one line per stage, when it is done"
+    assert re.match(r"^3 stage\(s\) built in .+ of CPU\), 0 already cached$", log[-1]), log[-1]
+    assert numbers.on(ToyConfig(value=11), "x" * 200).short_label().endswith("…]")
+    assert len(numbers.on(ToyConfig(value=11), "x" * 200).short_label()) == 90
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_a_stage_runs_on_one_blas_thread_and_the_caller_keeps_its_own(isolated_cache, jobs):
     """Stages run one per core: a BLAS thread per core inside each made class addition 13x dearer."""
     from threadpoolctl import threadpool_info, threadpool_limits
