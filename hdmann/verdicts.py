@@ -9,6 +9,7 @@ plain run is the check (README, "Reproducing").
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from hdmann import stages
@@ -67,11 +68,12 @@ def values(profile: str, data_root=None, overrides: dict | None = None) -> list[
 def build(profile: str, data_root=None, out: Path | None = None, *, jobs: int | None = None,
           overrides: dict | None = None, log=print) -> Path:
     """Build the stages behind the verdicts, then write them to ``out`` (results.json format)."""
-    from hdmann import data, results
+    from hdmann import data, provenance, results
 
     root = data.resolve_data_root(data_root)
     stages.run(stage_calls(profile, overrides), root, jobs=jobs, log=log)
-    record = {"host": stages.host_record(), "note": "hdmann verdicts: the Study A verdicts only"}
+    record = {"host": stages.host_record(), "note": "hdmann verdicts: the Study A verdicts only",
+              **provenance.git_state(), "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     path = Path(out or Path("_build") / "verdicts" / f"{profile}-{record['host']['cpus']}cpu.json")
     results.write(path, profile, record, values(profile, root, overrides), [])
     log(f"hdmann verdicts: {path} ({record['host']['cpus']} CPU(s) available to this process)")
