@@ -154,7 +154,7 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
         seconds = time.perf_counter() - start  # kernel start and every cell, as a reader rerunning it waits
         nb = json.loads(tmp.read_text())
         nb["metadata"][KEY] = key
-        nb["metadata"][PROVENANCE] = {**(record() if record else {}), "seconds": seconds, "finished": _now(),
+        nb["metadata"][PROVENANCE] = {**(record() if record else {}), "seconds": seconds, "finished": provenance.now(),
                                       "overrides": config.flat_overrides(overrides)}
         tmp.write_text(json.dumps(nb, indent=1))
         os.replace(tmp, executed)  # the previous good copy survives a failed run
@@ -168,10 +168,6 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
         raise
     log(f"  {name}: done in {time.perf_counter() - start:.0f} s")
     return executed
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
 def _relative_root(page: str) -> str:
@@ -209,7 +205,7 @@ def prepare_chapter(nb: dict, chapter: str, profile: str, build_record: dict) ->
 def assemble(profile: str, out: Path, build_record: dict | None = None) -> tuple[Path, list[dict], list[dict]]:
     """Copy the committed book sources and the executed notebooks into one Jupyter Book folder, each
     page ready for readers (see :func:`prepare_chapter`). Returns (folder, glued values, tables)."""
-    build_record = build_record or {"profile": profile, "finished": _now()}
+    build_record = build_record or {"profile": profile, "finished": provenance.now()}
     src = out / "_build" / "source"
     if src.exists():
         shutil.rmtree(src)
@@ -274,7 +270,7 @@ def _unlink_missing_labels(src: Path) -> None:
             path.write_text(new)
 
 
-NOT_PAGES = frozenset({"venv", "notebooks", "tests", "bench", "hdmann", "_cache", "_build"})
+NOT_PAGES = frozenset({"venv", "notebooks", "tests", "bench", "hdmann", "_build"})  # and hidden or _cache* folders
 
 
 def remove_stray_pages(html_dir: Path) -> list[str]:
@@ -357,7 +353,7 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
         devices = {json.loads(p.read_text())["metadata"].get(PROVENANCE, {}).get("device") for p in executed}
         known = devices.pop() if len(devices) == 1 else None
         collected.update(provenance.collect(profile, data_fingerprint(context), known))
-    build_record = {**record(), "finished": _now(), "overrides": config.flat_overrides(overrides)}
+    build_record = {**record(), "finished": provenance.now(), "overrides": config.flat_overrides(overrides)}
     src, values, tables = assemble(profile, out, build_record)
     log("  jupyter-book build (warnings are errors)")
     started = time.perf_counter()
@@ -406,7 +402,7 @@ class BuildTimings:
         if not self.stages and _built_stages(path):
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"profile": self.profile, "finished": _now(), "cores": stages.default_jobs(),
+        record = {"profile": self.profile, "finished": provenance.now(), "cores": stages.default_jobs(),
                   "wall_seconds": round(time.perf_counter() - self.started, 1),
                   "cpu_seconds": round(sum(s["cpu"] or 0 for s in self.stages.values())
                                        + sum(c["cpu"] for c in self.chapters.values()), 1),

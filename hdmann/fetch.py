@@ -35,7 +35,6 @@ import urllib.request
 import zlib
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterable, Iterator
 
@@ -43,7 +42,7 @@ import numpy as np
 import PIL
 from PIL import Image, UnidentifiedImageError
 
-from hdmann import __version__
+from hdmann import __version__, provenance
 from hdmann.cache import atomic_write_bytes
 from hdmann.data import ISIC_CLASSES, ISIC_SPLITS, MIAS_SIZE
 
@@ -199,10 +198,6 @@ def _png_bytes(img: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def _quiet(_: str) -> None:
     pass
 
@@ -299,7 +294,7 @@ def fetch_isic4(root: Path, *, base_url: str | None = None, ids: Iterable[str] |
 
     present = sum(1 for p in dest.values() if p.is_file())
     note = (
-        f"isic4 fetched by `hdmann fetch isic4` (hdmann {__version__}) on {_utc_now()}.\n"
+        f"isic4 fetched by `hdmann fetch isic4` (hdmann {__version__}) on {provenance.now()}.\n"
         f"Source: the ISIC Archive API at {api}: GET /api/v2/images/<isic_id>/, then the JPEG at "
         "files.full.url of that record.\n"
         f"Images: {present} of the {len(dest)} requested ids from hdmann/resources/isic4_ids.csv "
@@ -527,7 +522,7 @@ def fetch_mias(root: Path, *, base_url: str | None = None, names: Iterable[str] 
     atomic_write_bytes(out / "labels.csv", labels_csv)
     atomic_write_bytes(out / "images.csv", images_csv)
     note = (
-        f"mias fetched by `hdmann fetch mias` (hdmann {__version__}) on {_utc_now()}.\n"
+        f"mias fetched by `hdmann fetch mias` (hdmann {__version__}) on {provenance.now()}.\n"
         f"Source: {url} (mini-MIAS, Mammographic Image Analysis Society, J Suckling 1995).\n"
         f"Films: {len(wanted)}; PGM SHA-256 "
         + ("verified against hdmann/resources/mias_pgm.sha256 or the file given.\n" if verify

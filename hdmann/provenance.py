@@ -11,6 +11,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +30,11 @@ print(jax.default_backend())
 print(devices[0].device_kind)
 print(len(devices))
 """
+
+
+def now() -> str:
+    """The time a build, a page or a fetch finished, as every record writes it (UTC, to the minute)."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
 
 
 def git_state(project: Path = PROJECT) -> dict:

@@ -152,17 +152,16 @@ class Call:
     def kwargs(self) -> dict[str, Any]:
         return dict(self.args)
 
-    def label(self) -> str:
-        """``stage[profile, fields that differ from the profile's config, arguments]``."""
-        shown = ", ".join([f"{k}={v!r}" for k, v in _changed_fields(self.cfg).items()]
-                          + [f"{k}={v!r}" for k, v in self.args])
+    def label(self, drop_empty: bool = False) -> str:
+        """``stage[profile, fields that differ from the profile's config, arguments]``; with
+        ``drop_empty``, the arguments left at None or empty are not shown."""
+        args = [(k, v) for k, v in self.args if not (drop_empty and v in (None, (), [], {}, ""))]
+        shown = ", ".join(f"{k}={v!r}" for k, v in [*_changed_fields(self.cfg).items(), *args])
         return f"{self.stage.name}[{getattr(self.cfg, 'profile', '?')}{', ' + shown if shown else ''}]"
 
     def short_label(self, width: int = 90) -> str:
-        """:meth:`label` for the log: arguments left at None or empty dropped, cut at ``width``."""
-        shown = ", ".join([f"{k}={v!r}" for k, v in _changed_fields(self.cfg).items()]
-                          + [f"{k}={v!r}" for k, v in self.args if v not in (None, (), [], {}, "")])
-        text = f"{self.stage.name}[{getattr(self.cfg, 'profile', '?')}{', ' + shown if shown else ''}]"
+        """:meth:`label` for the log: empty arguments dropped, cut at ``width``."""
+        text = self.label(drop_empty=True)
         return text if len(text) <= width else text[:width - 2] + "…]"
 
     def reads(self) -> list["Call"]:

@@ -9,7 +9,6 @@ plain run is the check (README, "Reproducing").
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 from hdmann import stages
@@ -73,7 +72,7 @@ def build(profile: str, data_root=None, out: Path | None = None, *, jobs: int | 
     root = data.resolve_data_root(data_root)
     stages.run(stage_calls(profile, overrides), root, jobs=jobs, log=log)
     record = {"host": stages.host_record(), "note": "hdmann verdicts: the Study A verdicts only",
-              **provenance.git_state(), "finished": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+              **provenance.git_state(), "finished": provenance.now()}
     path = Path(out or Path("_build") / "verdicts" / f"{profile}-{record['host']['cpus']}cpu.json")
     results.write(path, profile, record, values(profile, root, overrides), [])
     log(f"hdmann verdicts: {path} ({record['host']['cpus']} CPU(s) available to this process)")
