@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import hdmann  # noqa: F401
-from hdmann import compression, data
+from hdmann.engine import compression, data
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -56,8 +56,8 @@ def bench_train_step_quick(root):
     """One Table I train step (batch 32) at the quick profile's input size, after compilation."""
     import keras
 
-    from hdmann import models
-    from hdmann.config import study_a_config
+    from hdmann.methods import models
+    from hdmann.studies.study_a.config import study_a_config
 
     cfg = study_a_config("quick")
     model = models.hdmann_cnn(cfg)
@@ -70,7 +70,7 @@ def bench_train_step_quick(root):
 
 def bench_rebuild_smoke(root):
     """A second `hdmann book --profile smoke` with nothing changed (the first run is not timed)."""
-    from hdmann import book
+    from hdmann.book import runner as book
 
     out = Path(tempfile.mkdtemp(prefix="hdmann-bench-"))
     book.build("smoke", root, out=out, log=lambda _: None)
@@ -97,11 +97,12 @@ RECORDS = PROJECT / "bench" / "records"  # committed timings files of measured c
 def stage_cpu_by_chapter(record: dict, profile: str = "quick") -> dict[str, float]:
     """The CPU seconds of a build's stages (``_build/timings/<profile>.json``) per chapter, each stage
     counted once, for the first chapter (in book order) whose graph reads it."""
-    from hdmann import graph, registry, stages
+    from hdmann.book import graph, registry
+    from hdmann.engine import stages
 
     owner = {}
     for chapter in registry.chapter_names():
-        for node in stages.plan(graph.CHAPTER_STAGES[chapter](profile)).values():
+        for node in stages.plan(graph.chapter_stages()[chapter](profile)).values():
             owner.setdefault(node.call.label(), chapter)
     out: dict[str, float] = {}
     for label, s in record["stages"].items():
@@ -122,8 +123,8 @@ def _cold_book(root, chapters, target: float, warm=()):
     out = Path(tempfile.mkdtemp(prefix="hdmann-bench-"))
     env = {**os.environ, "HDMANN_CACHE": str(out / "_cache"), "HDMANN_DATA": str(root)}
     if warm:
-        subprocess.run([sys.executable, "-m", "hdmann.cli", "run", *warm, "--profile", "quick"], env=env, check=True)
-    cmd = [sys.executable, "-m", "hdmann.cli", "book", "--profile", "quick", "--out", str(out)]
+        subprocess.run([sys.executable, "-m", "hdmann.book.cli", "run", *warm, "--profile", "quick"], env=env, check=True)
+    cmd = [sys.executable, "-m", "hdmann.book.cli", "book", "--profile", "quick", "--out", str(out)]
     if chapters:
         cmd += ["--chapters", ",".join(chapters)]
     start = time.perf_counter()

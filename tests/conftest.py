@@ -45,7 +45,7 @@ def data_root() -> Path:
 def smoke_book(data_root, tmp_path_factory) -> Path:
     """The whole book built once per session in the smoke profile from an empty cache (as CI and a new
     user see it); the book-build and browser tiers both read it. Returns the build's out folder."""
-    from hdmann import book
+    from hdmann.book import runner as book
 
     out = tmp_path_factory.mktemp("smoke_book")
     with pytest.MonkeyPatch.context() as mp:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hdmann import progress
-from hdmann.stages import stage
+from hdmann.engine import progress
+from hdmann.engine.stages import stage
 
 
 @dataclass(frozen=True)

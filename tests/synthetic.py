@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from hdmann.data import ISIC_CLASSES, KAGGLE_CLASSES, KAGGLE_FOLDERS
+from hdmann.engine.data import ISIC_CLASSES, KAGGLE_CLASSES, KAGGLE_FOLDERS
 
 # one strongly different blob colour per class, in ISIC_CLASSES order
 ISIC_COLOURS = ((170, 30, 40), (60, 150, 60), (40, 60, 190), (210, 190, 40))
@@ -75,7 +75,7 @@ def write_isic(root: Path, *, train_per_class=10, test_per_class=4, size: int = 
 
 def write_isic_other(root: Path, *, per_class: int = 3, size: int = 32) -> Path:
     """Write ``root/isic-other`` (train/<class>/*.png for the classes Study A beyond adds)."""
-    from hdmann.config import ISIC_OTHER_USABLE
+    from hdmann.studies.study_a_beyond.config import ISIC_OTHER_USABLE
 
     other = Path(root) / "isic-other"
     for label, cls in enumerate(ISIC_OTHER_USABLE):

@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from hdmann import book, bookext, cli, provenance, report, results
+from hdmann import studies
+from hdmann.book import bookext, cli, report, results, runner as book
+from hdmann.engine import provenance
 
 NOTEBOOKS = sorted((book.PROJECT / "notebooks").glob("*.ipynb"))
 
@@ -30,10 +32,10 @@ def test_every_notebook_is_a_chapter():
 def test_notebook_builds_each_config_it_declares_with_its_overrides(path):
     """A chapter's `overrides` reach every config it builds, and it builds only configs the
     registry says it takes (else `--set` would silently miss it, or the variant would reuse it)."""
-    from hdmann import config, registry
+    from hdmann.book import registry
 
     code = "".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
-    built = {section for section, builder in config.BUILDERS.items()
+    built = {section for section, builder in studies.builders().items()
              if re.search(rf"\b{builder.__name__}\(profile, overrides=overrides\)", code)}
     taken = set(registry.chapter(path.stem).configs)
     assert built <= taken, f"{path.stem} builds {built - taken} but the registry does not list them"
@@ -302,7 +304,8 @@ def test_a_chapter_runs_with_an_override(smoke_book, data_root, tmp_path, monkey
     """`hdmann book --set` reaches the stages and the kernel: the executed chapter records its
     overrides (injected parameters, provenance, dependency key) and glues the overridden value, and
     the stages the override does not touch (the trained model) are reused, not recomputed."""
-    from hdmann import graph, registry, stages
+    from hdmann.book import graph, registry
+    from hdmann.engine import stages
 
     monkeypatch.setenv("HDMANN_CACHE", str(smoke_book / "_cache"))
     models = smoke_book / "_cache" / "study_a" / "model"
@@ -450,11 +453,11 @@ def test_papermill_cli_parameters_reach_the_chapters_configs(path, tmp_path):
     import subprocess
     import sys
 
-    from hdmann import config, registry
+    from hdmann.book import registry
 
     sections = registry.chapter(path.stem).configs
     overrides = {s: {"bootstrap_samples": 123} for s in sections
-                 if "bootstrap_samples" in {f.name for f in dataclasses.fields(config.BUILDERS[s]("smoke"))}}
+                 if "bootstrap_samples" in {f.name for f in dataclasses.fields(studies.builders()[s]("smoke"))}}
     out = tmp_path / "out.ipynb"
     done = subprocess.run([sys.executable, "-m", "papermill", str(path), str(out), "--prepare-only",
                            "-p", "profile", "smoke", "-p", "data_root", str(tmp_path), "-p", "overrides", json.dumps(overrides)],
@@ -466,7 +469,7 @@ def test_papermill_cli_parameters_reach_the_chapters_configs(path, tmp_path):
             exec("".join(cell["source"]), namespace)
     assert namespace["profile"] == "smoke" and isinstance(namespace["overrides"], str)
     for section in sections:
-        cfg = config.BUILDERS[section](namespace["profile"], overrides=namespace["overrides"])
+        cfg = studies.builders()[section](namespace["profile"], overrides=namespace["overrides"])
         if section in overrides:
             assert cfg.bootstrap_samples == 123, section
 

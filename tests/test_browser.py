@@ -20,7 +20,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
-from hdmann import book
+from hdmann.book import runner as book
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

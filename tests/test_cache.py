@@ -1,4 +1,4 @@
-"""hdmann.cache: content-keyed entries, computed once, written atomically, keyed by code too."""
+"""hdmann.engine.cache: content-keyed entries, computed once, written atomically, keyed by code too."""
 from __future__ import annotations
 
 import errno
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hdmann import cache
+from hdmann.engine import cache
 
 
 def _leftovers(root: Path) -> list[Path]:
@@ -38,8 +38,8 @@ def test_cached_computes_once_then_loads(isolated_cache):
                 "n": 3, "score": np.float64(0.25), "info": {"epochs": [1, 2], "path": Path("p")}}
 
     params = {"size": 16, "qualities": (50, 10)}
-    first = cache.cached("unit/demo", params, make, code=("data",))
-    second = cache.cached("unit/demo", params, make, code=("data",))
+    first = cache.cached("unit/demo", params, make, code=("engine.data",))
+    second = cache.cached("unit/demo", params, make, code=("engine.data",))
     assert len(calls) == 1
     for out in (first, second):
         np.testing.assert_array_equal(out["x"], np.arange(6, dtype=np.float32).reshape(2, 3))
@@ -51,9 +51,9 @@ def test_cached_computes_once_then_loads(isolated_cache):
     assert len(entries) == 1
     meta = json.loads((entries[0] / cache.META).read_text())
     assert meta["_params"] == {"qualities": [50, 10], "size": 16}
-    assert meta["_code"] == ["data"]
+    assert meta["_code"] == ["engine.data"]
     # a list and a tuple of the same values are the same parameters
-    cache.cached("unit/demo", {"size": 16, "qualities": [50, 10]}, make, code=("data",))
+    cache.cached("unit/demo", {"size": 16, "qualities": [50, 10]}, make, code=("engine.data",))
     assert len(calls) == 1
 
 
@@ -78,10 +78,10 @@ def test_different_params_make_different_entries(isolated_cache):
 
 def test_entry_key_depends_on_the_code_it_names():
     params = {"a": 1}
-    assert cache.entry_key(params, ("data",)) != cache.entry_key(params, ("data", "train"))
-    assert cache.entry_key(params, ("data", "train")) == cache.entry_key(params, ("train", "data"))
-    assert cache.code_fingerprint(["data"]) != cache.code_fingerprint(["train"])
-    assert len(cache.code_fingerprint(["data", "cache"])) == 16
+    assert cache.entry_key(params, ("engine.data",)) != cache.entry_key(params, ("engine.data", "methods.train"))
+    assert cache.entry_key(params, ("engine.data", "methods.train")) == cache.entry_key(params, ("methods.train", "engine.data"))
+    assert cache.code_fingerprint(["engine.data"]) != cache.code_fingerprint(["methods.train"])
+    assert len(cache.code_fingerprint(["engine.data", "engine.cache"])) == 16
 
 
 @pytest.fixture

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from hdmann import codecs, config
-from hdmann import rate_accuracy as ra
-from hdmann import rate_accuracy_report as rr
+from hdmann.engine import codecs
+from hdmann.engine.config import PROFILES
+from hdmann.studies.codecs import config
+from hdmann.studies.codecs import pipeline as ra, report as rr
 from test_compression import natural_grey, natural_rgb
 
 
@@ -79,7 +80,7 @@ def test_codecs_parameter_accepts_lists_and_papermill_strings():
 
 
 def test_config_refuses_unknown_codecs_and_builds_profiles():
-    for profile in config.PROFILES:
+    for profile in PROFILES:
         cfg = config.codec_config(profile)
         assert cfg.study_a.profile == cfg.study_b.profile == profile
         json.dumps(cfg.to_dict())  # cache keys need a JSON-able config
@@ -135,7 +136,7 @@ def test_lowest_bpp_within_margin_walks_down_from_the_top():
 @pytest.mark.parametrize("study", ["a", "b"])
 def test_sweeps_reach_the_bpp_range_they_claim(study, data_root):
     """The config's ladders, run on real images, span the range the chapter claims for each dataset."""
-    from hdmann import data
+    from hdmann.engine import data
 
     cfg = config.codec_config("quick")
     if study == "a":
@@ -158,7 +159,7 @@ def test_chapter_reruns_for_a_subset_of_codecs(smoke_book, data_root, tmp_path, 
     chapter for those two codecs only, reading the smoke book's cached models and sets."""
     import papermill
 
-    from hdmann import book, results
+    from hdmann.book import results, runner as book
 
     monkeypatch.setenv("HDMANN_CACHE", str(smoke_book / "_cache"))
     monkeypatch.setenv("HDMANN_DATA", str(data_root))

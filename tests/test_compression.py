@@ -1,4 +1,4 @@
-"""hdmann.compression: codecs report what they did (ratio, bpp, PSNR, SSIM), never what was asked."""
+"""hdmann.engine.compression: codecs report what they did (ratio, bpp, PSNR, SSIM), never what was asked."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from hdmann import compression as C
+from hdmann.engine import compression as C, parallel
 
 
 def natural_grey(size: int = 256, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
@@ -170,7 +170,7 @@ def test_compress_many_measures_at_stored_size_then_resizes():
         np.testing.assert_array_equal(pixels[i], resized)
 
 
-class CountingPool(C.ProcessPoolExecutor):
+class CountingPool(parallel.ProcessPoolExecutor):
     started = 0
 
     def __init__(self, *args, **kwargs):
@@ -181,7 +181,7 @@ class CountingPool(C.ProcessPoolExecutor):
 @pytest.fixture
 def counting_pool(monkeypatch):
     CountingPool.started = 0
-    monkeypatch.setattr(C, "ProcessPoolExecutor", CountingPool)
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", CountingPool)
     return CountingPool
 
 
@@ -292,7 +292,7 @@ def test_psnr_and_ssim_match_scikit_image_on_real_images(data_root):
     PSNR with data_range 255: on a real ISIC image and a real MIAS film, after JPEG and JPEG 2000."""
     from skimage.metrics import peak_signal_noise_ratio
 
-    from hdmann import data
+    from hdmann.engine import data
 
     isic = data.read_image(data_root / "isic4" / "train" / "melanoma" / "ISIC_0000279.png", "RGB")
     film = data.read_image(data_root / "mias" / "images" / "mdb001.png", "L")
@@ -305,9 +305,9 @@ def test_psnr_and_ssim_match_scikit_image_on_real_images(data_root):
 
 def test_the_isic_survey_size_counts_the_sample_and_every_image(tmp_path):
     """quick and smoke survey a seeded sample per class; the prose names it against the whole set."""
-    from hdmann import codec_survey
-    from hdmann.config import compression_config
-    from hdmann.report import sample_wording
+    from hdmann.book.report import sample_wording
+    from hdmann.studies.foundations import pipeline as codec_survey
+    from hdmann.studies.foundations.config import compression_config
     from synthetic import write_isic
 
     root = tmp_path / "data"

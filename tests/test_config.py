@@ -1,4 +1,4 @@
-"""hdmann.config: named profiles, the papers' settings, and helpful errors for bad values."""
+"""hdmann.engine.config: named profiles, the papers' settings, and helpful errors for bad values."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hdmann.config import (PROFILES, STUDY_A_QUALITIES, STUDY_B_RATIOS, CompressionConfig, StudyAConfig,
-                           StudyBConfig, compression_config, study_a_config, study_b_config)
+from hdmann.engine.config import PROFILES
+from hdmann.studies.foundations.config import compression_config, CompressionConfig
+from hdmann.studies.study_a.config import study_a_config, STUDY_A_QUALITIES, StudyAConfig
+from hdmann.studies.study_b.config import study_b_config, STUDY_B_RATIOS, StudyBConfig
 
 BUILDERS = {"a": (study_a_config, StudyAConfig), "b": (study_b_config, StudyBConfig),
             "compression": (compression_config, CompressionConfig)}
@@ -140,10 +142,18 @@ def test_unknown_profile_in_constructor(cls):
 
 def test_every_profile_override_is_a_field():
     """The profile tables may only name real fields (a typo there would raise at import of a notebook)."""
-    from hdmann import config
+    from hdmann.studies.codecs import config as codecs
+    from hdmann.studies.foundations import config as foundations
+    from hdmann.studies.study_a import config as study_a
+    from hdmann.studies.study_a_beyond import config as beyond
+    from hdmann.studies.study_b import config as study_b
 
-    for table, cls in ((config._STUDY_A_PROFILES, StudyAConfig), (config._STUDY_B_PROFILES, StudyBConfig),
-                       (config._COMPRESSION_PROFILES, CompressionConfig)):
+    for table, cls in ((study_a._STUDY_A_PROFILES, StudyAConfig), (study_b._STUDY_B_PROFILES, StudyBConfig),
+                       (study_b._STUDY_B_PATCH_PROFILES, StudyBConfig),
+                       (study_b._STUDY_B_CONTROL_PROFILES, study_b.StudyBControlConfig),
+                       (foundations._COMPRESSION_PROFILES, CompressionConfig),
+                       (beyond._STUDY_A_BEYOND_PROFILES, beyond.StudyABeyondConfig),
+                       (codecs._CODEC_PROFILES, codecs.CodecConfig)):
         assert set(table) == set(PROFILES)
         names = {f.name for f in dataclasses.fields(cls)}
         for overrides in table.values():
@@ -152,9 +162,10 @@ def test_every_profile_override_is_a_field():
 
 # --- overrides (`overrides` notebook parameter, `hdmann book --set`) and unstated-field metadata ---
 
-from hdmann import report  # noqa: E402
-from hdmann.config import (BUILDERS as SECTIONS, StudyABeyondConfig, check_overrides, flat_overrides,  # noqa: E402
-                           from_overrides, parse_assignments, study_a_beyond_config, unstated_fields)
+from hdmann.book import report  # noqa: E402
+from hdmann.engine.config import flat_overrides, parse_assignments, unstated_fields
+from hdmann.studies import builders, check_overrides, from_overrides  # noqa: E402
+from hdmann.studies.study_a_beyond.config import study_a_beyond_config, StudyABeyondConfig
 
 
 def test_overrides_apply_by_section_and_reach_study_a_beyond():
@@ -207,7 +218,7 @@ def test_parse_assignments():
 
 @pytest.mark.parametrize("cls", [StudyAConfig, StudyABeyondConfig, StudyBConfig, CompressionConfig])
 def test_choices_table_lists_exactly_the_unstated_fields(cls):
-    cfg = SECTIONS[{StudyAConfig: "study_a", StudyABeyondConfig: "study_a_beyond", StudyBConfig: "study_b",
+    cfg = builders()[{StudyAConfig: "study_a", StudyABeyondConfig: "study_a_beyond", StudyBConfig: "study_b",
                     CompressionConfig: "compression"}[cls]]("smoke")
     marked = [f for f in dataclasses.fields(cls) if "unstated" in f.metadata]
     for scope in {f.metadata.get("scope") for f in marked} | {None}:
@@ -221,15 +232,16 @@ def test_choices_table_lists_exactly_the_unstated_fields(cls):
 
 
 def test_unstated_choices_are_data_not_comments():
-    from hdmann import config
+    import hdmann.studies
 
-    source = (Path(config.__file__)).read_text()
-    assert "# unstated" not in source.replace("``# unstated``", ""), "mark an unstated field with unstated(...)"
+    for path in Path(hdmann.studies.__file__).parent.glob("*/config.py"):
+        source = path.read_text()
+        assert "# unstated" not in source.replace("``# unstated``", ""), f"{path.parent.name}: mark an unstated field with unstated(...)"
     assert len(unstated_fields(StudyAConfig)) >= 10 and len(unstated_fields(StudyBConfig, "patches")) >= 10
 
 
 def test_overrides_given_as_json_text_as_papermill_p_passes_them():
-    from hdmann.config import study_a_config
+    from hdmann.studies.study_a.config import study_a_config
 
     assert study_a_config("smoke", overrides='{"study_a": {"hypervector_dim": 256}}').hypervector_dim == 256
     assert study_a_config("smoke", overrides="") == study_a_config("smoke")

@@ -1,4 +1,4 @@
-"""hdmann.data: where the data root comes from, both ISIC layouts, MIAS tables, and clear errors.
+"""hdmann.engine.data: where the data root comes from, both ISIC layouts, MIAS tables, and clear errors.
 
 The synthetic trees (tests/synthetic.py) drive the unit tests; the real-data tests at the end run
 only when HDMANN_DATA points at the fetched data.
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hdmann import data
-from hdmann.data import ISIC_CLASSES, DataError
+from hdmann.engine import data
+from hdmann.engine.data import DataError, ISIC_CLASSES
 from synthetic import ISIC_COLOURS, SKIN, drop_column, read_csv, write_csv, write_isic, write_mias
 
 

@@ -1,4 +1,4 @@
-"""hdmann.evaluation: metrics checked against scikit-learn, and inputs that would give silently wrong numbers."""
+"""hdmann.methods.evaluation: metrics checked against scikit-learn, and inputs that would give silently wrong numbers."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +6,8 @@ import pytest
 from scipy.stats import mannwhitneyu
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from hdmann import data, evaluation
+from hdmann.engine import data
+from hdmann.methods import evaluation
 
 
 def _average_precision_by_hand(y, score):
@@ -155,7 +156,7 @@ def test_the_test_folder_can_contradict_a_verdict_but_never_turn_it():
     """The small held-out part checks a reporting-half verdict: only the opposite outcome, reached with
     the seed agreement, contradicts it; its own holds-or-undecided (what moved between a 1-CPU and a
     2-CPU build) reads the same: consistent."""
-    from hdmann.study_a_report import CONSISTENT, CONTRADICTS, NOTHING_TO_CHECK, replication
+    from hdmann.studies.study_a.report import CONSISTENT, CONTRADICTS, NOTHING_TO_CHECK, replication
 
     def held(*per_seed, pooled):
         return evaluation.seed_verdict(list(per_seed), pooled, 0.8)

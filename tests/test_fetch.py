@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hdmann import fetch as F
-from hdmann.data import ISIC_CLASSES, load_isic, load_mias
+from hdmann.engine import fetch as F
+from hdmann.engine.data import ISIC_CLASSES, load_isic, load_mias
 
 
 class FakeHost:

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hdmann import book, cache, cli, data, datacheck
-from hdmann.data import DataError, DataNotice, ImageRejected
+from hdmann.book import cli, runner as book
+from hdmann.engine import cache, data, datacheck
+from hdmann.engine.data import DataError, DataNotice, ImageRejected
 from synthetic import read_csv, write_csv, write_isic, write_mias
 
 
@@ -238,7 +239,7 @@ def test_identical_images_are_grouped_for_every_split(tmp_path):
     films = tmp_path / "mias" / "images"
     shutil.copyfile(films / "mdb001.png", films / "mdb005.png")
     m = data.load_mias(tmp_path)
-    assert m.duplicate_groups().tolist() == [0, 0, 1, 1, 0, 0]
+    assert datacheck.film_groups(m).tolist() == [0, 0, 1, 1, 0, 0]
     assert datacheck.check(tmp_path).identical["mias"] == [["mdb001", "mdb005"]]
 
 

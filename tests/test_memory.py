@@ -1,10 +1,10 @@
-"""hdmann.memory.KeyMemory: random binary class keys and nearest-key inference."""
+"""hdmann.methods.memory.KeyMemory: random binary class keys and nearest-key inference."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from hdmann.memory import DISTANCES, KeyMemory
+from hdmann.methods.memory import DISTANCES, KeyMemory
 
 CLASSES = ("melanoma", "nevus", "basal_cell_carcinoma", "pigmented_benign_keratosis")
 

@@ -1,4 +1,4 @@
-"""hdmann.models: Table I of study A, the study-B CNN and ResNet18, all on Keras 3 with JAX."""
+"""hdmann.methods.models: Table I of study A, the study-B CNN and ResNet18, all on Keras 3 with JAX."""
 from __future__ import annotations
 
 import gc
@@ -9,8 +9,9 @@ import pytest
 import hdmann  # noqa: F401
 import keras
 
-from hdmann import models
-from hdmann.config import study_a_config, study_b_config
+from hdmann.methods import models
+from hdmann.studies.study_a.config import study_a_config
+from hdmann.studies.study_b.config import study_b_config
 
 # Table I of Barros Everett (180x180 RGB input, D = 500)
 TABLE_I = [

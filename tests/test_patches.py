@@ -9,9 +9,10 @@ from sklearn.metrics import roc_auc_score
 
 import hdmann  # noqa: F401  (KERAS_BACKEND=jax before keras)
 import keras
-from hdmann import compression, data, patches, study_b_patches
-from hdmann import study_b_patches_report as report
-from hdmann.config import study_b_config
+from hdmann.engine import compression, data
+from hdmann.methods import patches
+from hdmann.studies.study_b import pipeline as study_b_patches, report
+from hdmann.studies.study_b.config import study_b_config
 
 
 def _film(size: int = 1024, seed: int = 0, disc=(700, 400, 20)) -> np.ndarray:
@@ -253,7 +254,7 @@ def test_model_input_standardises_each_patch():
 
 
 def test_global_pooling_head_shrinks_the_cnn():
-    from hdmann import models
+    from hdmann.methods import models
 
     cfg = study_b_config("smoke").replace(input_size=96)
     flat, gap = models.mammo_cnn(cfg, "flatten"), models.mammo_cnn(cfg, "gap")
@@ -263,7 +264,7 @@ def test_global_pooling_head_shrinks_the_cnn():
 
 
 def test_batchnorm_cnn_keeps_the_shape_and_gradcam_layer():
-    from hdmann import models
+    from hdmann.methods import models
 
     cfg = study_b_config("smoke").replace(input_size=48)
     plain, bn = models.mammo_cnn(cfg, "flatten"), models.mammo_cnn(cfg, "flatten", batchnorm=True)
@@ -277,7 +278,7 @@ def test_batchnorm_cnn_keeps_the_shape_and_gradcam_layer():
 
 
 def test_cnn_variants_name_every_training_choice():
-    from hdmann.config import PATCH_CNN_VARIANTS
+    from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS
 
     for name, values in PATCH_CNN_VARIANTS.items():
         assert {"patch_head", "patch_weight_decay", "patch_batchnorm", "patch_learning_rate",
@@ -328,7 +329,7 @@ def test_cosine_schedule_falls_to_zero_and_restarts_every_fold():
     cfg = study_b_config("smoke", patch_lr_schedule="cosine", patch_learning_rate=1e-3)
     budget = study_b_patches._budget(cfg, 3, [40, 37, 45])
     assert budget == 3 * study_b_patches.steps_per_epoch(37, cfg.patch_batch_size)
-    from hdmann import train
+    from hdmann.methods import train
 
     reusable = train.ReusableModel(study_b_patches._builder(cfg, "cnn"), "binary_crossentropy",
                                    study_b_patches._optimizer(cfg, budget), 0)

@@ -8,14 +8,16 @@ import keras
 import nbformat
 import numpy as np
 
-from hdmann import execution, progress, train
+from hdmann.book import execution
+from hdmann.engine import progress
+from hdmann.methods import train
 
 
 def test_durations_read_like_a_clock():
     assert [progress.duration(s) for s in (4.4, 59.6, 190, 3725)] == ["4 s", "1m00s", "3m10s", "1h02m"]
 
 
-def test_emit_writes_to_the_runners_file_or_the_sink(tmp_path, monkeypatch):
+def test_emit_writes_to_the_runners_file_or_the_sink_or_stderr(tmp_path, monkeypatch, capsys):
     path = tmp_path / "p.progress"
     monkeypatch.setenv(progress.ENV, str(path))
     progress.emit("epoch 1\nof 3")
@@ -27,8 +29,9 @@ def test_emit_writes_to_the_runners_file_or_the_sink(tmp_path, monkeypatch):
         progress.emit("stage done")
     finally:
         progress.set_sink(None)
-    progress.emit("nowhere")  # neither: silently dropped
+    progress.emit("no runner, no sink")  # neither: stderr, where a notebook cell shows it
     assert lines == ["stage done"]
+    assert capsys.readouterr().err == "no runner, no sink\n"
 
 
 def test_reporter_relays_lines_and_beats_while_a_cell_is_silent(tmp_path, monkeypatch):
@@ -69,7 +72,7 @@ def test_a_notebook_runs_quietly_and_reports_its_cells(tmp_path, capfd):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("from hdmann import progress\nprogress.emit(f'step {x}')\nprint('shown')")]
+                nbformat.v4.new_code_cell("from hdmann.engine import progress\nprogress.emit(f'step {x}')\nprint('shown')")]
     source, target = tmp_path / "in.ipynb", tmp_path / "out.ipynb"
     nbformat.write(nb, source)
     lines = []
@@ -106,7 +109,7 @@ def test_stop_all_stops_chapters_running_in_other_threads(tmp_path, monkeypatch)
     each child is gone within seconds and its thread raises KeyboardInterrupt."""
     import threading
 
-    from hdmann import book
+    from hdmann.book import runner as book
 
     _fake_chapter(monkeypatch, "import os, sys, time\nprint(os.getpid(), flush=True)\ntime.sleep(120)")
     pids, outcome = [], {}
@@ -155,7 +158,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_run_chapters_keeps_the_order_and_runs_them_at_once():
-    from hdmann import book
+    from hdmann.book import runner as book
 
     def slow(name):
         time.sleep(0.6)
@@ -168,14 +171,13 @@ def test_run_chapters_keeps_the_order_and_runs_them_at_once():
 
 
 def test_a_chapter_outside_the_runner_shows_its_epochs_on_stderr(tmp_path):
-    """A kernel started by JupyterLab, nbconvert or papermill (no HDMANN_PROGRESS) imports
-    hdmann.report like every chapter: training lines then reach stderr; under the runner they go to
-    its file and never into the page."""
+    """In a kernel started by JupyterLab, nbconvert or papermill (no HDMANN_PROGRESS) training lines
+    reach stderr; under the runner they go to its file and never into the page."""
     import os
     import subprocess
     import sys
 
-    script = "import hdmann.report\nfrom hdmann import progress\nprogress.emit('epoch 3/20 · loss 0.1')\n"
+    script = "from hdmann.engine import progress\nprogress.emit('epoch 3/20 · loss 0.1')\n"
     env = {k: v for k, v in os.environ.items() if k != progress.ENV}
     alone = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert alone.returncode == 0 and "epoch 3/20" in alone.stderr

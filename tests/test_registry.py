@@ -1,4 +1,4 @@
-"""hdmann.registry (datasets and chapters listed once), the data a chapter subset needs, and book
+"""hdmann.book.registry (datasets and chapters listed once), the data a chapter subset needs, and book
 variants (`hdmann book --set`): their folders, the overrides each chapter takes, and the footer."""
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ import json
 import pytest
 from synthetic import write_isic
 
-from hdmann import book, cli, config, data, provenance, registry, variants
+from hdmann import studies
+from hdmann.book import cli, registry, runner as book, variants
+from hdmann.engine import data, provenance
 
 
 def test_toc_is_the_registry():
     """_toc.yml agrees with the runner by construction: both are the registry's chapter list."""
     assert (book.PROJECT / "_toc.yml").read_text() == registry.toc_yaml(), \
-        "regenerate it: python -m hdmann.registry > _toc.yml"
+        "regenerate it: python -m hdmann.book.registry > _toc.yml"
     assert book.CHAPTERS == registry.chapter_names()
     assert sorted(p.stem for p in (book.PROJECT / "notebooks").glob("*.ipynb")) == sorted(book.CHAPTERS)
     partial = registry.toc_yaml(["data", "study_b_control"])
@@ -21,18 +23,18 @@ def test_toc_is_the_registry():
 
 
 def test_every_chapter_lists_its_stages_in_the_graph():
-    """The runner builds a chapter's stages from hdmann.graph before rendering it read-only, so a
+    """The runner builds a chapter's stages from hdmann.book.graph before rendering it read-only, so a
     chapter without an entry there could never render."""
-    from hdmann import graph
+    from hdmann.book import graph
 
-    assert sorted(graph.CHAPTER_STAGES) == sorted(registry.chapter_names())
+    assert sorted(graph.chapter_stages()) == sorted(registry.chapter_names())
 
 
 def test_chapters_name_known_datasets_and_configs():
-    for chapter in registry.CHAPTERS:
+    for chapter in registry.chapters():
         assert chapter.notebook.is_file(), chapter.name
         assert set(chapter.datasets) <= set(registry.DATASETS), chapter.name
-        assert set(chapter.configs) <= set(config.BUILDERS), chapter.name
+        assert set(chapter.configs) <= set(studies.builders()), chapter.name
     assert registry.datasets_for(["study_a_model"]) == ("isic4",)
     assert registry.datasets_for(["study_b_control", "study_a_model"]) == ("isic4", "mias")
     with pytest.raises(ValueError, match="unknown chapter 'study_c'"):
@@ -92,7 +94,7 @@ def test_the_readme_names_the_datasets_each_chapter_reads():
     for name in registry.DATASETS:
         row = next((line for line in readme.splitlines() if line.startswith(f"| `{name}/` |")), None)
         assert row, f"README 'Data' lacks a row for {name}/"
-        readers = [c.name for c in registry.CHAPTERS if name in c.datasets]
+        readers = [c.name for c in registry.chapters() if name in c.datasets]
         assert row.rstrip(" |").endswith(", ".join(readers)), (name, readers)
 
 

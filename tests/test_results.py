@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from hdmann import cli, results
+from hdmann.book import cli, results
 
 
 def _glue_output(name, bundle):

@@ -1,4 +1,4 @@
-"""hdmann.saliency: Grad-CAM / input gradients on JAX, lesion masks, localisation scores, bootstrap."""
+"""hdmann.methods.saliency: Grad-CAM / input gradients on JAX, lesion masks, localisation scores, bootstrap."""
 from __future__ import annotations
 
 import math
@@ -10,10 +10,11 @@ import hdmann  # noqa: F401  (KERAS_BACKEND=jax)
 import keras
 from keras import layers
 
-from hdmann.config import study_a_config, study_b_config
-from hdmann.data import Lesion
-from hdmann.models import LAST_CONV, hdmann_cnn, mammo_cnn, resnet18
-from hdmann.saliency import (bootstrap_mean_ci, circle_mask, energy_inside, grad_cam, input_gradients,
+from hdmann.engine.data import Lesion
+from hdmann.methods.models import hdmann_cnn, LAST_CONV, mammo_cnn, resnet18
+from hdmann.studies.study_a.config import study_a_config
+from hdmann.studies.study_b.config import study_b_config
+from hdmann.methods.saliency import (bootstrap_mean_ci, circle_mask, energy_inside, grad_cam, input_gradients,
                              lesion_mask, pointing_hit)
 
 

@@ -13,12 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hdmann import cache, graph, stages
+from hdmann.book import graph
+from hdmann.engine import cache, stages
 from stage_toys import ToyConfig, blas_threads, numbers, slow, total
 
 TESTS = Path(__file__).resolve().parent
-PRESENTATION = ("study_a_report", "control_report", "report", "plotting", "paper", "study_b_patches_report",
-                "study_a_beyond_report", "figures_study_a_beyond", "config")
+PRESENTATION = ("studies.study_a.report", "studies.study_b.control_report", "book.report", "methods.plotting",
+                "studies.papers", "studies.study_b.report", "studies.study_a_beyond.report",
+                "studies.study_a_beyond.figures", "studies.codecs.figures", "studies.study_b.figures",
+                "studies.study_a.config", "engine.config")
 
 
 def _keys(root) -> list[tuple[str, str]]:
@@ -34,18 +37,20 @@ def _edit(monkeypatch, module: str) -> None:
 
 
 def test_code_closure_is_read_from_imports():
-    closure = set(stages.code_closure("study_a"))
-    assert {"study_a", "compression", "data", "train", "models", "memory", "embedding"} <= closure
-    assert not closure & {"study_a_report", "report", "plotting", "config", "cache", "stages"}
-    assert stages.code_closure("study_a_report") == ()  # a report module is no stage's code
-    for module in ("study_b_patches", "study_a_beyond"):  # their saliency entries, once migrated
-        assert {"compression", "saliency"} <= set(stages.code_closure(module))
+    closure = set(stages.code_closure("studies.study_a.pipeline"))
+    assert {"studies.study_a.pipeline", "engine.compression", "engine.data", "methods.train", "methods.models",
+            "methods.memory", "methods.embedding"} <= closure
+    assert not closure & {"studies.study_a.report", "book.report", "methods.plotting", "studies.study_a.config",
+                          "engine.config", "engine.cache", "engine.stages", "engine.progress"}
+    assert stages.code_closure("studies.study_a.report") == ()  # a report module is no stage's code
+    for module in ("studies.study_b.pipeline", "studies.study_a_beyond.pipeline"):  # their saliency entries, once migrated
+        assert {"engine.compression", "methods.saliency"} <= set(stages.code_closure(module))
 
 
 def test_a_codec_edit_rekeys_every_stage_downstream(synthetic_root, monkeypatch):
     before = dict(_keys(synthetic_root))
-    saliency_code = {m: stages.code_fingerprint(m) for m in ("study_b_patches", "study_a_beyond")}
-    _edit(monkeypatch, "compression")
+    saliency_code = {m: stages.code_fingerprint(m) for m in ("studies.study_b.pipeline", "studies.study_a_beyond.pipeline")}
+    _edit(monkeypatch, "engine.compression")
     after = dict(_keys(synthetic_root))
     assert before.keys() == after.keys()
     unchanged = [label for label in before if before[label] == after[label]]
@@ -66,7 +71,7 @@ def test_a_wording_edit_rekeys_nothing(synthetic_root, monkeypatch, module):
 
 def test_an_edit_rekeys_only_its_dependants(synthetic_root, monkeypatch):
     before = dict(_keys(synthetic_root))
-    _edit(monkeypatch, "study_a")
+    _edit(monkeypatch, "studies.study_a.pipeline")
     after = dict(_keys(synthetic_root))
     moved = {label.split("[")[0] for label in before if before[label] != after[label]}
     readers = {label.split("[")[0] for label in before
@@ -77,8 +82,8 @@ def test_an_edit_rekeys_only_its_dependants(synthetic_root, monkeypatch):
 
 
 def test_keys_chain_through_the_stages_read(synthetic_root):
-    from hdmann import study_a
-    from hdmann.config import study_a_config
+    from hdmann.studies.study_a import pipeline as study_a
+    from hdmann.studies.study_a.config import study_a_config
 
     cfg = study_a_config("smoke")
     base = {s: getattr(study_a, s).on(cfg).key(synthetic_root) for s in ("split_data", "train_model", "predictions")}
@@ -94,7 +99,7 @@ def test_keys_chain_through_the_stages_read(synthetic_root):
 
 
 def test_keys_are_the_same_in_another_process(synthetic_root):
-    script = ("import json, sys; from hdmann import graph, stages; root = sys.argv[1]; "
+    script = ("import json, sys; from hdmann.book import graph; from hdmann.engine import stages; root = sys.argv[1]; "
               "print(json.dumps(sorted([n.call.label(), k] for k, n in "
               "stages.plan(graph.calls_for([], 'smoke', root), root).items())))")
     out = subprocess.run([sys.executable, "-c", script, str(synthetic_root)], capture_output=True, text=True,
@@ -234,7 +239,7 @@ def test_ctrl_c_stops_a_run_quickly_and_leaves_nothing_half_written(isolated_cac
     started = tmp_path / "started.txt"
     # a runner started in the background by a non-interactive shell (as CI may start the tests)
     # inherits SIGINT ignored; a terminal's runner has Python's handler, which this restores
-    code = ("import signal, sys; from hdmann import cli, stages; from stage_toys import ToyConfig, slow\n"
+    code = ("import signal, sys; from hdmann.book import cli; from hdmann.engine import stages; from stage_toys import ToyConfig, slow\n"
             "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
             "cli.interrupt_on_sigterm()\n"
             "try:\n"
@@ -270,8 +275,10 @@ def test_a_dask_cluster_builds_the_local_keys_and_numbers(tmp_path, monkeypatch)
     same names and numbers, the trained model's outputs included (``train.seeded`` gives Keras's
     default layer seeds a generator the worker's own threads do not draw from)."""
     distributed = pytest.importorskip("distributed")
-    from hdmann import codec_survey, study_a
-    from hdmann.config import compression_config, study_a_config
+    from hdmann.studies.foundations import pipeline as codec_survey
+    from hdmann.studies.foundations.config import compression_config
+    from hdmann.studies.study_a import pipeline as study_a
+    from hdmann.studies.study_a.config import study_a_config
     from synthetic import write_isic
 
     root = tmp_path / "data"
@@ -312,7 +319,7 @@ def test_a_pool_starts_the_head_of_the_longest_chain_first(synthetic_root):
     weight = stages.dependants(nodes)
     by_label = {n.call.label(): weight[k] for k, n in nodes.items()}
     split, model = by_label["study_a/split[smoke]"], by_label["study_a/model[smoke]"]
-    from hdmann.config import study_a_config
+    from hdmann.studies.study_a.config import study_a_config
 
     seeds = study_a_config("smoke").seeds  # every seed's model and predictions read the split; its predictions its model
     assert (split, model) == (2 * seeds, 1)
@@ -330,8 +337,10 @@ def test_a_plan_keys_each_stage_as_the_stage_keys_itself(synthetic_root):
 
 
 def test_hdmann_verdicts_builds_every_seed_of_study_a_and_of_the_matrix():
-    from hdmann import study_a_beyond, verdicts
-    from hdmann.config import study_a_beyond_config, study_a_config
+    from hdmann.book import verdicts
+    from hdmann.studies.study_a.config import study_a_config
+    from hdmann.studies.study_a_beyond import pipeline as study_a_beyond
+    from hdmann.studies.study_a_beyond.config import study_a_beyond_config
 
     calls = verdicts.stage_calls("quick")
     seeds = study_a_config("quick").seeds

@@ -8,10 +8,12 @@ import keras
 import numpy as np
 import pytest
 
-from hdmann import evaluation, saliency, study_a, study_a_beyond, study_a_report
-from hdmann import study_a_beyond_report as report
-from hdmann.config import study_a_beyond_config, study_a_config
-from hdmann.memory import KeyMemory
+from hdmann.methods import evaluation, saliency
+from hdmann.methods.memory import KeyMemory
+from hdmann.studies.study_a import pipeline as study_a, report as study_a_report
+from hdmann.studies.study_a.config import study_a_config
+from hdmann.studies.study_a_beyond import pipeline as study_a_beyond, report
+from hdmann.studies.study_a_beyond.config import study_a_beyond_config
 from synthetic import write_isic, write_isic_other
 
 
@@ -341,12 +343,12 @@ def test_the_softmax_check_explains_a_backwards_auroc_as_an_inverted_score():
 _PREDICT_IN_A_FRESH_PROCESS = """
 import sys
 import hdmann
-from hdmann import study_a
-from hdmann.config import study_a_config
+from hdmann.studies.study_a import pipeline as study_a
+from hdmann.studies.study_a.config import study_a_config
 cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=12, max_epochs=2, patience=2,
                      hypervector_dim=64, dense_units=32, conv_filters=(4, 8), batch_size=8, bootstrap_samples=50,
                      max_images_per_class=None, max_test_images_per_class=None)
-assert "hdmann.models" not in sys.modules
+assert "hdmann.methods.models" not in sys.modules
 out = study_a.predictions(cfg, sys.argv[1])
 print("OUTPUTS", out["val_original_outputs"].shape)
 """

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from hdmann import control_report, data, study_b
-from hdmann.config import study_b_config
+from hdmann.engine import data
+from hdmann.studies.study_b import control as study_b, control_report
+from hdmann.studies.study_b.config import study_b_config
 
 
 CFG = study_b_config("smoke", input_size=32, conv_filters=(4, 4, 4), dense_units=(8, 4), max_epochs=1,
@@ -197,7 +198,7 @@ def test_report(control):
 
 
 def test_control_profiles_are_a_typed_config():
-    from hdmann.config import study_b_control_config
+    from hdmann.studies.study_b.config import study_b_control_config
 
     assert study_b.control_plan(study_b_config("paper")) == {"seeds": 5, "permutations": 5, "aligned": True,
                                                              "untrained": 100, "fold_splits": 1000}

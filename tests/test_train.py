@@ -1,4 +1,4 @@
-"""hdmann.train plus tiny seeded end-to-end runs of study A and study B on synthetic trees.
+"""hdmann.methods.train plus tiny seeded end-to-end runs of study A and study B on synthetic trees.
 
 The runs are deliberately small (16x16 and 32x32 inputs, a couple of epochs) so that the whole
 file stays within the unit tier's time budget; they check plumbing, caching and determinism,
@@ -15,8 +15,12 @@ import hdmann  # noqa: F401
 import keras
 from threadpoolctl import threadpool_limits
 
-from hdmann import compression, data, evaluation, models, study_a, study_a_report, study_b, train
-from hdmann.config import study_a_config, study_b_config
+from hdmann.engine import compression, data
+from hdmann.methods import evaluation, models, train
+from hdmann.studies.study_a import pipeline as study_a, report as study_a_report
+from hdmann.studies.study_a.config import study_a_config
+from hdmann.studies.study_b import control as study_b
+from hdmann.studies.study_b.config import study_b_config
 from synthetic import isic_image, write_isic
 
 
@@ -530,8 +534,8 @@ def test_study_a_trains_on_the_stopping_half_and_reports_on_the_other(run_a):
 _VERDICTS_IN_A_CHILD = """
 import json, os, sys
 os.sched_setaffinity(0, {int(c) for c in sys.argv[2].split(",")})  # before JAX starts its threads
-from hdmann import study_a, study_a_report
-from hdmann.config import study_a_config
+from hdmann.studies.study_a import pipeline as study_a, report as study_a_report
+from hdmann.studies.study_a.config import study_a_config
 cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=20, max_epochs=3, patience=1,
                      hypervector_dim=64, dense_units=32, conv_filters=(4, 8), batch_size=8, bootstrap_samples=200,
                      max_images_per_class=None, max_test_images_per_class=None)

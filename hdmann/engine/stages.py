@@ -1,0 +1,623 @@
+"""Expensive results as named stages of one graph, keyed by provenance, run in parallel.
+
+A stage is a pure function ``fn(cfg, *args, data_root=None)`` decorated with :func:`stage`: a
+name, the parameters it reads from its config and data (``params``), and the stages it reads
+(``reads``). Its cache key hashes those parameters, its arguments, the source of its code and the
+keys of the stages it reads (provenance chaining, as in Snakemake and showyourwork), so a change
+upstream re-keys exactly what depends on it. Its code is not listed by hand: it is the module that
+defines the stage plus every ``hdmann`` module that one imports, transitively (found by reading
+the imports, :func:`code_closure`), less the modules that only present results (tables, figures,
+wording: :func:`is_presentation`) and the config (whose values enter as fields).
+
+A stage that writes files takes a keyword-only ``folder`` and returns nothing; calling it returns
+the entry's folder. Any other stage returns a dict of arrays and JSON values, which calling it
+returns (loaded from the cache after the first time).
+
+:func:`run` builds a list of stage calls and everything they read: serially, in a local process
+pool (``jobs``), or on a Dask cluster (``scheduler``) whose workers share one cache folder. With
+``HDMANN_CACHE_READONLY=1`` (set by the book runner for the chapters whose stages ``hdmann run``
+builds), a stage that is not in the cache raises :class:`StageMissing`, naming the command that
+builds it, instead of computing inside a notebook kernel.
+
+Turning a ``cache.cached(name, params, make, code=...)`` function into a stage: decorate it with
+``@stage(name, params=lambda cfg, data_root: <params without the function's own arguments>,
+reads=lambda cfg, **args: [<every stage its body calls>.on(cfg, ...)])``, make ``make``'s body the
+function's body (returning the dict), and drop ``code=``. A ``cache.cached_dir`` function takes
+``*, folder: Path`` and writes into it instead. Then list the chapter's calls in
+:mod:`hdmann.book.graph`.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from hdmann.engine import cache, progress
+
+FORMAT = 1  # bump to re-key every stage when the way entries are written changes
+READONLY_ENV = "HDMANN_CACHE_READONLY"
+PACKAGE = Path(__file__).resolve().parents[1]  # hdmann/; modules are named from here ("engine.data")
+# Not code of any stage: the cache machinery, progress lines, provenance, the configs (their values
+# enter a key as fields; every study's ``config`` module too) and the whole book layer.
+MACHINERY = frozenset({"engine.cache", "engine.stages", "engine.config", "engine.progress", "engine.provenance"})
+PRESENTATION = frozenset({"report", "figures", "plotting", "papers"})  # by a module's last name
+
+
+class StageMissing(RuntimeError):
+    """A stage a chapter reads is not in the cache, and this process may only read it."""
+
+
+class StageFailed(RuntimeError):
+    """A stage raised while ``hdmann run`` built it."""
+
+
+def is_machinery(module: str) -> bool:
+    """Modules that run, key or describe stages without computing a result: editing them re-keys nothing."""
+    return module in MACHINERY or module.startswith("book.") or module.rsplit(".", 1)[-1] == "config"
+
+
+def is_presentation(module: str) -> bool:
+    """Modules that turn results into tables, figures and words: editing them re-keys nothing."""
+    last = module.rsplit(".", 1)[-1]
+    return last in PRESENTATION or last.endswith("_report")
+
+
+# ------------------------------------------------------------------------------------------ code
+_FINGERPRINTS: dict[str, str] = {}
+
+
+def _hdmann_file(module: str) -> Path | None:
+    """The source file of an ``hdmann`` module named without the package (``"engine.data"``);
+    None for a package (its ``__init__`` declares, it computes nothing) or a name that is no module."""
+    path = PACKAGE.joinpath(*module.split(".")).with_suffix(".py")
+    return path if path.is_file() else None
+
+
+def _source(module: str) -> Path:
+    """The file of an ``hdmann`` module (named without the package) or of any importable module."""
+    path = _hdmann_file(module)
+    if path is not None:
+        return path
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin:
+        raise ValueError(f"no source for module {module!r}")
+    return Path(spec.origin)
+
+
+def module_fingerprint(module: str) -> str:
+    """Hash of one module's source file (once per process)."""
+    if module not in _FINGERPRINTS:
+        _FINGERPRINTS[module] = hashlib.sha256(_source(module).read_bytes()).hexdigest()
+    return _FINGERPRINTS[module]
+
+
+@functools.lru_cache(maxsize=None)
+def imported_modules(module: str) -> frozenset[str]:
+    """The ``hdmann`` modules that ``module``'s source imports anywhere (also inside functions)."""
+    path = _source(module)
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if name.startswith("hdmann.") and _hdmann_file(name.removeprefix("hdmann.")) is not None:
+                found.add(name.removeprefix("hdmann."))
+    return frozenset(found - {module})
+
+
+@functools.lru_cache(maxsize=None)
+def code_closure(module: str) -> tuple[str, ...]:
+    """``module`` and every ``hdmann`` module it imports, transitively, less machinery and presentation."""
+    seen, todo = set(), [module]
+    while todo:
+        name = todo.pop()
+        if name in seen or is_machinery(name) or is_presentation(name):
+            continue
+        seen.add(name)
+        todo.extend(imported_modules(name))
+    return tuple(sorted(seen))
+
+
+def code_fingerprint(module: str) -> str:
+    h = hashlib.sha256()
+    for name in code_closure(module):
+        h.update(f"{name}:{module_fingerprint(name)};".encode())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------------------- stages
+REGISTRY: dict[str, "Stage"] = {}
+
+
+def readonly() -> bool:
+    return os.environ.get(READONLY_ENV, "") not in ("", "0")
+
+
+@dataclass(frozen=True, eq=False)
+class Call:
+    """One stage applied to one config and arguments: a node of the graph."""
+    stage: "Stage"
+    cfg: Any
+    args: tuple[tuple[str, Any], ...]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.args)
+
+    def label(self, drop_empty: bool = False) -> str:
+        """``stage[profile, fields that differ from the profile's config, arguments]``; with
+        ``drop_empty``, the arguments left at None or empty are not shown."""
+        args = [(k, v) for k, v in self.args if not (drop_empty and v in (None, (), [], {}, ""))]
+        shown = ", ".join(f"{k}={v!r}" for k, v in [*_changed_fields(self.cfg).items(), *args])
+        return f"{self.stage.name}[{getattr(self.cfg, 'profile', '?')}{', ' + shown if shown else ''}]"
+
+    def short_label(self, width: int = 90) -> str:
+        """:meth:`label` for the log: empty arguments dropped, cut at ``width``."""
+        text = self.label(drop_empty=True)
+        return text if len(text) <= width else text[:width - 2] + "…]"
+
+    def reads(self) -> list["Call"]:
+        return list(self.stage.reads(self.cfg, **self.kwargs)) if self.stage.reads else []
+
+    def key(self, data_root=None, memo: dict | None = None) -> str:
+        """Hash of the stage's parameters, arguments, code and the keys of the stages it reads.
+        ``memo`` keeps the keys already computed in one plan (a stage read by many is keyed once)."""
+        ident = (self.stage.name, repr(self.cfg), self.args) if memo is not None else None
+        if ident is not None and ident in memo:
+            return memo[ident]
+        blob = {"format": FORMAT, "stage": self.stage.name,
+                "params": cache._jsonable(self.stage.parameters(self.cfg, data_root, self.kwargs)),
+                "args": cache._jsonable(self.kwargs), "code": code_fingerprint(self.stage.module),
+                "reads": [c.key(data_root, memo) for c in self.reads()]}
+        key = hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:20]
+        if ident is not None:
+            memo[ident] = key
+        return key
+
+    def folder(self, data_root=None, key: str | None = None) -> Path:
+        return cache.entry_path(self.stage.name, key or self.key(data_root))
+
+    def compute(self, data_root=None):
+        return self.stage.compute(self, data_root)
+
+
+def _changed_fields(cfg) -> dict:
+    from hdmann.engine import config
+
+    try:
+        default = config.profile_default(cfg)
+    except (AttributeError, ValueError):
+        return {}
+    return _differences(cfg, default) if default is not None else {}
+
+
+def _differences(cfg, default, prefix: str = "") -> dict:
+    """Fields of ``cfg`` that differ from ``default``; a nested config shows only its own changed
+    fields (``study_a.train_seed=1003``), not its whole repr."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        mine, theirs = getattr(cfg, f.name), getattr(default, f.name)
+        if mine == theirs:
+            continue
+        if dataclasses.is_dataclass(mine) and type(mine) is type(theirs):
+            out.update(_differences(mine, theirs, f"{prefix}{f.name}."))
+        else:
+            out[f"{prefix}{f.name}"] = mine
+    return out
+
+
+class Stage:
+    """See :func:`stage`."""
+
+    def __init__(self, fn: Callable, name: str, params: Callable | None, reads: Callable | None):
+        self.fn, self.name, self.params, self.reads = fn, name, params, reads
+        self.module = fn.__module__.removeprefix("hdmann.")
+        self.signature = inspect.signature(fn)
+        self.writes_folder = "folder" in self.signature.parameters
+        self.params_take_args = params is not None and len(inspect.signature(params).parameters) > 2
+
+    def parameters(self, cfg, data_root, args: dict) -> dict:
+        """``params(cfg, data_root)``, or ``params(cfg, data_root, **args)`` when it takes the stage's
+        arguments too (a parameter that matters for some arguments only, e.g. one codec's preset)."""
+        if not self.params:
+            return {}
+        if self.params_take_args:
+            return self.params(cfg, data_root, **args)
+        return self.params(cfg, data_root)
+
+    def on(self, cfg, *args, **kwargs) -> Call:
+        """The call ``fn(cfg, *args, **kwargs)`` as a graph node, without computing it."""
+        kwargs.pop("data_root", None)
+        bound = self.signature.bind_partial(cfg, *args, **kwargs)
+        bound.apply_defaults()
+        named = dict(bound.arguments)
+        named.pop(next(iter(self.signature.parameters)))  # the config
+        for drop in ("data_root", "folder"):
+            named.pop(drop, None)
+        return Call(self, cfg, tuple(sorted(named.items())))
+
+    def compute(self, call: Call, data_root=None):
+        key = call.key(data_root)
+        if readonly() and not cache.is_cached(call.folder(data_root, key)):
+            profile = getattr(call.cfg, "profile", "quick")
+            raise StageMissing(
+                f"stage {call.label()} is not in the cache ({cache.cache_root()}), and this chapter only reads "
+                f"it ({READONLY_ENV}=1): build it first with `hdmann run {self.name} --profile {profile}` "
+                "(`hdmann book` does that for every chapter it renders)")
+        kwargs = call.kwargs
+        params = self.parameters(call.cfg, data_root, kwargs)
+        meta = {"_stage": {"name": self.name, "args": kwargs, "config": _config_record(call.cfg), "host": host_record(),
+                           "code": list(code_closure(self.module)), "reads": [c.key(data_root) for c in call.reads()]}}
+        if self.writes_folder:
+            return cache.cached_dir(self.name, params,
+                                    lambda folder: _one_blas_thread(self.fn, call.cfg, data_root=data_root,
+                                                                    folder=folder, **kwargs),
+                                    key=key, extra_meta=meta)
+        return cache.cached(self.name, params, lambda: _one_blas_thread(self.fn, call.cfg, data_root=data_root, **kwargs),
+                            key=key, extra_meta=meta)
+
+
+def _one_blas_thread(fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with NumPy's BLAS on one thread.
+
+    Stages run side by side, one per core (:func:`run`); a BLAS that also starts a thread per core
+    makes them spin against each other on the small matrices stages multiply. Class addition's
+    28 probe fits took 220 CPU s (112 s wall) on 2 threads of an idle 2-core machine and 16 s on
+    one. A stage's numbers then do not depend on the machine's core count either. JAX's own
+    threads (training) are not BLAS threads and are left alone."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return fn(*args, **kwargs)
+
+
+def stage(name: str, *, params: Callable | None = None, reads: Callable | None = None):
+    """Make ``fn(cfg, *args, data_root=None)`` a cached stage called ``name``.
+
+    ``params(cfg, data_root)`` returns what the stage reads from its config and its data (config
+    fields, a data fingerprint); its other arguments are added to the key by themselves (``params``
+    may take them as keywords too, when a field matters for some arguments only).
+    ``reads(cfg, **args)`` returns the stage calls (``other_stage.on(cfg, ...)``) it reads."""
+
+    def wrap(fn: Callable) -> Callable:
+        if name in REGISTRY and REGISTRY[name].fn.__qualname__ != fn.__qualname__:
+            raise ValueError(f"two stages are named {name!r}")
+        st = Stage(fn, name, params, reads)
+        REGISTRY[name] = st
+
+        @functools.wraps(fn)
+        def call(cfg, *args, **kwargs):
+            data_root = st.signature.bind_partial(cfg, *args, **kwargs).arguments.get("data_root")
+            return st.compute(st.on(cfg, *args, **kwargs), data_root)
+
+        call.stage = st
+        call.on = st.on
+        return call
+
+    return wrap
+
+
+# ----------------------------------------------------------------------------------------- graph
+@dataclass
+class Node:
+    call: Call
+    key: str
+    reads: list[str]
+
+    @property
+    def folder(self) -> Path:
+        return cache.entry_path(self.call.stage.name, self.key)
+
+
+def plan(calls, data_root=None) -> dict[str, Node]:
+    """Every call and what it reads, once each, upstream first."""
+    nodes: dict[str, Node] = {}
+    memo: dict = {}
+
+    def visit(call: Call) -> str:
+        key = call.key(data_root, memo)
+        if key not in nodes:
+            upstream = [visit(c) for c in call.reads()]
+            nodes[key] = Node(call, key, upstream)
+        return key
+
+    from hdmann.engine import data
+
+    with data.memoized():
+        for c in calls:
+            visit(c)
+    return nodes
+
+
+def host_record() -> dict:
+    """Where an entry was built: the CPUs this process may use, the instruction set, the CPU model
+    and JAX's backend. Recorded in the entry, not hashed into its key: a model trained with another
+    thread count or instruction set is another computation of the same thing (XLA splits its sums
+    by thread count, so the last bits differ and early stopping may stop elsewhere), and one cache
+    is meant to be shared by every machine of a cluster. The book's verdicts are built to survive
+    that difference (seeds, margins, ``hdmann verdicts``); its bits are not."""
+    import platform
+
+    record = {"cpus": available_cpus(), "machine": platform.machine()}
+    try:
+        from hdmann.engine.provenance import _cpu_name
+
+        record["cpu"] = _cpu_name()
+    except Exception:  # noqa: BLE001  (a record, never a reason to fail a build)
+        pass
+    jax = sys.modules.get("jax")  # only where the stage used it: importing JAX costs seconds
+    if jax is not None:
+        try:
+            record["jax_backend"] = jax.default_backend()
+        except Exception:  # noqa: BLE001
+            pass
+    return record
+
+
+def _config_record(cfg) -> Any:
+    return cache._jsonable(dataclasses.asdict(cfg) if dataclasses.is_dataclass(cfg) else repr(cfg))
+
+
+def state(node: Node) -> str:
+    """cached; stale (an entry of this stage with the same config and arguments but another key:
+    its code, its data or a stage it reads changed); or missing."""
+    if cache.is_cached(node.folder):
+        return "cached"
+    wanted = json.dumps({"args": cache._jsonable(node.call.kwargs), "config": _config_record(node.call.cfg)},
+                        sort_keys=True)
+    for meta in node.folder.parent.glob("*/" + cache.META):
+        try:
+            info = json.loads(meta.read_text()).get("_stage") or {}
+        except (OSError, ValueError):
+            continue
+        if json.dumps({"args": info.get("args"), "config": info.get("config")}, sort_keys=True) == wanted:
+            return "stale"
+    return "missing"
+
+
+def status(calls, data_root=None) -> list[dict]:
+    return [{"stage": n.call.stage.name, "label": n.call.label(), "key": n.key, "state": state(n)}
+            for n in plan(calls, data_root).values()]
+
+
+def _spec(node: Node, data_root) -> tuple:
+    return (node.call.stage.fn.__module__, node.call.stage.name, node.call.cfg, node.call.kwargs,
+            None if data_root is None else str(data_root), str(cache.cache_root()))
+
+
+def execute(spec: tuple, *_upstream) -> dict:
+    """Build one stage (in this process, a pool worker or a Dask worker); ``_upstream`` only orders
+    it after the stages it reads. Returns its key and seconds."""
+    module, name, cfg, kwargs, data_root, root = spec
+    os.environ["HDMANN_CACHE"] = root
+    os.environ.pop(READONLY_ENV, None)
+    importlib.import_module(module)
+    st = REGISTRY[name]
+    start, cpu = time.perf_counter(), cpu_seconds()
+    call = st.on(cfg, **kwargs)
+    progress.set_prefix(call.short_label())
+    try:
+        st.compute(call, data_root)
+    finally:
+        progress.set_prefix("")
+    return {"key": call.key(data_root), "seconds": time.perf_counter() - start, "pid": os.getpid(),
+            "cpu_seconds": cpu_seconds() - cpu}
+
+
+def cpu_seconds() -> float:
+    """User + system seconds of this process (all its threads) and of the children it has reaped
+    (the forked coders of a stage), for a build's record of where its time went."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _same_key(node: Node, result: dict) -> dict:
+    if result["key"] != node.key:
+        raise StageFailed(f"stage {node.call.label()}: the worker computed key {result['key']}, this process "
+                          f"{node.key}: the worker runs other code or sees other data (install the same hdmann "
+                          "on every worker and give them the same data root)")
+    return result
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
+
+
+def _worker_init(progress_file: str | None = None) -> None:
+    # a terminated worker unwinds (removing its half-written entry and lock) instead of dying at once
+    signal.signal(signal.SIGTERM, _interrupt)
+    if progress_file:  # epoch lines go to the file the runner relays (hdmann.engine.progress)
+        os.environ[progress.ENV] = progress_file
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (``taskset`` and containers narrow them)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def default_jobs() -> int:
+    return available_cpus()
+
+
+def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=print) -> dict:
+    """Build ``calls`` and what they read, each stage once. ``jobs``: local worker processes
+    (default: the cores; 1 runs in this process); ``scheduler``: a Dask scheduler address (or a
+    ``distributed.Client``), whose workers must see this cache folder. Returns counts and times."""
+    started = time.time()
+    removed = cache.clean_stale_parts(started=started)
+    if removed:
+        log(f"removed {removed} half-written cache folder(s) left by an interrupted run")
+    nodes = plan(calls, data_root)
+    todo = {k: n for k, n in nodes.items() if not cache.is_cached(n.folder)}
+    log(f"{len(nodes)} stage(s): {len(nodes) - len(todo)} cached, {len(todo)} to build")
+    times: dict[str, float] = {}
+    workers: dict[str, dict] = {}  # where each stage was built
+    if todo:
+        jobs = jobs or default_jobs()
+        if scheduler is not None:
+            times = _run_dask(nodes, todo, data_root, scheduler, log, workers)
+        elif jobs == 1 or len(todo) == 1:
+            previous_sink = progress._sink  # a kernel's stderr sink (hdmann.book.report) comes back afterwards
+            if not os.environ.get(progress.ENV):
+                progress.set_sink(lambda line: log("      " + line))
+            try:
+                for key, node in todo.items():
+                    t0 = time.perf_counter()
+                    try:
+                        workers[key] = execute(_spec(node, data_root))
+                    except (KeyboardInterrupt, StageMissing):
+                        raise
+                    except Exception as exc:
+                        raise StageFailed(f"stage {node.call.label()} failed: {type(exc).__name__}: {exc}") from exc
+                    times[key] = time.perf_counter() - t0
+                    log(_built_line(len(times), len(todo), node, times[key]))
+            finally:
+                progress.set_sink(previous_sink)
+        else:
+            times = _run_pool(nodes, todo, data_root, jobs, log, workers)
+    summary = {"stages": len(nodes), "built": len(times), "removed_parts": removed, "seconds": time.time() - started,
+            "times": {nodes[k].call.label(): t for k, t in times.items()},
+            "cpu": {nodes[k].call.label(): workers[k].get("cpu_seconds") for k in times if k in workers},
+            "workers": {nodes[k].call.label(): w for k, w in workers.items()}}
+    if todo:
+        cpu = sum(w.get("cpu_seconds") or 0.0 for w in workers.values())
+        log(f"{len(times)} stage(s) built in {progress.duration(summary['seconds'])} ({progress.duration(cpu)} of CPU), "
+            f"{len(nodes) - len(todo)} already cached")
+    return summary
+
+
+def _built_line(count: int, total: int, node: "Node", seconds: float) -> str:
+    """One log line per finished stage: how far the build is, what finished, how long it took."""
+    return f"  {count}/{total} {node.call.short_label()}: {progress.duration(seconds)}"
+
+
+def dependants(nodes: dict[str, Node]) -> dict[str, int]:
+    """How many stages read each stage, directly or not. A pool starts the ready stage with the most
+    first: the head of a long chain (a split, then a model, then all that reads the model) does not
+    wait behind independent work, which would leave one worker idle at the end."""
+    readers: dict[str, set[str]] = {k: set() for k in nodes}
+    for key, node in nodes.items():
+        for upstream in node.reads:
+            readers[upstream].add(key)
+    memo: dict[str, set[str]] = {}
+
+    def below(key: str) -> set[str]:
+        if key not in memo:
+            memo[key] = set().union(*[{r} | below(r) for r in readers[key]]) if readers[key] else set()
+        return memo[key]
+
+    return {k: len(below(k)) for k in nodes}
+
+
+def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
+    # spawn: JAX is multithreaded, and a forked copy of a process that has started it can deadlock
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    size = min(jobs, len(todo))
+    relay_file = Path(tempfile.gettempdir()) / f"hdmann-progress-{os.getpid()}-{time.time_ns()}.log"
+    relay = progress.Reporter(relay_file, log, heartbeat_s=float("inf")).__enter__()
+    pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_worker_init,
+                               initargs=(str(relay_file),))
+    done = {k for k in nodes if k not in todo}
+    running, times, begun = {}, {}, {}
+    quiet_since = time.perf_counter()
+    weight = dependants(nodes)
+    todo = dict(sorted(todo.items(), key=lambda kv: -weight[kv[0]]))  # stable: plan order among equals
+    try:
+        while todo or running:
+            for key, node in list(todo.items()):  # as many as there are workers, so the log says what runs
+                if len(running) < size and all(r in done for r in node.reads):
+                    begun[key] = time.perf_counter()
+                    running[pool.submit(execute, _spec(node, data_root))] = key
+                    del todo[key]
+            finished, _ = wait(running, timeout=progress.HEARTBEAT_S, return_when=FIRST_COMPLETED)
+            now = time.perf_counter()
+            if not finished and now - max(quiet_since, relay.last_line) >= progress.HEARTBEAT_S:
+                log("  still building: " + ", ".join(f"{nodes[k].call.short_label()} ({progress.duration(now - begun[k])})"
+                                                    for k in running.values()))
+                quiet_since = now
+            for future in finished:
+                key = running.pop(future)
+                try:
+                    workers[key] = _same_key(nodes[key], future.result())
+                except StageFailed:
+                    raise
+                except Exception as exc:
+                    raise StageFailed(f"stage {nodes[key].call.label()} failed: {type(exc).__name__}: {exc}") from exc
+                done.add(key)
+                times[key] = time.perf_counter() - begun[key]
+                log(_built_line(len(times), len(times) + len(todo) + len(running), nodes[key], times[key]))
+    except BaseException:
+        _stop_pool(pool)
+        raise
+    finally:
+        relay.__exit__(None, None, None)
+    pool.shutdown()
+    return times
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Interrupt every worker (each removes its half-written entry), then make sure they are gone."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for p in processes:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_dask(nodes, todo, data_root, scheduler, log, workers) -> dict[str, float]:
+    from distributed import Client, as_completed
+
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    futures, labels = {}, {}
+    try:
+        for key, node in todo.items():  # upstream first (plan's order)
+            upstream = [futures[r] for r in node.reads if r in futures]
+            f = client.submit(execute, _spec(node, data_root), *upstream, key=f"{node.call.stage.name}-{key}",
+                              pure=False)
+            futures[key], labels[f.key] = f, key
+        times = {}
+        for f in as_completed(list(futures.values())):
+            key = labels[f.key]
+            try:
+                workers[key] = _same_key(nodes[key], f.result())
+                times[key] = workers[key]["seconds"]
+            except StageFailed:
+                raise
+            except Exception as exc:
+                raise StageFailed(f"stage {nodes[key].call.label()} failed on the cluster: "
+                                  f"{type(exc).__name__}: {exc}") from exc
+            log(_built_line(len(times), len(todo), nodes[key], times[key]))
+        return times
+    except BaseException:
+        client.cancel(list(futures.values()))
+        raise
+    finally:
+        if client is not scheduler:
+            client.close()

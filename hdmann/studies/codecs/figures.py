@@ -1,0 +1,98 @@
+"""Figures of the codec chapter: rate-accuracy and rate-quality curves, one line per codec."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from hdmann.engine import codecs
+from hdmann.methods.plotting import MAX_WIDTH
+
+# Okabe-Ito colours, one per codec, fixed across every figure of the chapter
+COLOURS = {"jpeg420": "#0072B2", "jpeg444": "#56B4E9", "jpeg2000": "#D55E00", "webp": "#009E73",
+           "avif": "#CC79A7", "jxl": "#E69F00"}
+MARKERS = {"jpeg420": "o", "jpeg444": "s", "jpeg2000": "D", "webp": "^", "avif": "v", "jxl": "P"}
+
+
+def _style(codec: str) -> dict:
+    return dict(color=COLOURS.get(codec, "black"), marker=MARKERS.get(codec, "o"),
+                label=codecs.CODECS[codec].label if codec in codecs.CODECS else codec)
+
+
+def _lines(ax, curve: dict, key: str, band: bool) -> None:
+    for codec, points in curve.items():
+        if codec == "original":
+            continue
+        x = np.array([p["bpp"] for p in points])
+        y = np.array([p[key] for p in points])
+        ax.plot(x, y, lw=1.2, ms=4, **_style(codec))
+        if band:
+            ax.fill_between(x, [p["low"] for p in points], [p["high"] for p in points],
+                            color=COLOURS.get(codec, "black"), alpha=0.12, lw=0)
+    ax.set_xscale("log")
+
+
+def rate_accuracy(panels: dict, ylabel: dict, ranges: dict | None = None, bytes_per_unit: dict | None = None,
+                  unit: str = "image") -> plt.Figure:
+    """One panel per metric (``{title: curve}``): value vs mean bpp per codec with its 95 % band,
+    originals as a dashed line with a grey band, the common bpp range shaded. ``bytes_per_unit``
+    (per panel: pixels / 8) adds a top axis in bytes per ``unit``."""
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(MAX_WIDTH, 3.3), squeeze=False)
+    for ax, (title, curve) in zip(axes[0], panels.items()):
+        _lines(ax, curve, "value", band=True)
+        ref = curve["original"]
+        ax.axhline(ref["value"], color="black", ls="--", lw=0.9, label="originals")
+        ax.axhspan(ref["low"], ref["high"], color="grey", alpha=0.15, lw=0)
+        if ranges and ranges.get(title):
+            ax.axvspan(*ranges[title], color="#999999", alpha=0.08, lw=0)
+        ax.set_xlabel("bits per pixel (mean)")
+        ax.set_ylabel(ylabel[title])
+        ax.set_title(title, fontsize=9, pad=22 if bytes_per_unit else 6)
+        if bytes_per_unit and bytes_per_unit.get(title):
+            scale = bytes_per_unit[title]
+            top = ax.secondary_xaxis("top", functions=(lambda b, s=scale: b * s, lambda v, s=scale: v / s))
+            top.set_xlabel(f"bytes per {unit}", fontsize=8)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False, fontsize=7)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    return fig
+
+
+def rate_quality(curve: dict, psnr_label: str, ssim_label: str) -> plt.Figure:
+    """PSNR and SSIM against bpp per codec (beside the classifier's curves: where they disagree)."""
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.0))
+    for ax, key, label in ((axes[0], "psnr", psnr_label), (axes[1], "ssim", ssim_label)):
+        _lines(ax, curve, key, band=False)
+        ax.set_xlabel("bits per pixel (mean)")
+        ax.set_ylabel(label)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False, fontsize=7)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    return fig
+
+
+def ranking_bars(rankings: dict) -> plt.Figure:
+    """BD difference from the reference codec with its 95 % interval, one panel per metric."""
+    n = len(rankings)
+    cols = min(n, 2)
+    lines = max(len(r["rows"]) for r in rankings.values())
+    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(MAX_WIDTH, (-(-n // cols)) * (0.9 + 0.28 * lines)),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for ax, (title, rank) in zip(axes.flat, rankings.items()):
+        rows = [r for r in rank["rows"] if "bd_vs_reference" in r]
+        y = np.arange(len(rows))[::-1]
+        for yi, r in zip(y, rows):
+            ax.errorbar(r["bd_vs_reference"], yi, xerr=[[r["bd_vs_reference"] - r["bd_low"]], [r["bd_high"] - r["bd_vs_reference"]]],
+                        fmt=MARKERS.get(r["name"], "o"), color=COLOURS.get(r["name"], "black"), capsize=2, ms=4)
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+        ax.set_yticks(y, [r["codec"] for r in rows], fontsize=7)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("BD difference from " + (codecs.CODECS[rank["reference"]].label if rank["reference"] else "-"),
+                      fontsize=7)
+        if not rows:
+            ax.text(0.5, 0.5, "no common bpp range", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+    fig.tight_layout()
+    return fig

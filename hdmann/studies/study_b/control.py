@@ -1,0 +1,520 @@
+"""Study B end to end on mini-MIAS: patient-grouped folds, JPEG 2000 sets, CNN and ResNet18 runs.
+
+Every trained model is tested at every compression level (prediction is cheap), so one run per
+(architecture, training level) yields experiment (a) (train on originals), (b) (train and test at
+the same ratio) and a row of the train x test matrix (c). Each run is one cache entry.
+
+On whole films at CPU input sizes the CNN learns nothing, so the book keeps this pipeline as a
+negative control (the section at the end of this module): the run on originals beside permuted
+labels, mirrored films, untrained networks and one-feature shortcuts.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+from hdmann.engine import compression, data
+from hdmann.engine.stages import stage
+from hdmann.methods import evaluation
+from hdmann.studies.study_b.config import study_b_control_config, StudyBConfig
+
+FILM_FIELDS = ("max_films", "fold_seed")
+SET_FIELDS = FILM_FIELDS + ("input_size", "codec")
+RUN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "learning_rate", "batch_size",
+                           "max_epochs", "patience", "inner_validation_fraction", "n_folds", "train_seed",
+                           "compression_ratios", "resnet_weights", "resnet_max_epochs", "batchnorm_momentum")
+ARCHITECTURES = ("cnn", "resnet18")
+ORIGINAL = "original"
+
+
+def level_name(ratio: int | None) -> str:
+    return ORIGINAL if ratio is None else f"cr{ratio}"
+
+
+def levels(cfg: StudyBConfig) -> list[str]:
+    return [ORIGINAL] + [level_name(r) for r in cfg.compression_ratios]
+
+
+def _ratio(level: str) -> int | None:
+    return None if level == ORIGINAL else int(level[2:])
+
+
+def films(cfg: StudyBConfig, data_root=None) -> data.MiasSet:
+    """All films, or for ``max_films`` a seeded subset of whole patients that keeps the malignant share."""
+    mias = data.load_mias(data_root)
+    if cfg.max_films is None or cfg.max_films >= len(mias):
+        return mias
+    rng = np.random.default_rng(cfg.fold_seed)
+    patients = np.unique(mias.patient)
+    has_malignant = np.array([mias.malignant[mias.patient == p].any() for p in patients])
+    share = mias.malignant.mean()
+    n_pat = max(2, cfg.max_films // 2)
+    n_mal = max(cfg.n_folds, int(round(n_pat * share * 1.0)))
+    chosen = np.concatenate([rng.permutation(patients[has_malignant])[:n_mal],
+                             rng.permutation(patients[~has_malignant])[:max(0, n_pat - n_mal)]])
+    return mias.subset(np.flatnonzero(np.isin(mias.patient, chosen)))
+
+
+def _params(cfg: StudyBConfig, fields, mias: data.MiasSet) -> dict:
+    return {"fields": {f: getattr(cfg, f) for f in fields},
+            "films": data.fingerprint_files([mias.path(n) for n in mias.names])}
+
+
+def folds(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:
+    """Fold number of each film: stratified by malignancy, grouped by patient, seeded."""
+    fold = np.full(len(mias), -1)
+    splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=cfg.fold_seed)
+    for k, (_, test) in enumerate(splitter.split(np.zeros(len(mias)), mias.malignant, mias.patient)):
+        fold[test] = k
+    return fold
+
+
+@stage("study_b/films", params=lambda cfg, data_root: _params(cfg, SET_FIELDS, films(cfg, data_root)))
+def compressed_films(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
+    """Films compressed at full size (as an archive stores them), decoded, resized to the model input.
+
+    Achieved ratio, bpp, PSNR and SSIM are measured on the 1024x1024 film."""
+    mias = films(cfg, data_root)
+    pixels, stats = compression.compress_many([mias.path(n) for n in mias.names], cfg.codec if ratio else None,
+                                              ratio or 0, mode="L", out_size=cfg.input_size, workers=cfg.workers)
+    return {"pixels": pixels, **stats}
+
+
+def survey_names(cfg: StudyBConfig, mias: data.MiasSet) -> list[str]:
+    """The films of the JPEG 2000 survey: all, or a seeded sample of ``survey_films`` (in film order).
+
+    The survey describes the codec, not the labels, so the sample is plain random; it is drawn with
+    ``fold_seed``, the study's one seed for choosing films."""
+    if cfg.survey_films is None or cfg.survey_films >= len(mias):
+        return list(mias.names)
+    keep = np.sort(np.random.default_rng(cfg.fold_seed).choice(len(mias), cfg.survey_films, replace=False))
+    return [mias.names[i] for i in keep]
+
+
+def survey_size(cfg: StudyBConfig, data_root=None) -> tuple[int, int]:
+    """(films the survey table covers, MIAS films in all): fewer where ``max_films`` or
+    ``survey_films`` samples them."""
+    return len(survey_names(cfg, films(cfg, data_root))), len(data.load_mias(data_root))
+
+
+@stage("study_b/film_survey",
+       params=lambda cfg, data_root: _params(cfg, FILM_FIELDS + ("codec", "compression_ratios", "survey_films"),
+                                             films(cfg, data_root)))
+def film_survey(cfg: StudyBConfig, data_root=None) -> dict:
+    """Achieved ratio, bpp, PSNR and SSIM of every surveyed film (:func:`survey_names`) at each of
+    ``compression_ratios`` (``<ratio>_<stat>``), measured on the 1024x1024 film as
+    :func:`compressed_films` does, without keeping the pixels: each film is read and its SSIM
+    reference computed once for all ratios."""
+    mias = films(cfg, data_root)
+    ladder = compression.ladder_stats([mias.path(n) for n in survey_names(cfg, mias)], cfg.codec,
+                                      cfg.compression_ratios, mode="L", workers=cfg.workers)
+    return {f"{r}_{name}": values for r, stats in zip(cfg.compression_ratios, ladder.values())
+            for name, values in stats.items()}
+
+
+def _inner_split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, fraction: float, seed: int):
+    """Hold out about ``fraction`` of the training folds (whole patients) for early stopping."""
+    n_splits = max(2, int(round(1 / fraction)))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # small subsets (smoke) hold fewer positives than splits: expected
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        fit, val = next(splitter.split(np.zeros(len(index)), y[index], groups[index]))
+    return index[fit], index[val]
+
+
+def _build(cfg: StudyBConfig, architecture: str):
+    from hdmann.methods import models
+
+    if architecture == "cnn":
+        return lambda: models.mammo_cnn(cfg)
+    if architecture == "resnet18":
+        return lambda: models.resnet18(cfg, cfg.resnet_weights)
+    raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
+
+
+def sides(mias: data.MiasSet) -> np.ndarray:
+    """``True`` for a left film. The breast faces the other way on a right film, which a model sees at
+    any size, so laterality is a ready shortcut (images.csv's ``side``: L even numbers, R odd)."""
+    path = mias.root / "images.csv"
+    with open(path, newline="") as f:
+        rows = {r["image"]: r.get("side") for r in csv.DictReader(f)}
+    missing = [n for n in mias.names if rows.get(n) not in ("L", "R")]
+    if missing:
+        raise data.DataError(f"{str(path)!r} gives no side (L or R) for {len(missing)} film(s), e.g. {missing[:3]}: "
+                             "the file is not in hdmann's MIAS layout; rebuild it with the data folder's prepare.py.")
+    return np.array([rows[n] == "L" for n in mias.names])
+
+
+def training_labels(mias: data.MiasSet, label_seed: int | None = None) -> np.ndarray:
+    """Malignant (1) or not, per film; with ``label_seed`` a seeded permutation of them over the
+    films: the null model of the negative control (same films, same folds, labels with no link to
+    the images)."""
+    y = mias.malignant.astype(np.int32)
+    return y if label_seed is None else np.random.default_rng(label_seed).permutation(y)
+
+
+def model_inputs(cfg: StudyBConfig, ratio: int | None, data_root=None, align_sides: bool = False) -> np.ndarray:
+    """The films at one level as the model takes them (N, size, size, 1); with ``align_sides`` every
+    right film is mirrored left to right so that all breasts face the same way."""
+    x = compressed_films(cfg, ratio, data_root)["pixels"]
+    if align_sides:
+        right = ~sides(films(cfg, data_root))
+        x = x.copy()
+        x[right] = x[right][:, :, ::-1]
+    return x[..., None]
+
+
+@stage("study_b/run", params=lambda cfg, data_root: _params(cfg, RUN_FIELDS, films(cfg, data_root)),
+       reads=lambda cfg, **_: [compressed_films.on(cfg, _ratio(lv)) for lv in levels(cfg)])
+def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, data_root=None, *,
+        label_seed: int | None = None, align_sides: bool = False, folder: Path) -> None:
+    """Five-fold training at one training level; every fold's model is tested at every level.
+
+    ``label_seed`` trains and scores against permuted labels (:func:`training_labels`);
+    ``align_sides`` mirrors every right film so that all breasts face the same way, which takes
+    laterality away from the model. The folds stay those of the real labels either way.
+
+    The cache folder holds each fold's model variables (``fold<k>.npz``; the architecture is rebuilt
+    from the config: Keras's own weight files carry the optimizer state too, 134 MB instead of
+    45 MB for a ResNet18 fold) and the scores of the held-out films at every level (``scores.npz``);
+    calling it returns that folder."""
+    import keras
+
+    from hdmann.methods import train
+
+    if train_ratio is not None and train_ratio not in cfg.compression_ratios:
+        raise ValueError(f"train_ratio={train_ratio} is not among compression_ratios {cfg.compression_ratios}")
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
+    mias = films(cfg, data_root)
+    labels = training_labels(mias, label_seed)
+    y = labels.astype(np.float32)
+    fold = folds(cfg, mias)
+    x_train_level = model_inputs(cfg, train_ratio, data_root, align_sides)
+    test_sets = {lv: model_inputs(cfg, _ratio(lv), data_root, align_sides) for lv in levels(cfg)}
+    reusable = train.ReusableModel(_build(cfg, architecture), "binary_crossentropy",
+                                   keras.optimizers.Adam(cfg.learning_rate), cfg.train_seed)
+    scores = {lv: np.full(len(mias), np.nan, dtype=np.float32) for lv in levels(cfg)}
+    info = []
+    epochs = cfg.resnet_max_epochs if architecture == "resnet18" and cfg.resnet_max_epochs else cfg.max_epochs
+    for k in range(cfg.n_folds):
+        train_idx, test_idx = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
+        fit_idx, val_idx = _inner_split(train_idx, labels, mias.patient,
+                                        cfg.inner_validation_fraction, cfg.train_seed + k)
+        model = reusable.reset()
+        result = train.fit(model, x_train_level[fit_idx], y[fit_idx], x_train_level[val_idx], y[val_idx],
+                           batch_size=cfg.batch_size, max_epochs=epochs, patience=cfg.patience,
+                           seed=cfg.train_seed + k, class_weight=train.class_weights(y[fit_idx]),
+                           fixed_shapes=True)
+        np.savez(folder / f"fold{k}.npz", *model.get_weights())
+        for lv, x in test_sets.items():
+            scores[lv][test_idx] = train.predict(model, x[test_idx], cfg.batch_size).ravel()
+        info.append({"fold": k, "n_fit": int(len(fit_idx)), "n_val": int(len(val_idx)),
+                     "n_test": int(len(test_idx)), **result})
+    np.savez(folder / "scores.npz", **scores, labels=labels, fold=fold)
+    (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
+
+
+def fold_model(cfg: StudyBConfig, architecture: str, train_ratio: int | None, fold: int, data_root=None,
+               **variant):
+    """The trained model of one fold of a run (``variant``: :func:`run`'s keywords)."""
+    model = _build(cfg, architecture)()
+    with np.load(run(cfg, architecture, train_ratio, data_root, **variant) / f"fold{fold}.npz") as stored:
+        model.set_weights([stored[f"arr_{i}"] for i in range(len(stored.files))])
+    return model
+
+
+def scores(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, data_root=None,
+           **variant) -> dict:
+    """Held-out scores at every level, the labels they are scored against, the folds, and each
+    fold's training record (``folds_info``)."""
+    folder = run(cfg, architecture, train_ratio, data_root, **variant)
+    with np.load(folder / "scores.npz") as npz:
+        out = {k: npz[k] for k in npz.files}
+    out["folds_info"] = json.loads((folder / "meta.json").read_text())["values"]["folds"]
+    return out
+
+
+def fold_metrics(cfg: StudyBConfig, architecture: str, train_ratio: int | None, test_level: str,
+                 data_root=None) -> dict:
+    """AUROC and AUPRC of each held-out fold, and their mean and sample SD over the folds."""
+    s = scores(cfg, architecture, train_ratio, data_root)
+    y, fold, score = s["labels"], s["fold"], s[test_level]
+    roc = [evaluation.auroc(y[fold == k], score[fold == k]) for k in range(cfg.n_folds)]
+    prc = [evaluation.auprc(y[fold == k], score[fold == k]) for k in range(cfg.n_folds)]
+    (roc_m, roc_sd), (prc_m, prc_sd) = evaluation.mean_sd(roc), evaluation.mean_sd(prc)
+    return {"architecture": architecture, "train_level": level_name(train_ratio), "test_level": test_level,
+            "auroc": roc_m, "auroc_sd": roc_sd, "auprc": prc_m, "auprc_sd": prc_sd,
+            "auroc_folds": roc, "auprc_folds": prc, "prevalence": float(y.mean())}
+
+
+def experiment_a(cfg: StudyBConfig, architecture: str = "cnn", data_root=None) -> list[dict]:
+    """Train on uncompressed films, test at every level."""
+    return [fold_metrics(cfg, architecture, None, lv, data_root) for lv in levels(cfg)]
+
+
+def ratio_table(cfg: StudyBConfig, data_root=None, tolerance: float = 0.10) -> list[dict]:
+    """Target vs achieved compression ratio (and bpp, PSNR, SSIM) over the films, per level."""
+    rows = []
+    survey = film_survey(cfg, data_root)
+    for r in cfg.compression_ratios:
+        s = {name: survey[f"{r}_{name}"] for name in ("ratio", "bpp", "psnr", "ssim")}
+        achieved = float(np.median(s["ratio"]))
+        rows.append({"target_ratio": r, "achieved_median": achieved, "achieved_min": float(s["ratio"].min()),
+                     "achieved_max": float(s["ratio"].max()), "bpp": float(np.mean(s["bpp"])),
+                     "psnr": float(np.mean(s["psnr"])), "ssim": float(np.mean(s["ssim"])),
+                     "reached_share": float(np.mean([compression.reached(a, r, tolerance) for a in s["ratio"]])),
+                     "films": int(len(s["ratio"]))})
+    return rows
+
+
+def fold_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Films, malignant films and patients per fold, and how many patients appear in two folds (0)."""
+    mias = films(cfg, data_root)
+    fold = folds(cfg, mias)
+    rows = [{"fold": k, "films": int((fold == k).sum()), "malignant": int(mias.malignant[fold == k].sum()),
+             "patients": int(len(np.unique(mias.patient[fold == k])))} for k in range(cfg.n_folds)]
+    split_patients = sum(len(np.unique(fold[mias.patient == p])) > 1 for p in np.unique(mias.patient))
+    for row in rows:
+        row["patients_split_across_folds"] = int(split_patients)
+    return rows
+
+
+# ----------------------------------------------------------------------------- the negative control
+BREAST_LEVEL = 30  # grey level above which a pixel of the resized film counts as breast (background is ~0-20)
+
+
+def control_plan(cfg: StudyBConfig) -> dict:
+    """How much of the control the profile runs (:class:`hdmann.engine.config.StudyBControlConfig`);
+    every value is shown in the chapter."""
+    plan = study_b_control_config(cfg.profile).to_dict()
+    plan.pop("profile")
+    return plan
+
+
+def control_config(cfg: StudyBConfig) -> StudyBConfig:
+    """The whole-film CNN on originals only: a model at chance has nothing for compression to take away."""
+    return cfg.replace(compression_ratios=(), matrix_ratios=(), resnet_ratios=(), saliency_ratios=())
+
+
+def control_plan_runs(cfg: StudyBConfig) -> list[tuple[str, int, object]]:
+    """(kind, seed, stage call) of each of the control's CNN runs: real labels (one per training
+    seed), permuted labels, and real labels with every breast turned the same way."""
+    plan, base = control_plan(cfg), control_config(cfg)
+    out = []
+    for i in range(plan["seeds"]):
+        c = base.replace(train_seed=cfg.train_seed + i)
+        out.append(("real labels", c.train_seed, run.on(c, "cnn", None)))
+    for i in range(plan["permutations"]):
+        out.append(("permuted labels", i, run.on(base, "cnn", None, label_seed=i)))
+    if plan["aligned"]:
+        for i in range(plan["seeds"]):
+            c = base.replace(train_seed=cfg.train_seed + i)
+            out.append(("sides aligned", c.train_seed, run.on(c, "cnn", None, align_sides=True)))
+    return out
+
+
+def control_stages(cfg: StudyBConfig) -> list:
+    """Every stage the control chapter reads."""
+    return ([c for _, _, c in control_plan_runs(cfg)] + [untrained_outputs.on(cfg, control_plan(cfg)["untrained"])]
+            + [compressed_films.on(cfg, None)])
+
+
+def control_runs(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """The control's CNN runs (:func:`control_plan_runs`), each with its held-out scores."""
+    out = []
+    for kind, seed, call in control_plan_runs(cfg):
+        out.append({"kind": kind, "seed": seed, **scores(call.cfg, data_root=data_root, **call.kwargs)})
+    return out
+
+
+def pair_auroc(y, score) -> float:
+    """AUROC as the share of (positive, negative) pairs ranked right, ties counting half; NaN
+    without both classes. Exact, and fast on the few dozen films of a fold."""
+    y, score = np.asarray(y).astype(bool), np.asarray(score, dtype=np.float64)
+    pos, neg = score[y], score[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    diff = pos[:, None] - neg[None, :]
+    return float(np.mean((diff > 0) + 0.5 * (diff == 0)))
+
+
+def fold_auroc(y, score, fold) -> np.ndarray:
+    return np.array([pair_auroc(y[fold == k], score[fold == k]) for k in np.unique(fold)])
+
+
+def fold_auroc_ci(y, score, fold, patient, n_boot: int, seed: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean over folds of the per-fold AUROC, with a percentile bootstrap interval that resamples
+    patients (both films together) inside each fold, separately for patients with and without a
+    positive film so that every resample keeps both classes."""
+    y, score, fold, patient = (np.asarray(a) for a in (y, score, fold, patient))
+    rng = np.random.default_rng(seed)
+    strata = []
+    for k in np.unique(fold):
+        members = {p: np.flatnonzero((patient == p) & (fold == k)) for p in np.unique(patient[fold == k])}
+        strata.append([[members[p] for p in members if y[members[p]].any() == has] for has in (True, False)])
+    values = np.empty(n_boot)
+    for b in range(n_boot):
+        per_fold = []
+        for groups in strata:
+            idx = np.concatenate([g[i] for g in groups if g for i in rng.integers(0, len(g), len(g))])
+            per_fold.append(pair_auroc(y[idx], score[idx]))
+        values[b] = np.nanmean(per_fold)
+    low, high = np.nanpercentile(values, [50 * (1 - level), 50 * (1 + level)])
+    return float(np.nanmean(fold_auroc(y, score, fold))), float(low), float(high)
+
+
+def film_features(cfg: StudyBConfig, data_root=None) -> dict[str, np.ndarray]:
+    """Whole-film properties a model can read without seeing a lesion, per film."""
+    mias = films(cfg, data_root)
+    px = compressed_films(cfg, None, data_root)["pixels"].astype(np.float32)
+    return {"mean intensity": px.mean((1, 2)), "breast area": (px > BREAST_LEVEL).mean((1, 2)),
+            "side (left)": sides(mias).astype(np.float64),
+            "tissue density (F<G<D)": np.array([{"F": 0, "G": 1, "D": 2}.get(t, np.nan) for t in mias.tissue])}
+
+
+def direction_scores(feature, y, fold) -> np.ndarray:
+    """A one-feature classifier cross-validated like the CNN: the sign is learned on the training
+    folds (higher or lower means malignant), then applied to the held-out fold."""
+    feature, y, fold = np.asarray(feature, np.float64), np.asarray(y), np.asarray(fold)
+    out = np.empty(len(feature))
+    for k in np.unique(fold):
+        train = fold != k
+        out[fold == k] = feature[fold == k] * (1.0 if pair_auroc(y[train], feature[train]) >= 0.5 else -1.0)
+    return out
+
+
+def side_learner_over_splits(cfg: StudyBConfig, n_splits: int, data_root=None) -> np.ndarray:
+    """The mean per-fold AUROC of the side-only classifier for ``n_splits`` fold seeds: how the
+    laterality shortcut fares on average, not just on this book's split."""
+    mias = films(cfg, data_root)
+    side, y = sides(mias).astype(np.float64), mias.malignant
+    out = []
+    for s in range(n_splits):
+        fold = folds(cfg.replace(fold_seed=s), mias)
+        out.append(np.nanmean(fold_auroc(y, direction_scores(side, y, fold), fold)))
+    return np.array(out)
+
+
+@stage("study_b/untrained", params=lambda cfg, data_root: _params(cfg, RUN_FIELDS, films(cfg, data_root)),
+       reads=lambda cfg, n_inits: [compressed_films.on(cfg, None)])
+def untrained_outputs(cfg: StudyBConfig, n_inits: int, data_root=None) -> dict:
+    """Scores of the CNN straight from its random initialisation (seeds 0 to n_inits - 1), one row
+    per seed (``scores``): the spread an untrained network shows on these films."""
+    from hdmann.methods import train
+
+    mias = films(cfg, data_root)
+    x = compressed_films(cfg, None, data_root)["pixels"][..., None]
+    model = _build(cfg, "cnn")()
+    out = np.empty((n_inits, len(mias)), np.float32)
+    for s in range(n_inits):
+        with train.seeded(s):
+            model.set_weights(_build(cfg, "cnn")().get_weights())  # one compiled predict for every seed
+        out[s] = train.predict(model, x, cfg.batch_size).ravel()
+    return {"scores": out}
+
+
+def untrained_scores(cfg: StudyBConfig, n_inits: int, data_root=None) -> np.ndarray:
+    """:func:`untrained_outputs`' scores, one row per seed."""
+    return untrained_outputs(cfg, n_inits, data_root)["scores"]
+
+
+def pixel_baseline(cfg: StudyBConfig, sizes=(16, 32, 64), data_root=None) -> list[dict]:
+    """Logistic regression on the film's pixels at a few sizes, on the same folds (the data README's
+    baseline, rerun here)."""
+    from PIL import Image
+    from sklearn.linear_model import LogisticRegression
+
+    mias = films(cfg, data_root)
+    y, fold = mias.malignant, folds(cfg, mias)
+    px = compressed_films(cfg, None, data_root)["pixels"]
+    rows = []
+    for size in sizes:
+        x = np.stack([np.asarray(Image.fromarray(p).resize((size, size), Image.Resampling.BOX)) for p in px])
+        x = x.reshape(len(x), -1).astype(np.float64) / 255.0
+        score = np.empty(len(y))
+        for k in range(cfg.n_folds):
+            train = fold != k
+            model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x[train], y[train])
+            score[~train] = model.decision_function(x[~train])
+        m, low, high = fold_auroc_ci(y, score, fold, mias.patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+        rows.append({"size": size, "auroc": m, "auroc_low": low, "auroc_high": high})
+    return rows
+
+
+def lesion_scale(cfg: StudyBConfig, data_root=None) -> dict:
+    """How large the located malignant lesions are on the film and at the model's input."""
+    mias = films(cfg, data_root)
+    film = int(data.read_image(mias.path(mias.names[0]), "L").shape[0])
+    malignant = [les for n in mias.names for les in mias.lesions[n] if les.severity == "malignant"]
+    radii = np.array([les.radius for les in malignant])
+    if len(radii) == 0:
+        return {"lesions": 0, "film_size": film, "median_radius": float("nan"), "calcification_share": float("nan"), "median_radius_input": float("nan"),
+                "median_area_share": float("nan")}
+    return {"lesions": int(len(radii)), "median_radius": float(np.median(radii)),
+            "calcification_share": float(np.mean([les.abnormality == "CALC" for les in malignant])),
+            "film_size": film, "median_radius_input": float(np.median(radii) * cfg.input_size / film),
+            "median_area_share": float(np.median(np.pi * radii ** 2 / film ** 2))}
+
+
+def _residual(score: np.ndarray, feature: np.ndarray) -> np.ndarray:
+    """What is left of ``score`` after a least-squares line in ``feature``."""
+    design = np.c_[feature, np.ones(len(feature))]
+    return score - design @ np.linalg.lstsq(design, score, rcond=None)[0]
+
+
+def run_summary(cfg: StudyBConfig, run: dict, features: dict, patient: np.ndarray) -> dict:
+    """What one control run learned: its AUROC (per fold, pooled, patient-bootstrap interval), how
+    varied its scores are, where early stopping stopped, and how far its scores follow the film's
+    side and brightness."""
+    y, fold, score = run["labels"], run["fold"], run[ORIGINAL]
+    per = fold_auroc(y, score, fold)
+    auroc, low, high = fold_auroc_ci(y, score, fold, patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    ks = np.unique(fold)
+    side_auroc = [pair_auroc(features["side (left)"][fold == k] > 0, score[fold == k]) for k in ks]
+    return {"kind": run["kind"], "seed": run["seed"], "auroc": auroc, "auroc_sd": evaluation.mean_sd(per)[1],
+            "auroc_low": low, "auroc_high": high, "auroc_folds": per.tolist(), "pooled_auroc": pair_auroc(y, score),
+            "auprc": evaluation.mean_sd([evaluation.auprc(y[fold == k], score[fold == k]) for k in ks])[0],
+            "prevalence": float(np.mean(y)),
+            "distinct_scores_min": int(min(len(np.unique(score[fold == k])) for k in ks)),
+            "test_films_min": int(min(np.sum(fold == k) for k in ks)),
+            "score_spread": float(np.median([np.ptp(score[fold == k]) for k in ks])),
+            "best_epochs": [int(f["best_epoch"]) for f in run["folds_info"]],
+            "auroc_brightness_adjusted": float(np.nanmean([pair_auroc(y[fold == k], _residual(score[fold == k],
+                                                             features["mean intensity"][fold == k])) for k in ks])),
+            "side_auroc_folds": side_auroc,
+            "side_separation": float(np.mean([max(a, 1 - a) for a in side_auroc])),
+            "brightness_r_folds": [float(np.corrcoef(score[fold == k], features["mean intensity"][fold == k])[0, 1])
+                                   for k in ks]}
+
+
+def feature_baselines(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Each whole-film property as a one-feature classifier (:func:`direction_scores`) on the
+    book's folds, with its patient-bootstrap interval."""
+    mias = films(cfg, data_root)
+    y, fold = mias.malignant, folds(cfg, mias)
+    rows = []
+    for name, feature in film_features(cfg, data_root).items():
+        score = direction_scores(feature, y, fold)
+        m, low, high = fold_auroc_ci(y, score, fold, mias.patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+        rows.append({"feature": name, "auroc": m, "auroc_low": low, "auroc_high": high,
+                     "auroc_folds": fold_auroc(y, score, fold).tolist(),
+                     "whole_set_auroc": pair_auroc(y, feature)})
+    return rows
+
+
+def feature_null(cfg: StudyBConfig, feature: str, n_permutations: int, data_root=None) -> np.ndarray:
+    """The one-feature classifier's mean per-fold AUROC on ``n_permutations`` seeded permutations of
+    the labels (folds fixed): the spread of this cross-validation when there is nothing to learn."""
+    mias = films(cfg, data_root)
+    fold, x = folds(cfg, mias), film_features(cfg, data_root)[feature]
+    out = []
+    for s in range(n_permutations):
+        y = training_labels(mias, s)
+        out.append(np.nanmean(fold_auroc(y, direction_scores(x, y, fold), fold)))
+    return np.array(out)

@@ -1,0 +1,625 @@
+"""Study B on lesion-centred patches: cached stages from the patch plan to predictions and maps.
+
+Order of operations, as an archive would see it: each whole 1024x1024 film is JPEG 2000 compressed,
+decoded, and only then cut at the plan's coordinates. Stages (each a cache entry keyed by the config
+fields it reads and the code it runs):
+
+* :func:`plan` - which patches (lesions, matched or contralateral negatives), and lesions left out;
+* :func:`patch_set` - the patches of one compression level, with per-film ratio, bytes, bpp and
+  PSNR inside the breast, plus the few whole films the sliding-window maps need;
+* :func:`run` - one architecture trained at one level, one repeat of the patient-grouped 5-fold
+  cross-validation; every fold model scores its held-out patches at every level;
+* :func:`feature_scores`, :func:`shortcut_scores` - the feature baseline and the brightness shortcut;
+* :func:`patch_saliency`, :func:`sliding_maps` - Grad-CAM / input gradients, and whole-film maps.
+
+Tables, intervals and verdicts live in :mod:`hdmann.studies.study_b.report`.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+from hdmann.engine import cache, compression, data, parallel
+from hdmann.engine.stages import stage
+from hdmann.methods import evaluation, features, patches
+from hdmann.studies.study_b import control as study_b
+from hdmann.studies.study_b.config import StudyBConfig
+
+ORIGINAL = "original"
+ARCHITECTURES = ("cnn", "resnet18")
+TASKS = ("malignant", "abnormal", "malignant_vs_benign")
+PLAN_FIELDS = ("max_films", "fold_seed", "patch_size", "negative_scheme", "negatives_per_lesion",
+               "negative_stride", "breast_threshold", "max_normal_films", "patch_seed", "sliding_films")
+SET_FIELDS = PLAN_FIELDS + ("patch_shift", "codec")
+TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patch_epochs", "patch_resnet_epochs",
+                             "patch_batch_size", "patch_learning_rate", "patch_lr_schedule", "patch_standardise",
+                             "n_folds", "train_seed", "patch_levels",
+                             "resnet_weights", "patch_head", "patch_weight_decay", "patch_batchnorm",
+                             "batchnorm_momentum", "health_min_train_auroc", "health_retries")
+RETRY_SEED_STEP = 10_000  # a fold's retry r trains from seed + r * RETRY_SEED_STEP
+
+
+def level_name(ratio: int | None) -> str:
+    return ORIGINAL if ratio is None else f"cr{ratio}"
+
+
+def ratio_of(level: str) -> int | None:
+    return None if level == ORIGINAL else int(level[2:])
+
+
+def levels(cfg: StudyBConfig) -> list[str]:
+    return [ORIGINAL] + [level_name(r) for r in cfg.patch_levels]
+
+
+def _params(cfg: StudyBConfig, fields, mias: data.MiasSet) -> dict:
+    return {"fields": {f: getattr(cfg, f) for f in fields},
+            "films": data.fingerprint_files([mias.path(n) for n in mias.names])}
+
+
+def _on_films(fields):
+    """A stage's ``params``: ``fields`` of the config and the fingerprint of the films it may read."""
+    return lambda cfg, data_root: _params(cfg, fields, study_b.films(cfg, data_root))
+
+
+# ------------------------------------------------------------------------------------------------
+# which runs exist (the chapter's graph; the report reads the same lists)
+# ------------------------------------------------------------------------------------------------
+def repeats(cfg: StudyBConfig, model: str, train_level: str) -> int:
+    if model == "cnn":
+        return cfg.patch_repeats if train_level == ORIGINAL else cfg.patch_level_repeats
+    if model == "resnet18":
+        return cfg.patch_resnet_repeats
+    return cfg.patch_repeats
+
+
+def train_levels(cfg: StudyBConfig, model: str) -> list[str]:
+    """Levels at which ``model`` has its own training run (the shortcut needs none: every level)."""
+    if model == "cnn":
+        return [ORIGINAL] + [level_name(r) for r in cfg.patch_train_levels]
+    if model == "resnet18":
+        if not cfg.patch_resnet_repeats:
+            return []
+        return [ORIGINAL] + [level_name(r) for r in cfg.patch_resnet_levels]
+    return levels(cfg)
+
+
+def contralateral_config(cfg: StudyBConfig) -> StudyBConfig:
+    """The sensitivity check's config: negatives at the mirrored position on the patient's other
+    film, originals only (no compressed level, no own training level)."""
+    return cfg.replace(negative_scheme="contralateral", patch_levels=(), patch_train_levels=(), patch_resnet_levels=())
+
+
+def stage_calls(cfg: StudyBConfig) -> list:
+    """Every stage the chapter reads (:mod:`hdmann.book.graph`)."""
+    contra = contralateral_config(cfg)
+    calls = [patch_set.on(cfg, ratio_of(lv)) for lv in levels(cfg)]
+    calls += [run.on(cfg, arch, ratio_of(lv), r, "malignant")
+              for arch in ARCHITECTURES for lv in train_levels(cfg, arch) for r in range(repeats(cfg, arch, lv))]
+    calls += [feature_matrix.on(cfg, ratio_of(lv)) for lv in levels(cfg)] + [feature_matrix.on(contra, None)]
+    calls += [selection.on(cfg, variant) for variant in cfg.patch_select_variants]
+    calls += [patch_saliency.on(cfg, ratio_of(lv)) for lv in train_levels(cfg, "cnn")]
+    return calls + [sliding_maps.on(cfg, ratio_of(lv)) for lv in levels(cfg)]
+
+
+# ------------------------------------------------------------------------------------------------
+# the plan
+# ------------------------------------------------------------------------------------------------
+def _film_choice(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:
+    """Films that may give patches: every abnormal film, and normal films (all, or ``max_normal_films``
+    drawn by patient with a seed). Fewer normal films keep the quick profile's compression cheap."""
+    abnormal = np.flatnonzero(mias.severity != "normal")
+    normal = np.flatnonzero(mias.severity == "normal")
+    if cfg.max_normal_films is not None and cfg.max_normal_films < len(normal):
+        normal = np.sort(np.random.default_rng(cfg.patch_seed).permutation(normal)[:cfg.max_normal_films])
+    return np.sort(np.concatenate([abnormal, normal]))
+
+
+@stage("study_b_patches/plan", params=_on_films(PLAN_FIELDS))
+def plan(cfg: StudyBConfig, data_root=None) -> dict:
+    """The patch plan (arrays ``plan_*``), the lesions left out, and the films drawn for the
+    sliding-window maps (malignant films with a located malignant lesion, seeded)."""
+    mias = study_b.films(cfg, data_root)
+    chosen = _film_choice(cfg, mias)
+    films = {int(i): data.read_image(mias.path(mias.names[i]), "L") for i in chosen}
+    if cfg.negative_scheme == "contralateral":  # the other film of each lesion's patient is needed too
+        for i in list(films):
+            j = patches.other_film(mias, i)
+            if j is not None and j not in films:
+                films[j] = data.read_image(mias.path(mias.names[j]), "L")
+    p, odd = patches.plan_patches(mias, films, size=cfg.patch_size, scheme=cfg.negative_scheme,
+                                  negatives_per_lesion=cfg.negatives_per_lesion, stride=cfg.negative_stride,
+                                  seed=cfg.patch_seed, threshold=cfg.breast_threshold)
+    located = sorted({int(f) for f, k in zip(p.film, p.kind) if k == "malignant"})
+    sliding = np.random.default_rng(cfg.patch_seed).permutation(located)[:cfg.sliding_films]
+    return {**p.to_arrays(), "odd": odd, "sliding_films": np.sort(sliding).astype(np.int64)}
+
+
+def patch_plan(cfg: StudyBConfig, data_root=None) -> patches.PatchPlan:
+    return patches.PatchPlan.from_arrays(plan(cfg, data_root))
+
+
+# ------------------------------------------------------------------------------------------------
+# compressed patch sets
+# ------------------------------------------------------------------------------------------------
+def _film_job(job):
+    """Worker: compress one whole film, decode it, measure it, cut its patches (with shift margin)."""
+    path, codec, ratio, centres, cut_size, threshold, keep_film = job
+    film = data.read_image(Path(path), "L")
+    mask = patches.breast_mask(film, threshold)
+    if ratio is None:
+        decoded, encoded = film, film.nbytes
+    else:
+        blob = compression.encode(film, codec, ratio)
+        decoded, encoded = compression.decode(blob, "L"), len(blob)
+    err = (film[mask].astype(np.float64) - decoded[mask].astype(np.float64))
+    mse = float(np.mean(err**2)) if err.size else float("nan")
+    psnr = float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+    cuts = np.stack([patches.cut(decoded, x, y, cut_size) for x, y in centres]) if len(centres) else None
+    return cuts, (encoded, film.nbytes / encoded, 8.0 * encoded / film.size, psnr,
+                  compression.psnr(film, decoded)), (decoded if keep_film else None)
+
+
+def _map_films(jobs, workers: int):
+    return parallel.fork_map(_film_job, jobs, workers if len(jobs) >= 8 else 1)
+
+
+@stage("study_b_patches/set", params=_on_films(SET_FIELDS), reads=lambda cfg, ratio: [plan.on(cfg)])
+def patch_set(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
+    """Patches of one level, cut (``patch_size + 2 * patch_shift`` wide, so training can shift them)
+    from the decoded whole film; per-film ``encoded_bytes``, ``ratio``, ``bpp``, ``psnr_breast``,
+    ``psnr_film``; and the decoded ``sliding`` films."""
+    mias = study_b.films(cfg, data_root)
+    p = patch_plan(cfg, data_root)
+    sliding = set(plan(cfg, data_root)["sliding_films"].tolist())
+    film_ids = np.unique(np.concatenate([p.film, np.array(sorted(sliding), dtype=np.int64)]))
+    cut_size = cfg.patch_size + 2 * cfg.patch_shift
+    jobs = [(str(mias.path(mias.names[i])), cfg.codec, ratio,
+             [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], cut_size, cfg.breast_threshold,
+             int(i) in sliding) for i in film_ids]
+    results = _map_films(jobs, cfg.workers)
+    out = np.zeros((len(p), cut_size, cut_size), np.uint8)
+    for i, (cuts, _, _) in zip(film_ids, results):
+        if cuts is not None:
+            out[np.flatnonzero(p.film == i)] = cuts
+    stats = np.array([r[1] for r in results], dtype=np.float64)
+    kept = [r[2] for i, r in zip(film_ids, results) if int(i) in sliding]
+    return {"patches": out, "film_ids": film_ids, "encoded_bytes": stats[:, 0], "ratio": stats[:, 1],
+            "bpp": stats[:, 2], "psnr_breast": stats[:, 3], "psnr_film": stats[:, 4],
+            "sliding": np.stack(kept) if kept else np.zeros((0, 1024, 1024), np.uint8),
+            "sliding_ids": np.array(sorted(sliding), dtype=np.int64)}
+
+
+def model_input(patches_: np.ndarray, standardise: bool) -> np.ndarray:
+    """(N, S, S) patches -> (N, S, S, 1) float32 model input. With ``standardise``, each patch is
+    z-scored and mapped back onto the 8-bit scale the models' Rescaling layer expects (mean 128,
+    SD 48): the network cannot use a patch's overall brightness or contrast, only its pattern."""
+    x = np.asarray(patches_, dtype=np.float32)
+    if standardise:
+        mean = x.mean(axis=(-2, -1), keepdims=True)
+        sd = x.std(axis=(-2, -1), keepdims=True)
+        x = (x - mean) / (sd + 1.0) * 48.0 + 128.0
+    return x[..., None]
+
+
+def centre(cuts: np.ndarray, size: int) -> np.ndarray:
+    """The centred ``size`` x ``size`` view of patches cut with a shift margin (what a test sees)."""
+    m = (cuts.shape[-1] - size) // 2
+    return cuts[..., m:m + size, m:m + size]
+
+
+# ------------------------------------------------------------------------------------------------
+# folds
+# ------------------------------------------------------------------------------------------------
+def folds(cfg: StudyBConfig, p: patches.PatchPlan, repeat: int) -> np.ndarray:
+    """Fold of each patch: stratified by malignancy, grouped by patient (both films, all patches of
+    a patient in one fold), reshuffled for every repeat. All tasks share these folds."""
+    y, _ = p.labels("malignant")
+    splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=cfg.fold_seed + 1000 * repeat)
+    fold = np.full(len(p), -1)
+    with warnings.catch_warnings():  # smoke's few malignant patients: a fold may lack one, as it says
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        for k, (_, test) in enumerate(splitter.split(np.zeros(len(p)), y, p.patient)):
+            fold[test] = k
+    return fold
+
+
+# ------------------------------------------------------------------------------------------------
+# training
+# ------------------------------------------------------------------------------------------------
+def _augmented_batches(cuts: np.ndarray, y: np.ndarray, size: int, batch_size: int, seed: int, standardise: bool):
+    """A Keras dataset of training batches: random flips, 90-degree turns and shifts up to the cut
+    margin, drawn anew each epoch (training folds only). Every batch is full, so JAX compiles once."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.rng = np.random.default_rng(seed)
+            self.order = self._order()
+
+        def _order(self):
+            n = len(y)
+            extra = (-n) % batch_size
+            return np.concatenate([self.rng.permutation(n), self.rng.choice(n, extra, replace=extra > n)])
+
+        def __len__(self):
+            return len(self.order) // batch_size
+
+        def on_epoch_end(self):
+            self.order = self._order()
+
+        def __getitem__(self, b):
+            idx = self.order[b * batch_size:(b + 1) * batch_size]
+            margin = cuts.shape[-1] - size
+            out = np.empty((len(idx), size, size), np.float32)
+            for j, i in enumerate(idx):
+                dy, dx = self.rng.integers(0, margin + 1, 2)
+                p = cuts[i, dy:dy + size, dx:dx + size]
+                p = np.rot90(p, int(self.rng.integers(4)))
+                out[j] = p[:, ::-1] if self.rng.random() < 0.5 else p
+            return model_input(out, standardise), y[idx].astype(np.float32)
+
+    return Batches()
+
+
+def _model_cfg(cfg: StudyBConfig) -> StudyBConfig:
+    return cfg.replace(input_size=cfg.patch_size)
+
+
+def _builder(cfg: StudyBConfig, architecture: str):
+    from hdmann.methods import models
+
+    mcfg = _model_cfg(cfg)
+    if architecture == "cnn":
+        return lambda: models.mammo_cnn(mcfg, cfg.patch_head, cfg.patch_batchnorm)
+    if architecture == "resnet18":
+        return lambda: models.resnet18(mcfg, cfg.resnet_weights)
+    raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Batches of :func:`_augmented_batches` per epoch (the last one topped up to a full batch)."""
+    return -(-n_train // batch_size)
+
+
+def _optimizer(cfg: StudyBConfig, steps: int):
+    """Adam with decoupled weight decay; under ``patch_lr_schedule="cosine"`` its rate falls from
+    ``patch_learning_rate`` to 0 along a cosine over ``steps`` (the budget of the smallest training
+    set of the run's folds: larger ones take their last few steps at rate 0, which only moves the
+    BatchNorm statistics)."""
+    import keras
+
+    rate = cfg.patch_learning_rate
+    if cfg.patch_lr_schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps), alpha=0.0)
+    return keras.optimizers.Adam(rate, weight_decay=cfg.patch_weight_decay or None)
+
+
+def _budget(cfg: StudyBConfig, epochs: int, train_sizes) -> int:
+    return epochs * min(steps_per_epoch(n, cfg.patch_batch_size) for n in train_sizes)
+
+
+def _check_run(cfg: StudyBConfig, architecture: str, train_ratio: int | None, task: str) -> None:
+    if architecture not in ARCHITECTURES:
+        raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
+    if task not in TASKS:
+        raise ValueError(f"task={task!r}: use one of {TASKS}")
+    if train_ratio is not None and train_ratio not in cfg.patch_levels:
+        raise ValueError(f"train_ratio={train_ratio} is not among patch_levels {cfg.patch_levels}")
+
+
+def _run_reads(cfg: StudyBConfig, architecture: str, train_ratio: int | None, repeat: int, task: str) -> list:
+    _check_run(cfg, architecture, train_ratio, task)  # a bad request fails when the graph is planned
+    tested = [ratio_of(lv) for lv in levels(cfg)]
+    return [plan.on(cfg)] + [patch_set.on(cfg, r) for r in tested + ([] if train_ratio in tested else [train_ratio])]
+
+
+@stage("study_b_patches/run", params=_on_films(TRAIN_FIELDS), reads=_run_reads)
+def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,
+        task: str = "malignant", data_root=None, *, folder: Path) -> None:
+    """One repeat of the 5-fold cross-validation of one architecture at one training level, for a
+    fixed epoch budget (calling it returns the entry's folder).
+
+    The entry holds each fold's model variables (``fold<k>.npz``) and ``scores.npz``: every patch's
+    held-out score at every level (``NaN`` for patches outside the task); its values, per fold, the
+    training losses and the AUROC on the fold's own training patches seen as a test patch is.
+
+    A fold model that did not learn (:func:`fold_health`: a collapsed or constant output) is
+    retrained from the next seed, up to ``health_retries`` times (:func:`fit_until_healthy`); every
+    attempt is recorded per fold, and one that never learned is kept and marked ``healthy: false``."""
+    from hdmann.methods import train
+
+    _check_run(cfg, architecture, train_ratio, task)
+    p = patch_plan(cfg, data_root)
+    y_all, rows = p.labels(task)
+    y = np.full(len(p), -1, np.int32)
+    y[rows] = y_all
+    fold = folds(cfg, p, repeat)
+    train_cuts = patch_set(cfg, train_ratio, data_root)["patches"]
+    tests = {lv: centre(patch_set(cfg, ratio_of(lv), data_root)["patches"], cfg.patch_size)
+             for lv in levels(cfg)}
+    seed = cfg.train_seed + 100 * repeat
+    epochs = cfg.patch_resnet_epochs if architecture == "resnet18" else cfg.patch_epochs
+    sizes = [int(np.sum((fold != k) & (y >= 0))) for k in range(cfg.n_folds)]
+    starts: dict[int, train.ReusableModel] = {}  # one compiled model per retry, made when first needed
+
+    def start(retry: int) -> train.ReusableModel:
+        if retry not in starts:
+            starts[retry] = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy",
+                                                _optimizer(cfg, _budget(cfg, epochs, sizes)),
+                                                seed + retry * RETRY_SEED_STEP)
+        return starts[retry]
+
+    scores = {lv: np.full(len(p), np.nan, np.float32) for lv in tests}
+    info = []
+    for k in range(cfg.n_folds):
+        fit_idx = np.flatnonzero((fold != k) & (y >= 0))
+        test_idx = np.flatnonzero((fold == k) & (y >= 0))
+        label = f"patches {architecture} trained at {train_ratio or 'original'}, repeat {repeat}, fold {k + 1}"
+
+        def attempt(retry: int):
+            model = start(retry).reset()
+            fold_seed = seed + k + retry * RETRY_SEED_STEP
+            with train.seeded(fold_seed):
+                batches = _augmented_batches(train_cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size,
+                                             fold_seed, cfg.patch_standardise)
+                timer = train.EpochTimer()
+                history = model.fit(batches, epochs=epochs, class_weight=train.class_weights(y[fit_idx]),
+                                    callbacks=[timer, train.EpochLog(label + (f", retry {retry}" if retry else ""),
+                                                                     epochs)], verbose=0)
+            seen = train.predict(model, model_input(centre(train_cuts[fit_idx], cfg.patch_size), cfg.patch_standardise), 64)
+            losses = [float(v) for v in history.history["loss"]]
+            return model, {"seed": fold_seed, "loss": losses, "epoch_seconds": timer.seconds,
+                           "train_auroc": evaluation.auroc(y[fit_idx], seen.ravel())}
+
+        model, record, attempts = fit_until_healthy(attempt, cfg.health_retries, cfg.health_min_train_auroc, label)
+        np.savez(folder / f"fold{k}.npz", *model.get_weights())
+        for lv, x in tests.items():
+            scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patch_standardise), 64).ravel()
+        info.append({"fold": k, "n_train": int(len(fit_idx)), "n_test": int(len(test_idx)), **record,
+                     "attempts": attempts})
+    np.savez(folder / "scores.npz", **scores, labels=y, fold=fold)
+    (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
+
+
+def fold_health(train_auroc: float, losses, min_train_auroc: float) -> tuple[bool, str]:
+    """Did a fold model learn? Not when its training loss is not finite (diverged), nor when it
+    cannot rank its own training patches (seen as a test patch is): an AUROC below
+    ``min_train_auroc``, or undefined, is a collapsed or constant output. (True, "learned") or
+    (False, why)."""
+    losses = np.asarray(losses, dtype=float)
+    if losses.size == 0 or not np.all(np.isfinite(losses)):
+        return False, "its training loss is not finite (diverged)"
+    if not np.isfinite(train_auroc):
+        return False, "its training AUROC is undefined"
+    if train_auroc < min_train_auroc:
+        return False, (f"it ranks its own training patches at AUROC {train_auroc:.2f}, below {min_train_auroc:g} "
+                       f"(final training loss {losses[-1]:.2f}): a collapsed or constant output")
+    return True, "learned"
+
+
+def fit_until_healthy(attempt, retries: int, min_train_auroc: float, label: str = "fold"):
+    """``attempt(retry)`` -> (model, record) trains a fold model from retry ``retry``'s seed; it is
+    called again, up to ``retries`` times, while :func:`fold_health` says the model did not learn.
+    Returns the first healthy model (or the last one, when none learned) with its record, marked
+    ``healthy`` and ``retries``, and every attempt's record. Each retry is logged."""
+    from hdmann.engine import progress
+
+    tries = []
+    for retry in range(retries + 1):
+        model, record = attempt(retry)
+        healthy, why = fold_health(record["train_auroc"], record["loss"], min_train_auroc)
+        tries.append({"retry": retry, "seed": record.get("seed"), "train_auroc": record["train_auroc"],
+                      "final_loss": record["loss"][-1] if record["loss"] else float("nan"),
+                      "healthy": healthy, "why": why})
+        if healthy:
+            break
+        progress.emit(f"{label}: did not learn ({why}); "
+                      + ("retraining from the next seed" if retry < retries else
+                         f"kept after {retries} retr{'y' if retries == 1 else 'ies'}, and named in the chapter"))
+    return model, {**record, "healthy": healthy, "retries": len(tries) - 1}, tries
+
+
+def scores(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,
+           task: str = "malignant", data_root=None) -> dict:
+    with np.load(run(cfg, architecture, train_ratio, repeat, task, data_root) / "scores.npz") as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def run_info(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,
+             task: str = "malignant", data_root=None) -> list[dict]:
+    return cache.load_entry(run(cfg, architecture, train_ratio, repeat, task, data_root))["folds"]
+
+
+def fold_model(cfg: StudyBConfig, architecture: str, train_ratio: int | None, repeat: int, fold: int,
+               data_root=None):
+    model = _builder(cfg, architecture)()
+    with np.load(run(cfg, architecture, train_ratio, repeat, "malignant", data_root) / f"fold{fold}.npz") as stored:
+        model.set_weights([stored[f"arr_{i}"] for i in range(len(stored.files))])
+    return model
+
+
+def inner_split(cfg: StudyBConfig, p: patches.PatchPlan, fold: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Outer fold ``k``'s training patches split once more, by patient and stratified, into inner
+    training and inner validation rows (one of ``n_folds`` inner folds is held out). The outer test
+    fold is never among them."""
+    y, _ = p.labels("malignant")
+    outer = np.flatnonzero(fold != k)
+    splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=cfg.fold_seed + 7 + k)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        fit, val = next(splitter.split(np.zeros(len(outer)), y[outer], p.patient[outer]))
+    return outer[fit], outer[val]
+
+
+def variant_config(cfg: StudyBConfig, variant: str) -> StudyBConfig:
+    from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS
+
+    if variant not in PATCH_CNN_VARIANTS:
+        raise ValueError(f"variant={variant!r}: use one of {sorted(PATCH_CNN_VARIANTS)}")
+    return cfg.replace(**PATCH_CNN_VARIANTS[variant])
+
+
+@stage("study_b_patches/selection",
+       params=lambda cfg, data_root, variant: _on_films(TRAIN_FIELDS)(variant_config(cfg, variant), data_root),
+       reads=lambda cfg, variant: [patch_set.on(variant_config(cfg, variant), None)])
+def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
+    """One CNN variant of :data:`hdmann.engine.config.PATCH_CNN_VARIANTS` on the inner splits of repeat 0
+    (malignant vs not, originals, the profile's epoch budget): per outer fold, trained on the inner
+    training rows and scored on the inner validation rows. Only training patches of the outer folds
+    are used, so choosing a variant here never looks at a test fold."""
+    from hdmann.methods import train
+
+    vcfg = variant_config(cfg, variant)
+    p = patch_plan(vcfg, data_root)
+    y, _ = p.labels("malignant")
+    y = y.astype(np.int32)
+    fold = folds(vcfg, p, 0)
+    cuts = patch_set(vcfg, None, data_root)["patches"]
+    seed = vcfg.train_seed + 50_000
+    splits = [inner_split(vcfg, p, fold, k) for k in range(vcfg.n_folds)]
+    reusable = train.ReusableModel(_builder(vcfg, "cnn"), "binary_crossentropy",
+                                   _optimizer(vcfg, _budget(vcfg, vcfg.patch_epochs, [len(f) for f, _ in splits])), seed)
+    scores, labels, outer, losses, patient = [], [], [], [], []
+    for k, (fit_idx, val_idx) in enumerate(splits):
+        model = reusable.reset()
+        with train.seeded(seed + k):
+            batches = _augmented_batches(cuts[fit_idx], y[fit_idx], vcfg.patch_size, vcfg.patch_batch_size, seed + k,
+                                         vcfg.patch_standardise)
+            history = model.fit(batches, epochs=vcfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]),
+                                verbose=0, callbacks=[train.EpochLog(f"patches selection {variant} fold {k + 1}",
+                                                                     vcfg.patch_epochs)])
+        x = model_input(centre(cuts[val_idx], vcfg.patch_size), vcfg.patch_standardise)
+        scores.append(train.predict(model, x, 64).ravel())
+        labels.append(y[val_idx])
+        outer.append(np.full(len(val_idx), k))
+        patient.append(p.patient[val_idx])
+        losses.append(history.history["loss"][-1])
+    return {"score": np.concatenate(scores), "labels": np.concatenate(labels), "outer_fold": np.concatenate(outer),
+            "patient": np.concatenate(patient), "final_loss": np.array(losses),
+            "params": np.int64(reusable.model.count_params())}
+
+
+# ------------------------------------------------------------------------------------------------
+# baselines
+# ------------------------------------------------------------------------------------------------
+@stage("study_b_patches/features", reads=lambda cfg, ratio: [patch_set.on(cfg, ratio)])
+def feature_matrix(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
+    """Texture features of every patch of one level (centred view), for the feature baseline."""
+    return {"features": features.patch_features(centre(patch_set(cfg, ratio, data_root)["patches"], cfg.patch_size))}
+
+
+def patch_features(cfg: StudyBConfig, ratio: int | None, data_root=None) -> np.ndarray:
+    return feature_matrix(cfg, ratio, data_root)["features"]
+
+
+def feature_scores(cfg: StudyBConfig, train_ratio: int | None, repeat: int = 0, task: str = "malignant",
+                   data_root=None) -> dict:
+    """The logistic-regression baseline trained at ``train_ratio`` on the same folds, scored at every level."""
+    p = patch_plan(cfg, data_root)
+    y_all, rows = p.labels(task)
+    y = np.full(len(p), -1, np.int32)
+    y[rows] = y_all
+    fold = folds(cfg, p, repeat)
+    x_train = patch_features(cfg, train_ratio, data_root)
+    tests = {lv: patch_features(cfg, ratio_of(lv), data_root) for lv in levels(cfg)}
+    out = {lv: np.full(len(p), np.nan) for lv in tests}
+    for k in range(cfg.n_folds):
+        fit_idx = np.flatnonzero((fold != k) & (y >= 0))
+        test_idx = np.flatnonzero((fold == k) & (y >= 0))
+        if not len(test_idx):
+            continue
+        model = features.fit(x_train[fit_idx], y[fit_idx], cfg.feature_c, cfg.train_seed + k)
+        for lv, x in tests.items():
+            out[lv][test_idx] = model.predict_proba(x[test_idx])[:, 1]
+    return {**out, "labels": y, "fold": fold}
+
+
+def shortcut_scores(cfg: StudyBConfig, repeat: int = 0, task: str = "malignant", data_root=None) -> dict:
+    """The brightness shortcut: a patch's score is its mean grey level at each level (no training)."""
+    p = patch_plan(cfg, data_root)
+    y_all, rows = p.labels(task)
+    y = np.full(len(p), -1, np.int32)
+    y[rows] = y_all
+    out = {lv: np.where(y >= 0, patch_features(cfg, ratio_of(lv), data_root)[:, 0], np.nan) for lv in levels(cfg)}
+    return {**out, "labels": y, "fold": folds(cfg, p, repeat)}
+
+
+# ------------------------------------------------------------------------------------------------
+# saliency and sliding-window maps
+# ------------------------------------------------------------------------------------------------
+@stage("study_b_patches/saliency",
+       reads=lambda cfg, train_ratio: [run.on(cfg, "cnn", train_ratio, 0, "malignant"), patch_set.on(cfg, train_ratio)])
+def patch_saliency(cfg: StudyBConfig, train_ratio: int | None, data_root=None) -> dict:
+    """Grad-CAM and input gradients of every malignant lesion patch, from the repeat-0 fold model
+    that held it out, trained and tested at ``train_ratio``; energy inside the circle (centred in
+    the patch, its radius clipped to the patch), pointing-game hit, and the circle's share."""
+    from hdmann.methods import saliency as sal
+
+    p = patch_plan(cfg, data_root)
+    fold = folds(cfg, p, 0)
+    x = centre(patch_set(cfg, train_ratio, data_root)["patches"], cfg.patch_size)
+    chosen = np.flatnonzero(p.kind == "malignant")
+    s = cfg.patch_size
+    out = {"index": chosen.astype(np.int64)}
+    for method in ("gradcam", "gradient"):
+        out[f"{method}_maps"] = np.zeros((len(chosen), s, s), np.float16)
+    for k in range(cfg.n_folds):
+        rows = np.flatnonzero(fold[chosen] == k)
+        if len(rows):
+            model = fold_model(cfg, "cnn", train_ratio, 0, k, data_root)
+            images = model_input(x[chosen[rows]], cfg.patch_standardise)
+            out["gradcam_maps"][rows] = sal.grad_cam(model, images)
+            out["gradient_maps"][rows] = sal.input_gradients(model, images)
+    masks = [sal.circle_mask((s, s), (s - 1) / 2, (s - 1) / 2, p.radius[i], original_size=s) for i in chosen]
+    for method in ("gradcam", "gradient"):
+        maps = out[f"{method}_maps"].astype(np.float32)
+        out[f"{method}_energy"] = np.array([sal.energy_inside(m, k) for m, k in zip(maps, masks)])
+        out[f"{method}_hit"] = np.array([sal.pointing_hit(m, k) for m, k in zip(maps, masks)], np.float64)
+    out["circle_share"] = np.array([k.mean() for k in masks])
+    return out
+
+
+@stage("study_b_patches/sliding", params=lambda cfg, data_root: {"sliding_stride": cfg.sliding_stride},
+       reads=lambda cfg, ratio: [run.on(cfg, "cnn", None, 0, "malignant"), patch_set.on(cfg, ratio)])
+def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
+    """The patch classifier (trained on originals, repeat 0, the fold that held the film out) slid
+    over whole films decoded at ``ratio`` with stride ``sliding_stride``, windows centred inside the
+    breast. Per film: the score map, its peak, and whether the peak lies in a malignant circle
+    (within half a stride, the map's resolution)."""
+    from hdmann.methods import train
+
+    mias = study_b.films(cfg, data_root)
+    p = patch_plan(cfg, data_root)
+    fold = folds(cfg, p, 0)
+    s = patch_set(cfg, ratio, data_root)
+    half = cfg.patch_size // 2
+    side = s["sliding"].shape[-1]
+    grid = np.arange(half, side - half + 1, cfg.sliding_stride)
+    out_maps, peaks, hits = [], [], []
+    models = {}
+    for film_index, film in zip(s["sliding_ids"], s["sliding"]):
+        k = int(fold[np.flatnonzero(p.film == film_index)[0]])
+        if k not in models:
+            models[k] = fold_model(cfg, "cnn", None, 0, k, data_root)
+        mask = patches.breast_mask(film if ratio is None else
+                                   data.read_image(mias.path(mias.names[film_index]), "L"), cfg.breast_threshold)
+        centres = [(x, y) for y in grid for x in grid if mask[y, x]]
+        windows = np.stack([patches.cut(film, x, y, cfg.patch_size) for x, y in centres])
+        score = train.predict(models[k], model_input(windows, cfg.patch_standardise), 64).ravel()
+        grid_map = np.full((len(grid), len(grid)), np.nan, np.float32)
+        pos = {v: j for j, v in enumerate(grid)}
+        for (x, y), v in zip(centres, score):
+            grid_map[pos[y], pos[x]] = v
+        px, py = centres[int(np.argmax(score))]
+        circles = [les for les in mias.lesions[mias.names[film_index]] if les.severity == "malignant"]
+        hit = any(np.hypot(px - c.x, py - c.y) <= c.radius + cfg.sliding_stride / 2 for c in circles)
+        out_maps.append(grid_map)
+        peaks.append((px, py))
+        hits.append(hit)
+    return {"maps": np.array(out_maps), "grid": grid, "peaks": np.array(peaks, np.float64).reshape(-1, 2),
+            "hit": np.array(hits, np.float64), "films": s["sliding_ids"]}

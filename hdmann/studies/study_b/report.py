@@ -1,0 +1,653 @@
+"""Study B on patches, the report: tables, paired patient-bootstrap intervals and claim verdicts.
+
+Nothing here trains; everything reads the cached stages of :mod:`hdmann.studies.study_b.pipeline`, so a
+reworded rule or a new table never retrains a model.
+
+Intervals: scores of the held-out patches are pooled over the five folds of a repeat; the patients
+are resampled with replacement (all patches of a drawn patient come along, as often as the patient
+is drawn); the AUROC of each repeat is computed on the resample and averaged over repeats. A
+paired interval uses the same resamples for both sides of a difference.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from hdmann.methods import evaluation
+from hdmann.studies import papers as paper
+from hdmann.studies.study_b import pipeline as sbp
+from hdmann.studies.study_b.config import StudyBConfig
+
+MODELS = ("cnn", "resnet18", "features", "shortcut")
+ENSEMBLE = "cnn_ensemble"  # the CNN's held-out scores averaged over its repeats
+MODEL_LABELS = {"cnn": "CNN (3 conv, 3 FC)", "resnet18": "ResNet18 (from scratch)",
+                "features": "texture features + logistic regression", "shortcut": "brightness shortcut (patch mean)",
+                ENSEMBLE: "CNN, seed ensemble"}
+
+
+def models(cfg: StudyBConfig) -> tuple[str, ...]:
+    """The rows of the chapter's tables: :data:`MODELS`, and the CNN's seed ensemble where the CNN
+    has more than one repeat on originals (with one it would repeat the CNN's row)."""
+    return MODELS + ((ENSEMBLE,) if repeats(cfg, "cnn", sbp.ORIGINAL) > 1 else ())
+
+
+# ------------------------------------------------------------------------------------------------
+# which runs exist
+# ------------------------------------------------------------------------------------------------
+repeats = sbp.repeats  # which runs exist is the pipeline's choice (its graph lists them)
+
+
+def train_levels(cfg: StudyBConfig, model: str) -> list[str]:
+    """Levels with a training run of ``model`` (:func:`hdmann.studies.study_b.pipeline.train_levels`); the
+    seed ensemble's are the CNN's levels with more than one repeat."""
+    if model == ENSEMBLE:
+        return [lv for lv in sbp.train_levels(cfg, "cnn") if repeats(cfg, "cnn", lv) > 1]
+    return sbp.train_levels(cfg, model)
+
+
+def score_sets(cfg: StudyBConfig, model: str, train_level: str, task: str = "malignant",
+               data_root=None, repeat: int | None = None) -> list[dict]:
+    """Held-out scores of every repeat of ``model`` trained at ``train_level`` (a dict per repeat),
+    or of repeat ``repeat`` alone (a training seed: its verdict is decided on its own).
+
+    :data:`ENSEMBLE` is one set: at every level, each patch's score averaged over the CNN's repeats.
+    Every repeat scored the patch with a fold model that never saw it, so the mean is held out too
+    (folds differ between repeats; the set keeps the first repeat's, for per-fold statistics)."""
+    if model == ENSEMBLE:
+        members = score_sets(cfg, "cnn", train_level, task, data_root)
+        return [{**members[0], **{lv: np.mean([m[lv] for m in members], axis=0) for lv in sbp.levels(cfg)},
+                 "members": len(members)}]
+    ratio = sbp.ratio_of(train_level)
+    out = []
+    chosen = range(repeats(cfg, model, train_level)) if repeat is None else [repeat]
+    for r in chosen:
+        if model in sbp.ARCHITECTURES:
+            s = sbp.scores(cfg, model, ratio, r, task, data_root)
+        elif model == "features":
+            s = sbp.feature_scores(cfg, ratio, r, task, data_root)
+        elif model == "shortcut":
+            s = sbp.shortcut_scores(cfg, r, task, data_root)
+        else:
+            raise ValueError(f"model={model!r}: use one of {MODELS + (ENSEMBLE,)}")
+        out.append(s)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# statistics
+# ------------------------------------------------------------------------------------------------
+def weighted_auroc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """AUROC under row weights, for many weight vectors at once: (B, N) weights -> (B,) AUROCs.
+
+    With integer weights (bootstrap counts) this equals the AUROC of the resample; ties count half."""
+    y = np.asarray(y).astype(bool)
+    order = np.argsort(score, kind="stable")
+    s, y, w = score[order], y[order], np.atleast_2d(weights)[:, order]
+    _, group = np.unique(s, return_inverse=True)
+    n_groups = group.max() + 1 if len(group) else 0
+    neg = np.zeros((w.shape[0], n_groups))
+    pos = np.zeros((w.shape[0], n_groups))
+    np.add.at(neg.T, group[~y], w[:, ~y].T)
+    np.add.at(pos.T, group[y], w[:, y].T)
+    below = np.cumsum(neg, axis=1) - neg  # negative weight strictly below each group
+    num = np.sum(pos * (below + 0.5 * neg), axis=1)
+    den = pos.sum(1) * neg.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
+def patient_weights(patient: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, N) counts: how often each row appears when patients are drawn with replacement."""
+    ids, inverse = np.unique(patient, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(ids), (n_boot, len(ids)))
+    counts = np.zeros((n_boot, len(ids)))
+    np.add.at(counts, (np.repeat(np.arange(n_boot), len(ids)), draws.ravel()), 1)
+    return counts[:, inverse]
+
+
+def _rows(s: dict, level: str) -> np.ndarray:
+    return np.flatnonzero((s["labels"] >= 0) & np.isfinite(s[level]))
+
+
+def fold_values(sets: list[dict], level: str, n_folds: int) -> tuple[list[float], list[float]]:
+    roc, prc = [], []
+    for s in sets:
+        for k in range(n_folds):
+            rows = np.flatnonzero((s["fold"] == k) & (s["labels"] >= 0))
+            roc.append(evaluation.auroc(s["labels"][rows], s[level][rows]))
+            prc.append(evaluation.auprc(s["labels"][rows], s[level][rows]))
+    return roc, prc
+
+
+def pooled_auroc_boot(sets: list[dict], level: str, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Pooled out-of-fold AUROC (mean over repeats) and its value on each patient resample."""
+    point, boots = [], []
+    for s in sets:
+        rows = _rows(s, level)
+        y, sc = s["labels"][rows], s[level][rows].astype(np.float64)
+        point.append(weighted_auroc(y, sc, np.ones((1, len(rows))))[0])
+        boots.append(weighted_auroc(y, sc, weights[:, rows]))
+    return float(np.mean(point)), np.mean(boots, axis=0)
+
+
+def _ci(values: np.ndarray) -> tuple[float, float]:
+    low, high = np.nanpercentile(values, [2.5, 97.5])
+    return float(low), float(high)
+
+
+# ------------------------------------------------------------------------------------------------
+# tables
+# ------------------------------------------------------------------------------------------------
+def ratio_table(cfg: StudyBConfig, data_root=None, tolerance: float = 0.10) -> list[dict]:
+    """Per level: achieved ratio, bytes per film, bpp and PSNR inside the breast (and over the film)."""
+    rows = []
+    for level in sbp.levels(cfg):
+        s = sbp.patch_set(cfg, sbp.ratio_of(level), data_root)
+        target = sbp.ratio_of(level)
+        rows.append({"level": level, "target_ratio": target or 1, "achieved_median": float(np.median(s["ratio"])),
+                     "achieved_min": float(s["ratio"].min()), "achieved_max": float(s["ratio"].max()),
+                     "bytes_per_film": float(np.median(s["encoded_bytes"])), "bpp": float(np.median(s["bpp"])),
+                     "psnr_breast": float(np.mean(s["psnr_breast"])) if target else float("inf"),
+                     "psnr_film": float(np.mean(s["psnr_film"])) if target else float("inf"),
+                     "reached_share": float(np.mean(s["ratio"] >= (1 - tolerance) * (target or 1))),
+                     "films": int(len(s["ratio"]))})
+    return rows
+
+
+def performance(cfg: StudyBConfig, model: str, experiment: str = "a", task: str = "malignant",
+                data_root=None, repeat: int | None = None) -> list[dict]:
+    """Experiment (a) (trained on originals, tested at each level) or (b) (trained and tested at the
+    same level): per level, AUROC and AUPRC as mean +- SD over folds x repeats, the pooled AUROC, and
+    the paired patient-bootstrap 95 % interval of its difference from originals. ``repeat``: one
+    training seed's runs only (at every level, paired with the same seed's run on originals)."""
+    if experiment not in ("a", "b"):
+        raise ValueError(f"experiment={experiment!r}: use a or b")
+    trained = train_levels(cfg, model)
+    if not trained:
+        return []
+    base = score_sets(cfg, model, sbp.ORIGINAL, task, data_root, repeat)
+    patient = sbp.patch_plan(cfg, data_root).patient
+    weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    ref_point, ref_boot = pooled_auroc_boot(base, sbp.ORIGINAL, weights)
+    rows = []
+    for level in sbp.levels(cfg):
+        if experiment == "b" and level not in trained:
+            continue
+        sets = base if experiment == "a" or model == "shortcut" else score_sets(cfg, model, level, task, data_root, repeat)
+        roc, prc = fold_values(sets, level, cfg.n_folds)
+        point, boot = pooled_auroc_boot(sets, level, weights)
+        (rm, rsd), (pm, psd) = evaluation.mean_sd(roc), evaluation.mean_sd(prc)
+        low, high = _ci(boot)
+        dlow, dhigh = _ci(boot - ref_boot)
+        rows.append({"model": model, "experiment": experiment, "level": level, "repeats": len(sets),
+                     "auroc": rm, "auroc_sd": rsd, "auprc": pm, "auprc_sd": psd, "pooled_auroc": point,
+                     "auroc_low": low, "auroc_high": high, "delta": point - ref_point,
+                     "delta_low": dlow, "delta_high": dhigh,
+                     "prevalence": float(np.mean(sets[0]["labels"][sets[0]["labels"] >= 0]))})
+    return rows
+
+
+def matrix(cfg: StudyBConfig, model: str = "cnn", task: str = "malignant", data_root=None
+           ) -> tuple[list[str], list[str], np.ndarray]:
+    """Experiment (c): mean AUROC over folds x repeats, rows = training level, columns = test level."""
+    rows, cols = train_levels(cfg, model), sbp.levels(cfg)
+    m = np.array([[evaluation.mean_sd(fold_values(score_sets(cfg, model, tr, task, data_root), te,
+                                                  cfg.n_folds)[0])[0] for te in cols] for tr in rows])
+    return rows, cols, m
+
+
+def robustness(cfg: StudyBConfig, model: str = "cnn", task: str = "malignant", data_root=None) -> list[dict]:
+    """For each compressed training level: at each test level, the paired interval of AUROC(trained
+    there) minus AUROC(trained on originals), on the same patients."""
+    patient = sbp.patch_plan(cfg, data_root).patient
+    weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    base = score_sets(cfg, model, sbp.ORIGINAL, task, data_root)
+    rows = []
+    for tr in train_levels(cfg, model)[1:]:
+        sets = score_sets(cfg, model, tr, task, data_root)
+        for te in sbp.levels(cfg):
+            p1, b1 = pooled_auroc_boot(sets, te, weights)
+            p0, b0 = pooled_auroc_boot(base, te, weights)
+            low, high = _ci(b1 - b0)
+            rows.append({"train_level": tr, "test_level": te, "auroc_trained_here": p1, "auroc_trained_original": p0,
+                         "delta": p1 - p0, "delta_low": low, "delta_high": high})
+    return rows
+
+
+def counts(cfg: StudyBConfig, data_root=None) -> dict:
+    """Patches by kind and source, lesions left out, and patients split across folds (0 by design)."""
+    p = sbp.patch_plan(cfg, data_root)
+    odd = sbp.plan(cfg, data_root)["odd"]
+    split = 0
+    for r in range(cfg.patch_repeats):
+        fold = sbp.folds(cfg, p, r)
+        split += sum(len(np.unique(fold[p.patient == q])) > 1 for q in np.unique(p.patient))
+    kinds = {k: int(np.sum(p.kind == k)) for k in ("malignant", "benign", "normal")}
+    sources = {k: int(np.sum(p.source == k)) for k in np.unique(p.source)}
+    return {"patches": len(p), **kinds, "sources": sources, "patients": int(len(np.unique(p.patient))),
+            "films": int(len(np.unique(p.film))), "left_out": odd, "left_out_count": len(odd),
+            "no_coordinates": sum(o["reason"] == "no coordinates" for o in odd),
+            "off_breast": sum(o["reason"] == "centre outside the breast mask" for o in odd),
+            "patients_split_across_folds": int(split)}
+
+
+def balance(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Mean intensity and edge distance of lesion and negative patches (the matching's check)."""
+    p = sbp.patch_plan(cfg, data_root)
+    return [{"kind": k, "patches": int(np.sum(p.kind == k)), "intensity_mean": float(p.intensity[p.kind == k].mean()),
+             "intensity_sd": float(p.intensity[p.kind == k].std()), "edge_mean": float(p.edge[p.kind == k].mean()),
+             "edge_sd": float(p.edge[p.kind == k].std())} for k in ("malignant", "benign", "normal")]
+
+
+def centre_energy(size: int, radii, sigma_share: float) -> np.ndarray:
+    """Energy inside each lesion's circle (centred in the patch, as every lesion patch is) of a
+    centre-biased map: a Gaussian on the patch centre with SD ``sigma_share`` x ``size``. A saliency
+    map that only looks at the middle of the patch scores this much without seeing the lesion."""
+    from hdmann.methods import saliency as sal
+
+    c = (size - 1) / 2
+    yy, xx = np.mgrid[0:size, 0:size]
+    blob = np.exp(-((xx - c) ** 2 + (yy - c) ** 2) / (2 * (sigma_share * size) ** 2))
+    return np.array([sal.energy_inside(blob, sal.circle_mask((size, size), c, c, r, original_size=size)) for r in radii])
+
+
+def saliency_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Per trained level: energy inside the circle and pointing-game hits of Grad-CAM and input
+    gradients with bootstrap intervals, beside two maps that never saw the patch: a uniform one (the
+    circle's share of the patch) and a centre-biased one (:func:`centre_energy`)."""
+    from hdmann.methods.saliency import bootstrap_mean_ci
+
+    plan = sbp.patch_plan(cfg, data_root)
+    rows = []
+    for level in train_levels(cfg, "cnn"):
+        s = sbp.patch_saliency(cfg, sbp.ratio_of(level), data_root)
+        centre = centre_energy(cfg.patch_size, plan.radius[s["index"]], cfg.saliency_centre_sigma)
+        row = {"level": level, "patches": int(len(s["index"])), "uniform_baseline": float(np.mean(s["circle_share"])),
+               "centre_baseline": float(np.mean(centre))}
+        for method in ("gradcam", "gradient"):
+            for score in ("energy", "hit"):
+                m, low, high = bootstrap_mean_ci(s[f"{method}_{score}"], cfg.bootstrap_samples, cfg.bootstrap_seed)
+                row.update({f"{method}_{score}": m, f"{method}_{score}_low": low, f"{method}_{score}_high": high})
+        rows.append(row)
+    return rows
+
+
+def sliding_chance(s: dict, circles: list[list], stride: int) -> np.ndarray:
+    """Per film, the hit rate of a peak placed at random among the film's windows (the grid cells
+    inside the breast): the share of those window centres that lie in a malignant circle within half
+    a stride, the same test a peak must pass. ``s``: a :func:`hdmann.studies.study_b.pipeline.sliding_maps`
+    output; ``circles``: each film's malignant lesions (``x``, ``y``, ``radius``)."""
+    grid = s["grid"]
+    xs, ys = np.meshgrid(grid, grid)  # maps are indexed [row = y, column = x]
+    out = []
+    for grid_map, film_circles in zip(s["maps"], circles):
+        inside = np.isfinite(grid_map)
+        near = np.zeros_like(inside)
+        for c in film_circles:
+            near |= np.hypot(xs - c.x, ys - c.y) <= c.radius + stride / 2
+        out.append(float(np.mean(near[inside])) if inside.any() else float("nan"))
+    return np.array(out)
+
+
+def sliding_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """Per level: how often the map's peak falls in a malignant circle, with a bootstrap interval over
+    films, beside the chance of a random window doing so (:func:`sliding_chance`, mean over films)."""
+    from hdmann.methods.saliency import bootstrap_mean_ci
+
+    mias = sbp.study_b.films(cfg, data_root)
+    rows = []
+    for level in sbp.levels(cfg):
+        s = sbp.sliding_maps(cfg, sbp.ratio_of(level), data_root)
+        circles = [[les for les in mias.lesions[mias.names[i]] if les.severity == "malignant"] for i in s["films"]]
+        m, low, high = bootstrap_mean_ci(s["hit"], cfg.bootstrap_samples, cfg.bootstrap_seed)
+        rows.append({"level": level, "films": int(len(s["hit"])), "hit_rate": m, "hit_low": low, "hit_high": high,
+                     "chance": float(np.nanmean(sliding_chance(s, circles, cfg.sliding_stride)))})
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------
+# verdicts
+# ------------------------------------------------------------------------------------------------
+def _target(level: str) -> int:
+    return sbp.ratio_of(level) or 1
+
+
+HIGH_RATIO = 10_000  # the paper's "10K-11K" band, by what the codec achieved
+REACHED = 0.9  # a level counts as reaching a ratio when its median film gets within 10 % of it
+
+
+def achieved_ratios(cfg: StudyBConfig, data_root=None) -> dict[str, float]:
+    """The median achieved compression ratio of every level (originals: 1)."""
+    return {r["level"]: (r["achieved_median"] if sbp.ratio_of(r["level"]) else 1.0) for r in ratio_table(cfg, data_root)}
+
+
+def verdict_flat_then_drop(rows: list[dict], achieved: dict[str, float] | None = None, margin: float = 0.0) -> dict:
+    """The paper: AUROC flat up to 5K, lower at 10K-11K (its design (b)).
+
+    Levels are placed by the ratio the codec achieved (``achieved``: level -> median ratio; without
+    it, the nominal target), so a level whose films hit JPEG 2000's floor below 10,000:1 is not read
+    as 10K. "Flat" is non-inferiority with ``margin`` in AUROC; "lower" is a paired interval wholly
+    below 0. Three-way: holds, does not hold, undecided, or not testable here."""
+    from hdmann.methods import evaluation
+
+    def ratio(level: str) -> float:
+        return achieved[level] if achieved is not None else _target(level)
+
+    low = [r for r in rows if r["level"] != sbp.ORIGINAL and ratio(r["level"]) <= 5000]
+    high = [r for r in rows if ratio(r["level"]) >= REACHED * HIGH_RATIO]
+    flat = evaluation.all_of(evaluation.non_inferiority(r["delta_low"], r["delta_high"], margin) for r in low)
+    drop = evaluation.all_of(evaluation.HOLDS if r["delta_high"] < 0 else
+                             evaluation.FAILS if r["delta_low"] > -margin else evaluation.UNDECIDED for r in high)
+    if not low:
+        verdict = "not testable here"
+    elif not high:
+        top = max((ratio(r["level"]) for r in rows), default=1.0)
+        verdict = f"not testable here (no level reached 10,000:1; the highest achieved {top:,.0f}:1)"
+    else:
+        verdict = evaluation.all_of([flat, drop])
+    return {"verdict": verdict, "flat": flat, "drop": drop, "levels_low": [r["level"] for r in low],
+            "levels_high": [r["level"] for r in high],
+            "rule": f"levels placed by the median ratio the codec achieved, not its target: at every level up to "
+                    f"5,000:1 no AUROC loss beyond {margin:g} (the paired 95 % interval of the difference from originals "
+                    f"lies above -{margin:g}), and at every level that reached {REACHED * HIGH_RATIO:,.0f}:1 or more a "
+                    f"loss (its interval wholly below 0); an interval straddling either bound leaves it undecided"}
+
+
+def seeded_flat_then_drop(cfg: StudyBConfig, model: str, experiment: str, achieved: dict[str, float],
+                          data_root=None) -> dict:
+    """:func:`verdict_flat_then_drop` on the runs pooled over training seeds and on each seed alone
+    (the seeds every level involved has: in design (b) the fewest repeats of a trained level), with
+    the seed-agreement rule of :func:`hdmann.methods.evaluation.seed_verdict`."""
+    from hdmann.methods import evaluation
+
+    pooled = verdict_flat_then_drop(performance(cfg, model, experiment, data_root=data_root), achieved,
+                                    cfg.flat_auroc_margin)
+    involved = [sbp.ORIGINAL] if experiment == "a" or model == "shortcut" else train_levels(cfg, model)
+    n_seeds = min(repeats(cfg, model, lv) for lv in involved)
+    per_seed = [verdict_flat_then_drop(performance(cfg, model, experiment, data_root=data_root, repeat=r), achieved,
+                                       cfg.flat_auroc_margin)["verdict"] for r in range(n_seeds)]
+    if pooled["verdict"] not in evaluation.OUTCOMES:  # not testable here: no seed can test it either
+        return {**pooled, "seeds": n_seeds, "seed_wording": f"not testable in any of {n_seeds} seeds"}
+    v = evaluation.seed_verdict([o if o in evaluation.OUTCOMES else evaluation.UNDECIDED for o in per_seed],
+                                pooled["verdict"], cfg.seed_agreement)
+    return {**pooled, "verdict": v["verdict"], "pooled": pooled["verdict"], "seeds": n_seeds,
+            "seed_wording": evaluation.seed_wording(v),
+            "rule": pooled["rule"] + f"; decided on each training seed alone and on the seeds pooled, the verdict "
+                                     f"needs {v['needed']} of {n_seeds} seeds to reach the pooled outcome, else undecided"}
+
+
+def verdict_saliency(rows: list[dict], method: str = "gradcam") -> dict:
+    """The paper: maps cover the lesion up to 5K and miss it at 10K-11K."""
+    low = [r for r in rows if _target(r["level"]) <= 5000]
+    high = [r for r in rows if _target(r["level"]) >= 10000]
+    def bar(r) -> float:  # the stronger of the two maps that never saw the patch
+        return max(r["uniform_baseline"], r.get("centre_baseline", 0.0))
+
+    covers = bool(low) and all(r[f"{method}_energy_low"] > bar(r) for r in low)
+    low_mean = float(np.mean([r[f"{method}_energy"] for r in low])) if low else float("nan")
+    misses = bool(high) and all(r[f"{method}_energy_high"] < low_mean or r[f"{method}_energy_low"]
+                                <= bar(r) for r in high)
+    if not low:
+        verdict = "not testable here"
+    elif not high:
+        verdict = "first half holds" if covers else "does not hold"
+    else:
+        verdict = "holds" if covers and misses else "does not hold"
+    return {"verdict": verdict, "covers": covers, "misses": misses if high else None,
+            "rule": "the 95 % interval of Grad-CAM's energy inside the circle lies above both a uniform map's share and a "
+                    "centre-biased map's energy (a Gaussian on the patch centre) at every trained level up to 5,000:1, "
+                    "and at 10,000:1-11,000:1 it falls below the low-level mean or to those baselines; without a "
+                    "trained level at 10K-11K only the first half is tested"}
+
+
+def verdict_robustness(rows: list[dict]) -> dict:
+    """The paper: training on compressed images makes a model more robust to compressed test images.
+    Tested at the most compressed test level, for every compressed training level."""
+    if not rows:
+        return {"verdict": "not testable here", "rule": "needs a model trained at a compressed level"}
+    top = max((r["test_level"] for r in rows), key=_target)
+    at_top = [r for r in rows if r["test_level"] == top]
+    better = all(r["delta_low"] > 0 for r in at_top)
+    worse = any(r["delta_high"] < 0 for r in at_top)
+    verdict = "holds" if better else ("contradicted" if worse else "not shown (intervals include 0)")
+    return {"verdict": verdict, "test_level": top, "rows": at_top,
+            "rule": "at the most compressed test level, the paired 95 % interval of AUROC(trained compressed) minus "
+                    "AUROC(trained on originals) lies wholly above 0 for every compressed training level"}
+
+
+def paper_values() -> dict:
+    return dict(paper.STUDY_B)
+
+
+def knee(rows: list[dict]) -> str | None:
+    """The first level (in order of target) whose paired interval lies wholly below 0."""
+    for r in sorted(rows, key=lambda r: _target(r["level"])):
+        if r["delta_high"] < 0:
+            return r["level"]
+    return None
+
+
+def ensemble(cfg: StudyBConfig, level: str = sbp.ORIGINAL, task: str = "malignant", data_root=None) -> dict:
+    """The CNN's seed ensemble (:data:`ENSEMBLE`) trained and tested at ``level``: its pooled AUROC
+    with the patient-bootstrap interval, and its paired difference from the feature baseline."""
+    if repeats(cfg, "cnn", level) < 2:
+        return {"members": repeats(cfg, "cnn", level)}
+    versus = head_to_head(cfg, ENSEMBLE, "features", level, task, data_root)
+    weights = patient_weights(sbp.patch_plan(cfg, data_root).patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    point, boot = pooled_auroc_boot(score_sets(cfg, ENSEMBLE, level, task, data_root), level, weights)
+    low, high = _ci(boot)
+    return {"model": ENSEMBLE, "level": level, "members": repeats(cfg, "cnn", level), "auroc": point,
+            "auroc_low": low, "auroc_high": high, "versus_features": versus}
+
+
+contralateral_config = sbp.contralateral_config
+
+
+def contralateral(cfg: StudyBConfig, models: tuple[str, ...] = ("features", "shortcut"), task: str = "malignant",
+                  data_root=None) -> list[dict]:
+    """Models of :data:`MODELS` on originals with contralateral negatives, beside the matched scheme:
+    per model, the pooled AUROC and its patient-bootstrap interval under each scheme, and the
+    patch counts. Contralateral patches are not intensity-matched: the shortcut shows how much that
+    opens a brightness cue."""
+    contra = contralateral_config(cfg)
+    p = sbp.patch_plan(contra, data_root)
+    rows = []
+    for model in models:
+        for scheme, c in (("matched", cfg), ("contralateral", contra)):
+            row = performance(c, model, "a", task, data_root)[0]
+            rows.append({"model": model, "scheme": scheme, "repeats": row["repeats"], "pooled_auroc": row["pooled_auroc"],
+                         "auroc_low": row["auroc_low"], "auroc_high": row["auroc_high"], "auroc": row["auroc"],
+                         "auroc_sd": row["auroc_sd"],
+                         "patches": int(len(sbp.patch_plan(c, data_root))),
+                         "negatives_contralateral": int(np.sum(p.source == "contralateral")) if scheme == "contralateral"
+                         else 0})
+    return rows
+
+
+SELECTION_TIE = 0.02  # inner-validation AUROCs closer than this count as a tie: the smaller model wins
+
+
+def selection_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
+    """The CNN variants tried on the inner splits (see :func:`hdmann.studies.study_b.pipeline.selection`):
+    pooled inner-validation AUROC with a patient-bootstrap interval, mean +- SD over the five inner
+    validation sets, parameters, and the final training loss."""
+    rows = []
+    for variant in cfg.patch_select_variants:
+        s = sbp.selection(cfg, variant, data_root)
+        y, score = s["labels"], s["score"].astype(np.float64)
+        patient = s["patient"]
+        weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+        low, high = _ci(weighted_auroc(y, score, weights))
+        per = [evaluation.auroc(y[s["outer_fold"] == k], score[s["outer_fold"] == k]) for k in range(cfg.n_folds)]
+        mean, sd = evaluation.mean_sd(per)
+        rows.append({"variant": variant, "params": int(s["params"]),
+                     "inner_auroc": float(weighted_auroc(y, score, np.ones((1, len(y))))[0]),
+                     "inner_low": low, "inner_high": high, "inner_mean": mean, "inner_sd": sd,
+                     "final_loss": float(np.mean(s["final_loss"]))})
+    return rows
+
+
+def selected_variant(rows: list[dict]) -> dict:
+    """The rule, fixed before the runs: the highest pooled inner-validation AUROC, except that a
+    variant within :data:`SELECTION_TIE` of it with fewer parameters wins (the simpler model)."""
+    best = max(r["inner_auroc"] for r in rows)
+    near = [r for r in rows if r["inner_auroc"] >= best - SELECTION_TIE]
+    chosen = min(near, key=lambda r: (r["params"], -r["inner_auroc"]))
+    return {"variant": chosen["variant"], "rule": f"the highest pooled inner-validation AUROC; a variant within "
+            f"{SELECTION_TIE} of it with fewer parameters wins"}
+
+
+def nested_choice(selections: dict[str, dict], n_folds: int) -> list[dict]:
+    """Strictly nested selection: for each outer fold k, the variant that :func:`selected_variant`'s
+    rule picks from the inner-validation scores computed inside fold k's own training patients
+    (``outer_fold == k``) alone. Those rows are never fold k's test patches, and no other fold's inner
+    scores vote for fold k (they hold fold k's test patients). ``selections``: variant ->
+    :func:`hdmann.studies.study_b.pipeline.selection` output."""
+    rows = []
+    for k in range(n_folds):
+        candidates = []
+        for variant, s in selections.items():
+            mine = s["outer_fold"] == k
+            y, score = s["labels"][mine], s["score"][mine].astype(np.float64)
+            auc = evaluation.auroc(y, score) if len(np.unique(y)) == 2 else float("nan")
+            candidates.append({"variant": variant, "inner_auroc": auc, "params": int(s["params"])})
+        scored = [c for c in candidates if np.isfinite(c["inner_auroc"])]
+        chosen = selected_variant(scored)["variant"] if scored else "none (no malignant inner patch)"
+        rows.append({"outer fold": k + 1, "chosen": chosen,
+                     **{f"{c['variant']} inner AUROC": c["inner_auroc"] for c in candidates}})
+    return rows
+
+
+def nested_selection(cfg: StudyBConfig, data_root=None) -> dict:
+    """:func:`nested_choice` on this profile's variants, and in how many outer folds it picks the
+    configured CNN (the one every run trains)."""
+    rows = nested_choice({v: sbp.selection(cfg, v, data_root) for v in cfg.patch_select_variants}, cfg.n_folds)
+    configured = configured_variant(cfg)
+    return {"rows": rows, "configured": configured or "none of the tried variants",
+            "agree": sum(r["chosen"] == configured for r in rows), "folds": len(rows)}
+
+
+def configured_variant(cfg: StudyBConfig) -> str | None:
+    from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS
+
+    for name, values in PATCH_CNN_VARIANTS.items():
+        if all(getattr(cfg, k) == v for k, v in values.items()):
+            return name
+    return None
+
+
+def head_to_head(cfg: StudyBConfig, model: str = "cnn", other: str = "features", level: str = sbp.ORIGINAL,
+                 task: str = "malignant", data_root=None) -> dict:
+    """Pooled AUROC of ``model`` minus that of ``other``, both trained and tested at ``level``, with a
+    paired patient-bootstrap 95 % interval (the same resampled patients on both sides)."""
+    patient = sbp.patch_plan(cfg, data_root).patient
+    weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    a_point, a_boot = pooled_auroc_boot(score_sets(cfg, model, level, task, data_root), level, weights)
+    b_point, b_boot = pooled_auroc_boot(score_sets(cfg, other, level, task, data_root), level, weights)
+    low, high = _ci(a_boot - b_boot)
+    return {"model": model, "other": other, "level": level, "auroc": a_point, "other_auroc": b_point,
+            "delta": a_point - b_point, "delta_low": low, "delta_high": high}
+
+
+def health_table(cfg: StudyBConfig, data_root=None, architectures=sbp.ARCHITECTURES) -> list[dict]:
+    """Every fold model of every run: how many attempts it took to learn (:func:`hdmann.studies.study_b.pipeline.fold_health`),
+    its training AUROC and final loss at the first try and in the end, and whether it learned."""
+    rows = []
+    for arch in architectures:
+        for level in sbp.train_levels(cfg, arch):
+            for r in range(repeats(cfg, arch, level)):
+                for f in sbp.run_info(cfg, arch, sbp.ratio_of(level), r, "malignant", data_root):
+                    tries = f.get("attempts") or [{"train_auroc": f["train_auroc"], "final_loss": f["loss"][-1],
+                                                    "healthy": True, "why": "learned"}]
+                    rows.append({"model": arch, "trained at": level, "repeat": r, "fold": f["fold"] + 1,
+                                 "attempts": len(tries), "first train AUROC": tries[0]["train_auroc"],
+                                 "first final loss": tries[0]["final_loss"], "train AUROC": f["train_auroc"],
+                                 "final loss": f["loss"][-1], "learned": bool(f.get("healthy", True)),
+                                 "why not": "; ".join(t["why"] for t in tries if not t["healthy"])})
+    return rows
+
+
+def health_summary(cfg: StudyBConfig, data_root=None, architectures=sbp.ARCHITECTURES) -> dict:
+    """Counts over :func:`health_table`: fold models that learned at the first try, that were
+    retrained, and that never learned (kept and named), with the rule as a sentence."""
+    rows = health_table(cfg, data_root, architectures)
+    retrained = [r for r in rows if r["attempts"] > 1]
+    return {"folds": len(rows), "first_try": sum(r["attempts"] == 1 and r["learned"] for r in rows),
+            "retrained": len(retrained), "recovered": sum(r["learned"] for r in retrained),
+            "unhealthy": sum(not r["learned"] for r in rows),
+            "named": ", ".join(f"{r['model']} at {r['trained at']}, repeat {r['repeat']}, fold {r['fold']}"
+                               for r in rows if not r["learned"]) or "none",
+            "rule": (f"a fold model learned when its training loss stays finite and it ranks its own training patches "
+                     f"at an AUROC of at least {cfg.health_min_train_auroc:g}; one that did not is retrained from the "
+                     f"next seed, up to {cfg.health_retries} times, and one that never learns is kept (dropping it "
+                     "would drop its patients from the held-out scores) and named here")}
+
+
+WELL_ABOVE_CHANCE = 0.6  # an interval whose lower end clears this is "well above chance"
+UNDERFIT_AUROC = 0.9  # a model ranking its own training patches below this has not fit them
+
+
+def training_fit(cfg: StudyBConfig, model: str = "cnn", train_level: str = sbp.ORIGINAL, data_root=None) -> dict:
+    """How well the fold models of ``model`` fit their own training patches: the mean over folds x
+    repeats of the AUROC on the training patches seen as a test patch is (centred, no augmentation,
+    no dropout), and of the last epoch's class-weighted training loss (under augmentation and dropout)."""
+    folds = [f for r in range(repeats(cfg, model, train_level))
+             for f in sbp.run_info(cfg, model, sbp.ratio_of(train_level), r, "malignant", data_root)]
+    return {"train_auroc": float(np.mean([f["train_auroc"] for f in folds])),
+            "final_loss": float(np.mean([f["loss"][-1] for f in folds])), "folds": len(folds)}
+
+
+def cnn_wording(cnn: dict, versus: dict, fit: dict) -> dict:
+    """The chapter's computed sentences about the CNN on originals: against chance (``cnn`` is its
+    :func:`performance` row), head to head with the feature baseline (``versus`` from
+    :func:`head_to_head`), and why, read off how well it fits its own training patches (``fit`` from
+    :func:`training_fit`). Each carries its rule."""
+    if cnn["auroc_low"] > WELL_ABOVE_CHANCE:
+        chance = f"lies well above chance (its lower end clears {WELL_ABOVE_CHANCE})"
+    elif cnn["auroc_low"] > 0.5:
+        chance = f"lies above chance, but not well above it (its lower end is below {WELL_ABOVE_CHANCE})"
+    else:
+        chance = "reaches down to chance (0.5)"
+    d, low, high = versus["delta"], versus["delta_low"], versus["delta_high"]
+    if high < 0:
+        order = f"trails the feature baseline by {-d:.3f} in AUROC (paired 95 % interval {low:+.3f} to {high:+.3f}, wholly below 0)"
+    elif low > 0:
+        order = f"beats the feature baseline by {d:.3f} in AUROC (paired 95 % interval {low:+.3f} to {high:+.3f}, wholly above 0)"
+    else:
+        order = (f"is level with the feature baseline: the difference is {d:+.3f} in AUROC and its paired 95 % interval "
+                 f"({low:+.3f} to {high:+.3f}) includes 0")
+    seen = (f"on its own training patches, seen as a test patch is (no augmentation, no dropout), its fold models reach "
+            f"an AUROC of {fit['train_auroc']:.3f}, and its class-weighted training loss ends at {fit['final_loss']:.3f} "
+            "(ln 2 = 0.693 is a constant output)")
+    if fit["train_auroc"] < UNDERFIT_AUROC:
+        why = (seen + ": within this budget it underfits the augmented task, and what it learns of the lesions is "
+               "learnt from few malignant examples")
+    else:
+        why = (seen + ": it fits its training patches, so what it misses on held-out patients is generalisation "
+               "from few malignant lesions, not optimisation")
+    return {"chance": chance, "versus": order, "why": why,
+            "rule": f"well above chance when the interval's lower end exceeds {WELL_ABOVE_CHANCE}; ahead of or behind the "
+                    f"baseline only when the paired interval excludes 0; underfit when the fold models rank their own "
+                    f"training patches with an AUROC below {UNDERFIT_AUROC}"}
+
+
+def ensemble_wording(ens: dict) -> str:
+    """Sentences on the seed ensemble of :func:`ensemble`, with the rule of :func:`cnn_wording` for
+    the comparison; with one repeat there is none to report."""
+    if ens.get("members", 0) < 2:
+        return ("An ensemble over seeds needs more than one repeat of the cross-validation; this profile trains one "
+                "(patch_repeats), so it reports none.")
+    text = (f"Averaging each patch's held-out scores over the {ens['members']} seeds (an ensemble that never saw the "
+            f"patch it scores) gives {ens['auroc']:.3f} ({ens['auroc_low']:.3f} to {ens['auroc_high']:.3f})")
+    v = ens.get("versus_features")
+    if not v:
+        return text + "."
+    d, low, high = v["delta"], v["delta_low"], v["delta_high"]
+    where = ("ahead of" if low > 0 else "behind" if high < 0 else "level with")
+    return text + (f", {where} the feature baseline: {d:+.3f} in AUROC (paired 95 % interval {low:+.3f} to "
+                   f"{high:+.3f}).")
+
+
+def loss_extremes(rows: list[dict]) -> tuple[dict, dict]:
+    """The selection rows with the lowest and the highest final training loss."""
+    return min(rows, key=lambda r: r["final_loss"]), max(rows, key=lambda r: r["final_loss"])
