@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import keras
 import nbformat
 import numpy as np
+import pytest
 
 from hdmann.book import execution
 from hdmann.engine import progress
@@ -107,7 +109,6 @@ def test_a_chapter_child_reports_its_cpu_and_its_lines(tmp_path, monkeypatch):
 def test_stop_all_stops_chapters_running_in_other_threads(tmp_path, monkeypatch):
     """The book runs chapters in threads; Ctrl-C reaches the main thread only, which stops them all:
     each child is gone within seconds and its thread raises KeyboardInterrupt."""
-    import threading
 
     from hdmann.book import runner as book
 
@@ -168,6 +169,39 @@ def test_run_chapters_keeps_the_order_and_runs_them_at_once():
     assert book.run_chapters(slow, ["a", "b", "c", "d"], 4) == ["a", "b", "c", "d"]
     assert time.monotonic() - t0 < 2.0
     assert book.run_chapters(slow, ["a"], 1) == ["a"]
+
+
+def test_a_chapter_starts_once_its_stages_are_built_while_others_still_build(tmp_path, monkeypatch):
+    """The runner executes a chapter as soon as its own stages are in the cache (the first ready one in
+    book order), beside stages still building; a chapter whose stages the step never built fails."""
+    from hdmann.book import runner as book
+    from hdmann.engine import cache
+
+    built: set = set()
+    monkeypatch.setattr(cache, "is_cached", lambda folder: folder in built)
+    step = book.StageStep({"early": [], "late": [tmp_path / "model"], "cheap": [tmp_path / "survey"]})
+    started: list[str] = []
+
+    def chapter(name):
+        started.append(name)
+        return name
+
+    runner = threading.Thread(target=lambda: started.append(tuple(book.run_chapters(chapter, ["early", "late", "cheap"],
+                                                                                     1, step.ready, poll_s=0.05))))
+    runner.start()
+    time.sleep(0.3)
+    assert started == ["early"]  # "late" and "cheap" wait for their stages
+    built.add(tmp_path / "survey")
+    time.sleep(0.3)
+    assert started == ["early", "cheap"]  # ready first, though later in book order
+    built.add(tmp_path / "model")
+    runner.join(5)
+    assert started == ["early", "cheap", "late", ("early", "late", "cheap")]  # results in book order
+
+    failed = book.StageStep({"late": [tmp_path / "never"]})
+    failed.over.set()
+    with pytest.raises(RuntimeError, match="1 of its stages were not built"):
+        book.run_chapters(chapter, ["late"], 1, failed.ready, poll_s=0.05)
 
 
 def test_a_chapter_outside_the_runner_shows_its_epochs_on_stderr(tmp_path):

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,25 +98,53 @@ def _last_time(executed: Path) -> str:
         return ""
 
 
-def run_chapters(run_chapter, chapters, jobs: int) -> list[Path]:
+def run_chapters(run_chapter, chapters, jobs: int, ready=None, poll_s: float = 2.0) -> list[Path]:
     """``run_chapter`` of each chapter, ``jobs`` at a time (each kernel is one process, mostly on one
-    core), in the chapters' order. On Ctrl-C or a failure every running chapter is stopped."""
+    core), returned in the chapters' order. ``ready(name)``, if given, says whether a chapter's stages
+    are built: the first ready chapter in book order starts as a slot frees, so chapters run while
+    later stages still build (it raises if they never will). On Ctrl-C or a failure every running
+    chapter is stopped."""
+    ready = ready or (lambda name: True)
     jobs = max(1, min(jobs, len(chapters)))
-    if jobs == 1:
-        return [run_chapter(name) for name in chapters]
+    pending, running, results = list(chapters), {}, {}
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="chapter")
-    futures = [pool.submit(run_chapter, name) for name in chapters]
     try:
-        return [f.result() for f in futures]
+        while pending or running:
+            for name in [n for n in pending if ready(n)][:jobs - len(running)]:
+                pending.remove(name)
+                running[pool.submit(run_chapter, name)] = name
+            done, _ = wait(running, timeout=poll_s, return_when=FIRST_COMPLETED)
+            for future in done:
+                results[running.pop(future)] = future.result()
+        return [results[name] for name in chapters]
     except BaseException:
-        for f in futures:
+        for f in running:
             f.cancel()
-        while not all(f.done() for f in futures):  # a chapter may have started just now: stop it too
+        while not all(f.done() for f in running):  # a chapter may have started just now: stop it too
             execution.stop_all()
-            wait(futures, timeout=0.5)
+            wait(running, timeout=0.5)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+class StageStep:
+    """The stage step of a build, seen from the chapters: a chapter is ready once every stage it
+    reads is in the cache; once the step is over, a chapter whose stages are not all there never
+    will be (the step failed or was stopped)."""
+
+    def __init__(self, folders: dict[str, list[Path]]):
+        self.folders = folders
+        self.over = threading.Event()
+
+    def ready(self, name: str) -> bool:
+        from hdmann.engine import cache
+
+        waiting = [f for f in self.folders.get(name, []) if not cache.is_cached(f)]
+        if waiting and self.over.is_set():
+            raise RuntimeError(f"chapter {name}: {len(waiting)} of its stages were not built (see the stage step above)")
+        self.folders[name] = waiting  # built stages stay built
+        return not waiting
 
 
 def data_fingerprint(context: str) -> str:
@@ -332,9 +360,8 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
 
     timings = BuildTimings(profile=label, chapters_requested=list(chapters))
     calls = graph.calls_for(chapters, profile, root, overrides)
-    if calls:
-        summary = stages.run(calls, root, jobs=jobs, scheduler=scheduler, log=log)
-        timings.stages_done(summary)
+    step = StageStep({name: [n.folder for n in stages.plan(graph.calls_for([name], profile, root, overrides), root).values()]
+                      for name in chapters})
     collected, collecting = {}, threading.Lock()
 
     def record() -> dict:  # collected once, and only when needed (it asks a child process for the devices)
@@ -350,7 +377,23 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
         timings.chapters[name] = {"wall": round(time.perf_counter() - started, 1), "cpu": round(usage.get("cpu", 0.0), 1)}
         return path
 
-    executed = run_chapters(run_chapter, chapters, jobs or stages.default_jobs())
+    # Chapters execute as soon as their own stages are built, beside the stages still building: the
+    # cores a long last stage leaves idle run the chapters instead of waiting for the whole step.
+    chapter_pool = ThreadPoolExecutor(1, thread_name_prefix="chapters")
+    chapters_done = chapter_pool.submit(run_chapters, run_chapter, chapters, jobs or stages.default_jobs(), step.ready)
+    try:
+        if calls:
+            summary = stages.run(calls, root, jobs=jobs, scheduler=scheduler, log=log)
+            timings.stages_done(summary)
+    except BaseException:
+        step.over.set()
+        execution.stop_all()
+        wait([chapters_done])
+        raise
+    finally:
+        step.over.set()
+        chapter_pool.shutdown(wait=False)
+    executed = chapters_done.result()
     timings.write(out / "_build" / "timings" / f"{label}.json")
     if not collected:  # nothing ran: the pages' device is the one their chapters were computed on
         devices = {json.loads(p.read_text())["metadata"].get(PROVENANCE, {}).get("device") for p in executed}

@@ -122,10 +122,11 @@ _STUDY_A_BEYOND_PROFILES: dict[str, dict[str, Any]] = {
     # quick: the matrix and the softmax baseline have Study A's quick budget (the originals row is Study
     # A's model, reused); one compressed level (q5, where Study A's accuracy starts to fall), no mixed
     # row (the dearest model, ~570 CPU s: `paper` trains it); one left-out class of four, its
-    # three-class model on 10 epochs; the dimension sweep on 3 epochs shared by every D (two timed).
-    # Aimed at 20 min cold on 2 cores (bench/study_a_beyond.md)
-    "quick": dict(train_levels=("original", "q5"), mixed_training=False, dim_max_epochs=3,
-                  leave_out_max_epochs=10, leave_out_classes=("melanoma",), probe_draws=2, mias_patches=200),
+    # three-class model on 6 epochs; the dimension sweep on 3 epochs shared by every D, at three D
+    # (64, the paper's 500 and 10,000; `paper` adds 2,000). The seeds of the matrix cost what these
+    # cuts save (bench/records/README.md, the quick book within 60 min cold on 2 cores)
+    "quick": dict(train_levels=("original", "q5"), mixed_training=False, dim_max_epochs=3, dims=(64, 500, 10000),
+                  leave_out_max_epochs=6, leave_out_classes=("melanoma",), probe_draws=2, mias_patches=200),
     "paper": dict(),
 }
 

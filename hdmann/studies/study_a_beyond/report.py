@@ -3,6 +3,8 @@
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hdmann.engine import data
@@ -123,6 +125,13 @@ def _gain_outcome(low: float, high: float) -> str:
 
 
 def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, check: str | None = "test") -> list[dict]:
+    """:func:`_matrix_verdicts`, computed once per process for the same arguments: the chapter shows
+    the table and :func:`verdicts` reads it, and each is a pass of seed-and-image bootstraps."""
+    return [dict(row) for row in _matrix_verdicts(bcfg, None if data_root is None else str(data_root), part, check)]
+
+
+@functools.lru_cache(maxsize=8)
+def _matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, check: str | None = "test") -> tuple[dict, ...]:
     """Per compressed (or mixed) training row, on ``part``: its gain over the originals-trained
     model at the low qualities (q <= ``ood_compressed_max_quality``, pooled) and its change on
     originals, paired on the same images and seeds (each seed's row against the same seed's
@@ -163,7 +172,7 @@ def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, 
             row[f"{name}: change on originals"] = held["change on originals"]
             row[f"{name}: no-loss check"] = study_a_report.replication(row["no loss on originals"],
                                                                       {"verdict": held["no loss on originals"]})
-    return rows
+    return tuple(rows)
 
 
 MATRIX_RULE = ("per seed and seed-pooled (95 % intervals over images, and over seeds for the pooled one; paired with the "
