@@ -189,14 +189,26 @@ def test_a_chapter_starts_once_its_stages_are_built_while_others_still_build(tmp
     runner = threading.Thread(target=lambda: started.append(tuple(book.run_chapters(chapter, ["early", "late", "cheap"],
                                                                                      1, step.ready, poll_s=0.05))))
     runner.start()
-    time.sleep(0.3)
+    time.sleep(0.1)
+    cpu = time.process_time()
+    time.sleep(0.4)
     assert started == ["early"]  # "late" and "cheap" wait for their stages
+    assert time.process_time() - cpu < 0.2, "waiting for stages must sleep, not spin (it steals a core from them)"
     built.add(tmp_path / "survey")
     time.sleep(0.3)
     assert started == ["early", "cheap"]  # ready first, though later in book order
     built.add(tmp_path / "model")
     runner.join(5)
     assert started == ["early", "cheap", "late", ("early", "late", "cheap")]  # results in book order
+
+    stop, stopped = threading.Event(), []
+    waiting = book.StageStep({"late": [tmp_path / "never"]})
+    runner = threading.Thread(target=lambda: stopped.append(_raises(
+        lambda: book.run_chapters(chapter, ["late"], 1, waiting.ready, poll_s=0.05, stop=stop))))
+    runner.start()
+    stop.set()  # the build's Ctrl-C, seen from the chapters' thread: nothing more starts
+    runner.join(5)
+    assert stopped == ["KeyboardInterrupt"] and started[-1] != "late"
 
     failed = book.StageStep({"late": [tmp_path / "never"]})
     failed.over.set()

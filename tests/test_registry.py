@@ -23,7 +23,7 @@ def test_toc_is_the_registry():
 
 
 def test_every_chapter_lists_its_stages_in_the_graph():
-    """The runner builds a chapter's stages from hdmann.book.graph before rendering it read-only, so a
+    """The runner builds a chapter's stages (declared in its study's __init__, read by hdmann.book.graph) before rendering it read-only, so a
     chapter without an entry there could never render."""
     from hdmann.book import graph
 

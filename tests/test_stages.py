@@ -43,8 +43,20 @@ def test_code_closure_is_read_from_imports():
     assert not closure & {"studies.study_a.report", "book.report", "methods.plotting", "studies.study_a.config",
                           "engine.config", "engine.cache", "engine.stages", "engine.progress"}
     assert stages.code_closure("studies.study_a.report") == ()  # a report module is no stage's code
-    for module in ("studies.study_b.pipeline", "studies.study_a_beyond.pipeline"):  # their saliency entries, once migrated
+    for module in ("studies.study_b.pipeline", "studies.study_a_beyond.pipeline"):  # their saliency stages
         assert {"engine.compression", "methods.saliency"} <= set(stages.code_closure(module))
+
+
+def test_rewording_a_docstring_or_a_comment_is_no_code_change():
+    source = ('"""Module."""\nimport os  # why\n\n\ndef f(x):\n    """What f does."""\n'
+              '    return x + len("# kept: a string")  # said twice\n')
+    reworded = source.replace("What f does.", "What f does,\n    in other words.").replace("# why", "# because")
+    assert stages.code_text(reworded) == stages.code_text(source)
+    assert "# kept: a string" in stages.code_text(source) and "said twice" not in stages.code_text(source)
+    assert stages.code_text(source.replace("x + len", "x - len")) != stages.code_text(source)
+    real = (stages.PACKAGE / "studies" / "study_a" / "pipeline.py").read_text()
+    compile(real, "pipeline.py", "exec")
+    assert "def train_model(" in stages.code_text(real) and '"""' not in stages.code_text(real)
 
 
 def test_a_codec_edit_rekeys_every_stage_downstream(synthetic_root, monkeypatch):

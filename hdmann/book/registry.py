@@ -58,7 +58,7 @@ def _mias_counts(root: Path) -> str:
 
 
 def _decoded(name: str) -> Callable[[Path], list[str]]:
-    def check(root: Path) -> list[str]:  # the decoding check runs once for all decoded sets (book.check_data)
+    def check(root: Path) -> list[str]:  # the decoding check runs once for all decoded sets (runner.check_data)
         try:
             data.dataset_dir(name, root)
         except data.DataError as exc:

@@ -31,7 +31,7 @@ from hdmann.engine import config, data, progress, provenance
 from hdmann.engine.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parents[2]
-CHAPTERS = registry.chapter_names()  # notebooks, parts, datasets and configs: hdmann/registry.py
+CHAPTERS = registry.chapter_names()  # notebooks, parts, datasets, configs: each study's __init__
 BOOK_FILES = ("_config.yml",)  # _toc.yml is written from the registry (registry.toc_yaml)
 KEY = "hdmann_key"
 PROVENANCE = "hdmann_provenance"
@@ -63,7 +63,7 @@ def _package_fingerprint() -> str:
 
 def run_context(data_root: Path, datasets=("isic4", "mias")) -> str:
     """What a chapter depends on besides its own source and parameters: the package code and the
-    ``datasets`` it reads (:attr:`hdmann.book.registry.Chapter.datasets`)."""
+    ``datasets`` it reads (:attr:`hdmann.studies.Chapter.datasets`)."""
     fingerprints = []
     if "isic4" in datasets:
         fingerprints.append(data.fingerprint_files([p for s in data.ISIC_SPLITS for p, _ in data.list_isic(s, data_root)]))
@@ -98,21 +98,28 @@ def _last_time(executed: Path) -> str:
         return ""
 
 
-def run_chapters(run_chapter, chapters, jobs: int, ready=None, poll_s: float = 2.0) -> list[Path]:
+def run_chapters(run_chapter, chapters, jobs: int, ready=None, poll_s: float = 2.0,
+                 stop: threading.Event | None = None) -> list[Path]:
     """``run_chapter`` of each chapter, ``jobs`` at a time (each kernel is one process, mostly on one
     core), returned in the chapters' order. ``ready(name)``, if given, says whether a chapter's stages
     are built: the first ready chapter in book order starts as a slot frees, so chapters run while
-    later stages still build (it raises if they never will). On Ctrl-C or a failure every running
-    chapter is stopped."""
+    later stages still build (it raises if they never will). Setting ``stop`` (the build's Ctrl-C,
+    from another thread) starts no more chapters and stops the running ones, as does a failure."""
     ready = ready or (lambda name: True)
+    stop = stop or threading.Event()
     jobs = max(1, min(jobs, len(chapters)))
     pending, running, results = list(chapters), {}, {}
     pool = ThreadPoolExecutor(jobs, thread_name_prefix="chapter")
     try:
         while pending or running:
+            if stop.is_set():
+                raise KeyboardInterrupt("the build was stopped")
             for name in [n for n in pending if ready(n)][:jobs - len(running)]:
                 pending.remove(name)
                 running[pool.submit(run_chapter, name)] = name
+            if not running:  # waiting on stages: wait() on no futures would return at once and spin
+                stop.wait(poll_s)
+                continue
             done, _ = wait(running, timeout=poll_s, return_when=FIRST_COMPLETED)
             for future in done:
                 results[running.pop(future)] = future.result()
@@ -378,22 +385,30 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
         return path
 
     # Chapters execute as soon as their own stages are built, beside the stages still building: the
-    # cores a long last stage leaves idle run the chapters instead of waiting for the whole step.
+    # cores a long last stage leaves idle run the chapters instead of waiting for the whole step. So
+    # up to `jobs` stage workers and `jobs` kernels share the cores while both run.
+    stop = threading.Event()
     chapter_pool = ThreadPoolExecutor(1, thread_name_prefix="chapters")
-    chapters_done = chapter_pool.submit(run_chapters, run_chapter, chapters, jobs or stages.default_jobs(), step.ready)
+    chapters_done = chapter_pool.submit(run_chapters, run_chapter, chapters, jobs or stages.default_jobs(),
+                                        step.ready, stop=stop)
+    chapters_done.add_done_callback(lambda f: f.exception() and not step.over.is_set() and log(
+        f"  a chapter failed ({type(f.exception()).__name__}: {f.exception()}); the stages still building are "
+        "finished and kept, then the build stops"))
     try:
-        if calls:
-            summary = stages.run(calls, root, jobs=jobs, scheduler=scheduler, log=log)
-            timings.stages_done(summary)
+        try:
+            if calls:
+                summary = stages.run(calls, root, jobs=jobs, scheduler=scheduler, log=log)
+                timings.stages_done(summary)
+        finally:
+            step.over.set()
+        executed = chapters_done.result()
     except BaseException:
-        step.over.set()
+        stop.set()  # Ctrl-C during the stages or while chapters still run: no chapter outlives the build
         execution.stop_all()
-        wait([chapters_done])
+        wait([chapters_done], timeout=60)
         raise
     finally:
-        step.over.set()
         chapter_pool.shutdown(wait=False)
-    executed = chapters_done.result()
     timings.write(out / "_build" / "timings" / f"{label}.json")
     if not collected:  # nothing ran: the pages' device is the one their chapters were computed on
         devices = {json.loads(p.read_text())["metadata"].get(PROVENANCE, {}).get("device") for p in executed}

@@ -2,7 +2,7 @@
 
 A stage is a pure function ``fn(cfg, *args, data_root=None)`` decorated with :func:`stage`: a
 name, the parameters it reads from its config and data (``params``), and the stages it reads
-(``reads``). Its cache key hashes those parameters, its arguments, the source of its code and the
+(``reads``). Its cache key hashes those parameters, its arguments, the source of its code (less comments and docstrings: :func:`code_text`) and the
 keys of the stages it reads (provenance chaining, as in Snakemake and showyourwork), so a change
 upstream re-keys exactly what depends on it. Its code is not listed by hand: it is the module that
 defines the stage plus every ``hdmann`` module that one imports, transitively (found by reading
@@ -23,8 +23,8 @@ Turning a ``cache.cached(name, params, make, code=...)`` function into a stage: 
 ``@stage(name, params=lambda cfg, data_root: <params without the function's own arguments>,
 reads=lambda cfg, **args: [<every stage its body calls>.on(cfg, ...)])``, make ``make``'s body the
 function's body (returning the dict), and drop ``code=``. A ``cache.cached_dir`` function takes
-``*, folder: Path`` and writes into it instead. Then list the chapter's calls in
-:mod:`hdmann.book.graph`.
+``*, folder: Path`` and writes into it instead. Then list the call in its pipeline's ``stage_calls``,
+which the chapter's declaration in its study's ``__init__`` returns.
 """
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ class StageFailed(RuntimeError):
 
 def is_machinery(module: str) -> bool:
     """Modules that run, key or describe stages without computing a result: editing them re-keys nothing."""
-    return module in MACHINERY or module.startswith("book.") or module.rsplit(".", 1)[-1] == "config"
+    parts = module.split(".")
+    study_config = len(parts) == 3 and parts[0] == "studies" and parts[2] == "config"
+    return module in MACHINERY or parts[0] == "book" or study_config
 
 
 def is_presentation(module: str) -> bool:
@@ -99,10 +101,35 @@ def _source(module: str) -> Path:
     return Path(spec.origin)
 
 
+def code_text(source: str) -> str:
+    """A module's code without what does not run: comments, docstrings, blank lines and trailing
+    spaces are dropped, so rewording a docstring or a comment re-keys no stage. Positions come from
+    the tokenizer (comments) and the syntax tree (docstrings), whose columns every Python version
+    reports alike, so a cluster of mixed versions still agrees on keys."""
+    import io
+    import tokenize
+
+    lines = source.splitlines()
+    cut: list[tuple[int, int, int, int]] = []  # (first line, first column, last line, end column), 1-based lines
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            cut.append((tok.start[0], tok.start[1], tok.end[0], tok.end[1]))
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                cut.append((first.lineno, first.col_offset, first.end_lineno, first.end_col_offset))
+    for start_line, start_col, end_line, end_col in sorted(cut, reverse=True):
+        head, tail = lines[start_line - 1][:start_col], lines[end_line - 1][end_col:]
+        lines[start_line - 1:end_line] = [head + tail]
+    return "\n".join(line.rstrip() for line in lines if line.strip())
+
+
 def module_fingerprint(module: str) -> str:
-    """Hash of one module's source file (once per process)."""
+    """Hash of one module's code (:func:`code_text`), once per process."""
     if module not in _FINGERPRINTS:
-        _FINGERPRINTS[module] = hashlib.sha256(_source(module).read_bytes()).hexdigest()
+        text = code_text(_source(module).read_text(encoding="utf-8"))
+        _FINGERPRINTS[module] = hashlib.sha256(text.encode()).hexdigest()
     return _FINGERPRINTS[module]
 
 
@@ -115,7 +142,10 @@ def imported_modules(module: str) -> frozenset[str]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            raise ValueError(f"{path}: a relative import (line {node.lineno}); import hdmann modules by their "
+                             "full name, so a stage's code closure can follow them")
+        elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
         else:
             continue

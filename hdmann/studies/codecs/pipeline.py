@@ -205,7 +205,7 @@ def sweep(cfg: CodecConfig, study: str, names, data_root=None, log=None) -> dict
 
 
 def stage_calls(cfg: CodecConfig, names=None) -> list:
-    """Every stage the chapter reads (:mod:`hdmann.book.graph`): both studies' sweeps over ``names``
+    """Every stage the chapter reads (its study's ``__init__`` declares it to the graph): both studies' sweeps over ``names``
     (default every codec), less the codecs whose library is not installed (the chapter says which)."""
     names, _ = usable(list(names or codecs.CODECS))
     return [(study_a_set if study == "a" else study_b_set).on(cfg, codec, setting)

@@ -623,7 +623,7 @@ def seed_configs(bcfg: StudyABeyondConfig) -> list[StudyABeyondConfig]:
 
 
 def stage_calls(bcfg: StudyABeyondConfig) -> list:
-    """Every stage the chapter reads (:mod:`hdmann.book.graph`)."""
+    """Every stage the chapter reads (its study's ``__init__`` declares it to the graph)."""
     calls = [outputs.on(b, *model_request(b, level)) for b in seed_configs(bcfg) for level in training_levels(b)]
     calls += [outputs.on(bcfg, *model_request(bcfg, "original", dim, None, dims_sweep=True)) for dim in bcfg.dims]
     calls += [model_outputs_on_everything.on(bcfg, which) for which in FROZEN_MODELS]

@@ -3,8 +3,6 @@
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from hdmann.engine import data
@@ -125,13 +123,6 @@ def _gain_outcome(low: float, high: float) -> str:
 
 
 def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, check: str | None = "test") -> list[dict]:
-    """:func:`_matrix_verdicts`, computed once per process for the same arguments: the chapter shows
-    the table and :func:`verdicts` reads it, and each is a pass of seed-and-image bootstraps."""
-    return [dict(row) for row in _matrix_verdicts(bcfg, None if data_root is None else str(data_root), part, check)]
-
-
-@functools.lru_cache(maxsize=8)
-def _matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, check: str | None = "test") -> tuple[dict, ...]:
     """Per compressed (or mixed) training row, on ``part``: its gain over the originals-trained
     model at the low qualities (q <= ``ood_compressed_max_quality``, pooled) and its change on
     originals, paired on the same images and seeds (each seed's row against the same seed's
@@ -172,7 +163,7 @@ def _matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART,
             row[f"{name}: change on originals"] = held["change on originals"]
             row[f"{name}: no-loss check"] = study_a_report.replication(row["no loss on originals"],
                                                                       {"verdict": held["no loss on originals"]})
-    return tuple(rows)
+    return rows
 
 
 MATRIX_RULE = ("per seed and seed-pooled (95 % intervals over images, and over seeds for the pooled one; paired with the "
@@ -449,8 +440,10 @@ def colour_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 # the chapter's verdicts
 # --------------------------------------------------------------------------------------------
-def verdicts(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
-    mv = matrix_verdicts(bcfg, data_root)
+def verdicts(bcfg: StudyABeyondConfig, data_root=None, matrix: list[dict] | None = None) -> list[dict]:
+    """The chapter's verdicts. ``matrix``: :func:`matrix_verdicts` if the caller has it already (the
+    chapter shows that table first; each computation is a pass of seed-and-image bootstraps)."""
+    mv = matrix if matrix is not None else matrix_verdicts(bcfg, data_root)
     single = [r for r in mv if r["trained at"] != beyond.MIXED]
     generalises = evaluation.all_of(r["no loss on originals"] for r in single)
     answer = {evaluation.HOLDS: "yes", evaluation.FAILS: "no", evaluation.UNDECIDED: "undecided"}

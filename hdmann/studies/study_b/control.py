@@ -290,7 +290,7 @@ BREAST_LEVEL = 30  # grey level above which a pixel of the resized film counts a
 
 
 def control_plan(cfg: StudyBConfig) -> dict:
-    """How much of the control the profile runs (:class:`hdmann.engine.config.StudyBControlConfig`);
+    """How much of the control the profile runs (:class:`hdmann.studies.study_b.config.StudyBControlConfig`);
     every value is shown in the chapter."""
     plan = study_b_control_config(cfg.profile).to_dict()
     plan.pop("profile")

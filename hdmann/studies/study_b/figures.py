@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Circle
 
-from hdmann.methods.plotting import _draw_circles  # noqa: F401  (one circle style across the book)
+from hdmann.methods import plotting  # the book's one style, applied on import
 
 FILM_BYTES = 1024 * 1024  # an 8-bit 1024x1024 mini-MIAS film
 STYLE = {"cnn": dict(color="#d62728", marker="o"), "cnn_ensemble": dict(color="#d62728", marker="o", ls="--", mfc="white"),
@@ -80,7 +80,7 @@ def sliding_grid(films_by_level: dict, maps_by_level: dict, grid: np.ndarray, le
             ax.imshow(films_by_level[level][i], cmap="gray", vmin=0, vmax=255)
             ax.imshow(np.ma.masked_invalid(maps_by_level[level][i]), cmap="inferno", alpha=0.5, vmin=0, vmax=1,
                       extent=extent)
-            _draw_circles(ax, lesions[i], 1.0)
+            plotting.draw_circles(ax, lesions[i], 1.0)
             px, py = peaks_by_level[level][i]
             ax.plot(px, py, "x", color="yellow", ms=6, mew=1.5)
             ax.set_xlim(0, 1023)
@@ -90,5 +90,27 @@ def sliding_grid(films_by_level: dict, maps_by_level: dict, grid: np.ndarray, le
                 ax.set_title(level, fontsize=8)
             if j == 0:
                 ax.text(-30, 512, names[i], rotation=90, va="center", ha="right", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _level_axis(levels):
+    return np.arange(len(levels)), ["orig." if lv == "original" else lv.replace("cr", "") for lv in levels]
+
+
+def matrix_heatmap(levels, matrix, title: str = "") -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5, 4))
+    im = ax.imshow(matrix, cmap="viridis", vmin=0.3, vmax=1.0)
+    _, ticks = _level_axis(levels)
+    ax.set_xticks(range(len(levels)), ticks)
+    ax.set_yticks(range(len(levels)), ticks)
+    for i in range(len(levels)):
+        for j in range(len(levels)):
+            ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if matrix[i, j] < 0.65 else "black")
+    ax.set_xlabel("test compression ratio")
+    ax.set_ylabel("training compression ratio")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, shrink=0.8)
     fig.tight_layout()
     return fig

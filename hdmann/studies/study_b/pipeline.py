@@ -94,7 +94,7 @@ def contralateral_config(cfg: StudyBConfig) -> StudyBConfig:
 
 
 def stage_calls(cfg: StudyBConfig) -> list:
-    """Every stage the chapter reads (:mod:`hdmann.book.graph`)."""
+    """Every stage the chapter reads (its study's ``__init__`` declares it to the graph)."""
     contra = contralateral_config(cfg)
     calls = [patch_set.on(cfg, ratio_of(lv)) for lv in levels(cfg)]
     calls += [run.on(cfg, arch, ratio_of(lv), r, "malignant")
@@ -468,7 +468,7 @@ def variant_config(cfg: StudyBConfig, variant: str) -> StudyBConfig:
        params=lambda cfg, data_root, variant: _on_films(TRAIN_FIELDS)(variant_config(cfg, variant), data_root),
        reads=lambda cfg, variant: [patch_set.on(variant_config(cfg, variant), None)])
 def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
-    """One CNN variant of :data:`hdmann.engine.config.PATCH_CNN_VARIANTS` on the inner splits of repeat 0
+    """One CNN variant of :data:`hdmann.studies.study_b.config.PATCH_CNN_VARIANTS` on the inner splits of repeat 0
     (malignant vs not, originals, the profile's epoch budget): per outer fold, trained on the inner
     training rows and scored on the inner validation rows. Only training patches of the outer folds
     are used, so choosing a variant here never looks at a test fold."""
