@@ -1,8 +1,8 @@
 """The studies, one folder each, in book order: the only list of them.
 
 A study folder holds ``config.py`` (its typed config and profiles), ``pipeline.py`` (its stages: the
-expensive, cached results), ``report.py`` (tables, verdicts, wording; editing it re-keys nothing),
-``figures.py`` (its plots) and an ``__init__`` that declares its chapters (:class:`Chapter`: the
+expensive, cached results), ``report.py`` (tables, verdicts, wording; editing it re-keys nothing) and
+``figures.py`` (its plots), those it needs, and an ``__init__`` that declares its chapters (:class:`Chapter`: the
 notebook, its part of the book, the datasets it reads, the config sections it takes, the stages it
 reads) and its config section (``CONFIG``). The book's registry, the stage graph, ``_toc.yml`` and
 the ``--set SECTION.FIELD=VALUE`` sections all follow from :data:`STUDIES`: adding a study is its
