@@ -391,7 +391,7 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     chapter_pool = ThreadPoolExecutor(1, thread_name_prefix="chapters")
     chapters_done = chapter_pool.submit(run_chapters, run_chapter, chapters, jobs or stages.default_jobs(),
                                         step.ready, stop=stop)
-    chapters_done.add_done_callback(lambda f: f.exception() and not step.over.is_set() and log(
+    chapters_done.add_done_callback(lambda f: not f.cancelled() and f.exception() and not step.over.is_set() and log(
         f"  a chapter failed ({type(f.exception()).__name__}: {f.exception()}); the stages still building are "
         "finished and kept, then the build stops"))
     try:
