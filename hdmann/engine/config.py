@@ -6,7 +6,8 @@ papers' stated settings (GPU-sized). Every field that the papers leave unstated 
 "what we chose" table is generated (:func:`hdmann.book.report.choices`).
 
 ``overrides`` (a notebook parameter; ``hdmann book --set SECTION.FIELD=VALUE``) change fields of a
-profile through :func:`from_overrides`, checked against each field's type: an unknown field or a
+profile through each study's builder (:func:`build`, :func:`merged`; by section name,
+:func:`hdmann.studies.from_overrides`), checked against each field's type: an unknown field or a
 value of the wrong type raises a ValueError naming the field and the valid ones.
 """
 from __future__ import annotations
