@@ -366,9 +366,9 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     from hdmann.engine import stages
 
     timings = BuildTimings(profile=label, chapters_requested=list(chapters))
-    calls = graph.calls_for(chapters, profile, root, overrides)
-    step = StageStep({name: [n.folder for n in stages.plan(graph.calls_for([name], profile, root, overrides), root).values()]
-                      for name in chapters})
+    by_chapter = {name: graph.calls_for([name], profile, root, overrides) for name in chapters}
+    calls = [c for name in chapters for c in by_chapter[name]]
+    step = StageStep(stages.folders_by_target(by_chapter, root))
     collected, collecting = {}, threading.Lock()
 
     def record() -> dict:  # collected once, and only when needed (it asks a child process for the devices)

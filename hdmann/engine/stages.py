@@ -359,10 +359,11 @@ class Node:
         return cache.entry_path(self.call.stage.name, self.key)
 
 
-def plan(calls, data_root=None) -> dict[str, Node]:
-    """Every call and what it reads, once each, upstream first."""
+def plan(calls, data_root=None, memo: dict | None = None) -> dict[str, Node]:
+    """Every call and what it reads, once each, upstream first. ``memo`` carries keys already
+    computed into another plan (see :func:`folders_by_target`)."""
     nodes: dict[str, Node] = {}
-    memo: dict = {}
+    memo = {} if memo is None else memo
 
     def visit(call: Call) -> str:
         key = call.key(data_root, memo)
@@ -377,6 +378,16 @@ def plan(calls, data_root=None) -> dict[str, Node]:
         for c in calls:
             visit(c)
     return nodes
+
+
+def folders_by_target(calls_by_target: dict, data_root=None) -> dict[str, list[Path]]:
+    """The cache folders of each target's calls and of everything they read. One key memo and one
+    data memo serve every target, so a stage read by several targets is keyed once."""
+    from hdmann.engine import data
+
+    memo: dict = {}
+    with data.memoized():
+        return {name: [n.folder for n in plan(calls, data_root, memo).values()] for name, calls in calls_by_target.items()}
 
 
 def host_record() -> dict:
