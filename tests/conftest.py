@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 
 import hdmann  # noqa: F401  (KERAS_BACKEND=jax before anything imports keras)
+from hdmann.engine import compute
 from synthetic import write_isic, write_isic_other, write_mias
+
+compute.start_jax()  # before any test touches JAX: every test computes as a build does, on one XLA thread
 
 
 @pytest.fixture(autouse=True)

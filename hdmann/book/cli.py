@@ -26,7 +26,11 @@ def _info(args) -> int:
         except metadata.PackageNotFoundError:
             print(f"  {pkg:13s} not installed")
     print(f"Keras backend: {keras.backend.backend()}")
+    from hdmann.engine import compute
+
+    pool = compute.start_jax()["threads"]
     print(f"JAX devices:   {', '.join(str(d) for d in jax.devices())}")
+    print(f"XLA CPU pool:  {pool or 'XLA default'} thread(s) ({compute.ENV}; 1 computes the same bits on any core count)")
     from PIL import features
     print("Pillow codecs: " + ", ".join(f"{c} {features.version(c) or 'missing'}" for c in ("jpg", "jpg_2000", "webp")))
     try:

@@ -47,14 +47,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from hdmann.engine import cache, progress
+from hdmann.engine import cache, compute, progress
 
 FORMAT = 1  # bump to re-key every stage when the way entries are written changes
 READONLY_ENV = "HDMANN_CACHE_READONLY"
 PACKAGE = Path(__file__).resolve().parents[1]  # hdmann/; modules are named from here ("engine.data")
 # Not code of any stage: the cache machinery, progress lines, provenance, the configs (their values
 # enter a key as fields; every study's ``config`` module too) and the whole book layer.
-MACHINERY = frozenset({"engine.cache", "engine.stages", "engine.config", "engine.progress", "engine.provenance"})
+MACHINERY = frozenset({"engine.cache", "engine.compute", "engine.stages", "engine.config", "engine.progress", "engine.provenance"})
 PRESENTATION = frozenset({"report", "figures", "plotting", "papers"})  # by a module's last name
 
 
@@ -215,7 +215,7 @@ class Call:
         ident = (self.stage.name, repr(self.cfg), self.args) if memo is not None else None
         if ident is not None and ident in memo:
             return memo[ident]
-        blob = {"format": FORMAT, "stage": self.stage.name,
+        blob = {"format": FORMAT, "compute": compute.key_text(), "stage": self.stage.name,
                 "params": cache._jsonable(self.stage.parameters(self.cfg, data_root, self.kwargs)),
                 "args": cache._jsonable(self.kwargs), "code": code_fingerprint(self.stage.module),
                 "reads": [c.key(data_root, memo) for c in self.reads()]}
@@ -300,23 +300,25 @@ class Stage:
                            "code": list(code_closure(self.module)), "reads": [c.key(data_root) for c in call.reads()]}}
         if self.writes_folder:
             return cache.cached_dir(self.name, params,
-                                    lambda folder: _one_blas_thread(self.fn, call.cfg, data_root=data_root,
+                                    lambda folder: _one_thread(self.fn, call.cfg, data_root=data_root,
                                                                     folder=folder, **kwargs),
                                     key=key, extra_meta=meta)
-        return cache.cached(self.name, params, lambda: _one_blas_thread(self.fn, call.cfg, data_root=data_root, **kwargs),
+        return cache.cached(self.name, params, lambda: _one_thread(self.fn, call.cfg, data_root=data_root, **kwargs),
                             key=key, extra_meta=meta)
 
 
-def _one_blas_thread(fn: Callable, *args, **kwargs):
-    """``fn(*args, **kwargs)`` with NumPy's BLAS on one thread.
+def _one_thread(fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)`` with NumPy's BLAS on one thread, and JAX started on one XLA thread
+    (:func:`hdmann.engine.compute.start_jax`).
 
     Stages run side by side, one per core (:func:`run`); a BLAS that also starts a thread per core
     makes them spin against each other on the small matrices stages multiply. Class addition's
     28 probe fits took 220 CPU s (112 s wall) on 2 threads of an idle 2-core machine and 16 s on
-    one. A stage's numbers then do not depend on the machine's core count either. JAX's own
-    threads (training) are not BLAS threads and are left alone."""
+    one. With one XLA thread too, a stage's numbers do not depend on the machine's core count:
+    a model trained here is bit for bit the one a one-CPU machine trains."""
     from threadpoolctl import threadpool_limits
 
+    compute.start_jax()
     with threadpool_limits(limits=1, user_api="blas"):
         return fn(*args, **kwargs)
 
@@ -391,24 +393,26 @@ def folders_by_target(calls_by_target: dict, data_root=None) -> dict[str, list[P
 
 
 def host_record() -> dict:
-    """Where an entry was built: the CPUs this process may use, the instruction set, the CPU model
-    and JAX's backend. Recorded in the entry, not hashed into its key: a model trained with another
-    thread count or instruction set is another computation of the same thing (XLA splits its sums
-    by thread count, so the last bits differ and early stopping may stop elsewhere), and one cache
-    is meant to be shared by every machine of a cluster. The book's verdicts are built to survive
-    that difference (seeds, margins, ``hdmann verdicts``); its bits are not."""
+    """Where an entry was built: the CPUs this process may use, the XLA thread pool, the instruction
+    set, the CPU model and JAX's backend. The pool is in the key (:func:`hdmann.engine.compute.key_text`):
+    with one XLA thread (the default) a model is the same to the bit on any core count. The
+    instruction set and the CPU model are recorded, not hashed: one cache is meant to be shared by
+    every machine of a cluster, and XLA may compile another instruction set's sums in another order,
+    so a model trained on unlike hardware can still differ in its last bits. The book's verdicts
+    are built to survive that (seeds, margins, ``hdmann verdicts``)."""
     import platform
 
-    record = {"cpus": available_cpus(), "machine": platform.machine()}
+    record = {"cpus": available_cpus(), "xla": compute.key_text(), "machine": platform.machine()}
     try:
         from hdmann.engine.provenance import _cpu_name
 
         record["cpu"] = _cpu_name()
     except Exception:  # noqa: BLE001  (a record, never a reason to fail a build)
         pass
-    jax = sys.modules.get("jax")  # only where the stage used it: importing JAX costs seconds
+    jax = sys.modules.get("jax")  # only where the stage's code imported it: importing JAX costs seconds
     if jax is not None:
         try:
+            compute.start_jax()  # asking for the backend starts it: on one XLA thread, as the stage will
             record["jax_backend"] = jax.default_backend()
         except Exception:  # noqa: BLE001
             pass

@@ -8,6 +8,8 @@ import hdmann  # noqa: F401  (pins KERAS_BACKEND=jax before keras is imported)
 import keras
 from keras import layers
 
+from hdmann.engine import compute
+
 if TYPE_CHECKING:  # the studies' configs name the fields a model reads; methods never import a study
     from hdmann.studies.study_a.config import StudyAConfig
     from hdmann.studies.study_b.config import StudyBConfig
@@ -38,9 +40,11 @@ class MaxPooling2D(layers.MaxPooling2D):
 
 
 def _check_backend() -> None:
+    """JAX under Keras, started on one XLA thread (:mod:`hdmann.engine.compute`) before any model exists."""
     if keras.backend.backend() != "jax":
         raise RuntimeError(f"Keras runs on {keras.backend.backend()!r}, but hdmann needs the JAX backend: "
                            "import hdmann before keras, or set KERAS_BACKEND=jax.")
+    compute.start_jax()
 
 
 def load(path: str | Path) -> keras.Model:

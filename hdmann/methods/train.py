@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from hdmann.engine import progress
+from hdmann.engine import compute, progress
 
 
 @contextlib.contextmanager
@@ -28,6 +28,7 @@ def seeded(seed: int):
 
     from keras.src.random import seed_generator
 
+    compute.start_jax()  # before the seeding makes JAX's first array
     keras.utils.set_random_seed(seed)
     previous = seed_generator.python_random
     seed_generator.python_random = random.Random(seed)
@@ -87,6 +88,7 @@ def augment_to(images: np.ndarray, labels: np.ndarray, per_class: int, *, rotati
     Returns images, labels and, for each sample, the index of its original in ``images``.
     """
     rng = np.random.default_rng(seed)
+    compute.start_jax()
     keras.utils.set_random_seed(seed)
     aug = augmenter(rotation, zoom, flip, seed)
     sources = [np.arange(len(labels))]
