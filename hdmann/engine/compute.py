@@ -5,10 +5,10 @@ and splits its sums by that pool: the same training on 1 and on 2 CPUs differs i
 early stopping can then stop at another epoch, and a verdict resting on it can move. Starting the
 backend while the process may use one CPU gives a pool of one thread whatever the machine; every
 thread is then given back all the CPUs it had, so the operating system still places it freely and
-stages still run side by side, one process per core. Measured on a 2-core machine: two stage-like
-trainings side by side took 27 CPU s each on one XLA thread against 34 on the default pool (less
-contention), and a training's weights were identical to the bit to the same training under
-``taskset -c 0``, where the default pool's were not.
+stages still run side by side, one process per core. Measured on a 2-core machine: a training's
+weights were identical to the bit to the same training under ``taskset -c 0``, where the default
+pool's were not. (Two small trainings side by side took 27 CPU s each against 34 on the default
+pool, but a whole cold quick build showed no net saving: this is for the bits, not for speed.)
 
 ``HDMANN_XLA_THREADS`` (default 1; ``all`` for XLA's own choice) sets the pool. Its value enters
 every stage's cache key (:func:`key_text`): a model computed with another pool is another result.
