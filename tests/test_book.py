@@ -192,6 +192,27 @@ def test_tables_are_published_as_csv_and_linked(smoke_book):
 
 
 @pytest.mark.slow
+def test_the_seeds_page_means_are_the_numbers_its_chapters_glued(smoke_book):
+    """The seeds page reads the chapters' stages again: the seed mean of each of its rows that names a
+    glued number is that number, as its own chapter computed it."""
+    from hdmann.studies.seeds.report import CHAPTER_TITLES
+
+    html_dir = smoke_book / "_build" / "html"
+    glued = {(v["chapter"], v["name"]): v["value"] for v in results.load(html_dir / "results.json")["values"]}
+    table = pd.read_csv(html_dir / "book" / "executed" / "seeds" / "seed_spread.csv")
+    chapter_of = {title: key for key, title in CHAPTER_TITLES.items()}
+    matched = set()
+    for row in table.itertuples():
+        key = (chapter_of[row.chapter], row.number)
+        if key in glued:
+            assert row.mean == pytest.approx(glued[key], abs=1e-9), key
+            values = [float(v) for v in row.values.split(", ")]
+            assert len(values) == row.seeds and min(values) == pytest.approx(row.lowest, abs=1e-3)
+            matched.add(key[0])
+    assert matched == set(CHAPTER_TITLES), matched
+
+
+@pytest.mark.slow
 def test_paper_figures_carry_the_papers_numbers(smoke_book):
     """Study A's figures read "Study A, Fig. N" in caption and cross-references; the book's own
     figures are numbered among themselves."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-STUDIES = ("foundations", "study_a", "study_a_beyond", "study_b", "codecs")
+STUDIES = ("foundations", "study_a", "study_a_beyond", "study_b", "codecs", "seeds")
 
 
 @dataclass(frozen=True)

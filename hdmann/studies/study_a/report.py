@@ -62,6 +62,14 @@ def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None)
     return rows
 
 
+def seed_values(cfg: StudyAConfig, data_root=None) -> list[dict]:
+    """Each training seed's own value of the accuracies the model chapter glues (``acc_{part}_{level}``,
+    whose seed mean they make), for the page of how far a seed moves the book's numbers."""
+    return [{"chapter": "study_a_model", "number": f"acc_{part}_{level}", "glued": True,
+             "what": f"accuracy, {PART_NAMES[part]}, {level}", "values": hits(cfg, data_root, part, level).mean(axis=1).tolist()}
+            for part in SPLITS for level in levels(cfg)]
+
+
 def confusion_matrices(cfg: StudyAConfig, data_root=None, part: str = "test") -> dict[str, np.ndarray]:
     """Confusion matrices summed over the training seeds (each image counted once per seed)."""
     memory = key_memory(cfg)

@@ -122,6 +122,45 @@ def _gain_outcome(low: float, high: float) -> str:
     return evaluation.HOLDS if low > 0 else evaluation.FAILS if high < 0 else evaluation.UNDECIDED
 
 
+def _references(bcfg: StudyABeyondConfig, data_root, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """(seeds x images) hits of the originals-trained models: at the low qualities (pooled) and on originals."""
+    low_ref = np.concatenate([_seed_hits(bcfg, "original", lv, data_root, part) for lv in _low_levels(bcfg)], axis=1)
+    return low_ref, _seed_hits(bcfg, "original", "original", data_root, part)
+
+
+def _gain_and_change(bcfg: StudyABeyondConfig, train_level: str, low_ref: np.ndarray, orig_ref: np.ndarray,
+                     data_root, part: str) -> tuple[np.ndarray, np.ndarray]:
+    """(seeds x images): the row's hit minus the same seed's originals model's, at the low qualities
+    (pooled) and on originals: what :func:`matrix_verdicts` decides on."""
+    low_new = np.concatenate([_seed_hits(bcfg, train_level, lv, data_root, part) for lv in _low_levels(bcfg)], axis=1)
+    return (low_new.astype(float) - low_ref,
+            _seed_hits(bcfg, train_level, "original", data_root, part).astype(float) - orig_ref)
+
+
+def seed_values(bcfg: StudyABeyondConfig, data_root=None, part: str = PART) -> list[dict]:
+    """Each training seed's own value of the train x test matrix's cells and of the gains and changes
+    the chapter glues (``gain_*``, ``change_*``, ``study_a_original``), whose seed mean they make."""
+    rows = []
+    for train_level in beyond.training_levels(bcfg):
+        for level in study_a.levels(bcfg.study_a):
+            glued = (train_level, level) == ("original", "original")
+            rows.append({"chapter": "study_a_beyond", "number": "study_a_original" if glued else
+                         f"matrix cell: trained at {train_level}, tested at {level}", "glued": glued,
+                         "what": f"accuracy, trained at {train_level}, tested at {level}",
+                         "values": _seed_hits(bcfg, train_level, level, data_root, part).mean(axis=1).tolist()})
+    low_ref, orig_ref = _references(bcfg, data_root, part)
+    for train_level in beyond.training_levels(bcfg):
+        if train_level == "original":
+            continue
+        gain, change = _gain_and_change(bcfg, train_level, low_ref, orig_ref, data_root, part)
+        rows.append({"chapter": "study_a_beyond", "number": f"gain_{train_level}", "glued": True,
+                     "what": f"gain at q<={bcfg.ood_compressed_max_quality} of training at {train_level}",
+                     "values": gain.mean(axis=1).tolist()})
+        rows.append({"chapter": "study_a_beyond", "number": f"change_{train_level}", "glued": True,
+                     "what": f"change on originals of training at {train_level}", "values": change.mean(axis=1).tolist()})
+    return rows
+
+
 def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, check: str | None = "test") -> list[dict]:
     """Per compressed (or mixed) training row, on ``part``: its gain over the originals-trained
     model at the low qualities (q <= ``ood_compressed_max_quality``, pooled) and its change on
@@ -130,19 +169,14 @@ def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, 
     a gain needs its interval above 0; "no loss on originals" is non-inferiority with Study A's
     ``flat_margin``."""
     a = bcfg.study_a
-    low_levels = _low_levels(bcfg)
-    low_ref = np.concatenate([_seed_hits(bcfg, "original", lv, data_root, part) for lv in low_levels], axis=1)
-    orig_ref = _seed_hits(bcfg, "original", "original", data_root, part)
+    low_ref, orig_ref = _references(bcfg, data_root, part)
     rows = []
     for train_level in beyond.training_levels(bcfg):
         if train_level == "original":
             continue
-        low_new = np.concatenate([_seed_hits(bcfg, train_level, lv, data_root, part) for lv in low_levels], axis=1)
-        gain_seeds, gain = evaluation.seed_intervals(low_new.astype(float) - low_ref, bcfg.bootstrap_samples,
-                                                     bcfg.bootstrap_seed)
-        change_seeds, change = evaluation.seed_intervals(
-            _seed_hits(bcfg, train_level, "original", data_root, part).astype(float) - orig_ref,
-            bcfg.bootstrap_samples, bcfg.bootstrap_seed)
+        gain_per_image, change_per_image = _gain_and_change(bcfg, train_level, low_ref, orig_ref, data_root, part)
+        gain_seeds, gain = evaluation.seed_intervals(gain_per_image, bcfg.bootstrap_samples, bcfg.bootstrap_seed)
+        change_seeds, change = evaluation.seed_intervals(change_per_image, bcfg.bootstrap_samples, bcfg.bootstrap_seed)
         gains = evaluation.seed_verdict([_gain_outcome(*g[1:]) for g in gain_seeds], _gain_outcome(*gain[1:]),
                                         a.seed_agreement)
         keeps = evaluation.seed_verdict([evaluation.non_inferiority(c[1], c[2], a.flat_margin) for c in change_seeds],

@@ -187,6 +187,29 @@ def performance(cfg: StudyBConfig, model: str, experiment: str = "a", task: str 
     return rows
 
 
+def seed_values(cfg: StudyBConfig, task: str = "malignant", data_root=None) -> list[dict]:
+    """Each training seed's (a repeat of the whole cross-validation) pooled held-out AUROC of each
+    trained network, trained on originals, at every test level: the numbers behind ``orig_{model}``
+    and experiment (a)'s table, whose seed mean they make."""
+    rows = []
+    for model in ("cnn", "resnet18"):
+        if sbp.ORIGINAL not in train_levels(cfg, model):
+            continue
+        runs = [score_sets(cfg, model, sbp.ORIGINAL, task, data_root, r)[0]
+                for r in range(repeats(cfg, model, sbp.ORIGINAL))]
+        for level in sbp.levels(cfg):
+            values = []
+            for s in runs:
+                kept = _rows(s, level)
+                values.append(float(weighted_auroc(s["labels"][kept], s[level][kept].astype(np.float64),
+                                                   np.ones((1, len(kept))))[0]))
+            glued = level == sbp.ORIGINAL
+            rows.append({"chapter": "study_b_patches", "number": f"orig_{model}" if glued else
+                         f"AUROC: {model} trained on originals, tested at {level}", "glued": glued,
+                         "what": f"pooled AUROC, {model} trained on originals, tested at {level}", "values": values})
+    return rows
+
+
 def matrix(cfg: StudyBConfig, model: str = "cnn", task: str = "malignant", data_root=None
            ) -> tuple[list[str], list[str], np.ndarray]:
     """Experiment (c): mean AUROC over folds x repeats, rows = training level, columns = test level."""

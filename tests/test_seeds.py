@@ -1,0 +1,29 @@
+"""The seeds page's arithmetic: each number's spread over seeds, and the page's sentences."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from hdmann.studies.seeds import report
+
+
+def _row(values, number="acc_val_q5", chapter="study_a_model", glued=True):
+    return {"chapter": chapter, "number": number, "glued": glued, "what": f"the {number}", "values": values}
+
+
+def test_a_spread_is_the_seeds_mean_sd_and_range():
+    r = report.spread(_row([0.5, 0.7, 0.6]))
+    assert (r["seeds"], r["mean"], r["lowest"], r["highest"]) == (3, pytest.approx(0.6), 0.5, 0.7)
+    assert r["sd"] == pytest.approx(0.1) and r["range"] == pytest.approx(0.2) and r["values"] == "0.500, 0.700, 0.600"
+
+
+def test_one_seed_has_no_spread_and_the_summary_names_it():
+    rows = report.spread_table([_row([0.5, 0.9]), _row([0.61], "orig_resnet18", "study_b_patches"),
+                                _row([0.2, 0.25], "gain_q5", "study_a_beyond")])
+    assert math.isnan(rows[1]["sd"]) and rows[1]["range"] == 0
+    s = report.summary(rows)
+    assert (s["numbers"], s["measured"], s["single_count"]) == (3, 2, 1)
+    assert s["widest_range"] == pytest.approx(0.4) and s["widest"] == "the acc_val_q5 (Study A: the model)"
+    assert s["single_seed"] == "Study B on patches (orig_resnet18)"
+    assert s["median_sd"] == pytest.approx((0.4 / math.sqrt(2) + 0.05 / math.sqrt(2)) / 2)
