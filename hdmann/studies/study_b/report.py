@@ -450,6 +450,22 @@ def knee(rows: list[dict]) -> str | None:
     return None
 
 
+def knee_label(level: str | None) -> str:
+    return "none" if level is None else level.replace("cr", "") + ":1"
+
+
+def seeded_knee(cfg: StudyBConfig, model: str = "cnn", task: str = "malignant", data_root=None) -> dict:
+    """:func:`knee` of experiment (a) pooled over the repeats, and each repeat's own: a knee is a
+    point read off a curve, not a verdict a seed rule decides, so the chapter shows how it moves."""
+    pooled = knee(performance(cfg, model, "a", task, data_root))
+    per_seed = [knee(performance(cfg, model, "a", task, data_root, repeat=r))
+                for r in range(repeats(cfg, model, sbp.ORIGINAL))]
+    same = sum(k == pooled for k in per_seed)
+    return {"knee": knee_label(pooled), "seeds": ", ".join(knee_label(k) for k in per_seed),
+            "agree": same, "n": len(per_seed),
+            "wording": f"the same in {same} of {len(per_seed)} seeds on their own ({', '.join(knee_label(k) for k in per_seed)})"}
+
+
 def ensemble(cfg: StudyBConfig, level: str = sbp.ORIGINAL, task: str = "malignant", data_root=None) -> dict:
     """The CNN's seed ensemble (:data:`ENSEMBLE`) trained and tested at ``level``: its pooled AUROC
     with the patient-bootstrap interval, and its paired difference from the feature baseline."""
