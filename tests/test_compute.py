@@ -81,3 +81,19 @@ def test_the_pool_enters_every_stage_key_and_a_bad_value_says_what_to_use(monkey
         monkeypatch.setenv(compute.ENV, bad)
         with pytest.raises(ValueError, match=compute.ENV):
             call.key()
+
+
+def test_a_process_that_may_not_pin_still_computes_and_says_so():
+    """A sandbox that forbids changing the CPU affinity: JAX still starts, with a warning naming the risk."""
+    import subprocess as sp
+
+    script = ("import os, warnings\n"
+              "def refuse(*a): raise PermissionError('not allowed here')\n"
+              "os.sched_setaffinity = refuse\n"
+              "from hdmann.engine import compute\n"
+              "with warnings.catch_warnings(record=True) as caught:\n"
+              "    warnings.simplefilter('always')\n"
+              "    print(compute.start_jax(), [str(w.message)[:40] for w in caught])\n")
+    done = sp.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "'pinned': False" in done.stdout and "could not narrow this process" in done.stdout

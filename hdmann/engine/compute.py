@@ -66,7 +66,15 @@ def start_jax() -> dict:
         _started.update(threads=None, pinned=False)
         return _started
     allowed = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, sorted(allowed)[:n])  # this thread only; the threads XLA starts inherit it
+    try:
+        os.sched_setaffinity(0, sorted(allowed)[:n])  # this thread only; the threads XLA starts inherit it
+    except OSError as exc:  # a sandbox that forbids it: compute, but say the bits may follow the core count
+        warnings.warn(f"could not narrow this process to {n} CPU(s) before starting JAX ({exc}): models trained "
+                      "here may differ in their last bits from those of a machine with another core count.",
+                      RuntimeWarning, stacklevel=2)
+        jax.devices()
+        _started.update(threads=None, pinned=False)
+        return _started
     try:
         jax.devices()
     finally:
