@@ -119,14 +119,19 @@ def fold_values(sets: list[dict], level: str, n_folds: int) -> tuple[list[float]
     return roc, prc
 
 
+def set_auroc(s: dict, level: str) -> float:
+    """Pooled out-of-fold AUROC of one set of held-out scores (one repeat) at ``level``."""
+    rows = _rows(s, level)
+    return float(weighted_auroc(s["labels"][rows], s[level][rows].astype(np.float64), np.ones((1, len(rows))))[0])
+
+
 def pooled_auroc_boot(sets: list[dict], level: str, weights: np.ndarray) -> tuple[float, np.ndarray]:
     """Pooled out-of-fold AUROC (mean over repeats) and its value on each patient resample."""
     point, boots = [], []
     for s in sets:
         rows = _rows(s, level)
-        y, sc = s["labels"][rows], s[level][rows].astype(np.float64)
-        point.append(weighted_auroc(y, sc, np.ones((1, len(rows))))[0])
-        boots.append(weighted_auroc(y, sc, weights[:, rows]))
+        point.append(set_auroc(s, level))
+        boots.append(weighted_auroc(s["labels"][rows], s[level][rows].astype(np.float64), weights[:, rows]))
     return float(np.mean(point)), np.mean(boots, axis=0)
 
 
@@ -198,11 +203,7 @@ def seed_values(cfg: StudyBConfig, task: str = "malignant", data_root=None) -> l
         runs = [score_sets(cfg, model, sbp.ORIGINAL, task, data_root, r)[0]
                 for r in range(repeats(cfg, model, sbp.ORIGINAL))]
         for level in sbp.levels(cfg):
-            values = []
-            for s in runs:
-                kept = _rows(s, level)
-                values.append(float(weighted_auroc(s["labels"][kept], s[level][kept].astype(np.float64),
-                                                   np.ones((1, len(kept))))[0]))
+            values = [set_auroc(s, level) for s in runs]
             glued = level == sbp.ORIGINAL
             rows.append({"chapter": "study_b_patches", "number": f"orig_{model}" if glued else
                          f"AUROC: {model} trained on originals, tested at {level}", "glued": glued,
@@ -454,10 +455,12 @@ def knee_label(level: str | None) -> str:
     return "none" if level is None else level.replace("cr", "") + ":1"
 
 
-def seeded_knee(cfg: StudyBConfig, model: str = "cnn", task: str = "malignant", data_root=None) -> dict:
-    """:func:`knee` of experiment (a) pooled over the repeats, and each repeat's own: a knee is a
-    point read off a curve, not a verdict a seed rule decides, so the chapter shows how it moves."""
-    pooled = knee(performance(cfg, model, "a", task, data_root))
+def seeded_knee(cfg: StudyBConfig, pooled_rows: list[dict], model: str = "cnn", task: str = "malignant",
+                data_root=None) -> dict:
+    """:func:`knee` of experiment (a) pooled over the repeats (``pooled_rows``: :func:`performance`'s,
+    which the chapter has already), and each repeat's own: a knee is a point read off a curve, not a
+    verdict a seed rule decides, so the chapter shows how it moves."""
+    pooled = knee(pooled_rows)
     per_seed = [knee(performance(cfg, model, "a", task, data_root, repeat=r))
                 for r in range(repeats(cfg, model, sbp.ORIGINAL))]
     same = sum(k == pooled for k in per_seed)
