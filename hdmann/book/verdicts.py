@@ -2,9 +2,9 @@
 another machine: ``hdmann verdicts`` builds only the stages they read and writes their outcomes
 (and the numbers behind them) in the results.json format, so ``hdmann compare`` says which moved.
 
-A model trained with another number of CPU threads is not the same model to the bit (XLA splits
-its sums by thread count, so an epoch's loss differs in the last digits and early stopping may pick
-another epoch); what must not change is a verdict. ``taskset -c 0 hdmann verdicts ...`` beside a
+Every process computes on one XLA thread (``engine.compute``), so a model is the same to the bit
+on any number of CPUs of one machine type; what must hold beyond that (another CPU type, another
+XLA) is that no verdict moves. ``taskset -c 0 hdmann verdicts ...`` with its own cache beside a
 plain run is the check (README, "Reproducing").
 """
 from __future__ import annotations
