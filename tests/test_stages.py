@@ -360,3 +360,10 @@ def test_hdmann_verdicts_builds_every_seed_of_study_a_and_of_the_matrix():
     assert sum(c.stage.name == "study_a/predictions" for c in calls) == seeds
     assert sum(c.stage.name == "study_a_beyond/outputs" for c in calls) == seeds * len(levels)
     assert len({c.cfg.train_seed for c in calls if c.stage.name == "study_a/predictions"}) == seeds
+    # and what Study A beyond's other verdicts probe, on every seed's Study A model; nothing that decides none
+    names = [c.stage.name for c in calls]
+    for name in ("study_a_beyond/class_addition", "study_a_beyond/saliency"):
+        assert names.count(name) == seeds
+    assert "study_a_beyond/cross_entropy_model" not in names  # read through everything[cross_entropy]
+    assert any(c.stage.name == "study_a_beyond/everything" and c.kwargs["which"] == "cross_entropy" for c in calls)
+    assert not any(c.stage.name == "study_a_beyond/colour_baseline" for c in calls)

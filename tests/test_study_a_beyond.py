@@ -369,3 +369,44 @@ def test_a_cached_model_loads_in_a_process_that_never_trained_one(tmp_path, monk
                           text=True, timeout=600, env={**os.environ})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "OUTPUTS (" in done.stdout
+
+
+def test_verdicts_tested_seed_by_seed_need_the_seed_share_to_agree():
+    """Class addition and OOD have no seed-pooled test: the most common outcome stands, when Study
+    A's share of the seeds (0.8 of 3, rounded up: all 3) reaches it; a tie is undecided."""
+    cfg = study_a_beyond_config("quick")
+    holds, fails = evaluation.HOLDS, evaluation.FAILS
+    assert report.agreed(cfg, [holds] * 3)["verdict"] == holds
+    v = report.agreed(cfg, [holds, holds, fails])
+    assert v["verdict"] == evaluation.UNDECIDED and evaluation.seed_wording(v) == "holds in 2 of 3 seeds (does not hold in 1)"
+    two = cfg.replace(study_a=cfg.study_a.replace(seeds=2, seed_agreement=0.5))
+    assert report.agreed(two, [holds, fails])["verdict"] == evaluation.UNDECIDED  # a tie
+    # over tasks: every task holds / some hold / every task fails / none holds, some undecided
+    assert report._ood_outcome({"a": holds, "b": holds}) == holds
+    assert report._ood_outcome({"a": holds, "b": fails}) == "holds for some"
+    assert report._ood_outcome({"a": fails, "b": fails}) == fails
+    assert report._ood_outcome({"a": fails, "b": evaluation.UNDECIDED}) == evaluation.UNDECIDED
+
+
+def test_the_departure_across_seeds_is_the_quality_enough_seeds_have_departed_by():
+    dep = [{"departs at": "q10"}, {"departs at": "-"}, {"departs at": "q20"}]
+    assert report.first_departure(dep) == "q20" and report.first_departure([{"departs at": "-"}]) is None
+    assert report.agreed_departure(["q20", "q10", "q5"], 0.8) == (5, 3)  # all three have departed by q5
+    assert report.agreed_departure(["q20", "q10", "q5"], 0.5) == (10, 2)
+    assert report.agreed_departure(["q20", None, "q5"], 0.8) == (0, 3)  # one seed never departs
+
+
+def test_the_probes_of_later_seeds_read_their_own_study_a_model_and_train_nothing_new():
+    """The drift, saliency, addition and OOD verdicts probe each seed's Study A model (trained for the
+    matrix already); past the first seed, class addition reads no three-class model (each would train)."""
+    cfg = study_a_beyond_config("quick")
+    probes = study_a_beyond.probe_seed_configs(cfg)
+    assert probes[0] == cfg and len(probes) == cfg.study_a.seeds
+    assert [b.study_a.train_seed for b in probes] == [b.study_a.train_seed for b in study_a_beyond.seed_configs(cfg)]
+    for b in probes[1:]:
+        assert b.leave_out_classes == ()
+        reads = study_a_beyond._addition_reads(b)
+        assert [c.label() for c in reads] == [study_a_beyond.model_outputs_on_everything.on(b, "study_a").label()]
+        assert reads[0].cfg.study_a.train_seed == b.study_a.train_seed != cfg.study_a.train_seed
+        assert study_a_beyond._frozen_model_call(b, "study_a").label() == study_a.train_model.on(b.study_a).label()
+    assert len(study_a_beyond._addition_reads(cfg)) == 1 + len(cfg.leave_out_classes)

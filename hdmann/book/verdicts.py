@@ -19,8 +19,8 @@ CHAPTER = "verdicts"
 
 
 def stage_calls(profile: str, overrides: dict | None = None) -> list[stages.Call]:
-    """The stages behind the verdicts: Study A's models and predictions over its seeds, and the
-    train x test matrix of Study A beyond over the same seeds."""
+    """The stages behind the verdicts: Study A's models and predictions over its seeds, the train x
+    test matrix of Study A beyond over the same seeds, and what its other verdicts probe."""
     from hdmann.studies.study_a import pipeline as study_a
     from hdmann.studies.study_a_beyond import pipeline as study_a_beyond
 
@@ -29,13 +29,17 @@ def stage_calls(profile: str, overrides: dict | None = None) -> list[stages.Call
     calls = [study_a.predictions.on(c) for c in study_a.seed_configs(cfg)]
     calls += [study_a_beyond.outputs.on(b, *study_a_beyond.model_request(b, level))
               for b in study_a_beyond.seed_configs(bcfg) for level in study_a_beyond.training_levels(b)]
+    # the chapter's other verdicts probe each seed's Study A model (drift, saliency, class addition,
+    # OOD against the softmax CNN); not the dimension sweep or the colour baseline, which decide none
+    calls += [c for c in study_a_beyond.stage_calls(bcfg) if c.stage.name in (
+        "study_a_beyond/everything", "study_a_beyond/class_addition", "study_a_beyond/saliency")]
     return calls
 
 
 def values(profile: str, data_root=None, overrides: dict | None = None) -> list[dict]:
-    """Every verdict of the Study A claims and of the train x test matrix (decided on the reporting
-    half), the test folder's check of each, and the seed counts and pooled effects behind them, as
-    results.json values."""
+    """Every verdict of the Study A claims, of the train x test matrix and of Study A beyond (decided
+    on the reporting half), the test folder's check of each, and the seed counts and pooled effects
+    behind them, as results.json values."""
     from hdmann.studies.study_a import report as study_a_report
     from hdmann.studies.study_a_beyond import report as study_a_beyond_report
 
@@ -62,6 +66,10 @@ def values(profile: str, data_root=None, overrides: dict | None = None) -> list[
         add(f"beyond_{level}_test_no_loss_check", row["test folder: no-loss check"])
         add(f"beyond_{level}_gain", row["gain"])
         add(f"beyond_{level}_change", row["change"])
+    for i, row in enumerate(study_a_beyond_report.verdicts(bcfg, data_root), start=1):
+        add(f"beyond_verdict_{i}", row["verdict"])
+        add(f"beyond_verdict_{i}_seeds", row["seeds"])
+        add(f"beyond_verdict_{i}_measured", row["measured"])
     for r in study_a_report.accuracy_table(cfg, data_root):
         add(f"study_a_accuracy_{r['split']}_{r['level']}", r["accuracy"])
     return out
@@ -75,7 +83,7 @@ def build(profile: str, data_root=None, out: Path | None = None, *, jobs: int | 
 
     root = data.resolve_data_root(data_root)
     stages.run(stage_calls(profile, overrides), root, jobs=jobs, log=log)
-    record = {"host": stages.host_record(), "note": "hdmann verdicts: the Study A verdicts only",
+    record = {"host": stages.host_record(), "note": "hdmann verdicts: the Study A and Study A beyond verdicts only",
               **provenance.git_state(), "finished": provenance.now()}
     path = Path(out or Path("_build") / "verdicts" / f"{profile}-{record['host']['cpus']}cpu.json")
     results.write(path, profile, record, values(profile, root, overrides), [])

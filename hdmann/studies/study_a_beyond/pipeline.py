@@ -622,9 +622,21 @@ def seed_configs(bcfg: StudyABeyondConfig) -> list[StudyABeyondConfig]:
     return [bcfg.replace(study_a=c) for c in study_a.seed_configs(bcfg.study_a)]
 
 
+def probe_seed_configs(bcfg: StudyABeyondConfig) -> list[StudyABeyondConfig]:
+    """:func:`seed_configs` for the probes of the frozen Study A model (drift, saliency, class addition,
+    out-of-distribution scores), whose verdicts are also stated across seeds: each probes the Study A
+    model of its seed, which the matrix has trained already, so a seed costs no training. Past the
+    first seed, class addition leaves out the left-out-class rows (each would train a three-class model
+    per seed); the chapter's tables show the first seed's, the verdicts every seed's."""
+    configs = seed_configs(bcfg)
+    return configs[:1] + [b.replace(leave_out_classes=()) for b in configs[1:]]
+
+
 def stage_calls(bcfg: StudyABeyondConfig) -> list:
     """Every stage the chapter reads (its study's ``__init__`` declares it to the graph)."""
     calls = [outputs.on(b, *model_request(b, level)) for b in seed_configs(bcfg) for level in training_levels(b)]
     calls += [outputs.on(bcfg, *model_request(bcfg, "original", dim, None, dims_sweep=True)) for dim in bcfg.dims]
     calls += [model_outputs_on_everything.on(bcfg, which) for which in FROZEN_MODELS]
-    return calls + [class_addition.on(bcfg), saliency_agreement.on(bcfg), colour_baseline.on(bcfg)]
+    calls += [call for b in probe_seed_configs(bcfg)
+              for call in (model_outputs_on_everything.on(b, "study_a"), class_addition.on(b), saliency_agreement.on(b))]
+    return calls + [colour_baseline.on(bcfg)]

@@ -139,7 +139,9 @@ def _gain_and_change(bcfg: StudyABeyondConfig, train_level: str, low_ref: np.nda
 
 def seed_values(bcfg: StudyABeyondConfig, data_root=None, part: str = PART) -> list[dict]:
     """Each training seed's own value of the train x test matrix's cells and of the gains and changes
-    the chapter glues (``gain_*``, ``change_*``, ``study_a_original``), whose seed mean they make."""
+    the chapter glues (``gain_*``, ``change_*``, ``study_a_original``), whose seed mean they make; and,
+    not glued, each seed's out-of-distribution AUROCs and added-class recalls, which the verdicts test
+    seed by seed (the chapter's tables give the first seed's)."""
     rows = []
     for train_level in beyond.training_levels(bcfg):
         for level in study_a.levels(bcfg.study_a):
@@ -148,6 +150,19 @@ def seed_values(bcfg: StudyABeyondConfig, data_root=None, part: str = PART) -> l
                          f"matrix cell: trained at {train_level}, tested at {level}", "glued": glued,
                          "what": f"accuracy, trained at {train_level}, tested at {level}",
                          "values": _seed_hits(bcfg, train_level, level, data_root, part).mean(axis=1).tolist()})
+    probes = beyond.probe_seed_configs(bcfg)
+    for task in [t for t in _tasks(bcfg) if not t.startswith("compressed")]:
+        rows.append({"chapter": "study_a_beyond", "number": f"OOD AUROC, {task}", "glued": False,
+                     "what": f"out-of-distribution AUROC of the distance to the nearest key, {task} (the chapter's "
+                             "table: the first seed's)", "values": [_ood_point(b, task, data_root) for b in probes]})
+    rule = headline_rule(bcfg)
+    for cls in bcfg.new_classes:
+        rows.append({"chapter": "study_a_beyond", "number": f"added-class recall, {cls}", "glued": False,
+                     "what": f"recall of {cls} added as a fifth key ({rule}, all support images; the chapter's table: "
+                             "the first seed's)",
+                     "values": [next(r["new_accuracy"] for r in beyond.class_addition(b, data_root)["rows"]
+                                     if r["all"] and r["method"] == rule and r["level"] == "original"
+                                     and r["source"] == "isic-other" and r["class"] == cls) for b in probes]})
     low_ref, orig_ref = _references(bcfg, data_root, part)
     for train_level in beyond.training_levels(bcfg):
         if train_level == "original":
@@ -294,22 +309,50 @@ def headline_rule(bcfg: StudyABeyondConfig) -> str:
     return bcfg.addition_rules[0]
 
 
-def addition_verdict(bcfg: StudyABeyondConfig, data_root=None) -> dict:
-    rule = headline_rule(bcfg)
-    rows = [r for r in addition_rows(bcfg, data_root) if r["all"] and r["method"] == rule
+def _addition_outcome(b: StudyABeyondConfig, data_root=None) -> dict:
+    """The class-addition rule on one training seed's frozen Study A model (``b``: its config)."""
+    rule = headline_rule(b)
+    rows = [r for r in addition_rows(b, data_root) if r["all"] and r["method"] == rule
             and r["level"] == "original" and r["source"] == "isic-other"]
     chance = 1 / (len(data.ISIC_CLASSES) + 1)
-    base = np.mean(_hits(bcfg, beyond.model_outputs_on_everything(bcfg, "study_a", data_root), "original"))
+    base = np.mean(_hits(b, beyond.model_outputs_on_everything(b, "study_a", data_root), "original"))
     recognised = all(r["new_low"] > chance for r in rows)
     kept = all(r["old_accuracy"] >= 0.9 * base for r in rows)
     measured = "; ".join(f"{r['class']}: new {r['new_accuracy']:.3f} [{r['new_low']:.3f}, {r['new_high']:.3f}], "
                          f"old {r['old_accuracy']:.3f}" for r in rows) + \
-        f"; old four before addition ({bcfg.study_a.distance}) {base:.3f}"
+        f"; old four before addition ({b.study_a.distance}) {base:.3f}"
+    return {"outcome": evaluation.HOLDS if recognised and kept else evaluation.FAILS, "measured": measured,
+            "chance": chance}
+
+
+SEEDS_RULE = ("each training seed's model is tested by the rule on its own; the verdict is the outcome that at least "
+              "{needed} of {seeds} seeds reach (these verdicts have no seed-pooled test), else undecided")
+
+
+def agreed(bcfg: StudyABeyondConfig, per_seed: list[str]) -> dict:
+    """:func:`hdmann.methods.evaluation.seed_verdict` for a verdict tested seed by seed only: the most
+    common outcome stands in for the pooled one (a tie: undecided), so it needs Study A's
+    ``seed_agreement`` share of the seeds."""
+    counts = {o: per_seed.count(o) for o in evaluation.OUTCOMES}
+    top = max(counts.values())
+    leaders = [o for o, c in counts.items() if c == top]
+    return evaluation.seed_verdict(per_seed, leaders[0] if len(leaders) == 1 else evaluation.UNDECIDED,
+                                   bcfg.study_a.seed_agreement)
+
+
+def addition_verdict(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """Class addition, tested on every training seed's Study A model (:func:`agreed`); the measured
+    numbers are the first seed's, as in the chapter's table."""
+    per = [_addition_outcome(b, data_root) for b in beyond.probe_seed_configs(bcfg)]
+    v = agreed(bcfg, [p["outcome"] for p in per])
+    rule = headline_rule(bcfg)
     return {"question": "New classes can be added without retraining (a key written from k images)",
-            "measured": f"rule {rule}: " + measured, "verdict": "holds" if recognised and kept else "does not hold",
+            "measured": f"first seed, rule {rule}: " + per[0]["measured"], "verdict": v["verdict"],
+            "seeds": evaluation.seed_wording(v),
             "test": f"with the rule {rule} and all but the held-out images, every new class's recall has a Wilson "
-                    f"95 % lower bound above 5-way chance ({chance:.2f}) and the old four keep >= 90 % of their "
-                    f"accuracy under the paper's {bcfg.study_a.distance} rule before the addition"}
+                    f"95 % lower bound above 5-way chance ({per[0]['chance']:.2f}) and the old four keep >= 90 % of "
+                    f"their accuracy under the paper's {bcfg.study_a.distance} rule before the addition; "
+                    + SEEDS_RULE.format(needed=v["needed"], seeds=v["seeds"])}
 
 
 # --------------------------------------------------------------------------------------------
@@ -341,10 +384,22 @@ def _tasks(bcfg: StudyABeyondConfig) -> dict[str, tuple[str, str]]:
     return tasks
 
 
-def ood_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
+def _ood_point(b: StudyABeyondConfig, task: str, data_root=None) -> float:
+    """The AUROC of one task for one seed's Study A model (no interval: the seeds page's value)."""
+    out = beyond.model_outputs_on_everything(b, "study_a", data_root)
+    inside, outside = _tasks(b)[task]
+    score = np.concatenate([ood_score(b, "study_a", out[inside], out["keys"]),
+                            ood_score(b, "study_a", out[outside], out["keys"])])
+    return evaluation.auroc(np.concatenate([np.zeros(len(out[inside])), np.ones(len(out[outside]))]), score)
+
+
+def ood_rows(bcfg: StudyABeyondConfig, data_root=None, seed_config: StudyABeyondConfig | None = None) -> list[dict]:
     """AUROC per model and task with a stratified bootstrap interval; for HD-MANN also its AUROC minus
-    the softmax CNN's on the same images, with a paired (same resamples) stratified interval."""
-    outputs = {which: beyond.model_outputs_on_everything(bcfg, which, data_root) for which in MODELS}
+    the softmax CNN's on the same images, with a paired (same resamples) stratified interval.
+    ``seed_config``: probe that seed's Study A model (one of :func:`hdmann.studies.study_a_beyond.pipeline.probe_seed_configs`)
+    against the one softmax CNN (trained on the first seed only)."""
+    outputs = {"study_a": beyond.model_outputs_on_everything(seed_config or bcfg, "study_a", data_root),
+               "cross_entropy": beyond.model_outputs_on_everything(bcfg, "cross_entropy", data_root)}
     rows = []
     for task, (inside, outside) in _tasks(bcfg).items():
         scores = {}
@@ -418,20 +473,46 @@ def selective_curves(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
 
 OOD_RULE = ("for each out-of-distribution task (near and far), the Study A model's AUROC has a 95 % lower bound "
             "above 0.5 and its paired 95 % interval of AUROC minus the softmax CNN's does not lie below 0; "
-            "'holds' if every task passes, 'holds for some' if some do, else 'does not hold'")
+            "'holds' if every task passes, 'holds for some' if some do, 'does not hold' if every task fails, "
+            "else undecided")
 
 
-def ood_verdict(bcfg: StudyABeyondConfig, data_root=None) -> dict:
-    rows = [r for r in ood_rows(bcfg, data_root) if r["model"] == MODELS["study_a"]
-            and not r["task"].startswith("compressed")]
-    passed = [r["task"] for r in rows if r["ci_low"] > 0.5 and r["diff_high"] >= 0]
-    verdict = "holds" if len(passed) == len(rows) else ("holds for some" if passed else "does not hold")
+def _ood_passes(bcfg: StudyABeyondConfig, rows: list[dict]) -> dict[str, str]:
+    """Task -> holds / does not hold under :data:`OOD_RULE`, for the Study A model's rows of :func:`ood_rows`."""
+    return {r["task"]: evaluation.HOLDS if r["ci_low"] > 0.5 and r["diff_high"] >= 0 else evaluation.FAILS
+            for r in rows if r["model"] == MODELS["study_a"] and not r["task"].startswith("compressed")}
+
+
+def _ood_outcome(passes: dict[str, str]) -> str:
+    held = [t for t, o in passes.items() if o == evaluation.HOLDS]
+    if len(held) == len(passes):
+        return evaluation.HOLDS
+    if held:
+        return "holds for some"
+    return evaluation.FAILS if all(o == evaluation.FAILS for o in passes.values()) else evaluation.UNDECIDED
+
+
+def ood_verdict(bcfg: StudyABeyondConfig, data_root=None, first_rows: list[dict] | None = None) -> dict:
+    """Each task decided across the training seeds (:func:`agreed`), then the rule over tasks.
+    ``first_rows``: :func:`ood_rows` of the first seed, if the caller has it already."""
+    per_seed = [first_rows if i == 0 and first_rows is not None else ood_rows(bcfg, data_root, b)
+                for i, b in enumerate(beyond.probe_seed_configs(bcfg))]
+    passes = [_ood_passes(bcfg, rows) for rows in per_seed]
+    by_task = {task: agreed(bcfg, [p[task] for p in passes]) for task in passes[0]}
+    verdict = _ood_outcome({task: v["verdict"] for task, v in by_task.items()})
+    whole = [_ood_outcome(p) for p in passes]
+    rows = [r for r in per_seed[0] if r["model"] == MODELS["study_a"] and not r["task"].startswith("compressed")]
     measured = "; ".join(f"{r['task']}: {r['auroc']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}], "
                          f"minus softmax {r['minus_softmax']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]"
                          for r in rows)
+    needed, seeds = next(iter(by_task.values()))["needed"], len(passes)
     return {"question": "Out-of-distribution inputs are told apart by their distance to the keys",
-            "measured": measured + (f" (passes: {', '.join(passed)})" if passed and len(passed) < len(rows) else ""),
-            "verdict": verdict, "test": OOD_RULE}
+            "measured": "first seed: " + measured, "verdict": verdict,
+            "seeds": f"holds in {whole.count(evaluation.HOLDS)} of {seeds} seed{'s' if seeds != 1 else ''}; per task: "
+                     + "; ".join(f"{task.split(':')[0]} {task.split(': ')[1].split(' vs')[0]}: {evaluation.seed_wording(v)}"
+                                 for task, v in by_task.items()),
+            "test": OOD_RULE + "; each task is decided across seeds: " + SEEDS_RULE.format(needed=needed, seeds=seeds)
+                    + " (every seed's Study A model against the one softmax CNN, trained on the first seed)"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -474,9 +555,11 @@ def colour_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
 # --------------------------------------------------------------------------------------------
 # the chapter's verdicts
 # --------------------------------------------------------------------------------------------
-def verdicts(bcfg: StudyABeyondConfig, data_root=None, matrix: list[dict] | None = None) -> list[dict]:
-    """The chapter's verdicts. ``matrix``: :func:`matrix_verdicts` if the caller has it already (the
-    chapter shows that table first; each computation is a pass of seed-and-image bootstraps)."""
+def verdicts(bcfg: StudyABeyondConfig, data_root=None, matrix: list[dict] | None = None,
+             ood_first: list[dict] | None = None) -> list[dict]:
+    """The chapter's verdicts, each tested on every training seed. ``matrix``: :func:`matrix_verdicts`,
+    ``ood_first``: :func:`ood_rows`, if the caller has them already (the chapter shows those tables
+    first; each is a pass of bootstraps)."""
     mv = matrix if matrix is not None else matrix_verdicts(bcfg, data_root)
     single = [r for r in mv if r["trained at"] != beyond.MIXED]
     generalises = evaluation.all_of(r["no loss on originals"] for r in single)
@@ -491,11 +574,37 @@ def verdicts(bcfg: StudyABeyondConfig, data_root=None, matrix: list[dict] | None
                   f"the change lies above -{bcfg.study_a.flat_margin:g}, per seed and seed-pooled; a verdict needs "
                   f"{single[0]['needed'] if single else '?'} of {single[0]['seeds'] if single else '?'} seeds to agree "
                   "with the pooled test, else undecided"}
-    dep = departures(bcfg, data_root)
-    named = [d for d in dep if d["departs at"] != "-"]
-    q2 = {"question": "At which quality do the internal representations break down?",
-          "measured": "; ".join(f"{d['measure']}: {d['departs at']}" for d in dep),
-          "verdict": (max(named, key=lambda d: _quality(d["departs at"]))["departs at"] + " (first measure to depart)")
-          if named else "no measure departs",
-          "test": DEPART_RULE}
-    return [q1, q2, addition_verdict(bcfg, data_root), ood_verdict(bcfg, data_root)]
+    q1["seeds"] = "; ".join(f"{r['trained at']}: no loss {r['no-loss seeds']}" for r in single)
+    rows = [q1, departure_verdict(bcfg, data_root), addition_verdict(bcfg, data_root),
+            ood_verdict(bcfg, data_root, ood_first)]
+    return [{k: r[k] for k in ("question", "verdict", "seeds", "measured", "test")} for r in rows]
+
+
+def first_departure(dep: list[dict]) -> str | None:
+    """The highest quality at which any measure of :func:`departures` departs (None: none does)."""
+    named = [d["departs at"] for d in dep if d["departs at"] != "-"]
+    return max(named, key=_quality) if named else None
+
+
+def agreed_departure(per_seed: list[str | None], share: float) -> tuple[int, int]:
+    """(quality, seeds needed): the highest JPEG quality by which at least ``share`` of the seeds
+    (rounded up) have departed (each seed's :func:`first_departure`); quality 0 if too few ever do."""
+    needed = evaluation.seeds_needed(len(per_seed), share)
+    ranked = sorted((_quality(q) if q else 0 for q in per_seed), reverse=True)
+    return ranked[needed - 1], needed
+
+
+def departure_verdict(bcfg: StudyABeyondConfig, data_root=None) -> dict:
+    """Where the representation first departs, on every training seed's Study A model
+    (:func:`agreed_departure`); the measured numbers are the first seed's."""
+    configs = beyond.probe_seed_configs(bcfg)
+    first = departures(configs[0], data_root)
+    per_seed = [first_departure(first)] + [first_departure(departures(b, data_root)) for b in configs[1:]]
+    quality, needed = agreed_departure(per_seed, bcfg.study_a.seed_agreement)
+    verdict = (f"q{quality} (the first measure departs at q{quality} or above in {needed} of {len(per_seed)} seeds)"
+               if quality else "no measure departs in enough seeds")
+    return {"question": "At which quality do the internal representations break down?",
+            "measured": "first seed: " + "; ".join(f"{d['measure']}: {d['departs at']}" for d in first),
+            "verdict": verdict, "seeds": "first departure per seed: " + ", ".join(q or "none" for q in per_seed),
+            "test": DEPART_RULE + f"; per seed, the first measure to depart; the verdict is the highest quality by "
+                    f"which at least {needed} of {len(per_seed)} seeds have departed"}
