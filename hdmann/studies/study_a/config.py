@@ -98,7 +98,7 @@ _STUDY_A_PROFILES: dict[str, dict[str, Any]] = {
     # quick: three training seeds of each verdict-bearing model (paper: five), at 36 px (a 5x
     # downscale of the stored 180 px images; JPEG is applied at 180 px first) and at most 15 epochs:
     # every model of Study A and Study A beyond trains on this budget. 48 px with 20 epochs put the
-    # quick book at 77 min cold on 2 cores, 40 px with 15 at 60.0 min (bench/records/README.md)
+    # quick book at 77 min cold on 2 cores, 40 px with 15 at 60.0 min, 36 px at 51.9 (bench/records/README.md)
     "quick": dict(image_size=36, max_epochs=15, patience=4, seeds=3),
     "paper": dict(),
 }
