@@ -58,7 +58,8 @@ def values(profile: str, data_root=None, overrides: dict | None = None) -> list[
         for part, c in (("val", claim), ("test", held)):  # the numbers behind them, which may move
             add(f"study_a_claim_{i}_{part}_seeds", "; ".join(c["seed_outcomes"]))
             add(f"study_a_claim_{i}_{part}_measured", c["measured"])
-    for row in study_a_beyond_report.matrix_verdicts(bcfg, data_root):
+    matrix = study_a_beyond_report.matrix_verdicts(bcfg, data_root)
+    for row in matrix:
         level = row["trained at"]
         add(f"beyond_{level}_gains", row["gains at low quality"])
         add(f"beyond_{level}_no_loss", row["no loss on originals"])
@@ -66,7 +67,7 @@ def values(profile: str, data_root=None, overrides: dict | None = None) -> list[
         add(f"beyond_{level}_test_no_loss_check", row["test folder: no-loss check"])
         add(f"beyond_{level}_gain", row["gain"])
         add(f"beyond_{level}_change", row["change"])
-    for i, row in enumerate(study_a_beyond_report.verdicts(bcfg, data_root), start=1):
+    for i, row in enumerate(study_a_beyond_report.verdicts(bcfg, data_root, matrix=matrix), start=1):
         add(f"beyond_verdict_{i}", row["verdict"])
         add(f"beyond_verdict_{i}_seeds", row["seeds"])
         add(f"beyond_verdict_{i}_measured", row["measured"])

@@ -160,9 +160,8 @@ def seed_values(bcfg: StudyABeyondConfig, data_root=None, part: str = PART) -> l
         rows.append({"chapter": "study_a_beyond", "number": f"added-class recall, {cls}", "glued": False,
                      "what": f"recall of {cls} added as a fifth key ({rule}, all support images; the chapter's table: "
                              "the first seed's)",
-                     "values": [next(r["new_accuracy"] for r in beyond.class_addition(b, data_root)["rows"]
-                                     if r["all"] and r["method"] == rule and r["level"] == "original"
-                                     and r["source"] == "isic-other" and r["class"] == cls) for b in probes]})
+                     "values": [next(r["new_accuracy"] for r in headline_addition_rows(b, data_root) if r["class"] == cls)
+                                for b in probes]})
     low_ref, orig_ref = _references(bcfg, data_root, part)
     for train_level in beyond.training_levels(bcfg):
         if train_level == "original":
@@ -309,11 +308,17 @@ def headline_rule(bcfg: StudyABeyondConfig) -> str:
     return bcfg.addition_rules[0]
 
 
+def headline_addition_rows(b: StudyABeyondConfig, data_root=None) -> list[dict]:
+    """The rows the verdict reads: each isic-other class added by the chapter's rule from all its
+    support images, tested on originals."""
+    rule = headline_rule(b)
+    return [r for r in addition_rows(b, data_root) if r["all"] and r["method"] == rule
+            and r["level"] == "original" and r["source"] == "isic-other"]
+
+
 def _addition_outcome(b: StudyABeyondConfig, data_root=None) -> dict:
     """The class-addition rule on one training seed's frozen Study A model (``b``: its config)."""
-    rule = headline_rule(b)
-    rows = [r for r in addition_rows(b, data_root) if r["all"] and r["method"] == rule
-            and r["level"] == "original" and r["source"] == "isic-other"]
+    rows = headline_addition_rows(b, data_root)
     chance = 1 / (len(data.ISIC_CLASSES) + 1)
     base = np.mean(_hits(b, beyond.model_outputs_on_everything(b, "study_a", data_root), "original"))
     recognised = all(r["new_low"] > chance for r in rows)
@@ -477,10 +482,15 @@ OOD_RULE = ("for each out-of-distribution task (near and far), the Study A model
             "else undecided")
 
 
-def _ood_passes(bcfg: StudyABeyondConfig, rows: list[dict]) -> dict[str, str]:
-    """Task -> holds / does not hold under :data:`OOD_RULE`, for the Study A model's rows of :func:`ood_rows`."""
+def _verdict_rows(rows: list[dict]) -> list[dict]:
+    """The rows of :func:`ood_rows` the verdict decides on: the Study A model's near and far tasks."""
+    return [r for r in rows if r["model"] == MODELS["study_a"] and not r["task"].startswith("compressed")]
+
+
+def _ood_passes(rows: list[dict]) -> dict[str, str]:
+    """Task -> holds / does not hold under :data:`OOD_RULE`, for the rows of :func:`ood_rows`."""
     return {r["task"]: evaluation.HOLDS if r["ci_low"] > 0.5 and r["diff_high"] >= 0 else evaluation.FAILS
-            for r in rows if r["model"] == MODELS["study_a"] and not r["task"].startswith("compressed")}
+            for r in _verdict_rows(rows)}
 
 
 def _ood_outcome(passes: dict[str, str]) -> str:
@@ -497,11 +507,11 @@ def ood_verdict(bcfg: StudyABeyondConfig, data_root=None, first_rows: list[dict]
     ``first_rows``: :func:`ood_rows` of the first seed, if the caller has it already."""
     per_seed = [first_rows if i == 0 and first_rows is not None else ood_rows(bcfg, data_root, b)
                 for i, b in enumerate(beyond.probe_seed_configs(bcfg))]
-    passes = [_ood_passes(bcfg, rows) for rows in per_seed]
+    passes = [_ood_passes(rows) for rows in per_seed]
     by_task = {task: agreed(bcfg, [p[task] for p in passes]) for task in passes[0]}
     verdict = _ood_outcome({task: v["verdict"] for task, v in by_task.items()})
     whole = [_ood_outcome(p) for p in passes]
-    rows = [r for r in per_seed[0] if r["model"] == MODELS["study_a"] and not r["task"].startswith("compressed")]
+    rows = _verdict_rows(per_seed[0])
     measured = "; ".join(f"{r['task']}: {r['auroc']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}], "
                          f"minus softmax {r['minus_softmax']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]"
                          for r in rows)
