@@ -153,6 +153,29 @@ def test_the_nested_selection_of_fold_k_reads_only_fold_ks_own_inner_scores():
     assert {r["chosen"] for r in report.nested_choice(twins, n_folds)} == {"small"}
 
 
+def test_nested_scores_take_each_outer_fold_from_the_variant_its_own_inner_split_chose(monkeypatch):
+    cfg = study_b_config("smoke")  # variants bn_wd (configured) and bn_wd_cos
+    levels = study_b_patches.levels(cfg)
+    fold = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4])
+    marks = {"bn_wd": 1.0, "bn_wd_cos": 2.0}  # each variant's run scores every patch with its own mark
+
+    def scores(c, arch, ratio, repeat, task, data_root):
+        assert repeat == 0 and arch == "cnn"
+        mark = marks[report.configured_variant(c)]
+        return {"labels": np.tile([0, 1], 5), "fold": fold, **{lv: np.full(10, mark) for lv in levels}}
+
+    picks = ["bn_wd_cos", "bn_wd", "none (no malignant inner patch)", "bn_wd_cos", "bn_wd"]
+    monkeypatch.setattr(report.sbp, "scores", scores)
+    monkeypatch.setattr(report, "nested_selection", lambda cfg, data_root=None: {
+        "rows": [{"outer fold": k + 1, "chosen": v} for k, v in enumerate(picks)]})
+    nested = report.nested_scores(cfg)
+    assert nested["chosen"] == ["bn_wd_cos", "bn_wd", "bn_wd (kept: no malignant inner patch)", "bn_wd_cos", "bn_wd"]
+    for lv in levels:
+        assert np.array_equal(nested[lv], np.repeat([2.0, 1.0, 1.0, 2.0, 1.0], 2))
+    # the configured run's scores are not overwritten in place
+    assert np.all(scores(cfg, "cnn", None, 0, "malignant", None)[levels[0]] == 1.0)
+
+
 def test_weighted_auroc_is_the_bootstrap_auroc():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 80)

@@ -208,6 +208,9 @@ def seed_values(cfg: StudyBConfig, task: str = "malignant", data_root=None) -> l
             rows.append({"chapter": "study_b_patches", "number": f"orig_{model}" if glued else
                          f"AUROC: {model} trained on originals, tested at {level}", "glued": glued,
                          "what": f"pooled AUROC, {model} trained on originals, tested at {level}", "values": values})
+    rows.append({"chapter": "study_b_patches", "number": "nested_auroc", "glued": True, "values":
+                 [nested_estimate(cfg, task, data_root)["auroc"]],
+                 "what": "pooled AUROC on originals, the CNN variant of each fold chosen strictly nested (first repeat)"})
     return rows
 
 
@@ -567,6 +570,50 @@ def nested_selection(cfg: StudyBConfig, data_root=None) -> dict:
     configured = configured_variant(cfg)
     return {"rows": rows, "configured": configured or "none of the tried variants",
             "agree": sum(r["chosen"] == configured for r in rows), "folds": len(rows)}
+
+
+def nested_scores(cfg: StudyBConfig, task: str = "malignant", data_root=None) -> dict:
+    """Repeat 0's held-out scores with the variant chosen strictly nested: every patch of outer fold
+    k is scored by the fold-k model of the variant :func:`nested_choice` picked for fold k (each
+    variant's repeat 0 is :func:`hdmann.studies.study_b.pipeline.nested_runs`). A fold whose inner
+    split holds no malignant patch has no choice and keeps the configured CNN (so named in
+    ``chosen``, the variant per fold)."""
+    rows = nested_selection(cfg, data_root)["rows"]
+    out = {k: np.array(v, copy=True) for k, v in sbp.scores(cfg, "cnn", None, 0, task, data_root).items()}
+    chosen = []
+    for row in rows:
+        k, variant = row["outer fold"] - 1, row["chosen"]
+        if variant not in cfg.patch_select_variants:
+            chosen.append(f"{configured_variant(cfg) or 'the configured CNN'} (kept: no malignant inner patch)")
+            continue
+        s = sbp.scores(sbp.variant_config(cfg, variant), "cnn", None, 0, task, data_root)
+        if not np.array_equal(s["fold"], out["fold"]):
+            raise RuntimeError(f"variant {variant}'s repeat 0 has other folds than the configured CNN's: "
+                               "the nested scores would mix patches; rebuild both runs (hdmann run study_b_patches)")
+        mine = out["fold"] == k
+        for level in sbp.levels(cfg):
+            out[level][mine] = s[level][mine]
+        chosen.append(variant)
+    return {**out, "chosen": chosen}
+
+
+def nested_estimate(cfg: StudyBConfig, task: str = "malignant", data_root=None) -> dict:
+    """The CNN trained as strictly nested selection chooses it (:func:`nested_scores`), on originals:
+    pooled AUROC with a patient-bootstrap interval, and paired differences (same resampled patients)
+    from the configured CNN and from the texture features on the same repeat's folds."""
+    patient = sbp.patch_plan(cfg, data_root).patient
+    weights = patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    nested = nested_scores(cfg, task, data_root)
+    point, boot = pooled_auroc_boot([nested], sbp.ORIGINAL, weights)
+    out = {"auroc": point, "chosen": nested["chosen"]}
+    out["auroc_low"], out["auroc_high"] = _ci(boot)
+    for name, model in (("configured", "cnn"), ("features", "features")):
+        other, other_boot = pooled_auroc_boot(score_sets(cfg, model, sbp.ORIGINAL, task, data_root, repeat=0),
+                                              sbp.ORIGINAL, weights)
+        low, high = _ci(boot - other_boot)
+        out.update({f"{name}_auroc": other, f"versus_{name}": point - other,
+                    f"versus_{name}_low": low, f"versus_{name}_high": high})
+    return out
 
 
 def configured_variant(cfg: StudyBConfig) -> str | None:
