@@ -181,7 +181,8 @@ class StudyBControlConfig(Config):
 _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(input_size=64, max_epochs=2, patience=1, max_films=60,
                   compression_ratios=(15, 1000, 11000), matrix_ratios=(15, 11000),
-                  resnet_ratios=(), saliency_ratios=(15, 11000), bootstrap_samples=200),
+                  resnet_ratios=(), saliency_ratios=(15, 11000), bootstrap_samples=200,
+                  survey_films=20),  # the survey of 60 films was smoke's largest stage (114 of 870 CPU s)
     # quick: the film survey (a table of the compression chapter) on a seeded 100 of the 322 films
     # (~400 CPU s for all of them; bench/records/README.md)
     "quick": dict(input_size=64, max_epochs=20, patience=5, resnet_max_epochs=8,
