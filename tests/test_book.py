@@ -12,7 +12,7 @@ import pytest
 
 from hdmann import studies
 from hdmann.book import bookext, cli, report, results, runner as book
-from hdmann.engine import provenance
+from hdmann.engine import cache, provenance
 
 NOTEBOOKS = sorted((book.PROJECT / "notebooks").glob("*.ipynb"))
 
@@ -295,6 +295,7 @@ def test_lab_prepares_copies_with_the_profile(tmp_path, data_root, capsys):
                      "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "jupyter lab" in out and f"HDMANN_DATA={data_root}" in out
+    assert f"HDMANN_CACHE={cache.cache_root()}" in out, "the lab reads the cache hdmann book fills, wherever --out puts _build"
     folder = tmp_path / "_build" / "lab" / "smoke"
     for name in book.CHAPTERS:
         cells = _cells(folder / f"{name}.ipynb")

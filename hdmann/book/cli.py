@@ -156,15 +156,13 @@ def _compare(args) -> int:
 
 def _lab(args) -> int:
     """JupyterLab on copies of the chapters with the profile injected and the data root set."""
-    from pathlib import Path
-
     from hdmann.book import runner as book
-    from hdmann.engine import data
+    from hdmann.engine import cache, data
 
     root = data.resolve_data_root(args.data_root)
     folder = book.prepare_lab(args.profile, root, args.out)
-    env = {**os.environ, "HDMANN_DATA": str(root),
-           "HDMANN_CACHE": os.environ.get("HDMANN_CACHE") or str(Path(args.out or book.PROJECT).resolve() / "_cache")}
+    # the cache `hdmann book` fills (its --out moves _build only), so the lab reads what the book built
+    env = {**os.environ, "HDMANN_DATA": str(root), "HDMANN_CACHE": str(cache.cache_root())}
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--ServerApp.root_dir={folder}", *args.jupyter_args]
     if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in cmd:
         cmd.append("--allow-root")  # containers and CI machines run as root; JupyterLab refuses otherwise
