@@ -174,6 +174,13 @@ def test_nested_scores_take_each_outer_fold_from_the_variant_its_own_inner_split
         assert np.array_equal(nested[lv], np.repeat([2.0, 1.0, 1.0, 2.0, 1.0], 2))
     # the configured run's scores are not overwritten in place
     assert np.all(scores(cfg, "cnn", None, 0, "malignant", None)[levels[0]] == 1.0)
+    # the chapter's graph trains every variant's repeat 0, since the choice is known only after the selection
+    from hdmann.studies import study_b
+
+    labels = {c.label() for c in study_b.patch_stages("smoke")}
+    for variant in cfg.patch_select_variants:
+        run = study_b_patches.run.on(study_b_patches.variant_config(cfg, variant), "cnn", None, 0, "malignant")
+        assert run.label() in labels
 
 
 def test_weighted_auroc_is_the_bootstrap_auroc():

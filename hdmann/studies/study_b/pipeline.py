@@ -101,7 +101,6 @@ def stage_calls(cfg: StudyBConfig) -> list:
               for arch in ARCHITECTURES for lv in train_levels(cfg, arch) for r in range(repeats(cfg, arch, lv))]
     calls += [feature_matrix.on(cfg, ratio_of(lv)) for lv in levels(cfg)] + [feature_matrix.on(contra, None)]
     calls += [selection.on(cfg, variant) for variant in cfg.patch_select_variants]
-    calls += nested_runs(cfg)
     calls += [patch_saliency.on(cfg, ratio_of(lv)) for lv in train_levels(cfg, "cnn")]
     return calls + [sliding_maps.on(cfg, ratio_of(lv)) for lv in levels(cfg)]
 
@@ -503,13 +502,6 @@ def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
     return {"score": np.concatenate(scores), "labels": np.concatenate(labels), "outer_fold": np.concatenate(outer),
             "patient": np.concatenate(patient), "final_loss": np.array(losses),
             "params": np.int64(reusable.model.count_params())}
-
-
-def nested_runs(cfg: StudyBConfig) -> list:
-    """Repeat 0 of the cross-validation for every selection variant: strictly nested, outer fold k
-    is scored by the variant its own inner split chose, which is known only once :func:`selection`
-    has run, so the graph trains them all (the configured variant's run is repeat 0 itself)."""
-    return [run.on(variant_config(cfg, variant), "cnn", None, 0, "malignant") for variant in cfg.patch_select_variants]
 
 
 # ------------------------------------------------------------------------------------------------

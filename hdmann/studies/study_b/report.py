@@ -575,7 +575,7 @@ def nested_selection(cfg: StudyBConfig, data_root=None) -> dict:
 def nested_scores(cfg: StudyBConfig, task: str = "malignant", data_root=None) -> dict:
     """Repeat 0's held-out scores with the variant chosen strictly nested: every patch of outer fold
     k is scored by the fold-k model of the variant :func:`nested_choice` picked for fold k (each
-    variant's repeat 0 is :func:`hdmann.studies.study_b.pipeline.nested_runs`). A fold whose inner
+    variant's repeat 0 is in the chapter's graph, :func:`hdmann.studies.study_b.patch_stages`). A fold whose inner
     split holds no malignant patch has no choice and keeps the configured CNN (so named in
     ``chosen``, the variant per fold)."""
     rows = nested_selection(cfg, data_root)["rows"]
