@@ -2,6 +2,7 @@
 default pool (sized by the CPUs, its sums split by it) does not."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -97,3 +98,14 @@ def test_a_process_that_may_not_pin_still_computes_and_says_so():
     done = sp.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "'pinned': False" in done.stdout and "could not narrow this process" in done.stdout
+
+
+def test_a_chapter_kernel_computes_on_one_blas_thread():
+    """The numbers a chapter computes itself (bootstraps, the pixel baseline's regressions) must not
+    follow the core count either: importing the chapters' glue module narrows BLAS to one thread."""
+    code = ("import numpy, json; from threadpoolctl import threadpool_info; import hdmann.book.report; "
+            "print(json.dumps([i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas']))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    threads = json.loads(out.strip().splitlines()[-1])
+    assert threads and set(threads) == {1}, threads

@@ -8,6 +8,20 @@ import re
 import numpy as np
 
 CHAPTER_ENV = "HDMANN_CHAPTER"  # set by the book runner for the kernel: the chapter being executed
+
+
+def one_blas_thread() -> None:
+    """NumPy's BLAS on one thread for the rest of this process, as in every stage
+    (:func:`hdmann.engine.stages._one_thread`). A chapter computes some numbers itself (bootstraps,
+    the whole-film pixel baseline's logistic regressions); with a thread per core, their sums are
+    split by the core count and the last digits followed the machine (the pixel baseline's interval
+    moved by 0.0007 between 1 and 2 CPUs)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+
+
+one_blas_thread()  # every chapter imports this module first, the book's runs and papermill's alike
 TABLE_METADATA = "hdmann_table"  # output metadata by which the runner finds a table's CSV
 
 
