@@ -326,6 +326,8 @@ def test_head_to_head_wording_states_its_rule():
     assert "0.750" in behind["why"] and str(report.UNDERFIT_AUROC) in behind["rule"]
     level = report.cnn_wording({"auroc_low": 0.45}, {"delta": 0.0, "delta_low": -0.1, "delta_high": 0.1}, fits)
     assert "down to chance" in level["chance"] and "level with" in level["versus"]
+    nested = report.versus_wording(-0.093, -0.185, -0.005, "the texture features")
+    assert nested.startswith("trails the texture features by 0.093") and "wholly below 0" in nested
 
 
 def test_ensemble_wording_needs_two_members():

@@ -686,6 +686,17 @@ def training_fit(cfg: StudyBConfig, model: str = "cnn", train_level: str = sbp.O
             "final_loss": float(np.mean([f["loss"][-1] for f in folds])), "folds": len(folds)}
 
 
+def versus_wording(d: float, low: float, high: float, other: str = "the feature baseline") -> str:
+    """A model against ``other``: ahead or behind only when the paired 95 % interval of the AUROC
+    difference ``d`` excludes 0, else level."""
+    if high < 0:
+        return f"trails {other} by {-d:.3f} in AUROC (paired 95 % interval {low:+.3f} to {high:+.3f}, wholly below 0)"
+    if low > 0:
+        return f"beats {other} by {d:.3f} in AUROC (paired 95 % interval {low:+.3f} to {high:+.3f}, wholly above 0)"
+    return (f"is level with {other}: the difference is {d:+.3f} in AUROC and its paired 95 % interval "
+            f"({low:+.3f} to {high:+.3f}) includes 0")
+
+
 def cnn_wording(cnn: dict, versus: dict, fit: dict) -> dict:
     """The chapter's computed sentences about the CNN on originals: against chance (``cnn`` is its
     :func:`performance` row), head to head with the feature baseline (``versus`` from
@@ -697,14 +708,7 @@ def cnn_wording(cnn: dict, versus: dict, fit: dict) -> dict:
         chance = f"lies above chance, but not well above it (its lower end is below {WELL_ABOVE_CHANCE})"
     else:
         chance = "reaches down to chance (0.5)"
-    d, low, high = versus["delta"], versus["delta_low"], versus["delta_high"]
-    if high < 0:
-        order = f"trails the feature baseline by {-d:.3f} in AUROC (paired 95 % interval {low:+.3f} to {high:+.3f}, wholly below 0)"
-    elif low > 0:
-        order = f"beats the feature baseline by {d:.3f} in AUROC (paired 95 % interval {low:+.3f} to {high:+.3f}, wholly above 0)"
-    else:
-        order = (f"is level with the feature baseline: the difference is {d:+.3f} in AUROC and its paired 95 % interval "
-                 f"({low:+.3f} to {high:+.3f}) includes 0")
+    order = versus_wording(versus["delta"], versus["delta_low"], versus["delta_high"])
     seen = (f"on its own training patches, seen as a test patch is (no augmentation, no dropout), its fold models reach "
             f"an AUROC of {fit['train_auroc']:.3f}, and its class-weighted training loss ends at {fit['final_loss']:.3f} "
             "(ln 2 = 0.693 is a constant output)")
