@@ -269,7 +269,8 @@ def test_patch_profiles_train_only_tested_levels():
         cfg = study_b_config(profile)
         assert set(cfg.patch_train_levels) <= set(cfg.patch_levels)
     paper = study_b_config("paper")
-    assert {2000, 3000} <= set(paper.patch_levels) and paper.patch_repeats >= 3 and paper.patch_size >= 224
+    assert {2000, 3000} <= set(paper.patch_levels) and min(paper.patch_repeats, paper.patch_level_repeats, paper.patch_resnet_repeats) >= 5
+    assert paper.patch_size >= 224
 
 
 def test_model_input_standardises_each_patch():

@@ -52,9 +52,10 @@ class StudyBConfig(Config):
     patch_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # test levels, experiment (a)
     patch_train_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # own CNN training runs, (b) and (c)
     patch_resnet_levels: tuple[int, ...] = STUDY_B_PATCH_RATIOS  # own ResNet18 runs (originals always)
-    patch_repeats: int = 3  # seeds of the whole 5-fold cross-validation
-    patch_level_repeats: int = 3  # CNN repeats at each compressed training level
-    patch_resnet_repeats: int = 3
+    # seeds of the whole 5-fold cross-validation (paper: five of every verdict-bearing run, as Study A)
+    patch_repeats: int = 5
+    patch_level_repeats: int = 5  # CNN repeats at each compressed training level
+    patch_resnet_repeats: int = 5
     patch_epochs: int = unstated(12, "a short fixed budget: held-out AUROC falls as the training loss does", scope="patches")
     patch_resnet_epochs: int = unstated(12, "as the CNN", scope="patches")
     patch_batch_size: int = unstated(16, "small batches give more steps on ~280 training patches", scope="patches")
