@@ -8,6 +8,7 @@ import re
 import numpy as np
 
 CHAPTER_ENV = "HDMANN_CHAPTER"  # set by the book runner for the kernel: the chapter being executed
+TABLE_METADATA = "hdmann_table"  # output metadata by which the runner finds a table's CSV
 
 
 def one_blas_thread() -> None:
@@ -22,7 +23,6 @@ def one_blas_thread() -> None:
 
 
 one_blas_thread()  # every chapter imports this module first, the book's runs and papermill's alike
-TABLE_METADATA = "hdmann_table"  # output metadata by which the runner finds a table's CSV
 
 
 def plain(value):
