@@ -360,7 +360,7 @@ def test_study_a_tsne_and_claims(run_a):
 CFG_B = study_b_config("smoke", input_size=32, conv_filters=(4, 4, 4), dense_units=(8, 4), max_epochs=1,
                        patience=1, n_folds=2, compression_ratios=(15, 5000), matrix_ratios=(15,),
                        resnet_ratios=(), saliency_ratios=(15,), workers=1, max_films=None, batch_size=8,
-                       inner_validation_fraction=0.5, bootstrap_samples=50)
+                       inner_validation_fraction=0.5, bootstrap_samples=50, survey_films=None)  # every film, as max_films
 
 
 @pytest.fixture(scope="module")
