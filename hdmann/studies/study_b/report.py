@@ -209,7 +209,7 @@ def seed_values(cfg: StudyBConfig, task: str = "malignant", data_root=None) -> l
                          f"AUROC: {model} trained on originals, tested at {level}", "glued": glued,
                          "what": f"pooled AUROC, {model} trained on originals, tested at {level}", "values": values})
     rows.append({"chapter": "study_b_patches", "number": "nested_auroc", "glued": True, "values":
-                 [nested_estimate(cfg, task, data_root)["auroc"]],
+                 [set_auroc(nested_scores(cfg, task, data_root), sbp.ORIGINAL)],
                  "what": "pooled AUROC on originals, the CNN variant of each fold chosen strictly nested (first repeat)"})
     return rows
 
