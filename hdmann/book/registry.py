@@ -142,13 +142,26 @@ DATASETS: dict[str, Dataset] = {d.name: d for d in (
                    "README, 'Data')"),
 )}
 
-ROOT_PAGE = "book/intro"
+ROOT_PAGE = "book/intro"  # the root when the landing page is not built (a build of some chapters only)
 BACK_MATTER = ("Back matter", ("book/reproducing", "book/bibliography"))
+LANDING = "summary"  # notebooks/summary.ipynb: the book's first page, once every study is built
+
+
+def landing_stages(profile: str, overrides: dict | None = None) -> list:
+    """What the landing page reads: every study's verdicts, and the codec chapter's curves for its figure."""
+    from hdmann.book import verdicts
+    from hdmann.studies import codecs
+
+    return verdicts.stage_calls(profile, overrides) + codecs.stages(profile, overrides)
 
 
 def chapters() -> tuple[Chapter, ...]:
-    """Every chapter, in book order: each study's, in :data:`hdmann.studies.STUDIES` order."""
-    return studies.chapters()
+    """Every chapter, in book order (each study's, in :data:`hdmann.studies.STUDIES` order), then the
+    landing page, which reads them all and so is executed last but shown first."""
+    every = studies.chapters()
+    landing = Chapter(LANDING, "", tuple(dict.fromkeys(d for c in every for d in c.datasets)),
+                      tuple(dict.fromkeys(s for c in every for s in c.configs)), landing_stages)
+    return every + (landing,)
 
 
 def chapter_names() -> tuple[str, ...]:
@@ -226,7 +239,8 @@ def toc_yaml(chapters=None) -> str:
     """The Jupyter Book table of contents: the chapters (all, or those named) in their parts, then
     the back matter."""
     shown = [c for c in studies.chapters() if chapters is None or c.name in chapters]
-    lines = ["format: jb-book", f"root: {ROOT_PAGE}", "parts:"]
+    root = f"book/executed/{LANDING}" if chapters is None or LANDING in chapters else ROOT_PAGE
+    lines = ["format: jb-book", f"root: {root}", "parts:"]
     parts: list[str] = []
     for c in shown:
         if c.part not in parts:

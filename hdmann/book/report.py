@@ -127,3 +127,94 @@ def _shown(value) -> str:
     if isinstance(value, tuple):
         return ", ".join(str(v) for v in value) or "none"
     return "none" if value is None else str(value)
+
+
+# ------------------------------------------------------------------------------------------------
+# verdicts: one table shape for every chapter and the landing page
+# ------------------------------------------------------------------------------------------------
+VERDICT_COLUMNS = ("Claim", "Paper", "This run", "Verdict", "Seeds")
+VERDICT_WIDTHS = (36, 16, 24, 14, 10)
+
+
+def _cell(text: str) -> str:
+    """One list-table cell: a line break would end the cell, and a stray brace or backtick would be read as a role."""
+    return " ".join(str(text).split()).replace("`", "'") or "—"
+
+
+def list_table(header, rows, caption: str = "", widths=None, css: str = "hdmann-text-table") -> str:
+    """A MyST list-table: text cells wrap inside the column instead of running off the page, and it
+    renders in the web book and the PDF alike. ``rows``: sequences of cell texts (MyST inline)."""
+    widths = widths or [1] * len(header)
+    lines = ["```{list-table}" + (f" {_cell(caption)}" if caption else ""), ":header-rows: 1", f":class: {css}",
+             f":widths: {' '.join(str(w) for w in widths)}", ""]
+    for row in (header, *rows):
+        lines += [f"* - {row[0]}"] + [f"  - {cell}" for cell in row[1:]]
+    return "\n".join(lines + ["```"])
+
+
+def deviation_markdown(rows, caption: str = "") -> str:
+    """How this run differs from a paper, and what that changes where it can be measured: ``rows``
+    of ``{"study", "what", "paper", "this run", "consequence"}``."""
+    studies = len({r["study"] for r in rows}) > 1
+    header = (("Study",) if studies else ()) + ("What", "Paper", "This run", "Measured consequence")
+    widths = ((10,) if studies else ()) + (14, 22, 22, 32)
+    cells = [((_cell(r["study"]),) if studies else ()) + tuple(_cell(r[k]) for k in ("what", "paper", "this run", "consequence"))
+             for r in rows]
+    return list_table(header, cells, caption, widths, css="hdmann-deviations")
+
+
+def deviation_table(rows, caption: str = "") -> None:
+    """Show :func:`deviation_markdown`."""
+    _markdown(deviation_markdown(rows, caption))
+
+
+def opening(verdicts, deviations, profile: str, links: dict | None = None) -> None:
+    """A chapter's first screen: the verdicts it decides and how this run differs from the paper."""
+    parts = [f"`````{{admonition}} What this chapter finds ({profile} profile)", ":class: hdmann-opening", ""]
+    if verdicts:
+        parts.append(verdict_markdown(verdicts, "", links))
+    if deviations:
+        parts += ["", deviation_markdown(deviations, "How this run differs from the paper")]
+    parts.append("`````")
+    _markdown("\n".join(parts))
+
+
+def _markdown(text: str) -> None:
+    from IPython.display import display
+
+    display({"text/markdown": text, "text/plain": text}, raw=True)
+
+
+def verdict_markdown(verdicts, caption: str = "", links: dict | None = None) -> str:
+    """MyST for a verdict table (:class:`hdmann.methods.verdicts.Verdict` records): claim, the paper's
+    number, this run's number with its interval, the verdict (the only bold word) with the held-out
+    check, and the seeds that reach it; each rule, untested part and baseline in a fold below.
+    ``links``: claim id -> a label to link the claim to (the landing page links each to its chapter).
+
+    Markdown, not HTML: the same output renders in the web book and in the PDF."""
+    links = links or {}
+    rows = []
+    for v in verdicts:
+        claim = v.claim.id if v.claim.id not in links else f"{{ref}}`{v.claim.id} <{links[v.claim.id]}>`"
+        words = _cell(v.claim.words) + (f" ({_cell(v.condition)})" if v.condition else "")
+        ours = _cell(v.effect.text() if v.effect else "—") + (f"; {_cell(v.effect.what)}" if v.effect else "")
+        verdict = f"**{v.outcome}**" + (f"; held-out: {v.check}" if v.check != "no held-out set" else "")
+        rows.append((f"{claim}: {words}", _cell(v.claim.paper), ours, verdict, v.seed_text()))
+    lines = [list_table(VERDICT_COLUMNS, rows, caption, VERDICT_WIDTHS, css="hdmann-verdicts")]
+    notes = []
+    for v in verdicts:
+        said = [f"Rule: {_cell(v.rule)}."]
+        if v.untested:
+            said.append(f"Not tested: {_cell(v.untested)}.")
+        if v.baseline:
+            said.append(f"Baseline: {_cell(v.baseline)}.")
+        if v.details:
+            said.append(f"Measured: {_cell(v.details)}.")
+        notes.append(f"- {v.claim.id}{' (' + _cell(v.condition) + ')' if v.condition else ''}. " + " ".join(said))
+    lines += ["", "````{dropdown} How each verdict is decided", *notes, "````"]
+    return "\n".join(lines)
+
+
+def verdict_table(verdicts, caption: str = "", links: dict | None = None) -> None:
+    """Show :func:`verdict_markdown` in a chapter (or the landing page)."""
+    _markdown(verdict_markdown(verdicts, caption, links))

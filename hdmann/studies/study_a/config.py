@@ -38,6 +38,12 @@ class StudyAConfig(Config):
     weight_decay: float = unstated(0.004, "AdamW's default")
     jpeg_qualities: tuple[int, ...] = STUDY_A_QUALITIES
     jpeg_subsampling: str = unstated("4:2:0", "libjpeg's default, as Pillow writes JPEG")
+    paper_distortion: bool = unstated(
+        True, "where the model reads a smaller size than JPEG codes, also decide the claims on a second ladder coded "
+        "at the input size, each level at the quality whose mean PSNR there matches the paper's level at the stored "
+        "size: downsampling after JPEG averages much of its error away")
+    matched_qualities: tuple[int, ...] = unstated(
+        tuple(range(1, 96)), "the JPEG qualities the matched ladder may pick from (libjpeg's 1-95)")
     distance: str = "hamming"
     max_images_per_class: int | None = None  # subsample the train folder (smoke only)
     max_test_images_per_class: int | None = None
@@ -76,8 +82,10 @@ class StudyAConfig(Config):
         in_range("patience", self.patience, 0, 10_000)
         in_range("tsne_perplexity", self.tsne_perplexity, 2.0, 100.0)
         in_range("bootstrap_samples", self.bootstrap_samples, 10, 100_000)
-        for q in self.jpeg_qualities:
+        for q in (*self.jpeg_qualities, *self.matched_qualities):
             in_range("jpeg quality", q, 1, 95)
+        if not self.matched_qualities:
+            raise ValueError("matched_qualities is empty: give the JPEG qualities the matched ladder may pick from")
         if self.output_activation not in ("linear", "sigmoid", "tanh"):
             raise ValueError(f"output_activation={self.output_activation!r}: use linear, sigmoid or tanh")
         if self.distance not in ("hamming", "cosine", "l2"):

@@ -9,8 +9,14 @@ import numpy as np
 
 from hdmann.engine import data
 from hdmann.methods import embedding, evaluation
+from hdmann.studies.study_a import distortion
 from hdmann.studies.study_a.config import StudyAConfig
 from hdmann.studies.study_a.pipeline import key_memory, levels, predictions, seed_configs, split_data, SPLITS
+
+# The two ladders a claim can be decided on: the paper's JPEG qualities coded at the stored size (then
+# resized to the input), and the matched ladder coded at the input size (:mod:`hdmann.studies.study_a.distortion`)
+NOMINAL, MATCHED = "nominal", "matched"
+ARMS = (NOMINAL, MATCHED)
 
 
 PART_NAMES = {"val": "reporting half", "test": "test folder"}
@@ -24,22 +30,36 @@ REPLICATION_RULE = ("each verdict is decided on the reporting half; the test fol
                     "from one machine to another), so it can refute a verdict but not establish one")
 
 
-def _seed_outputs(cfg: StudyAConfig, data_root=None) -> list[dict]:
-    return [predictions(c, data_root) for c in seed_configs(cfg)]
+def _check_arm(cfg: StudyAConfig, arm: str) -> None:
+    if arm not in ARMS:
+        raise ValueError(f"arm={arm!r}: use one of {ARMS}")
+    if arm == MATCHED and not distortion.matched_arm(cfg):
+        raise ValueError(f"the {cfg.profile} profile has no matched arm: the model reads the stored size "
+                         f"({cfg.image_size} px) or paper_distortion is off")
 
 
-def hits(cfg: StudyAConfig, data_root, part: str, level: str, metric: str | None = None) -> np.ndarray:
+def seed_outputs(cfg: StudyAConfig, data_root=None, arm: str = NOMINAL) -> list[dict]:
+    """Each training seed's outputs on ``arm``'s ladder (keys as :func:`hdmann.studies.study_a.pipeline.predictions`)."""
+    _check_arm(cfg, arm)
+    stage = predictions if arm == NOMINAL else distortion.matched_predictions
+    return [stage(c, data_root) for c in seed_configs(cfg)]
+
+
+
+
+def hits(cfg: StudyAConfig, data_root, part: str, level: str, metric: str | None = None, arm: str = NOMINAL) -> np.ndarray:
     """(seeds x images): whether each seed's model gets each image of ``part`` right at ``level``."""
     memory = key_memory(cfg)
     return np.stack([memory.predict(p[f"{part}_{level}_outputs"], metric or cfg.distance) == p[f"{part}_labels"]
-                     for p in _seed_outputs(cfg, data_root)])
+                     for p in seed_outputs(cfg, data_root, arm)])
 
 
-def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None) -> list[dict]:
+def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None, arm: str = NOMINAL) -> list[dict]:
     """Accuracy per split and JPEG level: the mean over the training seeds, with a 95 % interval that
     resamples seeds and images (:func:`hdmann.methods.evaluation.seed_image_ci`), the seeds' range, and
-    per-class recall (seed mean)."""
-    runs = _seed_outputs(cfg, data_root)
+    per-class recall (seed mean); what the codec did, at the stored size and at the model's input."""
+    runs = seed_outputs(cfg, data_root, arm)
+    at_input = distortion.input_distortion(cfg, data_root)
     memory = key_memory(cfg)
     rows = []
     for part in SPLITS:
@@ -51,6 +71,13 @@ def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None)
             recall = np.mean([evaluation.per_class_recall(y, g, len(data.ISIC_CLASSES)) for g in guesses], axis=0)
             per_seed = hit.mean(axis=1)
             stats = runs[0]  # the codec's statistics depend on the images only, not on the model
+            if level == "original":
+                psnr_input, ssim_input = float("inf"), 1.0
+            elif arm == NOMINAL:  # coded at the stored size, resized: measured again at the input
+                psnr_input = float(np.mean(at_input[f"{part}_{level}_psnr_input"]))
+                ssim_input = float(np.mean(at_input[f"{part}_{level}_ssim_input"]))
+            else:  # coded at the input size: its own statistics are at the input
+                psnr_input, ssim_input = float(np.mean(stats[f"{part}_{level}_psnr"])), float(np.mean(stats[f"{part}_{level}_ssim"]))
             rows.append({"split": part, "level": level, "quality": 100 if level == "original" else int(level[1:]),
                          "accuracy": acc, "ci_low": low, "ci_high": high, "n": int(len(y)), "seeds": len(runs),
                          "seed_min": float(per_seed.min()), "seed_max": float(per_seed.max()),
@@ -58,7 +85,8 @@ def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None)
                          "ratio": float(np.mean(stats[f"{part}_{level}_ratio"])),
                          "bpp": float(np.mean(stats[f"{part}_{level}_bpp"])),
                          "psnr": float(np.mean(stats[f"{part}_{level}_psnr"])),
-                         "ssim": float(np.mean(stats[f"{part}_{level}_ssim"]))})
+                         "ssim": float(np.mean(stats[f"{part}_{level}_ssim"])),
+                         "psnr_input": psnr_input, "ssim_input": ssim_input, "arm": arm})
     return rows
 
 
@@ -76,7 +104,7 @@ def confusion_matrices(cfg: StudyAConfig, data_root=None, part: str = "test") ->
     out = {}
     for level in levels(cfg):
         out[level] = sum(evaluation.confusion(p[f"{part}_labels"], memory.predict(p[f"{part}_{level}_outputs"], cfg.distance),
-                                              len(data.ISIC_CLASSES)) for p in _seed_outputs(cfg, data_root))
+                                              len(data.ISIC_CLASSES)) for p in seed_outputs(cfg, data_root))
     return out
 
 
@@ -155,7 +183,7 @@ def _cluster_per_image(outputs: np.ndarray, labels: np.ndarray, keys: np.ndarray
 
 def _claim_clusters(cfg, data_root, part) -> dict:
     keys = key_memory(cfg).keys
-    runs = _seed_outputs(cfg, data_root)
+    runs = seed_outputs(cfg, data_root)
     low_levels = [lv for lv in levels(cfg) if lv != "original" and int(lv[1:]) <= 5]
     measures = {}
     for name, which in (("silhouette", 0), ("key margin", 1)):

@@ -2,6 +2,7 @@
 from hdmann.studies import Chapter
 from hdmann.studies.study_a import PART
 
+CLAIMS = "claims"  # its claims module: the verdicts every table and the landing page show
 CONFIG = ("study_a_beyond", "study_a_beyond_config")
 
 

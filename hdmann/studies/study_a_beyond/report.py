@@ -201,7 +201,9 @@ def matrix_verdicts(bcfg: StudyABeyondConfig, data_root=None, part: str = PART, 
                      "gains at low quality": gains["verdict"], "gain seeds": evaluation.seed_wording(gains),
                      "change on originals": f"{change[0]:+.3f} [{change[1]:+.3f}, {change[2]:+.3f}]",
                      "no loss on originals": keeps["verdict"], "no-loss seeds": evaluation.seed_wording(keeps),
-                     "gain": gain[0], "change": change[0], "seeds": gains["seeds"], "needed": gains["needed"]})
+                     "no-loss pooled": keeps["pooled"], "no-loss seed outcomes": keeps["seed_outcomes"],
+                     "gain": gain[0], "change": change[0], "change interval": tuple(change),
+                     "seeds": gains["seeds"], "needed": gains["needed"]})
     if check:  # the held-out part's numbers beside each verdict, and whether it contradicts it
         for row, held in zip(rows, matrix_verdicts(bcfg, data_root, check, check=None)):
             name = study_a_report.PART_NAMES.get(check, check)

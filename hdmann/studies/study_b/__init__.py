@@ -2,6 +2,7 @@
 from hdmann.studies import Chapter
 
 PART = "Study B: mammograms under JPEG 2000"
+CLAIMS = "claims"  # its claims module: the verdicts every table and the landing page show
 CONFIG = ("study_b", "study_b_config")
 
 

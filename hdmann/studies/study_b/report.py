@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdmann.methods import evaluation
+from hdmann.methods import bootstrap, evaluation
 from hdmann.studies import papers as paper
 from hdmann.studies.study_b import pipeline as sbp
 from hdmann.studies.study_b.config import StudyBConfig
@@ -75,34 +75,8 @@ def score_sets(cfg: StudyBConfig, model: str, train_level: str, task: str = "mal
 # ------------------------------------------------------------------------------------------------
 # statistics
 # ------------------------------------------------------------------------------------------------
-def weighted_auroc(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC under row weights, for many weight vectors at once: (B, N) weights -> (B,) AUROCs.
-
-    With integer weights (bootstrap counts) this equals the AUROC of the resample; ties count half."""
-    y = np.asarray(y).astype(bool)
-    order = np.argsort(score, kind="stable")
-    s, y, w = score[order], y[order], np.atleast_2d(weights)[:, order]
-    _, group = np.unique(s, return_inverse=True)
-    n_groups = group.max() + 1 if len(group) else 0
-    neg = np.zeros((w.shape[0], n_groups))
-    pos = np.zeros((w.shape[0], n_groups))
-    np.add.at(neg.T, group[~y], w[:, ~y].T)
-    np.add.at(pos.T, group[y], w[:, y].T)
-    below = np.cumsum(neg, axis=1) - neg  # negative weight strictly below each group
-    num = np.sum(pos * (below + 0.5 * neg), axis=1)
-    den = pos.sum(1) * neg.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / den, np.nan)
-
-
-def patient_weights(patient: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """(n_boot, N) counts: how often each row appears when patients are drawn with replacement."""
-    ids, inverse = np.unique(patient, return_inverse=True)
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(ids), (n_boot, len(ids)))
-    counts = np.zeros((n_boot, len(ids)))
-    np.add.at(counts, (np.repeat(np.arange(n_boot), len(ids)), draws.ravel()), 1)
-    return counts[:, inverse]
+weighted_auroc = bootstrap.weighted_auroc  # shared with every report that bootstraps an AUROC
+patient_weights = bootstrap.group_weights
 
 
 def _rows(s: dict, level: str) -> np.ndarray:
