@@ -121,7 +121,7 @@ def _status(args) -> int:
 
 
 def _verdicts(args) -> int:
-    """Build the stages behind the Study A and Study A beyond verdicts and write them to a results file."""
+    """Build the stages behind every study's verdicts and write them to a results file."""
     from hdmann.book import verdicts
 
     from hdmann.engine.config import parse_assignments
@@ -224,7 +224,7 @@ def main(argv=None) -> int:
         if name == "run":
             _graph_options(p)
         p.set_defaults(run=fn)
-    p = sub.add_parser("verdicts", help="build what the Study A and Study A beyond verdicts read and write them to a results file "
+    p = sub.add_parser("verdicts", help="build what every study's verdicts read and write them to a results file "
                                         "(compare two machines or CPU counts with hdmann compare)")
     p.add_argument("--profile", default=os.environ.get("PROFILE", DEFAULT_PROFILE), choices=PROFILES, help=PROFILE_HELP)
     p.add_argument("--data-root", default=None, help=DATA_HELP)

@@ -58,13 +58,16 @@ TABLE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CSV_MIME = "text/csv"
 
 
-def table(data, name: str, caption: str | None = None):
+def table(data, name: str, caption: str | None = None, show: dict | None = None, precision: int = 3, csv=None):
     """Show a results table (scrollable on a narrow screen) with a link to its CSV, and hand the CSV
     to the book runner, which publishes it beside the page as ``<chapter>/<name>.csv``.
 
     ``data`` is a DataFrame or a pandas Styler (its formatting is used on the page; the CSV keeps
-    full precision). ``name`` is the file name without ``.csv``: lower case, digits, ``_`` or ``-``,
-    unique within the chapter. Outside the runner (e.g. in JupyterLab) the table is shown without link.
+    full precision). ``show`` (``{column: header}``, DataFrames only) shows those columns under human
+    headers, in that order; the CSV keeps every column under its own name. ``csv``: a DataFrame to
+    publish instead of the one shown (the full numbers behind a table of formatted text). ``name`` is the file name
+    without ``.csv``: lower case, digits, ``_`` or ``-``, unique within the chapter. Outside the
+    runner (e.g. in JupyterLab) the table is shown without link.
     """
     import html
 
@@ -75,11 +78,14 @@ def table(data, name: str, caption: str | None = None):
     if not isinstance(name, str) or not TABLE_NAME.match(name):
         raise ValueError(f"table name {name!r}: use 1-64 lower-case letters, digits, '_' or '-' "
                          "(it becomes the CSV's file name)")
+    if show is not None and not isinstance(data, pd.DataFrame):
+        raise ValueError("report.table: show= picks columns of a DataFrame; format a Styler's columns yourself")
     if isinstance(data, Styler):
         frame, styler = data.data, data
     elif isinstance(data, pd.DataFrame):
         frame = data
-        styler = data.style.format(precision=3, thousands=",")
+        shown = data if show is None else data[list(show)].rename(columns=show)
+        styler = shown.style.format(precision=precision, thousands=",", na_rep="—")
         if isinstance(data.index, pd.RangeIndex):
             styler = styler.hide(axis="index")
     else:
@@ -90,11 +96,12 @@ def table(data, name: str, caption: str | None = None):
         return
     if caption:
         styler = styler.set_caption(caption)
-    keep_index = not isinstance(frame.index, pd.RangeIndex)
-    flat = frame
-    if isinstance(frame.columns, pd.MultiIndex):  # a CSV has one header row: "accuracy | q5"
-        flat = frame.copy()
-        flat.columns = [" | ".join(str(part) for part in col if str(part)) for col in frame.columns]
+    published = frame if csv is None else csv
+    keep_index = not isinstance(published.index, pd.RangeIndex)
+    flat = published
+    if isinstance(published.columns, pd.MultiIndex):  # a CSV has one header row: "accuracy | q5"
+        flat = published.copy()
+        flat.columns = [" | ".join(str(part) for part in col if str(part)) for col in published.columns]
     csv_text = flat.to_csv(index=keep_index)
     chapter = os.environ.get(CHAPTER_ENV, "")
     link = ""
@@ -125,7 +132,8 @@ def choices(cfg, scope: str | None = None, extra: dict | None = None):
 
 def _shown(value) -> str:
     if isinstance(value, tuple):
-        return ", ".join(str(v) for v in value) or "none"
+        run = len(value) > 3 and all(isinstance(v, int) for v in value) and list(value) == list(range(value[0], value[-1] + 1))
+        return f"{value[0]} to {value[-1]}" if run else ", ".join(str(v) for v in value) or "none"
     return "none" if value is None else str(value)
 
 
@@ -133,12 +141,18 @@ def _shown(value) -> str:
 # verdicts: one table shape for every chapter and the landing page
 # ------------------------------------------------------------------------------------------------
 VERDICT_COLUMNS = ("Claim", "Paper", "This run", "Verdict", "Seeds")
-VERDICT_WIDTHS = (36, 16, 24, 14, 10)
+VERDICT_WIDTHS = (30, 15, 27, 15, 13)
+INFORMATIVE_CHECKS = ("confirms", "contradicts", "undecided there")  # the others say nothing about the verdict
 
 
 def _cell(text: str) -> str:
     """One list-table cell: a line break would end the cell, and a stray brace or backtick would be read as a role."""
     return " ".join(str(text).split()).replace("`", "'") or "—"
+
+
+def _lines(texts) -> str:
+    """Several paragraphs in one list-table cell (a blank line, then the item's indentation)."""
+    return "\n\n    ".join(texts)
 
 
 def list_table(header, rows, caption: str = "", widths=None, css: str = "hdmann-text-table") -> str:
@@ -154,13 +168,14 @@ def list_table(header, rows, caption: str = "", widths=None, css: str = "hdmann-
 
 def deviation_markdown(rows, caption: str = "") -> str:
     """How this run differs from a paper, and what that changes where it can be measured: ``rows``
-    of ``{"study", "what", "paper", "this run", "consequence"}``."""
-    studies = len({r["study"] for r in rows}) > 1
-    header = (("Study",) if studies else ()) + ("What", "Paper", "This run", "Measured consequence")
-    widths = ((10,) if studies else ()) + (14, 22, 22, 32)
-    cells = [((_cell(r["study"]),) if studies else ()) + tuple(_cell(r[k]) for k in ("what", "paper", "this run", "consequence"))
-             for r in rows]
-    return list_table(header, cells, caption, widths, css="hdmann-deviations")
+    of ``{"study", "what", "paper", "this run", "consequence"}``; one table per study."""
+    tables = []
+    for study in dict.fromkeys(r["study"] for r in rows):
+        cells = [tuple(_cell(r[k]) for k in ("what", "paper", "this run", "consequence")) for r in rows if r["study"] == study]
+        title = f"{caption}: {study}" if caption else study
+        tables.append(list_table(("What", "Paper", "This run", "Measured consequence"), cells, title,
+                                 (16, 22, 24, 38), css="hdmann-deviations"))
+    return "\n\n".join(tables)
 
 
 def deviation_table(rows, caption: str = "") -> None:
@@ -188,29 +203,48 @@ def _markdown(text: str) -> None:
 def verdict_markdown(verdicts, caption: str = "", links: dict | None = None) -> str:
     """MyST for a verdict table (:class:`hdmann.methods.verdicts.Verdict` records): claim, the paper's
     number, this run's number with its interval, the verdict (the only bold word) with the held-out
-    check, and the seeds that reach it; each rule, untested part and baseline in a fold below.
+    check where it says something, and the seeds that reach it; a claim decided on several conditions
+    is one row, a line per condition. Each rule, untested part and baseline is in a fold below.
     ``links``: claim id -> a label to link the claim to (the landing page links each to its chapter).
 
     Markdown, not HTML: the same output renders in the web book and in the PDF."""
     links = links or {}
-    rows = []
+    by_claim: dict[str, list] = {}
     for v in verdicts:
-        claim = v.claim.id if v.claim.id not in links else f"{{ref}}`{v.claim.id} <{links[v.claim.id]}>`"
-        words = _cell(v.claim.words) + (f" ({_cell(v.condition)})" if v.condition else "")
-        ours = _cell(v.effect.text() if v.effect else "—") + (f"; {_cell(v.effect.what)}" if v.effect else "")
-        verdict = f"**{v.outcome}**" + (f"; held-out: {v.check}" if v.check != "no held-out set" else "")
-        rows.append((f"{claim}: {words}", _cell(v.claim.paper), ours, verdict, v.seed_text()))
+        by_claim.setdefault(v.claim.id, []).append(v)
+    rows = []
+    for cid, group in by_claim.items():
+        claim = group[0].claim
+        name = cid if cid not in links else f"{{ref}}`{cid} <{links[cid]}>`"
+        several = len(group) > 1
+
+        def tagged(v, text: str) -> str:
+            return f"{_cell(v.tag or v.condition)}: {text}" if several else text
+
+        ours = [tagged(v, _cell(v.effect.text() if v.effect else "—") + (f", {_cell(v.effect.what)}" if v.effect and not several
+                                                                          else "")) for v in group]
+        if several and group[0].effect:
+            ours.append(_cell(group[0].effect.what))
+        verdict = [tagged(v, f"**{v.outcome}**" + (f"; held-out {v.check}" if v.check in INFORMATIVE_CHECKS else ""))
+                   for v in group]
+        seeds = [tagged(v, v.seed_text()) for v in group]
+        words = _cell(claim.words) + ("" if several or not group[0].condition else f" ({_cell(group[0].condition)})")
+        rows.append((f"{name}: {words}", _cell(claim.paper), _lines(ours), _lines(verdict), _lines(seeds)))
     lines = [list_table(VERDICT_COLUMNS, rows, caption, VERDICT_WIDTHS, css="hdmann-verdicts")]
     notes = []
     for v in verdicts:
         said = [f"Rule: {_cell(v.rule)}."]
+        if v.condition and (v.tag or len(by_claim[v.claim.id]) > 1):
+            said.insert(0, f"Condition: {_cell(v.condition)}.")
         if v.untested:
             said.append(f"Not tested: {_cell(v.untested)}.")
         if v.baseline:
             said.append(f"Baseline: {_cell(v.baseline)}.")
         if v.details:
             said.append(f"Measured: {_cell(v.details)}.")
-        notes.append(f"- {v.claim.id}{' (' + _cell(v.condition) + ')' if v.condition else ''}. " + " ".join(said))
+        if v.check != "no held-out set":
+            said.append(f"Held-out check: {v.check}.")
+        notes.append(f"- {v.claim.id}{' (' + _cell(v.tag) + ')' if v.tag else ''}. " + " ".join(said))
     lines += ["", "````{dropdown} How each verdict is decided", *notes, "````"]
     return "\n".join(lines)
 

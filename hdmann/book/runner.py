@@ -307,6 +307,15 @@ def _unlink_missing_labels(src: Path) -> None:
             path.write_text(new)
 
 
+def _forget_root_redirect(html_dir: Path) -> None:
+    """Sphinx's table-of-contents extension writes ``index.html`` (a redirect to the root page) only
+    when it is missing, so a root that changed between builds (the landing page, or the fallback page
+    of a build of some chapters only) would keep pointing at the old one."""
+    index = html_dir / "index.html"
+    if index.is_file() and 'http-equiv="Refresh"' in index.read_text(errors="replace")[:500]:
+        index.unlink()
+
+
 NOT_PAGES = frozenset({"venv", "notebooks", "tests", "bench", "hdmann", "_build"})  # and hidden or _cache* folders
 
 
@@ -418,6 +427,7 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     src, values, tables = assemble(profile, out, build_record)
     log("  jupyter-book build (warnings are errors)")
     started = time.perf_counter()
+    _forget_root_redirect(out / "_build" / "html")
     cmd = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src), "--path-output", str(out),
            "--warningiserror", "--nitpick", "--keep-going", "--quiet"]
     result = subprocess.run(cmd, capture_output=True, text=True)

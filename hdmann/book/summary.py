@@ -9,27 +9,36 @@ from hdmann.methods.words import listing
 GROUPS = (vd.HOLDS, vd.FAILS, vd.UNDECIDED, vd.NOT_TESTABLE)
 
 
-def label(v: vd.Verdict) -> str:
-    """"accuracy flat down to q20 (A1, at the paper's distortion)"."""
-    where = f", {v.tag}" if v.tag else ""
-    return f"{v.claim.short or v.claim.words} ({v.claim.id}{where})"
+def label(claim, tags=()) -> str:
+    """"accuracy flat down to q20 (A1, at the paper's distortion)"; with every condition: no tag."""
+    where = f", {listing(tags)}" if tags else ""
+    return f"{claim.short or claim.words} ({claim.id}{where})"
 
 
 def abstract(records: dict[str, list[vd.Verdict]]) -> dict[str, str]:
-    """One line per outcome: the claims that reach it; for "not testable here", each part this run
-    cannot test (a whole claim, or the untested part of a claim decided on the rest) and why."""
+    """One line per outcome: the claims that reach it (a claim decided on several conditions named
+    once, with the conditions that reach it unless all do); for "not testable here", each untested
+    part and why, parts that share a reason together."""
     every = [v for rows in records.values() for v in rows]
+    conditions = {}
+    for v in every:
+        conditions.setdefault(v.claim.id, []).append(v.tag)
     lines = {}
     for outcome in GROUPS[:-1]:
-        items = [label(v) for v in every if v.outcome == outcome]
+        reached = {}
+        for v in every:
+            if v.outcome == outcome:
+                reached.setdefault(v.claim.id, (v.claim, []))[1].append(v.tag)
+        items = [label(claim, () if len(tags) == len(conditions[cid]) else [t for t in tags if t])
+                 for cid, (claim, tags) in reached.items()]
         lines[outcome] = listing(items) if items else "none"
-    untested = {}
+    by_reason = {}
     for v in every:
         for p in v.parts:
-            if p.outcome == vd.NOT_TESTABLE:  # one line per part, however many conditions share it
-                untested.setdefault(f"{p.name} ({v.claim.id}): {p.reason}", None)
-    lines[vd.NOT_TESTABLE] = "; ".join(untested) if untested else "none"
-    lines["count"] = str(len({v.claim.id for v in every}))
+            if p.outcome == vd.NOT_TESTABLE:
+                by_reason.setdefault(p.reason, {}).setdefault(f"{p.name} ({v.claim.id})", None)
+    lines[vd.NOT_TESTABLE] = "; ".join(f"{listing(parts)}: {reason}" for reason, parts in by_reason.items()) or "none"
+    lines["count"] = str(len(conditions))
     return lines
 
 
@@ -39,3 +48,28 @@ def deviations(profile: str, data_root=None, overrides: dict | None = None, name
 
     return [row for m in verdicts.claim_modules(names).values() if hasattr(m, "deviations")
             for row in m.deviations(profile, data_root, overrides)]
+
+
+def input_ladder_table(profile: str, data_root=None, overrides: dict | None = None):
+    """Study A's levels at the stored size and at the model's input (:func:`hdmann.studies.study_a.claims.input_ladder_display`)."""
+    from hdmann.studies.study_a import claims
+    from hdmann.studies.study_a.config import study_a_config
+
+    return claims.input_ladder_display(study_a_config(profile, overrides), data_root)
+
+
+def headline_figures(profile: str, data_root=None, overrides: dict | None = None) -> dict:
+    """The landing page's figures: Study A's accuracy on both ladders and Study B's AUROC by ratio."""
+    from hdmann.studies.study_a import claims as a_claims, figures as a_figures, report as a_report
+    from hdmann.studies.study_a.config import study_a_config
+    from hdmann.studies.study_b import figures as b_figures, report as b_report
+    from hdmann.studies.study_b.config import study_b_config
+
+    a = study_a_config(profile, overrides)
+    ladders = {a_claims.condition(a, arm): a_report.accuracy_table(a, data_root, arm=arm) for arm in a_claims.arms(a)}
+    b = study_b_config(profile, overrides)
+    ratios = {r["level"]: r["achieved_median"] for r in b_report.ratio_table(b, data_root)}
+    series = {b_report.MODEL_LABELS[m]: (m, b_report.performance(b, m, "a", data_root=data_root))
+              for m in ("cnn", "features", "shortcut")}
+    return {"study_a": a_figures.two_ladders(ladders, chance=0.25),
+            "study_b": b_figures.auroc_vs_level(series, ratios, "trained on originals, tested at each level")}

@@ -288,6 +288,7 @@ def input_ladder(cfg: StudyAConfig, data_root=None, part: str = REPORTING) -> li
     the PSNR and SSIM that gives there."""
     at = distortion.input_distortion(cfg, data_root)
     ladder = distortion.matched_ladder(cfg, data_root) if distortion.matched_arm(cfg) else None
+    matched = report.seed_outputs(cfg, data_root, report.MATCHED)[0] if ladder is not None else None
     rows = []
     for i, lv in enumerate(levels(cfg)[1:]):
         row = {"level": lv, "psnr_stored": float(np.mean(at[f"{part}_{lv}_psnr_stored"])),
@@ -295,12 +296,23 @@ def input_ladder(cfg: StudyAConfig, data_root=None, part: str = REPORTING) -> li
                "ssim_stored": float(np.mean(at[f"{part}_{lv}_ssim_stored"])),
                "ssim_input": float(np.mean(at[f"{part}_{lv}_ssim_input"]))}
         if ladder is not None:
-            matched = report.seed_outputs(cfg, data_root, report.MATCHED)[0]
             row.update({"matched_quality": int(ladder["input_quality"][i]),
                         "matched_psnr": float(np.mean(matched[f"{part}_{lv}_psnr"])),
                         "matched_ssim": float(np.mean(matched[f"{part}_{lv}_ssim"]))})
         rows.append(row)
     return rows
+
+
+def input_ladder_display(cfg: StudyAConfig, data_root=None):
+    """:func:`input_ladder` under human headers, for a page."""
+    import pandas as pd
+
+    frame = pd.DataFrame(input_ladder(cfg, data_root)).rename(columns={
+        "psnr_stored": f"PSNR at {cfg.source_size} px (dB)", "psnr_input": f"PSNR at {cfg.image_size} px (dB)",
+        "ssim_stored": f"SSIM at {cfg.source_size} px", "ssim_input": f"SSIM at {cfg.image_size} px",
+        "matched_quality": f"matched quality at {cfg.image_size} px", "matched_psnr": "matched PSNR (dB)",
+        "matched_ssim": "matched SSIM"})
+    return frame.style.format(precision=2).hide(axis="index")
 
 
 def nearest_paper_level(psnr: float, ladder: list[dict]) -> str:

@@ -103,6 +103,8 @@ def matched_predictions(cfg: StudyAConfig, data_root=None) -> dict:
         small = _resized(split[f"x_{part}"], cfg.image_size)
         out[f"{part}_labels"] = split[f"y_{part}"]
         out[f"{part}_original_outputs"] = train.predict(model, small).astype(np.float32)
+        for name, values in compression.compress_many(small, None, workers=1)[1].items():
+            out[f"{part}_original_{name}"] = values
         for paper_q, input_q in zip(ladder["paper_quality"], ladder["input_quality"]):
             pixels, stats = compression.compress_many(small, "jpeg", int(input_q), subsampling=cfg.jpeg_subsampling,
                                                       workers=1)

@@ -1,5 +1,6 @@
-"""Study A's report: accuracy tables, confusion matrices, cluster metrics, the paper's claims and
-their verdicts, computed from the stages of :mod:`hdmann.studies.study_a.pipeline`.
+"""Study A's report: accuracy tables, confusion matrices and cluster metrics, computed from the
+stages of :mod:`hdmann.studies.study_a.pipeline` (the claims and their verdicts are in
+:mod:`hdmann.studies.study_a.claims`).
 
 Nothing here is a stage: rewording a claim or changing a table re-keys no cache entry.
 """
@@ -20,14 +21,6 @@ ARMS = (NOMINAL, MATCHED)
 
 
 PART_NAMES = {"val": "reporting half", "test": "test folder"}
-# The test folder as a check on a reporting-half verdict (:func:`replication`)
-CONSISTENT, CONTRADICTS, NOTHING_TO_CHECK = "consistent", "contradicts it", "no verdict to check"
-_OPPOSITE = {evaluation.HOLDS: evaluation.FAILS, evaluation.FAILS: evaluation.HOLDS}
-REPLICATION_RULE = ("each verdict is decided on the reporting half; the test folder, which no choice touched, checks "
-                    "it: the check says the test folder contradicts the verdict when it reaches the opposite outcome by "
-                    "the same rule and seed agreement, and is consistent otherwise. The test folder is too small to "
-                    "decide a margin of a few points on its own (its outcome alone can move between holds and undecided "
-                    "from one machine to another), so it can refute a verdict but not establish one")
 
 
 def _check_arm(cfg: StudyAConfig, arm: str) -> None:
@@ -54,12 +47,14 @@ def hits(cfg: StudyAConfig, data_root, part: str, level: str, metric: str | None
                      for p in seed_outputs(cfg, data_root, arm)])
 
 
-def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None, arm: str = NOMINAL) -> list[dict]:
+def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None, arm: str = NOMINAL,
+                   input_size: bool = True) -> list[dict]:
     """Accuracy per split and JPEG level: the mean over the training seeds, with a 95 % interval that
     resamples seeds and images (:func:`hdmann.methods.evaluation.seed_image_ci`), the seeds' range, and
-    per-class recall (seed mean); what the codec did, at the stored size and at the model's input."""
+    per-class recall (seed mean); what the codec did, at the stored size and, with ``input_size``, at
+    the model's input (a stage of its own, built for the chapter's configs only)."""
     runs = seed_outputs(cfg, data_root, arm)
-    at_input = distortion.input_distortion(cfg, data_root)
+    at_input = distortion.input_distortion(cfg, data_root) if input_size and arm == NOMINAL else None
     memory = key_memory(cfg)
     rows = []
     for part in SPLITS:
@@ -73,6 +68,8 @@ def accuracy_table(cfg: StudyAConfig, data_root=None, metric: str | None = None,
             stats = runs[0]  # the codec's statistics depend on the images only, not on the model
             if level == "original":
                 psnr_input, ssim_input = float("inf"), 1.0
+            elif arm == NOMINAL and at_input is None:
+                psnr_input, ssim_input = float("nan"), float("nan")
             elif arm == NOMINAL:  # coded at the stored size, resized: measured again at the input
                 psnr_input = float(np.mean(at_input[f"{part}_{level}_psnr_input"]))
                 ssim_input = float(np.mean(at_input[f"{part}_{level}_ssim_input"]))
@@ -123,133 +120,6 @@ def accuracy_change(cfg: StudyAConfig, data_root, part: str, level_a: str, level
     return evaluation.seed_image_ci(diff, cfg.bootstrap_samples, cfg.bootstrap_seed)
 
 
-def _intervals(cfg: StudyAConfig, per_image: np.ndarray) -> tuple[list[tuple], tuple]:
-    return evaluation.seed_intervals(per_image, cfg.bootstrap_samples, cfg.bootstrap_seed)
-
-
-def _fmt(v: tuple) -> str:
-    return f"{v[0]:+.3f} [{v[1]:+.3f}, {v[2]:+.3f}]"
-
-
-def _claim_flat(cfg, data_root, part) -> dict:
-    checks = [lv for lv in ("q50", "q20") if lv in levels(cfg)]
-    base = hits(cfg, data_root, part, "original").astype(float)
-    per_level = {lv: _intervals(cfg, hits(cfg, data_root, part, lv) - base) for lv in checks}
-    m = cfg.flat_margin
-    per_seed = [evaluation.all_of(evaluation.non_inferiority(per_level[lv][0][s][1], per_level[lv][0][s][2], m)
-                                  for lv in checks) for s in range(cfg.seeds)]
-    pooled = evaluation.all_of(evaluation.non_inferiority(per_level[lv][1][1], per_level[lv][1][2], m) for lv in checks)
-    return {"claim": "Accuracy stays flat from the original down to quality 20",
-            "measured": "; ".join(f"{lv}: {_fmt(per_level[lv][1])}" for lv in checks),
-            **evaluation.seed_verdict(per_seed, pooled, cfg.seed_agreement),
-            "test": f"non-inferiority with margin {m:g}: the 95 % interval of the accuracy change vs the original "
-                    f"lies above -{m:g} at q50 and q20 (holds), wholly below -{m:g} at either (does not hold), "
-                    "or straddles it (undecided)"}
-
-
-def _claim_drop(cfg, data_root, part) -> dict:
-    orig, q10, q1 = (hits(cfg, data_root, part, lv).astype(float) for lv in ("original", "q10", "q1"))
-    drop = _intervals(cfg, q1 - q10)
-    sharper = _intervals(cfg, (q1 - q10) - (q10 - orig))  # the q10 -> q1 change minus the original -> q10 one
-    m = cfg.flat_margin
-
-    def outcome(d, s) -> str:
-        if d[2] < -m and s[2] < 0:
-            return evaluation.HOLDS
-        if d[1] > -m or s[1] > 0:
-            return evaluation.FAILS
-        return evaluation.UNDECIDED
-
-    per_seed = [outcome(drop[0][i], sharper[0][i]) for i in range(cfg.seeds)]
-    return {"claim": "Accuracy drops sharply below quality 10",
-            "measured": f"q10 to q1: {_fmt(drop[1])}; that minus original to q10: {_fmt(sharper[1])}",
-            **evaluation.seed_verdict(per_seed, outcome(drop[1], sharper[1]), cfg.seed_agreement),
-            "test": f"the 95 % interval of the q10 to q1 change lies wholly below -{m:g} (a loss beyond the margin) and "
-                    "that change exceeds the original to q10 change (its interval below 0): holds; the q10 to q1 "
-                    f"interval above -{m:g}, or the difference's interval above 0: does not hold; else undecided"}
-
-
-def _cluster_per_image(outputs: np.ndarray, labels: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: its silhouette value (the silhouette score is their mean) and its key margin."""
-    from sklearn.metrics import silhouette_samples
-
-    d = np.linalg.norm(outputs[:, None, :] - keys[None, :, :], axis=2)
-    own = d[np.arange(len(labels)), labels]
-    other = np.where(np.eye(len(keys), dtype=bool)[labels], np.inf, d).min(axis=1)
-    defined = 1 < len(np.unique(labels)) < len(labels)  # as embedding.cluster_metrics
-    sil = silhouette_samples(outputs, labels) if defined else np.full(len(labels), np.nan)
-    return sil, other - own
-
-
-def _claim_clusters(cfg, data_root, part) -> dict:
-    keys = key_memory(cfg).keys
-    runs = seed_outputs(cfg, data_root)
-    low_levels = [lv for lv in levels(cfg) if lv != "original" and int(lv[1:]) <= 5]
-    measures = {}
-    for name, which in (("silhouette", 0), ("key margin", 1)):
-        for lv in low_levels:
-            diff = np.stack([_cluster_per_image(p[f"{part}_{lv}_outputs"], p[f"{part}_labels"], keys)[which]
-                             - _cluster_per_image(p[f"{part}_original_outputs"], p[f"{part}_labels"], keys)[which]
-                             for p in runs])
-            measures[(name, lv)] = _intervals(cfg, diff)
-
-    def outcome(intervals) -> str:
-        if all(v[2] < 0 for v in intervals):
-            return evaluation.HOLDS
-        if any(v[1] >= 0 for v in intervals):
-            return evaluation.FAILS
-        return evaluation.UNDECIDED
-
-    per_seed = [outcome([v[0][i] for v in measures.values()]) for i in range(cfg.seeds)]
-    return {"claim": "Class clusters lose density and merge at quality 5 and below",
-            "measured": "; ".join(f"{name} {lv}: {_fmt(v[1])}" for (name, lv), v in measures.items()),
-            **evaluation.seed_verdict(per_seed, outcome([v[1] for v in measures.values()]), cfg.seed_agreement),
-            "test": "the change from the original of each image's silhouette value and of its own-vs-other key margin "
-                    "has a 95 % interval wholly below 0 at every quality <= 5 (holds); any interval wholly at or above "
-                    "0 (does not hold); else undecided"}
-
-
-def claims(cfg: StudyAConfig, data_root=None, part: str = "val") -> list[dict]:
-    """The paper's three claims beside what we measured on ``part``, each with a verdict across the
-    training seeds (:func:`hdmann.methods.evaluation.seed_verdict`) computed from the run by the rule in ``test``."""
-    return [f(cfg, data_root, part) for f in (_claim_flat, _claim_drop, _claim_clusters)]
-
-
-def replication(verdict: str, held_out: dict) -> str:
-    """What the test folder says of a verdict decided on the reporting half.
-
-    Why a check and not a second verdict: the test folder's 64 images give intervals about 0.04 wide
-    on either side, so a 0.05 margin is decided there by one seed more or less, and that moved
-    between a 1-CPU and a 2-CPU build (holds against undecided) while the reporting half did not. A
-    held-out set that small can refute a verdict (reach the opposite outcome, with the same seed
-    agreement), not establish one; ``held_out`` is its :func:`hdmann.methods.evaluation.seed_verdict` result."""
-    if verdict not in evaluation.OUTCOMES:
-        raise ValueError(f"verdict {verdict!r} is not one of {evaluation.OUTCOMES}")
-    if verdict == evaluation.UNDECIDED:
-        return NOTHING_TO_CHECK
-    return CONTRADICTS if held_out["verdict"] == _OPPOSITE[verdict] else CONSISTENT
-
-
-def claims_table(cfg: StudyAConfig, data_root=None) -> list[dict]:
-    """The claims decided on the reporting half, with the test folder's numbers beside them and its
-    check of each verdict (:func:`replication`), with k-of-n seeds on both."""
-    by_part = {part: claims(cfg, data_root, part) for part in SPLITS}
-    rows = []
-    for i, first in enumerate(by_part[SPLITS[0]]):
-        row = {"claim": first["claim"]}
-        for part in SPLITS:
-            c = by_part[part][i]
-            name = PART_NAMES[part]
-            row[f"{name}: measured"] = c["measured"]
-            row[f"{name}: seeds"] = evaluation.seed_wording(c)
-        row["verdict"] = first["verdict"]
-        row["test folder: check"] = replication(first["verdict"], by_part["test"][i])
-        row["rule"] = first["test"] + (f"; a verdict needs {first['needed']} of {first['seeds']} seeds to agree with "
-                                       "the seed-pooled test, else undecided")
-        rows.append(row)
-    return rows
-
-
 def leak_check(cfg: StudyAConfig, data_root=None) -> dict:
     """How many validation samples share an original image with the training part, or are a
     pixel-identical twin of one (0 unless ``paper_order``: the split groups identical images)."""
@@ -260,3 +130,32 @@ def leak_check(cfg: StudyAConfig, data_root=None) -> dict:
     twin = np.isin(groups[source_val], groups[split["source_train"]]) & ~shared
     return {"val_samples": int(len(shared)), "val_sharing_an_original": int(shared.sum()),
             "share": float(shared.mean()), "val_identical_to_a_train_original": int(twin.sum())}
+
+
+def accuracy_display(rows: list[dict], cfg: StudyAConfig):
+    """The accuracy table as the page shows it: part, level, seed-mean accuracy with its interval and
+    the seeds' range, and the distortion at the stored size and at the model's input (the CSV keeps
+    every column of :func:`accuracy_table`)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    shown = pd.DataFrame({
+        "part": frame["split"].map(PART_NAMES), "level": frame["level"],
+        "accuracy": frame["accuracy"].map("{:.3f}".format),
+        "95 % interval": [f"{lo:.3f} to {hi:.3f}" for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
+        "seeds' range": [f"{lo:.3f} to {hi:.3f}" for lo, hi in zip(frame["seed_min"], frame["seed_max"])],
+        f"PSNR at {cfg.source_size} px": [_db(v) for v in frame["psnr"]],
+        f"PSNR at {cfg.image_size} px": [_db(v) for v in frame["psnr_input"]]})
+    return shown, frame
+
+
+def _db(value: float) -> str:
+    return "—" if not np.isfinite(value) else f"{value:.1f} dB"
+
+
+def leak_wording(val_gain: float, test_gain: float) -> str:
+    """What the paper's literal order did to accuracy, from the signs of the two changes."""
+    def moved(d: float) -> str:
+        return "raises" if d > 0 else "lowers" if d < 0 else "leaves unchanged"
+    return (f"The paper's order {moved(val_gain)} validation accuracy ({val_gain:+.3f}) and {moved(test_gain)} "
+            f"test-folder accuracy ({test_gain:+.3f})")

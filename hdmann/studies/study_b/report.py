@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from hdmann.methods import bootstrap, evaluation
+from hdmann.methods.words import count
 from hdmann.studies import papers as paper
 from hdmann.studies.study_b import pipeline as sbp
 from hdmann.studies.study_b.config import StudyBConfig
@@ -420,10 +421,11 @@ def paper_values() -> dict:
     return dict(paper.STUDY_B)
 
 
-def knee(rows: list[dict]) -> str | None:
-    """The first level (in order of target) whose paired interval lies wholly below 0."""
+def knee(rows: list[dict], margin: float) -> str | None:
+    """The first level (in order of target) whose AUROC loss exceeds ``margin``: its paired interval
+    lies wholly below −margin, so a loss within the margin (the "flat" of the claims) is no knee."""
     for r in sorted(rows, key=lambda r: _target(r["level"])):
-        if r["delta_high"] < 0:
+        if r["delta_high"] < -margin:
             return r["level"]
     return None
 
@@ -437,13 +439,15 @@ def seeded_knee(cfg: StudyBConfig, pooled_rows: list[dict], model: str = "cnn", 
     """:func:`knee` of experiment (a) pooled over the repeats (``pooled_rows``: :func:`performance`'s,
     which the chapter has already), and each repeat's own: a knee is a point read off a curve, not a
     verdict a seed rule decides, so the chapter shows how it moves."""
-    pooled = knee(pooled_rows)
-    per_seed = [knee(performance(cfg, model, "a", task, data_root, repeat=r))
+    m = cfg.flat_auroc_margin
+    pooled = knee(pooled_rows, m)
+    per_seed = [knee(performance(cfg, model, "a", task, data_root, repeat=r), m)
                 for r in range(repeats(cfg, model, sbp.ORIGINAL))]
     same = sum(k == pooled for k in per_seed)
     return {"knee": knee_label(pooled), "seeds": ", ".join(knee_label(k) for k in per_seed),
-            "agree": same, "n": len(per_seed),
-            "wording": f"the same in {same} of {len(per_seed)} seeds on their own ({', '.join(knee_label(k) for k in per_seed)})"}
+            "agree": same, "n": len(per_seed), "margin": m,
+            "wording": f"the same in {same} of {count(len(per_seed), 'seed')} on their own "
+                       f"({', '.join(knee_label(k) for k in per_seed)})"}
 
 
 def ensemble(cfg: StudyBConfig, level: str = sbp.ORIGINAL, task: str = "malignant", data_root=None) -> dict:
