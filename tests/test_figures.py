@@ -59,6 +59,7 @@ def _performance(levels, values):
 
 
 B_LEVELS = ["original", "cr15", "cr100", "cr1000", "cr5000", "cr11000"]
+MANY_B = ["original"] + [f"cr{r}" for r in (15, 20, 25, 50, 100, 500, 1000, 5000, 10000, 11000)]
 B_RATIOS = {"original": 1.0, "cr15": 15.2, "cr100": 99.0, "cr1000": 980.0, "cr5000": 3900.0, "cr11000": 4100.0}
 
 
@@ -147,6 +148,22 @@ def _catalogue():
         ("rate_quality", codec_figures.rate_quality, (_curve(0.3, 12), "PSNR (dB), validation images", "SSIM, validation images")),
         ("ranking_bars", codec_figures.ranking_bars, (rankings,)),
         ("seed_deviations", seed_figures.seed_deviations, (seeds, titles)),
+        # the quick and paper profiles: more levels, classes, models and settings on the same width
+        ("matrix_heatmap_many_levels", b_figures.matrix_heatmap, (MANY_B, RNG.uniform(0.4, 0.9, (11, 11)), "(c)")),
+        ("auroc_vs_level_many_levels", b_figures.auroc_vs_level, (
+            {name: (model, _performance(MANY_B, RNG.uniform(0.5, 0.9, 11))) for name, model in (
+                ("patch CNN", "cnn"), ("patch CNN, ensemble", "cnn_ensemble"), ("ResNet18", "resnet18"),
+                ("texture features", "features"), ("brightness shortcut", "shortcut"))},
+            dict(zip(MANY_B, [1.0, 15.1, 20.3, 25.2, 50.5, 101.0, 497.0, 987.0, 5323.0, 6679.0, 6679.0])), "(a)")),
+        ("addition_curves_many_classes", beyond_figures.addition_curves, ([
+            {**r, "source": src, "class": cls} for r in addition[:9] for src, cls in (
+                ("isic-other", "dermatofibroma"), ("isic-other", "squamous_cell_carcinoma"), ("isic-other", "vascular_lesion"),
+                ("leave-one-out", "melanoma"), ("leave-one-out", "nevus"), ("leave-one-out", "basal_cell_carcinoma"),
+                ("leave-one-out", "pigmented_benign_keratosis"))],)),
+        ("rate_accuracy_many_settings", codec_figures.rate_accuracy,
+         ({"validation part": _curve(0.05, 6, settings=9), "test folder": _curve(0.05, 6, settings=9)},
+          {"validation part": "accuracy", "test folder": "accuracy"}, None,
+          {"validation part": 4050.0, "test folder": 4050.0})),
     ]
 
 
@@ -164,9 +181,24 @@ def _shown(texts):
     return [t for t in texts if t.get_visible() and t.get_text().strip()]
 
 
+def _collide(a, b) -> bool:
+    """Whether two texts' glyph boxes overlap. Upright (or vertical) text: its window box. Two labels
+    slanted by one angle: their axis-aligned boxes always overlap, so compare the gap between their
+    parallel baselines, the offset of their centres across the slant, with a line of text."""
+    box_a, box_b = a.get_window_extent(), b.get_window_extent()
+    angle = a.get_rotation() % 180
+    if angle % 90 == 0 or angle != b.get_rotation() % 180:
+        return box_a.overlaps(box_b)
+    theta = np.radians(angle)
+    centre = [np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2]) for box in (box_a, box_b)]
+    across = abs(np.array([-np.sin(theta), np.cos(theta)]) @ (centre[0] - centre[1]))
+    line = 1.2 * a.get_fontsize() * a.figure.dpi / 72 * (1 + a.get_text().count("\n"))
+    return bool(across < line) and box_a.overlaps(box_b)
+
+
 def _overlapping(labels) -> list[tuple[str, str]]:
-    boxes = [(t.get_text(), t.get_window_extent()) for t in _shown(labels)]
-    return [(a, b) for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2) if box_a.overlaps(box_b)]
+    shown = _shown(labels)
+    return [(a.get_text(), b.get_text()) for a, b in itertools.combinations(shown, 2) if _collide(a, b)]
 
 
 def _colour_bars(fig):

@@ -135,14 +135,17 @@ class LogTicks(mticker.LogLocator):
         if not (np.isfinite(vmin) and np.isfinite(vmax) and vmin > 0 and vmax > vmin):
             return super().tick_values(vmin, vmax)
         lo, hi = math.floor(math.log10(vmin)), math.ceil(math.log10(vmax))
-        candidates = [[10.0 ** k for k in range(lo, hi + 1) if k % every == 0] for every in (4, 3, 2)]
-        candidates += [[m * 10.0 ** k for k in range(lo, hi + 1) for m in subs] for subs in self.MANTISSAS]
-        candidates += [mticker.MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax) for n in (2, 3, 4, 6)]
+        # (ticks, whether every other one is still evenly spaced: so for half decades and linear steps,
+        # not for 1-2-5, whose every other tick would skip a decade's 1)
+        candidates = [([10.0 ** k for k in range(lo, hi + 1) if k % every == 0], False) for every in (4, 3, 2)]
+        candidates += [([m * 10.0 ** k for k in range(lo, hi + 1) for m in subs], subs == (1, 3)) for subs in self.MANTISSAS]
+        candidates += [(mticker.MaxNLocator(n, steps=[1, 2, 2.5, 5, 10]).tick_values(vmin, vmax), True) for n in (2, 3, 4, 6)]
         best: list[float] = []
-        for ticks in candidates:
+        for ticks, thinnable in candidates:
             inside = sorted({float(t) for t in ticks if vmin * (1 - 1e-9) <= t <= vmax * (1 + 1e-9)})
-            if len(inside) > len(best) and self.fits(inside, vmin, vmax):
-                best = inside
+            for chosen in ((inside, inside[::2], inside[1::2]) if thinnable else (inside,)):
+                if len(chosen) > len(best) and self.fits(chosen, vmin, vmax):
+                    best = chosen
         if not best:  # a range too narrow for even two labels: one round value in the middle
             best = [float(f"{math.sqrt(vmin * vmax):.2g}")]
         return np.array(best)

@@ -100,7 +100,9 @@ def addition_curves(rows, level: str = "original", methods=("mean-l2", "majority
     """Accuracy on the new class and on the old classes vs k, each key-writing rule beside the probe:
     a colour per added class, a line style per rule, explained in two legends below the panels."""
     sources = sorted({(r["source"], r["class"]) for r in rows})
-    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 4.2), sharey=True)
+    legend_lines = max(len(sources), len(methods)) + 1  # a title and the longer of the two legends
+    height = 3.2 + 0.19 * legend_lines
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, height), sharey=True)
     classes, rules = {}, {}
     for (source, cls), colour in zip(sources, COLOURS * 3):
         for method, style in zip(methods, METHOD_LINES):
@@ -122,7 +124,7 @@ def addition_curves(rows, level: str = "original", methods=("mean-l2", "majority
     # only what was drawn: a class or rule with no rows at this level gets no entry
     class_handles = [plt.Line2D([], [], color=c, marker="o", ms=3.5) for c in classes.values()]
     rule_handles = [plt.Line2D([], [], color="#555555", ls=s) for s in rules.values()]
-    bottom = min(0.5, 0.055 * (max(len(classes), len(rules), 1) + 1) + 0.02) if class_handles else 0
+    bottom = (0.19 * (max(len(classes), len(rules)) + 1) + 0.1) / height if class_handles else 0
     if class_handles:  # both legends hang from the same line under the panels
         fig.legend(class_handles, list(classes), loc="upper left", bbox_to_anchor=(0.0, bottom), title="added class")
         fig.legend(rule_handles, list(rules), loc="upper right", bbox_to_anchor=(1.0, bottom), title="key rule")

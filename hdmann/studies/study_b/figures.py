@@ -8,7 +8,7 @@ from matplotlib.patches import Circle
 from hdmann.methods import plotting  # the book's one style, applied on import
 
 FILM_BYTES = 1024 * 1024  # an 8-bit 1024x1024 mini-MIAS film
-DODGE = 0.05  # decades between neighbouring models' points at one level (x 1.12)
+DODGE = 0.05  # decades between neighbouring models' points at one level (x 1.12), where the levels leave room
 # Okabe-Ito, as every figure of the book: the CNN vermillion (its ensemble the same, hollow and dashed),
 # ResNet18 reddish purple, the texture features blue, the brightness shortcut black and dotted
 STYLE = {"cnn": dict(color="#D55E00", marker="o"), "cnn_ensemble": dict(color="#D55E00", marker="o", ls="--", mfc="white"),
@@ -20,12 +20,16 @@ def auroc_vs_level(series: dict, ratios: dict, title: str = "", metric: str = "a
     """One line per (label -> rows of report.performance); x is the achieved median ratio (originals
     at 1:1), the top axis the same positions in bytes per film. Bars: paired-bootstrap 95 % interval
     of the pooled AUROC (``metric='auroc'``) or +-1 SD over folds x repeats (``'auprc'``). Every model
-    is tested at the same levels, so each one's points are nudged sideways by ``DODGE`` decades (a few
-    per cent of the ratio) to keep their bars apart. The legend sits under the axes, off the data."""
+    is tested at the same levels, so each one's points are nudged sideways (``DODGE`` decades at most, a
+    few per cent of the ratio) to keep their bars apart. The legend sits under the axes, off the data."""
     fig, ax = plt.subplots(figsize=(plotting.MAX_WIDTH, 4.4))
     drawn = [(label, model, rows) for label, (model, rows) in series.items() if rows]
+    # at most half the narrowest gap between levels is spent on the nudges, so no level's group of
+    # points reaches into its neighbour's (quick and paper test 15, 20 and 25:1, a tenth of a decade apart)
+    gaps = np.diff(np.log10(sorted({ratios[r["level"]] for _, _, rows in drawn for r in rows})))
+    step = min([DODGE] + [0.5 * g / (len(drawn) - 1) for g in gaps[gaps > 0] if len(drawn) > 1])
     for k, (label, model, rows) in enumerate(drawn):
-        nudge = 10 ** (DODGE * (k - (len(drawn) - 1) / 2))
+        nudge = 10 ** (step * (k - (len(drawn) - 1) / 2))
         x = np.array([ratios[r["level"]] for r in rows]) * nudge
         style = dict(STYLE.get(model, {}))
         if metric == "auroc":
