@@ -213,21 +213,23 @@ def test_the_seeds_page_means_are_the_numbers_its_chapters_glued(smoke_book):
 
 
 @pytest.mark.slow
-def test_paper_figures_carry_the_papers_numbers(smoke_book):
-    """Study A's figures read "Study A, Fig. N" in caption and cross-references; the book's own
-    figures are numbered among themselves."""
-    expected = {"data": ["Study A, Fig. 1"], "compression": ["Study A, Fig. 2"],
-                "study_a_model": ["Study A, Fig. 4"], "study_a_representations": ["Study A, Fig. 3"]}
-    for name, labels in expected.items():
+def test_every_figure_has_one_number_in_book_order(smoke_book):
+    """One numbering: every figure is "Figure N", counted 1, 2, ... through the book, and a reproduction
+    of a paper's figure says so in its caption; no "Study A, Fig. 4" beside the book's "Figure 4"."""
+    numbers = []
+    for name in book.CHAPTERS:
         text = _page(smoke_book, name)
-        numbers = re.findall(r'<span class="caption-number">([^<]*)</span>', text)
-        for label in labels:
-            assert f"{label} " in numbers, (name, numbers)
-        assert not [n for n in numbers if re.fullmatch(r"Fig\. \d+ ", n)], (name, numbers)
+        found = re.findall(r'<span class="caption-number">([^<]*)</span>', text)
+        assert all(re.fullmatch(r"Figure \d+ ", n) for n in found), (name, found)
+        numbers += [int(n.split()[1]) for n in found]
+    assert numbers == list(range(1, len(numbers) + 1)), numbers
+    data = _page(smoke_book, "data")
+    assert re.search(r'<span class="caption-number">Figure 1 </span>.*?Reproduces Fig\. 1 of Study A\.', data, re.S)
+    for name, fig in (("compression", 2), ("study_a_model", 4), ("study_a_representations", 3)):
+        assert f"Reproduces Fig. {fig}" in _page(smoke_book, name), name
     intro = _page(smoke_book, "study_a_model")
-    assert "Study A, Fig. 1</span>" in intro and "Study A, Fig. 2</span>" in intro  # the {numref}s
-    own = re.findall(r'<span class="caption-number">Figure (\d+) </span>', _page(smoke_book, "data"))
-    assert own == ["1"], own
+    refs = re.findall(r'<span class="std std-numref">([^<]*)</span>', intro)  # the {numref}s to the data chapters
+    assert refs[:2] and all(re.fullmatch(r"Figure \d+", r) for r in refs[:2]), refs
 
 
 def test_table_helper_refuses_bad_names_and_inputs():
@@ -256,12 +258,31 @@ def test_table_csv_has_one_header_row_for_multiindex_columns(monkeypatch):
     assert report.TABLE_METADATA not in kw.get("metadata", {})
 
 
-def test_paper_label_recognises_reproduced_figures():
-    assert bookext.paper_label("Study A, Fig. 2. The melanoma image") == "Study A, Fig. 2"
-    assert bookext.paper_label("Jo et al., Fig. 3: AUROC") == "Jo et al., Fig. 3"
-    assert bookext.paper_label("Accuracy of the model, as in Fig. 4.") is None
-    assert bookext.paper_label("MSE between outputs and keys.") is None
-    assert bookext.paper_label("Accuracy per level. Compare study A, Fig. 4. More.") is None
+def test_a_caption_that_starts_with_a_papers_number_is_reported(caplog):
+    """The old form ("Study A, Fig. 2. ...") would bring back a second numbering: the build (warnings are
+    errors) names the figure and says how to write it; an ordinary caption passes, and every image gets
+    its caption as alt text."""
+    from docutils import nodes
+
+    assert bookext.paper_prefix("Study A, Fig. 2. The melanoma image") == "Study A, Fig. 2"
+    assert bookext.paper_prefix("Jo et al., Fig. 3: AUROC") == "Jo et al., Fig. 3"
+    assert bookext.paper_prefix("The melanoma image. Reproduces Fig. 2 of Study A.") is None
+    assert bookext.paper_prefix("Accuracy per level. Compare study A, Fig. 4. More.") is None
+
+    def doctree(caption):
+        figure = nodes.figure("", nodes.image(uri="fig.png"), nodes.caption(caption, caption))
+        return nodes.section("", figure), figure
+
+    tree, figure = doctree("The melanoma image. Reproduces Fig. 2 of Study A.")
+    with caplog.at_level("WARNING"):
+        bookext._captions_and_alt(None, tree, "page")
+    assert not [r for r in caplog.records if "paper's number" in r.getMessage()]
+    assert next(iter(figure.findall(nodes.image)))["alt"] == "The melanoma image. Reproduces Fig. 2 of Study A."
+    tree, _ = doctree("Study A, Fig. 2. The melanoma image.")
+    with caplog.at_level("WARNING"):
+        bookext._captions_and_alt(None, tree, "page")
+    messages = [r.getMessage() for r in caplog.records if "paper's number" in r.getMessage()]
+    assert messages and "Reproduces Fig. 2 of Study A." in messages[0], messages
 
 
 def test_a_warm_rebuild_keeps_the_cold_builds_timings(tmp_path):

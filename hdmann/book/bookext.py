@@ -1,10 +1,12 @@
-"""Sphinx extension for the book: figures that reproduce a paper's figure carry the paper's number.
+"""Sphinx extension for the book: one figure numbering, alt text from captions, no hollow builds.
 
-A caption that starts with a source and a figure number, e.g. ``Study A, Fig. 2. The melanoma
-image ...``, marks a reproduction: its caption number and every ``{numref}`` to it read
-"Study A, Fig. 2", and the book's own figures are numbered "Figure 1, 2, ..." among themselves, so
-the book's count never collides with a paper's. Images inside a figure without an explicit ``alt``
-get the caption as their alt text (screen readers otherwise read the file name).
+Every figure is "Figure 1, 2, ..." in book order, whatever the table of contents numbers, and every
+``{numref}`` to it reads the same. A figure that reproduces a paper's figure says so in its caption
+("... Reproduces Fig. 4 of Study A."); a caption that *starts* with a paper's number, the form that
+once gave reproductions the paper's number ("Study A, Fig. 4. Accuracy ..."), is reported as a
+warning (an error under ``-W``, as the book builds), because a page with "Figure 4" and "Study A,
+Fig. 4" a screen apart gives the reader two numberings. Images inside a figure without an explicit
+``alt`` get the caption as their alt text (screen readers otherwise read the file name).
 
 It also stops a build of chapters that were never executed: ``jupyter-book build .`` in a checkout
 reads ``_toc.yml``, whose chapters are the executed notebooks that ``hdmann book`` assembles in
@@ -18,15 +20,19 @@ from pathlib import Path
 
 from docutils import nodes
 from sphinx.errors import ConfigError
+from sphinx.util import logging
 
-# "<source>, Fig. <n>" then "." or ":": the source may hold abbreviations ("Jo et al.") but no sentence end
-PAPER_FIGURE = re.compile(r"^(?P<label>[A-Z](?:[^.:\n]|\.(?! )){0,40}?, Fig\. ?\d+[a-z]?)[.:]\s+")
+logger = logging.getLogger(__name__)
+
+# "<source>, Fig. <n>" then "." or ":" at a caption's start: the source may hold abbreviations
+# ("Jo et al.") but no sentence end
+PAPER_PREFIX = re.compile(r"^(?P<label>[A-Z](?:[^.:\n]|\.(?! )){0,40}?, Fig\. ?\d+[a-z]?)[.:]\s+")
 OWN_FIGURE = "Figure {}"
 
 
-def paper_label(caption: str) -> str | None:
-    """``"Study A, Fig. 2"`` for a caption that reproduces a paper figure, else None."""
-    match = PAPER_FIGURE.match(caption.strip())
+def paper_prefix(caption: str) -> str | None:
+    """``"Study A, Fig. 2"`` for a caption that starts with a paper's figure number, else None."""
+    match = PAPER_PREFIX.match(caption.strip())
     return match.group("label") if match else None
 
 
@@ -68,42 +74,32 @@ def _check_chapters(app, config) -> None:
 
 
 def _set_format(app, config) -> None:
-    # the numbers themselves carry their prefix ("Figure 3" or "Study A, Fig. 2")
+    # the numbers themselves carry their prefix ("Figure 3")
     config.numfig_format = {**config.numfig_format, "figure": "%s"}
 
 
 def _renumber(app, env) -> list[str]:
-    """Runs after Sphinx numbered every figure in book order: relabel paper figures, renumber the rest."""
-    own = []
+    """Runs after Sphinx numbered every figure in book order: one flat count, "Figure 1, 2, ...", even
+    where a numbered table of contents would make it "Figure 2.3"."""
+    found = []
     for docname, types in env.toc_fignumbers.items():
-        numbers = types.get("figure")
-        if not numbers:
-            continue
-        labels = {}
-        for figure in env.get_doctree(docname).findall(nodes.figure):
-            if figure["ids"]:
-                labels[figure["ids"][0]] = paper_label(_caption(figure))
-        for figure_id, number in numbers.items():
-            if labels.get(figure_id):
-                numbers[figure_id] = (labels[figure_id],)
-            elif all(isinstance(n, int) for n in number):
-                own.append((tuple(number), docname, figure_id))
-    for count, (_, docname, figure_id) in enumerate(sorted(own), start=1):
+        for figure_id, number in (types.get("figure") or {}).items():
+            if all(isinstance(n, int) for n in number):
+                found.append((tuple(number), docname, figure_id))
+    for count, (_, docname, figure_id) in enumerate(sorted(found), start=1):
         env.toc_fignumbers[docname]["figure"][figure_id] = (OWN_FIGURE.format(count),)
     return []
 
 
 def _captions_and_alt(app, doctree, docname) -> None:
     for figure in doctree.findall(nodes.figure):
-        caption = [c for c in figure.children if isinstance(c, nodes.caption)]
-        text = caption[0].astext().strip() if caption else ""
-        label = paper_label(text)
-        if label and figure["ids"]:
-            # the label moved into the caption number: drop it from the caption text
-            first = next(iter(caption[0].findall(nodes.Text)), None)
-            match = PAPER_FIGURE.match(str(first).lstrip()) if first is not None else None
-            if match:
-                first.parent.replace(first, nodes.Text(str(first).lstrip()[match.end():]))
+        text = _caption(figure).strip()
+        label = paper_prefix(text)
+        if label:
+            number, source = label.rsplit(", ", 1)[1], label.rsplit(", ", 1)[0]
+            logger.warning(f"a figure caption starts with a paper's number ({label!r}): the book numbers every "
+                           f"figure itself; end the caption with 'Reproduces {number} of {source}.' instead",
+                           location=figure)
         for image in figure.findall(nodes.image):
             if not image.get("alt") and text:
                 image["alt"] = text
@@ -127,7 +123,7 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     app.connect("config-inited", _check_chapters, priority=100)  # before anything is read or written
     app.connect("config-inited", _set_format)
-    app.connect("env-get-updated", _renumber, priority=900)
+    app.connect("env-get-updated", _renumber, priority=900)  # after Sphinx assigned its numbers
     app.connect("doctree-resolved", _captions_and_alt)
     app.connect("html-page-context", _dedupe_scripts, priority=999)  # after every extension added its scripts
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -5,6 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from hdmann.engine import codecs
+from hdmann.methods import plotting
 from hdmann.methods.plotting import MAX_WIDTH
 
 # Okabe-Ito colours, one per codec, fixed across every figure of the chapter
@@ -18,56 +19,64 @@ def _style(codec: str) -> dict:
                 label=codecs.CODECS[codec].label if codec in codecs.CODECS else codec)
 
 
-def _lines(ax, curve: dict, key: str, band: bool) -> None:
+def _lines(ax, curve: dict, key: str, intervals: bool) -> None:
+    """One line per codec; with ``intervals``, each point's 95 % interval as an error bar in the codec's
+    colour (six translucent bands on one axis blend into one grey, bars stay apart)."""
     for codec, points in curve.items():
-        if codec == "original":
+        if codec == "original" or not points:
             continue
         x = np.array([p["bpp"] for p in points])
         y = np.array([p[key] for p in points])
-        ax.plot(x, y, lw=1.2, ms=4, **_style(codec))
-        if band:
-            ax.fill_between(x, [p["low"] for p in points], [p["high"] for p in points],
-                            color=COLOURS.get(codec, "black"), alpha=0.12, lw=0)
+        if intervals:
+            err = np.array([y - [p["low"] for p in points], np.array([p["high"] for p in points]) - y])
+            ax.errorbar(x, y, yerr=np.clip(err, 0, None), lw=1.2, ms=4, capsize=2, elinewidth=0.9, **_style(codec))
+        else:
+            ax.plot(x, y, lw=1.2, ms=4, **_style(codec))
     ax.set_xscale("log")
+    plotting.log_axis(ax.xaxis)
+
+
+def _bottom_legend(fig, axes, rows_room: float) -> None:
+    """The codecs' legend under the panels, in as many columns as the width holds."""
+    legend = plotting.legend(fig, axes, loc="lower center", ncol=4, frameon=False)
+    fig.tight_layout(rect=(0, rows_room if legend else 0, 1, 1))
 
 
 def rate_accuracy(panels: dict, ylabel: dict, ranges: dict | None = None, bytes_per_unit: dict | None = None,
                   unit: str = "image") -> plt.Figure:
-    """One panel per metric (``{title: curve}``): value vs mean bpp per codec with its 95 % band,
-    originals as a dashed line with a grey band, the common bpp range shaded. ``bytes_per_unit``
-    (per panel: pixels / 8) adds a top axis in bytes per ``unit``."""
+    """One panel per metric (``{title: curve}``): value vs mean bpp per codec with its 95 % interval
+    (error bars), originals as a dashed line with a grey band, the common bpp range between dotted
+    lines. ``bytes_per_unit`` (per panel: pixels / 8) adds a top axis in bytes per ``unit``."""
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(MAX_WIDTH, 3.3), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(MAX_WIDTH, 3.9), squeeze=False)
     for ax, (title, curve) in zip(axes[0], panels.items()):
-        _lines(ax, curve, "value", band=True)
+        _lines(ax, curve, "value", intervals=True)
         ref = curve["original"]
-        ax.axhline(ref["value"], color="black", ls="--", lw=0.9, label="originals")
+        ax.axhline(ref["value"], color="black", ls="--", lw=0.9, label="originals (band: 95 % interval)")
         ax.axhspan(ref["low"], ref["high"], color="grey", alpha=0.15, lw=0)
         if ranges and ranges.get(title):
-            ax.axvspan(*ranges[title], color="#999999", alpha=0.08, lw=0)
+            for edge in ranges[title]:
+                ax.axvline(edge, color="#555555", ls=":", lw=0.9)
         ax.set_xlabel("bits per pixel (mean)")
         ax.set_ylabel(ylabel[title])
-        ax.set_title(title, fontsize=9, pad=22 if bytes_per_unit else 6)
+        ax.set_title(title, pad=24 if bytes_per_unit else 6)
         if bytes_per_unit and bytes_per_unit.get(title):
             scale = bytes_per_unit[title]
             top = ax.secondary_xaxis("top", functions=(lambda b, s=scale: b * s, lambda v, s=scale: v / s))
-            top.set_xlabel(f"bytes per {unit}", fontsize=8)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 7), frameon=False, fontsize=7)
-    fig.tight_layout(rect=(0, 0.09, 1, 1))
+            plotting.log_axis(top.xaxis)
+            top.set_xlabel(f"bytes per {unit}")
+    _bottom_legend(fig, list(axes[0]), 0.16)
     return fig
 
 
 def rate_quality(curve: dict, psnr_label: str, ssim_label: str) -> plt.Figure:
     """PSNR and SSIM against bpp per codec (beside the classifier's curves: where they disagree)."""
-    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.0))
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH, 3.3))
     for ax, key, label in ((axes[0], "psnr", psnr_label), (axes[1], "ssim", ssim_label)):
-        _lines(ax, curve, key, band=False)
+        _lines(ax, curve, key, intervals=False)
         ax.set_xlabel("bits per pixel (mean)")
         ax.set_ylabel(label)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False, fontsize=7)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    _bottom_legend(fig, list(axes), 0.16)
     return fig
 
 
@@ -76,7 +85,7 @@ def ranking_bars(rankings: dict) -> plt.Figure:
     n = len(rankings)
     cols = min(n, 2)
     lines = max(len(r["rows"]) for r in rankings.values())
-    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(MAX_WIDTH, (-(-n // cols)) * (0.9 + 0.28 * lines)),
+    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(MAX_WIDTH, (-(-n // cols)) * (1.1 + 0.3 * lines)),
                              squeeze=False)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
@@ -87,12 +96,11 @@ def ranking_bars(rankings: dict) -> plt.Figure:
             ax.errorbar(r["bd_vs_reference"], yi, xerr=[[r["bd_vs_reference"] - r["bd_low"]], [r["bd_high"] - r["bd_vs_reference"]]],
                         fmt=MARKERS.get(r["name"], "o"), color=COLOURS.get(r["name"], "black"), capsize=2, ms=4)
         ax.axvline(0, color="grey", lw=0.8, ls="--")
-        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
-        ax.set_yticks(y, [r["codec"] for r in rows], fontsize=7)
-        ax.set_title(title, fontsize=8)
-        ax.set_xlabel("BD difference from " + (codecs.CODECS[rank["reference"]].label if rank["reference"] else "-"),
-                      fontsize=7)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4))
+        ax.set_yticks(y, [r["codec"] for r in rows])
+        ax.set_title(plotting.wrap(title, 32))
+        ax.set_xlabel("BD difference from " + (codecs.CODECS[rank["reference"]].label if rank["reference"] else "-"))
         if not rows:
-            ax.text(0.5, 0.5, "no common bpp range", ha="center", va="center", transform=ax.transAxes, fontsize=8)
+            ax.text(0.5, 0.5, "no common bpp range", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     return fig

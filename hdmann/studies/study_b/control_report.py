@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from hdmann.methods import plotting
 from hdmann.studies import papers as paper
 
 CHANCE = 0.5
@@ -56,17 +57,17 @@ def figure(summaries: list[dict], feature_rows: list[dict], pixel_rows: list[dic
     items += [(f"{r['feature']} alone", r["auroc"], r["auroc_low"], r["auroc_high"], "C1") for r in feature_rows]
     items += [(f"pixels at {r['size']} px, logistic regression", r["auroc"], r["auroc_low"], r["auroc_high"], "C2")
               for r in pixel_rows]
-    fig, ax = plt.subplots(figsize=(6.5, 0.32 * len(items) + 1.2))
+    fig, ax = plt.subplots(figsize=(plotting.MAX_WIDTH, 0.3 * len(items) + 1.5))
     low, high = np.percentile(untrained, [2.5, 97.5])
     ax.axvspan(low, high, color="grey", alpha=0.15, label="untrained CNNs (central 95 %)")
     ax.axvline(CHANCE, color="grey", ls="--", lw=1)
     for i, (name, m, lo, hi, colour) in enumerate(items):
         ax.errorbar(m, i, xerr=[[m - lo], [hi - m]], fmt="o", color=colour, ms=4, capsize=2)
-    ax.set_yticks(range(len(items)), [it[0] for it in items], fontsize=7.5)
+    ax.set_yticks(range(len(items)), [it[0] for it in items])
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("AUROC, malignant vs not (mean over folds; bars: 95 % interval over patients)")
-    ax.legend(frameon=False, fontsize=7.5, loc="lower right")
+    ax.set_xlabel("AUROC, malignant vs not\n(mean over folds; bars: 95 % interval over patients)")
+    plotting.legend(ax, loc="lower right", bbox_to_anchor=(1, 1.0))  # above the axes, never on a point
     fig.tight_layout()
     return fig
 
