@@ -212,6 +212,18 @@ def test_the_seeds_page_means_are_the_numbers_its_chapters_glued(smoke_book):
     assert matched == set(CHAPTER_TITLES), matched
 
 
+def test_the_codec_chapter_s_values_on_originals_are_the_studies_own(smoke_book):
+    """One quantity, one value: the codec chapter scores every training seed's model, so its accuracy and
+    AUROC on originals are the seed means Study A's and Study B's chapters glue."""
+    glued = {(v["chapter"], v["name"]): v["value"]
+             for v in results.load(smoke_book / "_build" / "html" / "results.json")["values"]}
+    for codec_name, chapter, name in (("a_val_orig", "study_a_model", "acc_val_original"),
+                                      ("a_test_orig", "study_a_model", "acc_test_original"),
+                                      ("b_cnn_orig", "study_b_patches", "orig_cnn")):
+        assert glued[("codecs", codec_name)] == pytest.approx(glued[(chapter, name)], abs=1e-9), codec_name
+    assert glued[("codecs", "a_check")] == "equal" and glued[("codecs", "b_check")] == "equals"
+
+
 @pytest.mark.slow
 def test_every_figure_has_one_number_in_book_order(smoke_book):
     """One numbering: every figure is "Figure N", counted 1, 2, ... through the book, and a reproduction

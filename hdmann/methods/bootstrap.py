@@ -79,3 +79,38 @@ def seed_image_auroc(y, scores, n_boot: int = 1000, seed: int = 0, reference=Non
                     "difference_low": float(d_low), "difference_high": float(d_high)})
     return out
 
+
+
+def seed_image_replicates(values, n_boot: int = 1000, seed: int = 0) -> dict:
+    """The replicates behind :func:`hdmann.methods.evaluation.seed_image_ci`, drawn exactly as it draws
+    them, so that two matrices of one shape bootstrapped with one ``seed`` are paired (the same images
+    and the same seeds in every replicate) and a difference of their replicates is a paired interval.
+
+    ``values``: (seeds x images) per-image values (a hit). Returns ``value`` (the mean over seeds and
+    images), ``boot`` ((n_boot,): seeds and images resampled; its 2.5 and 97.5 percentiles are
+    ``seed_image_ci``'s interval), ``seed_values`` (each seed's mean) and ``seed_boot`` ((n_boot, seeds):
+    each seed's mean on the same image draws, the seeds not resampled: each seed's own interval)."""
+    v = np.atleast_2d(np.asarray(values, dtype=np.float64))
+    if v.ndim != 2 or 0 in v.shape:
+        raise ValueError(f"seed_image_replicates: expected a non-empty (seeds x images) matrix, got shape {v.shape}")
+    n_seeds, n = v.shape
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, n, (n_boot, n))
+    seeds = (rng.integers(0, n_seeds, (n_boot, n_seeds)) if n_seeds > 1
+             else np.broadcast_to(np.arange(n_seeds), (n_boot, n_seeds)))
+    per_seed = v[:, images].mean(axis=2).T  # (n_boot, n_seeds)
+    return {"value": float(v.mean()), "boot": np.take_along_axis(per_seed, seeds, axis=1).mean(axis=1),
+            "seed_values": v.mean(axis=1), "seed_boot": per_seed}
+
+
+def resample_seeds(seed_boot, seed: int = 0) -> np.ndarray:
+    """(n_boot, seeds) replicates, one column per training seed (each on the same resample of the
+    images or patients), to (n_boot,) replicates of the seed mean that also resample the seeds: each
+    replicate draws the seeds with replacement and averages the drawn columns. With one seed, that
+    seed's column. The same ``seed`` draws the same seeds for every matrix of one shape (paired)."""
+    b = np.atleast_2d(np.asarray(seed_boot, dtype=np.float64))
+    n_boot, n_seeds = b.shape
+    if n_seeds == 1:
+        return b[:, 0].copy()
+    pick = np.random.default_rng(seed).integers(0, n_seeds, (n_boot, n_seeds))
+    return np.take_along_axis(b, pick, axis=1).mean(axis=1)

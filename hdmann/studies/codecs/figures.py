@@ -80,8 +80,15 @@ def rate_quality(curve: dict, psnr_label: str, ssim_label: str) -> plt.Figure:
     return fig
 
 
+def _margin_band(ax, margin: float | None) -> None:
+    """The practical margin around 0: inside it two codecs count as equal."""
+    if margin:
+        ax.axvspan(-margin, margin, color="#999999", alpha=0.18, lw=0, label=f"±{margin:g} margin")
+
+
 def ranking_bars(rankings: dict) -> plt.Figure:
-    """BD difference from the reference codec with its 95 % interval, one panel per metric."""
+    """BD difference from the reference codec with its 95 % interval (seeds and images resampled), one
+    panel per metric, the practical margin shaded around 0."""
     n = len(rankings)
     cols = min(n, 2)
     lines = max(len(r["rows"]) for r in rankings.values())
@@ -96,11 +103,48 @@ def ranking_bars(rankings: dict) -> plt.Figure:
             ax.errorbar(r["bd_vs_reference"], yi, xerr=[[r["bd_vs_reference"] - r["bd_low"]], [r["bd_high"] - r["bd_vs_reference"]]],
                         fmt=MARKERS.get(r["name"], "o"), color=COLOURS.get(r["name"], "black"), capsize=2, ms=4)
         ax.axvline(0, color="grey", lw=0.8, ls="--")
+        _margin_band(ax, rank.get("bd_margin"))
         ax.xaxis.set_major_locator(plt.MaxNLocator(4))
         ax.set_yticks(y, [r["codec"] for r in rows])
         ax.set_title(plotting.wrap(title, 32))
         ax.set_xlabel("BD difference from " + (codecs.CODECS[rank["reference"]].label if rank["reference"] else "-"))
         if not rows:
             ax.text(0.5, 0.5, "no common bpp range", ha="center", va="center", transform=ax.transAxes)
+    fig.tight_layout()
+    return fig
+
+
+def codec_answer(answer: dict) -> plt.Figure:
+    """The book's codec question at a glance (the landing page): per study, each codec's BD difference
+    from the reference with its 95 % interval (seeds and images resampled), the practical margin shaded
+    around 0; Study A's test folder, the held-out check, as hollow markers below each filled one.
+    ``answer``: :func:`hdmann.studies.codecs.report.answer`."""
+    panels = answer["panels"]
+    lines = max(len(r["rows"]) for r in panels.values())
+    fig, axes = plt.subplots(1, len(panels), figsize=(MAX_WIDTH, 0.9 + 0.3 * lines), squeeze=False, sharey=False)
+    for ax, (title, rank) in zip(axes[0], panels.items()):
+        rows = [r for r in rank["rows"] if "bd_vs_reference" in r and r["name"] != rank["reference"]]
+        held = {r["name"]: r for r in answer.get("held_out", {}).get(title, {"rows": []})["rows"]
+                if "bd_vs_reference" in r}
+        y = np.arange(len(rows))[::-1]
+        for yi, r in zip(y, rows):
+            style = dict(color=COLOURS.get(r["name"], "black"), capsize=2, ms=5)
+            ax.errorbar(r["bd_vs_reference"], yi, xerr=[[r["bd_vs_reference"] - r["bd_low"]],
+                                                        [r["bd_high"] - r["bd_vs_reference"]]],
+                        fmt=MARKERS.get(r["name"], "o"), **style)
+            if r["name"] in held:
+                h = held[r["name"]]
+                ax.errorbar(h["bd_vs_reference"], yi - 0.3, xerr=[[h["bd_vs_reference"] - h["bd_low"]],
+                                                                  [h["bd_high"] - h["bd_vs_reference"]]],
+                            fmt=MARKERS.get(r["name"], "o"), mfc="white", lw=0.8, **style)
+        ax.axvline(0, color="grey", lw=0.8, ls="--")
+        _margin_band(ax, answer["bd_margin"])
+        ax.set_yticks(y, [f"{r['codec']}: {r['verdict']}" for r in rows], fontsize=7)
+        ax.set_ylim(-0.8, len(rows) - 0.4)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
+        ax.set_title(title + (" (hollow: test folder)" if held else ""), fontsize=8)
+        ax.set_xlabel(f"BD difference from {answer['reference']} (seed mean)", fontsize=7)
+        if not rows:
+            ax.text(0.5, 0.5, "no common bpp range", ha="center", va="center", transform=ax.transAxes, fontsize=8)
     fig.tight_layout()
     return fig

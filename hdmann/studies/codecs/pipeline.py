@@ -1,7 +1,8 @@
 """The codec chapter's stages: every (codec, setting) of a sweep is one cache entry of predictions.
 
 Nothing is trained here. Study A's HD-MANN (:func:`hdmann.studies.study_a.pipeline.train_model`, trained on
-originals) classifies the validation part and the test folder after each codec at each setting;
+originals, every training seed of :func:`hdmann.studies.study_a.pipeline.seed_configs` in one stage) classifies the
+validation part and the test folder after each codec at each setting;
 Study B's patch CNN (the fold models of :func:`hdmann.studies.study_b.pipeline.run` trained on originals, every
 repeat) and its texture-feature baseline score the held-out patches cut from whole films compressed
 by each codec, as Study B does it (compress the film, decode, then cut). The coded sets are stages of
@@ -80,7 +81,7 @@ def effort(cfg: CodecConfig) -> codecs.Effort:
 # ------------------------------------------------------------------------------------------------
 # Study A: HD-MANN on ISIC
 # ------------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=8)
 def _study_a_model(folder: str):
     from hdmann.methods import models
 
@@ -92,25 +93,32 @@ def _a_params(cfg: CodecConfig, data_root, codec, setting) -> dict:
     return {"distance": cfg.study_a.distance}
 
 
-@stages.stage("rate_accuracy/study_a", params=_a_params,
-              reads=lambda cfg, codec, setting: [sa.train_model.on(cfg.study_a), sa.split_data.on(cfg.study_a),
-                                                 codec_sets.isic_coded.on(cfg, codec, setting)])
+def _a_reads(cfg: CodecConfig, codec, setting) -> list:
+    return ([sa.train_model.on(c) for c in sa.seed_configs(cfg.study_a)]
+            + [sa.split_data.on(cfg.study_a), codec_sets.isic_coded.on(cfg, codec, setting)])
+
+
+@stages.stage("rate_accuracy/study_a", params=_a_params, reads=_a_reads)
 def study_a_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
-    """Predicted class, bytes, bpp, PSNR and SSIM of every image of the validation part and the
-    test folder after ``codec`` at ``setting`` (``codec=None``: originals)."""
+    """Predicted class of every image of the validation part and the test folder after ``codec`` at
+    ``setting`` (``codec=None``: originals) by every training seed's model (``<part>_guess``: seeds x
+    images, in :func:`hdmann.studies.study_a.pipeline.seed_configs` order), and per image its bytes,
+    bpp, PSNR and SSIM. The set is coded once (:func:`hdmann.studies.codecs.sets.isic_coded`) and
+    every seed's model reads it."""
     from hdmann.methods import train
 
     acfg = cfg.study_a
     if codec is not None:
         codecs.require(codec)
-    folder = sa.train_model(acfg, data_root)
+    folders = [sa.train_model(c, data_root) for c in sa.seed_configs(acfg)]
     split = sa.split_data(acfg, data_root)
     coded = codec_sets.isic_coded(cfg, codec, setting, data_root)
     memory = sa.key_memory(acfg)
     out = {}
     for part in sa.SPLITS:
-        outputs = train.predict(_study_a_model(str(folder)), coded[f"{part}_pixels"])
-        out[f"{part}_guess"] = memory.predict(outputs, acfg.distance).astype(np.int64)
+        out[f"{part}_guess"] = np.stack([
+            memory.predict(train.predict(_study_a_model(str(folder)), coded[f"{part}_pixels"]), acfg.distance)
+            for folder in folders]).astype(np.int64)
         out[f"{part}_labels"] = split[f"y_{part}"].astype(np.int64)
         for name in ("bytes", "bpp", "psnr", "ssim"):
             out[f"{part}_{name}"] = coded[f"{part}_{name}"]
