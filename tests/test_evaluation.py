@@ -153,20 +153,16 @@ def test_a_verdict_needs_enough_seeds_to_agree_with_the_pooled_test():
 
 
 def test_the_test_folder_can_contradict_a_verdict_but_never_turn_it():
-    """The small held-out part checks a reporting-half verdict: only the opposite outcome, reached with
-    the seed agreement, contradicts it; its own holds-or-undecided (what moved between a 1-CPU and a
-    2-CPU build) reads the same: consistent."""
-    from hdmann.studies.study_a.report import CONSISTENT, CONTRADICTS, NOTHING_TO_CHECK, replication
+    """The small held-out part checks a reporting-half verdict by its own outcome (the same rule and
+    seed agreement): the same outcome confirms it, the opposite contradicts it, and an undecided one
+    (what moved between a 1-CPU and a 2-CPU build) neither turns nor confirms it."""
+    from hdmann.methods.verdicts import CONFIRMS, CONTRADICTS, held_out_check, NO_HELD_OUT, NO_VERDICT, NOT_DECIDED_THERE
 
-    def held(*per_seed, pooled):
-        return evaluation.seed_verdict(list(per_seed), pooled, 0.8)
-
-    assert replication("holds", held("holds", "holds", "holds", pooled="holds")) == CONSISTENT
-    assert replication("holds", held("holds", "undecided", "holds", pooled="holds")) == CONSISTENT
-    assert replication("holds", held("does not hold", "does not hold", "does not hold", pooled="does not hold")) == CONTRADICTS
-    # the opposite outcome pooled but not in enough seeds: not a contradiction
-    assert replication("holds", held("does not hold", "undecided", "holds", pooled="does not hold")) == CONSISTENT
-    assert replication("does not hold", held("holds", "holds", pooled="holds")) == CONTRADICTS
-    assert replication("undecided", held("holds", "holds", pooled="holds")) == NOTHING_TO_CHECK
-    with pytest.raises(ValueError, match="verdict"):
-        replication("yes", held("holds", pooled="holds"))
+    assert held_out_check("holds", "holds") == CONFIRMS
+    assert held_out_check("holds", "undecided") == NOT_DECIDED_THERE
+    assert held_out_check("holds", "does not hold") == CONTRADICTS
+    assert held_out_check("does not hold", "holds") == CONTRADICTS
+    assert held_out_check("does not hold", "does not hold") == CONFIRMS
+    assert held_out_check("undecided", "holds") == NO_VERDICT
+    assert held_out_check("not testable here", "holds") == NO_VERDICT
+    assert held_out_check("holds", None) == NO_HELD_OUT

@@ -73,12 +73,12 @@ def test_a_partial_data_root_says_which_chapters_it_can_build(tmp_path, capsys):
     write_isic(root)
     write_mias(root)
     can = registry.buildable(root)
-    # the seeds page reads Study A beyond's seeded models, so it needs their data too
-    assert "study_a_beyond" not in can and set(can) == set(book.CHAPTERS) - {"study_a_beyond", "seeds"}
+    # the seeds page reads Study A beyond's seeded models, so it needs their data too, as does the landing page
+    assert "study_a_beyond" not in can and set(can) == set(book.CHAPTERS) - {"study_a_beyond", "seeds", registry.LANDING}
     with pytest.raises(data.DataError) as failed:
         book.check_data(root, lambda _: None)
     text = str(failed.value)
-    assert "isic-other/ (read by study_a_beyond, seeds)" in text and "breastmnist/ (read by study_a_beyond, seeds)" in text
+    assert "isic-other/ (read by study_a_beyond, seeds, summary)" in text and "breastmnist/ (read by study_a_beyond, seeds, summary)" in text
     assert f"--chapters {','.join(can)}" in text and "kaggle.com" in text and "medmnist" in text
     assert "see its README" not in text
     lines = []

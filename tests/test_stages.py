@@ -89,7 +89,8 @@ def test_an_edit_rekeys_only_its_dependants(synthetic_root, monkeypatch):
     readers = {label.split("[")[0] for label in before
                if label.startswith(("study_a_beyond/", "codec_sets/", "rate_accuracy/"))}
     assert readers  # the chapter beyond Study A and the codec chapter import Study A's code
-    assert moved == {"study_a/split", "study_a/model", "study_a/predictions", "study_a/tsne"} | readers
+    assert moved == {"study_a/split", "study_a/model", "study_a/predictions", "study_a/tsne", "study_a/input_distortion",
+                     "study_a/matched_ladder", "study_a/matched_predictions"} | readers
     assert not any(label.startswith(("study_b/", "study_b_patches/", "survey/")) for label in moved)
 
 
@@ -333,8 +334,9 @@ def test_a_pool_starts_the_head_of_the_longest_chain_first(synthetic_root):
     split, model = by_label["study_a/split[smoke]"], by_label["study_a/model[smoke]"]
     from hdmann.studies.study_a.config import study_a_config
 
-    seeds = study_a_config("smoke").seeds  # every seed's model and predictions read the split; its predictions its model
-    assert (split, model) == (2 * seeds, 1)
+    seeds = study_a_config("smoke").seeds  # every seed's model and outputs (both ladders) read the split
+    assert split >= 3 * seeds and split == max(weight.values())
+    assert model == 2  # its outputs on the nominal and on the matched ladder
     assert by_label["study_a/predictions[smoke]"] == 0
     assert by_label["survey/isic[smoke, codec='jpeg']"] == 0
 
@@ -366,4 +368,8 @@ def test_hdmann_verdicts_builds_every_seed_of_study_a_and_of_the_matrix():
         assert names.count(name) == seeds
     assert "study_a_beyond/cross_entropy_model" not in names  # read through everything[cross_entropy]
     assert any(c.stage.name == "study_a_beyond/everything" and c.kwargs["which"] == "cross_entropy" for c in calls)
-    assert not any(c.stage.name == "study_a_beyond/colour_baseline" for c in calls)
+    # Study A's drop claim names the colour-only baseline beside it; the matched ladder decides every claim again
+    assert names.count("study_a_beyond/colour_baseline") == 1
+    assert names.count("study_a/matched_predictions") == seeds
+    # every study that declares claims is in it
+    assert {"study_b_patches/run", "rate_accuracy/study_a"} <= set(names)

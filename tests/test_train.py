@@ -16,8 +16,8 @@ import keras
 from threadpoolctl import threadpool_limits
 
 from hdmann.engine import compression, data
-from hdmann.methods import evaluation, models, train
-from hdmann.studies.study_a import pipeline as study_a, report as study_a_report
+from hdmann.methods import evaluation, models, train, verdicts
+from hdmann.studies.study_a import claims as study_a_claims, pipeline as study_a, report as study_a_report
 from hdmann.studies.study_a.config import study_a_config
 from hdmann.studies.study_b import control as study_b
 from hdmann.studies.study_b.config import study_b_config
@@ -242,7 +242,7 @@ def run_a(isic_root, tmp_path_factory):
         # which takes ~40 s per tiny map instead of ~0.1 s when the CPU cores are busy
         with threadpool_limits(1, "openmp"):
             out["tsne"] = study_a.tsne_maps(CFG_A, isic_root, "val")
-        out["claims"] = study_a_report.claims(CFG_A, isic_root)
+        out["claims"] = study_a_claims.decide(CFG_A, isic_root)  # the nominal ladder: what predictions hold
         out["leak"] = study_a_report.leak_check(CFG_A, isic_root)
     out["cache"] = cache_dir
     return out
@@ -350,10 +350,10 @@ def test_study_a_tsne_and_claims(run_a):
         assert tsne[f"{level}_points"].shape == (4, 2)
         assert tsne[f"{level}_keys"].shape == (4, 2)
         assert np.all(np.isfinite(tsne[f"{level}_points"]))
-    assert len(run_a["claims"]) == 3
+    assert [c.claim.id for c in run_a["claims"]] == ["A1", "A2", "A3"]
     for c in run_a["claims"]:
-        assert c["verdict"] in evaluation.OUTCOMES and c["seeds"] == CFG_A.seeds
-        assert c["holds_in"] + c["fails_in"] + c["undecided_in"] == CFG_A.seeds
+        assert c.outcome in verdicts.OUTCOMES and c.seeds == CFG_A.seeds
+        assert len(c.seed_outcomes) == CFG_A.seeds and set(c.seed_outcomes) <= set(verdicts.DECIDED)
 
 
 # ------------------------------------------------------------------------ study B, tiny run
@@ -534,7 +534,8 @@ def test_study_a_trains_on_the_stopping_half_and_reports_on_the_other(run_a):
 _VERDICTS_IN_A_CHILD = """
 import json, os, sys
 os.sched_setaffinity(0, {int(c) for c in sys.argv[2].split(",")})  # before JAX starts its threads
-from hdmann.studies.study_a import pipeline as study_a, report as study_a_report
+from hdmann.methods.verdicts import held_out_check
+from hdmann.studies.study_a import claims, pipeline as study_a
 from hdmann.studies.study_a.config import study_a_config
 cfg = study_a_config("smoke", image_size=16, source_size=32, per_class_target=20, max_epochs=3, patience=1,
                      hypervector_dim=64, dense_units=32, conv_filters=(4, 8), batch_size=8, bootstrap_samples=200,
@@ -545,8 +546,8 @@ for c in study_a.seed_configs(cfg):
     model, info = study_a.load_model(c, root)
     weights.append(float(sum(abs(w).sum() for w in model.get_weights())))
 out = {"cpus": len(os.sched_getaffinity(0)), "weights": weights,
-       "verdicts": [[c["verdict"], c["pooled"], study_a_report.replication(c["verdict"], t)]
-                    for c, t in zip(study_a_report.claims(cfg, root, "val"), study_a_report.claims(cfg, root, "test"))]}
+       "verdicts": [[c.outcome, list(c.seed_outcomes), held_out_check(c.outcome, t.outcome)]
+                    for c, t in zip(claims.decide(cfg, root, "val"), claims.decide(cfg, root, "test"))]}
 print("RESULT " + json.dumps(out))
 """
 

@@ -71,5 +71,8 @@ def headline_figures(profile: str, data_root=None, overrides: dict | None = None
     ratios = {r["level"]: r["achieved_median"] for r in b_report.ratio_table(b, data_root)}
     series = {b_report.MODEL_LABELS[m]: (m, b_report.performance(b, m, "a", data_root=data_root))
               for m in ("cnn", "features", "shortcut")}
+    from hdmann.studies.codecs import figures as c_figures, report as c_report
+
     return {"study_a": a_figures.two_ladders(ladders, chance=0.25),
-            "study_b": b_figures.auroc_vs_level(series, ratios, "trained on originals, tested at each level")}
+            "study_b": b_figures.auroc_vs_level(series, ratios, "trained on originals, tested at each level"),
+            "codecs": c_figures.codec_answer(c_report.answer(profile, data_root, overrides))}

@@ -134,6 +134,7 @@ class Verdict:
     baseline: str = ""  # the shortcut or simpler model a skeptic would ask for, and where it stands
     condition: str = ""  # the condition decided on, when a claim is decided on more than one
     tag: str = ""  # the condition in two or three words, for lists ("at the paper's distortion")
+    name: str = ""  # the condition as a name in results.json ("matched"): verdict_<id>_<name>
     details: str = ""  # further measured numbers (per level, per task), for the rule's fold
     values: dict = field(default_factory=dict)  # name -> number: every number the verdict rests on
 
@@ -147,8 +148,8 @@ class Verdict:
 
     @property
     def key(self) -> str:
-        """A name for results.json: the claim id, and its condition's tag where it has one."""
-        return self.claim.id + (f"_{_slug(self.condition)}" if self.condition else "")
+        """A name for results.json: the claim id, and its condition's name where it has one."""
+        return self.claim.id + (f"_{self.name}" if self.name else "")
 
     def seed_text(self) -> str:
         """"3 of 3" (seeds reaching the verdict), or "—" where there is no seed axis."""
@@ -163,10 +164,6 @@ class Verdict:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _slug(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text.lower()).strip("_")[:24]
 
 
 def from_parts(claim: Claim, parts: list[Part], effect: Effect | None, rule: str, **fields) -> Verdict:

@@ -97,7 +97,7 @@ def study_verdict(cfg: CodecConfig, rankings: dict, study: str) -> vd.Verdict:
             "reach the pooled outcome")
     if why:
         return vd.from_parts(NEWER_KEEPS, [Part(part_name, NOT_TESTABLE, why)], None, rule, margin=m,
-                             condition=condition, tag=tag)
+                             condition=condition, tag=tag, name=f"study_{study}")
     pooled, per_seed = _decided(rank, m)
     newer = [r for r in rank["rows"] if r["name"] in rr.NEWER]
     best = max(newer, key=lambda r: r["bd_vs_reference"])
@@ -106,6 +106,7 @@ def study_verdict(cfg: CodecConfig, rankings: dict, study: str) -> vd.Verdict:
                     f"{rank['range'][0]:.3g} to {rank['range'][1]:.3g} bpp (seed mean)",
                     best["bd_vs_reference"], best["bd_low"], best["bd_high"])
     v = vd.from_parts(NEWER_KEEPS, [Part(part_name, pooled)], effect, rule, margin=m, condition=condition, tag=tag,
+                      name=f"study_{study}",
                       baseline=_baseline(rank), details="; ".join(_row_words(r) for r in newer),
                       values={f"bd_{r['name']}": float(r["bd_vs_reference"]) for r in newer})
     v = vd.with_seeds(v, per_seed, rr.seed_agreement(cfg, metric))

@@ -203,7 +203,7 @@ def decided(cfg: StudyAConfig, data_root=None, baselines: dict | None = None) ->
         for v, held in zip(decide(cfg, data_root, REPORTING, arm), decide(cfg, data_root, HELD_OUT, arm)):
             out.append(replace(v, check=vd.held_out_check(v.outcome, held.outcome),
                                condition=condition(cfg, arm) if len(arms(cfg)) > 1 else "",
-                               tag=TAGS[arm] if len(arms(cfg)) > 1 else "",
+                               tag=TAGS[arm] if len(arms(cfg)) > 1 else "", name=arm if len(arms(cfg)) > 1 else "",
                                baseline=(baselines or {}).get(v.claim.id, "")))
     return out
 

@@ -185,6 +185,12 @@ def verdicts(profile: str, data_root=None, overrides: dict | None = None) -> lis
 
 
 def stage_calls(profile: str, overrides: dict | None = None) -> list:
-    from hdmann.studies import study_a_beyond
-
-    return study_a_beyond.stages(profile, overrides)
+    """What the verdicts read: the train x test matrix over every seed, and what the other verdicts
+    probe on each seed's Study A model (drift, saliency, class addition, out-of-distribution scores
+    against the softmax CNN); not the dimension sweep or the colour baseline, which decide none."""
+    bcfg = study_a_beyond_config(profile, overrides)
+    calls = [beyond.outputs.on(b, *beyond.model_request(b, level))
+             for b in beyond.seed_configs(bcfg) for level in beyond.training_levels(b)]
+    calls += [c for c in beyond.stage_calls(bcfg) if c.stage.name in (
+        "study_a_beyond/everything", "study_a_beyond/class_addition", "study_a_beyond/saliency")]
+    return calls
