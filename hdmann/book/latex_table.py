@@ -1,5 +1,6 @@
-"""A results table as the PDF book shows it: a LaTeX ``longtable`` in a small font, fitted to the text
-width, breaking across pages with its header repeated.
+"""A results table as the PDF book shows it: LaTeX in a small font, fitted to the text width; a short
+table stays whole where it stands (``tabular``), a long one breaks across pages with its header
+repeated (``longtable``).
 
 LaTeX builds drop HTML outputs, so :func:`hdmann.book.report.table` hands the book this rendering too,
 as a ``text/markdown`` output holding a raw LaTeX block (the HTML build prefers ``text/html`` and
@@ -8,8 +9,9 @@ and hidden index or columns), read through ``Styler.to_string``, so page and PDF
 numbers. Column widths come from the text the columns hold: natural widths where they fit the line;
 else headers wrap, then the text columns wrap and share what the numeric columns leave (a column of
 prose gets more than a column of words, none is squeezed below a few words a line), in a smaller
-font or on a turned (landscape) page if the portrait line is too short; a table wider than every
-layout is squeezed to the landscape line.
+font or on a turned (landscape) page if the portrait line is too short (a table of a few rows
+takes the smallest type before a page of its own); a table wider than every layout is squeezed to
+the landscape line.
 """
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ LANDSCAPE = 650 / 470
 PADDING = 1.5  # a column's two \tabcolsep (3 pt each), in characters
 MIN_TEXT = 16  # a wrapped text column keeps at least this many characters a line
 BOLD_HEADER = 1.1  # a bold header character is wider than a body one
+WHOLE_LINES = 30  # a table this short (lines of text, wrapped cells counted) is set whole, else it breaks across pages
+FEW_ROWS = 8  # a table this short takes the smallest type rather than a turned page of its own
 _BREAK_AFTER = re.compile(r"([_/])")
 _LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
@@ -111,7 +115,8 @@ def layout(header, body, numeric: list[bool]) -> Layout:
     wrapped = [max(body_need[i], *(_header_piece(h[i]) * BOLD_HEADER for h in header)) + PADDING for i in range(count)]
     text = [i for i in range(count) if not numeric[i]]
     chars = dict(FONTS)
-    for landscape, font in ORIENTATIONS:
+    orientations = ORIENTATIONS if len(body) > FEW_ROWS else (*ORIENTATIONS[:2], (False, "scriptsize"), *ORIENTATIONS[2:])
+    for landscape, font in orientations:
         line = chars[font] * (LANDSCAPE if landscape else 1)
         if sum(whole) <= line:
             return Layout(font, landscape, tuple(n / line for n in whole))
@@ -153,7 +158,7 @@ def _header_rows(header, index_columns: int) -> list[str]:
 
 
 def latex(styler, frame, caption: str | None = None, note: str | None = None) -> str:
-    """The table as a LaTeX longtable (preceded by its caption, followed by ``note``)."""
+    """The table as LaTeX (see the module doc), under its caption and above ``note``."""
     header, body, index_columns = displayed_cells(styler, frame)
     shown = [c for k, c in enumerate(frame.columns) if k not in set(styler.hidden_columns)]
     numeric = [False] * index_columns + [frame[c].dtype.kind in "iufc" for c in shown]
@@ -162,24 +167,39 @@ def latex(styler, frame, caption: str | None = None, note: str | None = None) ->
         (r">{\raggedleft\arraybackslash}" if num else r">{\raggedright\arraybackslash}")
         + rf"p{{\dimexpr {w:.4f}\linewidth-2\tabcolsep\relax}}" for num, w in zip(numeric, fit.widths))
     head = _header_rows(header, index_columns)
-    columns = len(numeric)
+    rows = [" & ".join(escape(cell) for cell in row) + r" \\" for row in body]
+    line = dict(FONTS)[fit.font] * (LANDSCAPE if fit.landscape else 1)
     lines = [r"\begin{landscape}"] if fit.landscape else []
-    lines += [r"\begingroup", rf"\{fit.font}", r"\setlength{\tabcolsep}{3pt}", r"\setlength{\LTpre}{4pt}",
-             r"\setlength{\LTpost}{2pt}", r"\setlength{\LTcapwidth}{\linewidth}",
-             rf"\begin{{longtable}}{{@{{}}{spec}@{{}}}}"]
-    if caption:
-        lines.append(rf"\caption*{{{escape(caption)}}}\\")
-    lines += [r"\toprule", *head, r"\midrule", r"\endfirsthead",
-              rf"\multicolumn{{{columns}}}{{@{{}}l}}{{\emph{{(continued)}}}}\\", r"\toprule", *head, r"\midrule", r"\endhead",
-              r"\bottomrule", r"\endlastfoot"]
-    lines += [" & ".join(escape(cell) for cell in row) + r" \\" for row in body]
-    lines += [r"\end{longtable}"]
+    lines += [r"\begingroup", rf"\{fit.font}", r"\setlength{\tabcolsep}{3pt}"]
+    if _height(body, [w * line for w in fit.widths]) + len(header) <= WHOLE_LINES:
+        # short: a tabular, kept whole where it stands (a longtable beside a figure can push text
+        # past the foot of the page)
+        lines.append(r"\begin{center}")
+        if caption:
+            lines.append(rf"\parbox{{\linewidth}}{{\centering {escape(caption)}}}\par\smallskip")
+        lines += [rf"\begin{{tabular}}{{@{{}}{spec}@{{}}}}", r"\toprule", *head, r"\midrule", *rows,
+                  r"\bottomrule", r"\end{tabular}", r"\end{center}"]
+    else:
+        columns = len(numeric)
+        lines += [r"\setlength{\LTpre}{4pt}", r"\setlength{\LTpost}{2pt}", r"\setlength{\LTcapwidth}{\linewidth}",
+                  rf"\begin{{longtable}}{{@{{}}{spec}@{{}}}}"]
+        if caption:
+            lines.append(rf"\caption*{{{escape(caption)}}}\\")
+        lines += [r"\toprule", *head, r"\midrule", r"\endfirsthead",
+                  rf"\multicolumn{{{columns}}}{{@{{}}l}}{{\emph{{(continued)}}}}\\", r"\toprule", *head, r"\midrule",
+                  r"\endhead", r"\bottomrule", r"\endlastfoot", *rows, r"\end{longtable}"]
     if note:
         lines.append(rf"\vspace{{-2pt}}\noindent{{\footnotesize {escape(note)}}}\par")
     lines.append(r"\endgroup")
     if fit.landscape:
         lines.append(r"\end{landscape}")
     return "\n".join(lines)
+
+
+def _height(body, widths_chars: list[float]) -> int:
+    """Lines the body takes: each row as many as its most wrapped cell."""
+    return sum(max(math.ceil(len(cell) / max(1.0, w - PADDING)) for cell, w in zip(row, widths_chars)) or 1
+               for row in body)
 
 
 def myst_block(tex: str) -> str:
