@@ -51,7 +51,7 @@ class LeaveOutFoldedCode(SphinxPostTransform):
 
 def provenance_text(block: str) -> str:
     """The words of a provenance footer's HTML, as one line of text."""
-    return " ".join(html.unescape(_TAG.sub(" ", block)).split())
+    return " ".join(html.unescape(_TAG.sub("", block)).split())
 
 
 def _latex(text: str) -> nodes.raw:
