@@ -83,14 +83,17 @@ def test_prose_columns_wrap_and_share_the_line_by_what_they_hold():
     assert rule > claim >= latex_table.MIN_TEXT and rule > seeds >= latex_table.MIN_TEXT
 
 
-def test_a_table_too_wide_for_the_page_turns_landscape_before_its_type_shrinks_to_scriptsize():
-    numbers = [[f"{1000 + i:,}.123" for i in range(12)]]
-    fit = latex_table.layout([[f"m{i}" for i in range(12)]], numbers, [True] * 12)
+def test_a_table_too_wide_for_the_page_turns_landscape_unless_a_few_rows_fit_in_the_smallest_type():
+    header = [[f"m{i}" for i in range(12)]]
+    many = [[f"{1000 + i:,}.123" for i in range(12)]] * (latex_table.FEW_ROWS + 1)
+    fit = latex_table.layout(header, many, [True] * 12)
     assert fit.landscape and fit.font == "small"
-    tex = latex_table.latex(pd.DataFrame([[1000.123] * 12]).style.format(precision=3, thousands=","),
-                            pd.DataFrame([[1000.123] * 12]))
+    few = latex_table.layout(header, many[:2], [True] * 12)
+    assert not few.landscape and few.font == "scriptsize"
+    frame = pd.DataFrame([[1000.123] * 12] * 10)
+    tex = latex_table.latex(frame.style.format(precision=3, thousands=","), frame)
     assert tex.startswith(r"\begin{landscape}") and tex.endswith(r"\end{landscape}")
-    very_wide = latex_table.layout([["x"] * 60], [["123456.789"] * 60], [True] * 60)
+    very_wide = latex_table.layout([["x"] * 60], [["123456.789"] * 60] * 10, [True] * 60)
     assert very_wide.landscape and very_wide.font == "scriptsize" and sum(very_wide.widths) == pytest.approx(1.0)
 
 
@@ -106,10 +109,22 @@ def test_report_table_gives_the_pdf_a_longtable_and_the_web_its_html(monkeypatch
     data, empty = shown
     printed = data["text/markdown"]
     assert printed.startswith("```{raw} latex\n") and printed.endswith("\n```\n")
-    assert r"\begin{longtable}" in printed and r"\caption*{Images per class, q ≤ 5 \& 95 \% CI}" in printed
+    assert r"\begin{tabular}" in printed and r"\centering Images per class, q ≤ 5 \& 95 \% CI}" in printed
     assert r"melanoma & 438 \\" in printed and "data/\\allowbreak{}counts.csv" in printed
     assert "longtable" not in data["text/html"] and "<table" in data["text/html"] and 'href="data/counts.csv"' in data["text/html"]
     assert r"\emph{Rows of a level this profile skips: no rows in this profile.}" in empty["text/markdown"]
+
+
+def test_a_short_table_stays_whole_and_a_long_one_breaks_across_pages_with_its_header():
+    short = pd.DataFrame({"level": [f"q{q}" for q in range(20)], "accuracy": np.linspace(0.2, 0.9, 20)})
+    long = pd.DataFrame({"level": [f"q{q}" for q in range(60)], "accuracy": np.linspace(0.2, 0.9, 60)})
+    whole = latex_table.latex(short.style.hide(axis="index"), short, "Twenty levels")
+    assert r"\begin{tabular}" in whole and "longtable" not in whole
+    broken = latex_table.latex(long.style.hide(axis="index"), long, "Sixty levels")
+    assert r"\begin{longtable}" in broken and r"\caption*{Sixty levels}" in broken
+    assert broken.count(r"\textbf{level} & \textbf{accuracy} \\") == 2 and r"\endhead" in broken, "the header repeats"
+    prose = pd.DataFrame({"rule": ["a sentence of forty characters, wrapped " * 8] * 10})
+    assert "longtable" in latex_table.latex(prose.style.hide(axis="index"), prose), "wrapped lines count, not rows"
 
 
 # ---- the command, the tools, the log --------------------------------------------------------------
@@ -153,7 +168,7 @@ def test_the_latex_log_is_read_for_pages_margins_and_missing_glyphs():
 def test_the_provenance_footer_reads_as_one_line_of_text():
     footer = ('<div class="hdmann-provenance">\n<p><strong>Provenance</strong>: profile <strong>smoke</strong> &middot; '
               'commit <code>abc</code> &middot; <a href="../results.json">every number (results.json)</a></p>\n</div>\n')
-    assert latex_layout.provenance_text(footer) == "Provenance : profile smoke · commit abc · every number (results.json)"
+    assert latex_layout.provenance_text(footer) == "Provenance: profile smoke · commit abc · every number (results.json)"
 
 
 # ---- the smoke book as a PDF ----------------------------------------------------------------------
@@ -196,7 +211,7 @@ def test_the_smoke_book_typesets_as_one_pdf_with_every_chapter_figure_and_table(
     assert len(embedded) >= len(figures) > 0, (len(embedded), len(figures))
     # every published table, as a table (not the text fallback), and no code the web page folds
     tables = json.loads((smoke_book / "_build" / "html" / "results.json").read_text())["tables"]
-    assert tex.count(r"\begin{longtable}") >= len(tables) > 0
+    assert tex.count(r"\begin{longtable}") + tex.count(r"\begin{tabular}") >= len(tables) > 0
     for t in tables:
         assert latex_table.escape(f"{t['chapter']}/{t['name']}.csv") in tex, t
     assert "from hdmann" not in tex and "report.table(" not in tex, "a folded code cell was typeset"
