@@ -36,7 +36,8 @@ def require_tools(which=shutil.which) -> None:
     """Stop at once, naming the packages, where XeLaTeX, latexmk or make is missing."""
     missing = missing_tools(which)
     if missing:
-        raise RuntimeError(f"the PDF needs XeLaTeX, latexmk and make, and {', '.join(missing)} is not installed: "
+        raise RuntimeError(f"the PDF needs XeLaTeX, latexmk and make, and {', '.join(missing)} "
+                           f"{'is' if len(missing) == 1 else 'are'} not installed: "
                            f"on Debian or Ubuntu run `{INSTALL}` (about 400 MB), then `make pdf` again")
 
 
