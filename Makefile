@@ -1,4 +1,5 @@
 # Two commands: `make book` and `make test`. PROFILE=smoke|quick|paper (default quick).
+# `make pdf` typesets the last book built as one PDF; without XeLaTeX it names the Debian packages to install.
 # `make lab` opens the chapters in JupyterLab (HDMANN_DATA and PROFILE as for make book).
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,7 +7,7 @@ PROFILE ?= quick
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: book test venv fetch info bench lab clean
+.PHONY: book pdf test venv fetch info bench lab clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,9 @@ venv: $(STAMP)
 
 book: $(STAMP)
 	$(BIN)/hdmann book --profile $(PROFILE)
+
+pdf: $(STAMP)
+	$(BIN)/hdmann pdf
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -327,6 +327,64 @@ def test_provenance_without_git(tmp_path):
     assert "no git commit" in footer and "Keras " in footer and 'href="../results.json"' in footer
 
 
+def test_provenance_names_every_codec_library_the_book_codes_with(monkeypatch):
+    """libjpeg-turbo, OpenJPEG, libwebp and libavif (Pillow's) and libjxl (pillow-jxl-plugin, whose
+    GPL licence the footer names); without the plugin, JPEG XL is simply not listed."""
+    from importlib import metadata
+
+    from PIL import features
+
+    found = provenance.versions()
+    for feature, label in (("libjpeg_turbo", "libjpeg-turbo"), ("jpg_2000", "OpenJPEG"), ("webp", "libwebp"),
+                           ("avif", "libavif")):
+        assert found[label] == features.version(feature), label
+    text = provenance._version_text(found)
+    for label in ("libjpeg-turbo", "OpenJPEG", "libwebp", "libavif"):
+        assert f"{label} {found[label]}" in text
+    try:
+        plugin = metadata.version("pillow-jxl-plugin")
+    except metadata.PackageNotFoundError:
+        plugin = None
+    if plugin:
+        assert found["libjxl"].endswith(f"via pillow-jxl-plugin {plugin} (GPL-3.0-or-later)")
+        assert re.match(r"\d+\.\d+\.\d+ via", found["libjxl"]), found["libjxl"]
+        assert f"libjxl {found['libjxl']}" in text
+    real = metadata.version
+
+    def without_plugin(name):
+        if name == "pillow-jxl-plugin":
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(metadata, "version", without_plugin)
+    assert provenance.jxl_version() is None and "libjxl" not in provenance._version_text(provenance.versions())
+
+
+def test_the_books_bibtex_entry_matches_citation_cff():
+    import yaml
+
+    import hdmann
+
+    citation = yaml.safe_load((book.PROJECT / "CITATION.cff").read_text())
+    bib = (book.PROJECT / "CITATION.bib").read_text()
+    fields = dict(re.findall(r"^\s*(\w+) = \{(.*)\},?$", bib, re.M))
+    assert fields["title"] == citation["title"] and fields["version"] == citation["version"] == hdmann.__version__
+    assert fields["author"] == "{" + " and ".join(a["name"] for a in citation["authors"]) + "}"
+    assert "{literalinclude} ../CITATION.bib" in (book.PROJECT / "book" / "bibliography.md").read_text()
+
+
+def test_every_reference_has_a_year_or_says_why_not():
+    """pybtex prints "n.d." for an entry without a year; an undated work says so and why, in its note."""
+    entries = re.split(r"^@", (book.PROJECT / "book" / "references.bib").read_text(), flags=re.M)[1:]
+    assert len(entries) >= 10
+    for entry in entries:
+        key = entry.split("{", 1)[1].split(",", 1)[0]
+        year = re.search(r"^\s*year = \{(.*?)\}", entry, re.M)
+        assert year, f"{key} has no year: the bibliography would print n.d. without a word"
+        if not year.group(1).isdigit():
+            assert year.group(1) == "undated" and re.search(r"^\s*note = \{.{40,}", entry, re.M), key
+
+
 def test_lab_prepares_copies_with_the_profile(tmp_path, data_root, capsys):
     """`make lab` runs `hdmann lab`; with --dry-run it prepares the notebooks and starts nothing."""
     assert cli.main(["lab", "--profile", "smoke", "--data-root", str(data_root), "--out", str(tmp_path),
@@ -429,41 +487,96 @@ def _jupyter_book(*args, cwd=None):
                           capture_output=True, text=True, cwd=cwd, timeout=900)
 
 
-def test_jupyter_book_build_in_a_checkout_stops_at_once_and_says_what_to_run(tmp_path):
-    """`jupyter-book build .` on a fresh clone: the chapters are executed notebooks that do not exist
-    yet, so it must fail before writing a page (not succeed on a hollow book), name `hdmann book`, and
-    never read the environment or the caches as pages."""
+def _checkout_without_chapters(folder: Path) -> Path:
+    """The book's committed files as a fresh clone has them: configuration, static pages, citation."""
     import shutil
 
-    for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(book.PROJECT / name, tmp_path / name)
-    shutil.copytree(book.PROJECT / "book", tmp_path / "book", ignore=shutil.ignore_patterns("executed"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml", "CITATION.bib"):
+        shutil.copy2(book.PROJECT / name, folder / name)
+    shutil.copytree(book.PROJECT / "book", folder / "book", ignore=shutil.ignore_patterns("executed"))
+    return folder
+
+
+def test_jupyter_book_build_in_a_checkout_stops_at_once_with_one_sentence(tmp_path):
+    """`jupyter-book build .` on a fresh clone: the chapters are executed notebooks that do not exist
+    yet, so it must fail before writing a page (not succeed on a hollow book), say in one sentence
+    (no traceback) which command to run, and never read the environment or the caches as pages."""
+    _checkout_without_chapters(tmp_path)
     (tmp_path / ".venv" / "lib").mkdir(parents=True)
     (tmp_path / ".venv" / "lib" / "README.md").write_text("# not a page\n")
     done = _jupyter_book(".", cwd=tmp_path)
-    assert done.returncode != 0, "a book without its chapters must not build"
-    assert "hdmann book" in done.stdout + done.stderr
+    assert done.returncode == 1, "a book without its chapters must not build"
+    missing = bookext.missing_chapters(tmp_path)
+    assert "book/executed/data" in missing and len(missing) == len(book.CHAPTERS)
+    assert done.stderr.strip() == bookext.refusal(missing), done.stderr
+    assert "Traceback" not in done.stdout + done.stderr and "hdmann book --profile smoke" in done.stderr
     assert not list((tmp_path / "_build").rglob("*.html")), "no page is written"
-    assert bookext.missing_chapters(tmp_path) and "book/executed/data" in bookext.missing_chapters(tmp_path)
     excluded = {p.strip(' "') for p in re.search(r"exclude_patterns: \[(.*?)\]", (book.PROJECT / "_config.yml")
                                                    .read_text(), re.S).group(1).replace("\n", " ").split(",")}
-    assert {".venv", "_build", "_cache", "notebooks"} <= excluded
+    assert {".venv", "_build", "_cache", "notebooks", bookext.PUBLISHED_DIR} <= excluded
+
+
+def test_the_refusal_is_one_sentence_naming_what_is_missing():
+    text = bookext.refusal(["book/executed/data", "book/executed/compression", "book/executed/codecs",
+                            "book/executed/seeds"])
+    assert text.startswith("jupyter-book: 4 chapter(s) of _toc.yml have not been executed here "
+                           "(book/executed/data, book/executed/compression, book/executed/codecs, ...)")
+    assert text.count(". ") == 0 and text.endswith("rebuilds the same HTML.") and "\n" not in text
+
+
+def test_a_build_leaves_what_jupyter_book_build_dot_needs(tmp_path):
+    """leave_for_jupyter_book copies the assembled chapters, the static files, the published tables
+    and results.json and the static pages' footer into the checkout, replacing an older build's."""
+    src, html, checkout = tmp_path / "source", tmp_path / "html", tmp_path / "checkout"
+    (src / "book" / "executed").mkdir(parents=True)
+    (src / "book" / "executed" / "data.ipynb").write_text("{}")
+    (src / book.STATIC_DIR).mkdir()
+    (src / book.STATIC_DIR / "hdmann.css").write_text("body {}")
+    (html / "book" / "executed" / "data").mkdir(parents=True)
+    (html / "book" / "executed" / "data" / "counts.csv").write_text("a\n1\n")
+    (html / "results.json").write_text("{}")
+    (checkout / "book" / "executed").mkdir(parents=True)
+    (checkout / "book" / "executed" / "stale.ipynb").write_text("{}")
+    tables = [{"chapter": "data", "name": "counts", "path": "book/executed/data/counts.csv"}]
+    record = {"profile": "smoke", "commit": None, "versions": {}, "data": "0" * 64, "device": "CPU: test", "finished": "now"}
+    book.leave_for_jupyter_book(src, html, record, tables, checkout=checkout)
+    assert sorted(p.name for p in (checkout / "book" / "executed").iterdir()) == ["data.ipynb", "static-footer.html"]
+    assert (checkout / book.STATIC_DIR / "hdmann.css").read_text() == "body {}"
+    assert (checkout / bookext.PUBLISHED_DIR / "book" / "executed" / "data" / "counts.csv").read_text() == "a\n1\n"
+    assert (checkout / bookext.PUBLISHED_DIR / "results.json").is_file()
+    footer = (checkout / bookext.STATIC_FOOTER).read_text()
+    assert bookext.PROVENANCE_MARK in footer and 'href="../results.json"' in footer
+
+
+def test_git_ignores_what_a_build_leaves_in_the_checkout():
+    import subprocess
+
+    if not (book.PROJECT / ".git").exists():
+        pytest.skip("not a git checkout")
+    left = ["book/executed/data.ipynb", "book/executed/static-footer.html", "_static/hdmann.css",
+            "_published/results.json"]
+    done = subprocess.run(["git", "-C", str(book.PROJECT), "check-ignore", "--no-index", *left], capture_output=True, text=True)
+    assert done.stdout.split() == left, done.stdout + done.stderr
 
 
 @pytest.mark.slow
-def test_jupyter_book_builds_the_real_book_from_the_executed_chapters(smoke_book, tmp_path):
-    """After `hdmann book`, the sentence `jupyter-book build .` prints names a command that rebuilds the
-    HTML from the executed chapters; run it: every chapter becomes a page, nothing outside the book."""
-    source = smoke_book / "_build" / "source"
-    assert not bookext.missing_chapters(source)
-    assert f"jupyter-book build {source}" in bookext.what_to_run(smoke_book)
-    done = _jupyter_book(str(source), "--path-output", str(tmp_path))
+def test_jupyter_book_build_dot_after_hdmann_book_rebuilds_the_same_html(smoke_book, tmp_path):
+    """What `hdmann book` leaves in a checkout lets `jupyter-book build .` there rebuild the book it
+    built: every HTML page identical, the tables' CSVs and results.json beside them."""
+    checkout = _checkout_without_chapters(tmp_path / "checkout")
+    built = smoke_book / "_build" / "html"
+    doc = json.loads((built / "results.json").read_text())
+    book.leave_for_jupyter_book(smoke_book / "_build" / "source", built, doc["provenance"], doc["tables"], checkout=checkout)
+    done = _jupyter_book(".", "--warningiserror", "--nitpick", cwd=checkout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    html = tmp_path / "_build" / "html"
-    for name in book.CHAPTERS:
-        assert (html / "book" / "executed" / f"{name}.html").is_file(), name
-    assert {p.name for p in html.iterdir() if p.is_dir()} <= {"book", "_static", "_sources", "_images", "_sphinx_design_static",
-                                                             "_panels_static", "_downloads"}, "stray folders"
+    rebuilt = checkout / "_build" / "html"
+    pages = sorted(p.relative_to(built) for p in built.rglob("*.html"))
+    assert pages and pages == sorted(p.relative_to(rebuilt) for p in rebuilt.rglob("*.html"))
+    differ = [str(p) for p in pages if (built / p).read_bytes() != (rebuilt / p).read_bytes()]
+    assert not differ, differ
+    for path in [t["path"] for t in doc["tables"]] + ["results.json"]:
+        assert (rebuilt / path).read_bytes() == (built / path).read_bytes(), path
 
 
 def test_the_command_line_has_a_version_and_help_for_every_option(capsys):

@@ -8,19 +8,27 @@ warning (an error under ``-W``, as the book builds), because a page with "Figure
 Fig. 4" a screen apart gives the reader two numberings. Images inside a figure without an explicit
 ``alt`` get the caption as their alt text (screen readers otherwise read the file name).
 
-It also stops a build of chapters that were never executed: ``jupyter-book build .`` in a checkout
-reads ``_toc.yml``, whose chapters are the executed notebooks that ``hdmann book`` assembles in
-``_build/source``; without them Jupyter Book would report success on a hollow book with dangling
-links, so the build stops at once and says which command builds the real one.
+``jupyter-book build .`` in a checkout builds the book ``hdmann book`` last built there: that build
+leaves its executed chapters where ``_toc.yml`` names them (``book/executed/``), the files it
+publishes beside the pages (tables' CSVs, ``results.json``) in ``_published/`` and the provenance
+footer of the static pages (all git-ignored); this extension copies the published files into the
+HTML and adds the footer. Before any ``hdmann book``, Jupyter Book would report success on a hollow
+book with dangling links, so the build stops at once with one sentence saying which command to run.
 """
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from docutils import nodes
 from sphinx.errors import ConfigError
 from sphinx.util import logging
+
+# what `hdmann book` leaves in a checkout for `jupyter-book build .` (hdmann.book.runner.leave_for_jupyter_book)
+PUBLISHED_DIR = "_published"  # copied into the HTML as it is: book/executed/<chapter>/<table>.csv, results.json
+STATIC_FOOTER = "book/executed/static-footer.html"  # the provenance footer of the pages under book/
+PROVENANCE_MARK = 'class="hdmann-provenance"'
 
 logger = logging.getLogger(__name__)
 
@@ -55,22 +63,33 @@ def missing_chapters(srcdir) -> list[str]:
             and not (Path(srcdir) / entry).is_file()]
 
 
-def what_to_run(srcdir) -> str:
-    """One sentence for a build started where the executed chapters are not."""
-    assembled = Path(srcdir) / "_build" / "source"
-    again = (f" The last `hdmann book` left its executed chapters in {assembled}: `jupyter-book build "
-             f"{assembled} --path-output {Path(srcdir)}` rebuilds the HTML from them." if (assembled / "_toc.yml").is_file()
-             else "")
-    return ("the chapters are notebooks that `hdmann book` executes (papermill) and assembles before it runs "
-            "Jupyter Book: run `hdmann book --profile smoke` (minutes) or `make book` (quick), which writes "
-            "_build/html/index.html." + again)
+def refusal(missing: list[str]) -> str:
+    """The one sentence a build prints where chapters of ``_toc.yml`` were never executed."""
+    listed = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+    return (f"jupyter-book: {len(missing)} chapter(s) of _toc.yml have not been executed here ({listed}): "
+            "they are notebooks that `hdmann book` executes, so run `hdmann book --profile smoke` (minutes) or "
+            "`make book` first, after which `jupyter-book build .` rebuilds the same HTML.")
 
 
 def _check_chapters(app, config) -> None:
     missing = missing_chapters(app.srcdir)
     if missing:
-        raise ConfigError(f"{len(missing)} chapter(s) of _toc.yml are not here ({', '.join(missing[:3])}"
-                          f"{', ...' if len(missing) > 3 else ''}): {what_to_run(app.srcdir)}")
+        # one sentence and exit status 1: Jupyter Book turns any exception, ConfigError too, into a traceback
+        print(refusal(missing), file=sys.stderr)
+        raise SystemExit(1)
+
+
+def _publish_beside_pages(app, config) -> None:
+    if (Path(app.srcdir) / PUBLISHED_DIR).is_dir():
+        config.html_extra_path = [*config.html_extra_path, PUBLISHED_DIR]
+
+
+def _static_page_footer(app, docname: str, source: list[str]) -> None:
+    """A page under ``book/`` gets the footer ``hdmann book`` left, unless it has one (the assembled book)."""
+    footer = Path(app.srcdir) / STATIC_FOOTER
+    if docname.startswith("book/") and not docname.startswith("book/executed/") and footer.is_file() \
+            and PROVENANCE_MARK not in source[0]:
+        source[0] += "\n\n" + footer.read_text(encoding="utf-8")
 
 
 def _set_format(app, config) -> None:
@@ -92,10 +111,12 @@ def _renumber(app, env) -> list[str]:
 
 
 def _captions_and_alt(app, doctree, docname) -> None:
+    # LaTeX numbers every figure itself (Fig. 2.1), so there the caption keeps the paper's label
+    in_print = app.builder.format == "latex"
     for figure in doctree.findall(nodes.figure):
         text = _caption(figure).strip()
         label = paper_prefix(text)
-        if label:
+        if label and not in_print:
             number, source = label.rsplit(", ", 1)[1], label.rsplit(", ", 1)[0]
             logger.warning(f"a figure caption starts with a paper's number ({label!r}): the book numbers every "
                            f"figure itself; end the caption with 'Reproduces {number} of {source}.' instead",
@@ -121,8 +142,11 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def setup(app):
+    app.setup_extension("hdmann.book.latex_layout")  # the PDF's layout (hdmann pdf); nothing of the HTML
     app.connect("config-inited", _check_chapters, priority=100)  # before anything is read or written
     app.connect("config-inited", _set_format)
+    app.connect("config-inited", _publish_beside_pages)
+    app.connect("source-read", _static_page_footer)
     app.connect("env-get-updated", _renumber, priority=900)  # after Sphinx assigned its numbers
     app.connect("doctree-resolved", _captions_and_alt)
     app.connect("html-page-context", _dedupe_scripts, priority=999)  # after every extension added its scripts

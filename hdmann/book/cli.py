@@ -1,4 +1,4 @@
-"""``hdmann book | run | status | verdicts | check | fetch | info | compare | lab``: the same entry points with or without make."""
+"""``hdmann book | pdf | run | status | verdicts | check | fetch | info | compare | lab``: the same entry points with or without make."""
 from __future__ import annotations
 
 import argparse
@@ -86,6 +86,14 @@ def _book(args) -> int:
     chapters = tuple(args.chapters.split(",")) if args.chapters else book.CHAPTERS
     book.build(args.profile, args.data_root, args.out, chapters, overrides=parse_assignments(args.set or ()),
                jobs=args.jobs, scheduler=args.scheduler)
+    return 0
+
+
+def _pdf(args) -> int:
+    """The last book ``hdmann book`` built, typeset as one PDF (nothing is executed)."""
+    from hdmann.book import pdf
+
+    pdf.build(args.out)
     return 0
 
 
@@ -213,6 +221,9 @@ def main(argv=None) -> int:
                         "study_a.hypervector_dim=2000: builds a variant in _build/variants/<profile>+<hash>/")
     _graph_options(p)
     p.set_defaults(run=_book)
+    p = sub.add_parser("pdf", help="typeset the book the last hdmann book built as one PDF (XeLaTeX; executes nothing)")
+    p.add_argument("--out", default=None, help="the folder hdmann book wrote _build/ into (default: the project)")
+    p.set_defaults(run=_pdf)
     for name, fn, text in (("run", _run, "build the stages of chapters (default: all) or named stages"),
                            ("status", _status, "list each stage as cached, missing or stale (exit 1 unless all cached)")):
         p = sub.add_parser(name, help=text)

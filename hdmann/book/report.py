@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 
+from hdmann.book import latex_table
+
 CHAPTER_ENV = "HDMANN_CHAPTER"  # set by the book runner for the kernel: the chapter being executed
 TABLE_METADATA = "hdmann_table"  # output metadata by which the runner finds a table's CSV
 
@@ -92,6 +94,7 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
         raise ValueError(f"report.table shows a pandas DataFrame or Styler, not {type(data).__name__}")
     if frame.empty:  # e.g. a profile that trains no compressed level: say so, publish no empty CSV
         display({"text/html": f"<p><em>{html.escape(caption or name)}: no rows in this profile.</em></p>",
+                 "text/markdown": latex_table.myst_block(latex_table.no_rows(caption or name)),
                  "text/plain": f"{caption or name}: no rows in this profile."}, raw=True)
         return
     if caption:
@@ -111,7 +114,10 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
                 f"({len(frame)} row{'' if len(frame) == 1 else 's'}, CSV)</p>")
     body = (f'<div class="hdmann-table" style="overflow:auto; max-height:40em; max-width:100%">'
             f"{styler.to_html()}</div>{link}")
-    display({"text/html": body, "text/plain": frame.to_string(max_rows=20), CSV_MIME: csv_text},
+    # the PDF's table (the LaTeX build drops HTML; the HTML build prefers text/html to markdown)
+    note = f"This table as CSV: {chapter}/{name}.csv beside the chapter in the web book." if chapter else None
+    printed = latex_table.myst_block(latex_table.latex(styler, frame, caption, note))
+    display({"text/html": body, "text/markdown": printed, "text/plain": frame.to_string(max_rows=20), CSV_MIME: csv_text},
             raw=True, metadata={TABLE_METADATA: {"name": name, "rows": len(frame)}})
 
 

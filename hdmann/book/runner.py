@@ -32,7 +32,7 @@ from hdmann.engine.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parents[2]
 CHAPTERS = registry.chapter_names()  # notebooks, parts, datasets, configs: each study's __init__
-BOOK_FILES = ("_config.yml",)  # _toc.yml is written from the registry (registry.toc_yaml)
+BOOK_FILES = ("_config.yml", "CITATION.bib")  # _toc.yml is written from the registry (registry.toc_yaml)
 KEY = "hdmann_key"
 PROVENANCE = "hdmann_provenance"
 HIDDEN_TAGS = ("parameters", "injected-parameters")  # shown only through the chapter's profile note
@@ -345,6 +345,25 @@ def publish(html_dir: Path, out: Path, profile: str, build_record: dict, values,
     return path
 
 
+def leave_for_jupyter_book(src: Path, html_dir: Path, build_record: dict, tables, checkout: Path = PROJECT) -> None:
+    """Leave in ``checkout`` what ``jupyter-book build .`` there needs to rebuild this build's HTML (all
+    git-ignored, replaced by each build of the project's own book): the executed, assembled chapters
+    where ``_toc.yml`` names them, the ``_static`` files ``_config.yml`` names, the files published
+    beside the pages and the static pages' provenance footer (:mod:`hdmann.book.bookext` reads both)."""
+    from hdmann.book import bookext
+
+    executed, static, published = checkout / "book" / "executed", checkout / STATIC_DIR, checkout / bookext.PUBLISHED_DIR
+    for folder in (executed, static, published):
+        if folder.exists():
+            shutil.rmtree(folder)
+    shutil.copytree(src / "book" / "executed", executed)
+    shutil.copytree(src / STATIC_DIR, static)
+    for relative in [t["path"] for t in tables] + ["results.json"]:
+        (published / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(html_dir / relative, published / relative)
+    (checkout / bookext.STATIC_FOOTER).write_text(provenance.footer_html(build_record, _relative_root("book/page") + "results.json"))
+
+
 def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None = None,
           chapters=CHAPTERS, log=progress.say, overrides: dict | None = None, jobs: int | None = None,
           scheduler=None) -> Path:
@@ -438,6 +457,8 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     if stray:
         log(f"  removed {len(stray)} folder(s) of stray pages from an earlier `jupyter-book build .`: {', '.join(stray)}")
     publish(index.parent, out, profile, build_record, values, tables)
+    if out == PROJECT:  # the project's own book, not a variant or another --out: `jupyter-book build .` rebuilds it
+        leave_for_jupyter_book(src, index.parent, build_record, tables)
     log(f"  jupyter-book build: done in {time.perf_counter() - started:.0f} s")
     log(f"The book is at {index}; its numbers are in {index.parent / 'results.json'}")
     return index

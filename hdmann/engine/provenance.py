@@ -18,7 +18,11 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[2]
 LIBRARIES = ("keras", "jax", "jaxlib", "numpy", "scikit-learn", "pillow", "matplotlib")
-CODECS = {"libjpeg_turbo": "libjpeg-turbo", "jpg": "libjpeg API", "jpg_2000": "OpenJPEG", "webp": "libwebp"}
+# every codec library the book codes images with: the Pillow features, then JPEG XL's plugin
+CODECS = {"libjpeg_turbo": "libjpeg-turbo", "jpg": "libjpeg API", "jpg_2000": "OpenJPEG", "webp": "libwebp",
+          "avif": "libavif"}
+JXL = "libjxl"  # not part of Pillow: the pillow-jxl-plugin package, whose licence the footer names
+JXL_PLUGIN_LICENCE = "GPL-3.0-or-later"
 
 # A child process asks JAX for its devices, so the runner itself never claims a GPU's memory.
 _DEVICE_PROBE = """
@@ -72,7 +76,22 @@ def versions() -> dict:
                 found[label] = None
     except ImportError:
         pass
+    found[JXL] = jxl_version()
     return found
+
+
+def jxl_version() -> str | None:
+    """libjxl's version and the plugin's that brings it to Pillow, or None where the plugin is not
+    installed (the codec chapter then leaves JPEG XL out)."""
+    try:
+        plugin = metadata.version("pillow-jxl-plugin")
+    except metadata.PackageNotFoundError:
+        return None
+    from hdmann.engine import codecs
+
+    row = next(r for r in codecs.versions() if r["codec"] == "jxl")
+    library = row["version"].split(" (")[0] if row["available"] else "unknown"
+    return f"{library} via pillow-jxl-plugin {plugin} ({JXL_PLUGIN_LICENCE})"
 
 
 def _cpu_name() -> str:
@@ -109,7 +128,7 @@ def collect(profile: str, data_fingerprint: str, known_device: str | None = None
 def _version_text(v: dict) -> str:
     libs = ", ".join(f"{name} {v[key]}" for name, key in (("hdmann", "hdmann"), ("Keras", "keras"), ("JAX", "jax"),
                                                           ("NumPy", "numpy"), ("Pillow", "pillow")) if v.get(key))
-    codecs = ", ".join(f"{label} {v[label]}" for label in CODECS.values() if v.get(label))
+    codecs = ", ".join(f"{label} {v[label]}" for label in (*CODECS.values(), JXL) if v.get(label))
     return f"Python {v.get('python')}; {libs}" + (f" (codecs: {codecs})" if codecs else "")
 
 
