@@ -10,7 +10,7 @@ GROUPS = (vd.HOLDS, vd.FAILS, vd.UNDECIDED, vd.NOT_TESTABLE)
 
 
 def label(claim, tags=()) -> str:
-    """"accuracy flat down to q20 (A1, at the paper's distortion)"; with every condition: no tag."""
+    """"accuracy flat down to q20 (A1, paper's distortion)"; with every condition: no tag."""
     where = f", {listing(tags)}" if tags else ""
     return f"{claim.short or claim.words} ({claim.id}{where})"
 
@@ -66,7 +66,7 @@ def headline_figures(profile: str, data_root=None, overrides: dict | None = None
     from hdmann.studies.study_b.config import study_b_config
 
     a = study_a_config(profile, overrides)
-    ladders = {a_claims.condition(a, arm): a_report.accuracy_table(a, data_root, arm=arm) for arm in a_claims.arms(a)}
+    ladders = {a_claims.legend(a, arm): a_report.accuracy_table(a, data_root, arm=arm) for arm in a_claims.arms(a)}
     b = study_b_config(profile, overrides)
     ratios = {r["level"]: r["achieved_median"] for r in b_report.ratio_table(b, data_root)}
     series = {b_report.MODEL_LABELS[m]: (m, b_report.performance(b, m, "a", data_root=data_root))

@@ -33,13 +33,20 @@ CLAIMS = (FLAT, DROP, CLUSTERS)
 REPORTING, HELD_OUT = "val", "test"
 
 
+def legend(cfg: StudyAConfig, arm: str) -> str:
+    """A ladder's name in a figure's legend."""
+    if arm == report.NOMINAL:
+        return f"the paper's quality values, coded at {cfg.source_size} px"
+    return f"the paper's distortion, coded at {cfg.image_size} px (PSNR matched)"
+
+
 def condition(cfg: StudyAConfig, arm: str) -> str:
     """How a ladder reaches the model, in a few words."""
     if arm == report.NOMINAL:
         return f"the paper's quality values, coded at {cfg.source_size} px, read at {cfg.image_size} px"
     return f"the paper's distortion: coded at {cfg.image_size} px, PSNR matched to {cfg.source_size} px"
 
-TAGS = {report.NOMINAL: "at the nominal qualities", report.MATCHED: "at the paper's distortion"}
+TAGS = {report.NOMINAL: "nominal quality", report.MATCHED: "paper's distortion"}
 SEPARATED = 0.0  # a silhouette at or below this: an image lies as near another class's cluster as its own
 
 

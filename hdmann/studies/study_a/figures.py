@@ -122,22 +122,22 @@ def confusion_grid(matrices: dict, class_names, per_row: int = 3) -> plt.Figure:
 def two_ladders(ladders: dict, chance: float | None = None) -> plt.Figure:
     """Reporting-half accuracy per paper level on each ladder (label -> accuracy_table rows): the
     paper's quality values coded at the stored size, and the paper's distortion at the input."""
-    fig, ax = plt.subplots(figsize=(plotting.MAX_WIDTH, 3.2))
+    fig, ax = plt.subplots(figsize=(plotting.MAX_WIDTH, 3.4))
     colours, markers = ("#0072B2", "#D55E00"), ("o", "s")
     labels = []
     for i, (label, rows) in enumerate(ladders.items()):
         part = [r for r in rows if r["split"] == "val"]
-        x = np.arange(len(part)) + (i - (len(ladders) - 1) / 2) * 0.08
+        x = np.arange(len(part)) + (i - (len(ladders) - 1) / 2) * 0.1
         y = np.array([r["accuracy"] for r in part])
         err = np.array([[r["accuracy"] - r["ci_low"] for r in part], [r["ci_high"] - r["accuracy"] for r in part]])
         ax.errorbar(x, y, yerr=err, capsize=3, color=colours[i % 2], marker=markers[i % 2], label=label)
-        labels = [r["level"] for r in part]
+        labels = ["orig." if r["level"] == "original" else r["level"] for r in part]
     ax.set_xticks(np.arange(len(labels)), labels)
     if chance is not None:
-        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance")
+        ax.axhline(chance, color="grey", ls="--", lw=1, label="chance (4 classes)")
     ax.set_ylim(0, 1)
-    ax.set_xlabel("the paper's JPEG level (decreasing quality)")
+    ax.set_xlabel("JPEG level of the paper (quality falls to the right)")
     ax.set_ylabel("accuracy, seed mean")
-    ax.legend(frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2)
+    plotting.legend(ax, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=1)
     fig.tight_layout()
     return fig

@@ -98,8 +98,9 @@ def breaks(bcfg: StudyABeyondConfig, data_root=None) -> vd.Verdict:
         BREAKS, [Part("the representation departs at a milder quality than accuracy falls",
                       outcome(quality, pooled_fall))],
         Effect("mildest quality where the representation departs (agreed over seeds), and where accuracy falls",
-               float(quality), signed=False, shown=f"{shown(f'q{quality}' if quality else None)}; accuracy: "
-                                                   f"{shown(pooled_fall)}"),
+               float(quality), signed=False,
+               shown=f"representation: {f'q{quality}' if quality else 'never'}; accuracy: "
+                     f"{pooled_fall or 'never beyond the margin'}"),
         rule=report.DEPART_RULE + f"; the representation's quality is the mildest at which at least {needed} of "
              f"{len(moved)} seeds have departed; accuracy falls at the mildest quality whose change from the original "
              f"lies wholly below −{a.flat_margin:g}; holds when the first is milder",
