@@ -677,3 +677,47 @@ def test_stray_pages_of_a_hand_run_build_are_removed(tmp_path):
     (html / "index.html").write_text("")
     assert book.remove_stray_pages(html) == [".venv", "_cache_1cpu", "notebooks"]
     assert sorted(p.name for p in html.iterdir()) == ["_static", "book", "index.html"]
+
+
+def test_every_claim_is_on_the_landing_page_and_in_hdmann_verdicts(smoke_book):
+    """One verdict protocol: each study's declared claims appear on the landing page and in the
+    chapter that decides them, and every one is a value of hdmann verdicts' records."""
+    from hdmann.book import registry, verdicts
+    from hdmann.methods import verdicts as vd
+
+    html_dir = smoke_book / "_build" / "html" / "book" / "executed"
+    landing = (html_dir / f"{registry.LANDING}.html").read_text()
+    modules = verdicts.claim_modules()
+    assert set(modules) >= {"study_a", "study_a_beyond", "study_b", "codecs"}
+    for study, module in modules.items():
+        for claim in module.CLAIMS:
+            assert re.search(rf">{claim.id}</span></a>: |>{claim.id}<", landing), f"{claim.id} ({study}) is not on the landing page"
+            chapter = (html_dir / f"{claim.chapter}.html").read_text()
+            assert f"{claim.id}: " in chapter, f"{claim.id} is not in its chapter {claim.chapter}"
+    # the landing page glues every verdict's record, so results.json (and hdmann compare) has each one
+    from hdmann.book import results
+
+    glued = [v["name"] for v in results.load(smoke_book / "_build" / "html" / "results.json")["values"]
+             if v["chapter"] == registry.LANDING and v["name"].startswith("verdict_")]
+    ids = {c.id for m in modules.values() for c in m.CLAIMS}
+    assert ids == {name.split("_")[1] for name in glued}
+    outcomes = {v["name"]: v["value"] for v in results.load(smoke_book / "_build" / "html" / "results.json")["values"]
+                if v["chapter"] == registry.LANDING and v["name"].startswith("verdict_") and v["type"] == "text"
+                and not v["name"].endswith(("_check", "_seeds", "_untested"))}
+    assert outcomes and set(outcomes.values()) <= set(vd.OUTCOMES), outcomes
+
+
+def test_one_glued_name_is_one_quantity_across_chapters(smoke_book):
+    """A name glued by two chapters is one quantity: its value is the same in both (Study A's seed-mean
+    accuracy on originals is `acc_val_original` wherever a chapter cites it). Two quantities need two
+    names: a chapter's `n_films` that counts other films than another's is a reader's trap."""
+    from hdmann.book import results
+
+    by_name: dict[str, dict] = {}
+    for v in results.load(smoke_book / "_build" / "html" / "results.json")["values"]:
+        if not v["name"].startswith("fig_"):
+            by_name.setdefault(v["name"], {})[v["chapter"]] = v["value"]
+    differ = {name: chapters for name, chapters in by_name.items() if len(chapters) > 1
+              and len({json.dumps(value) if not isinstance(value, float) else round(value, 9)
+                       for value in chapters.values()}) > 1}
+    assert not differ, f"one name, several values: {differ}"

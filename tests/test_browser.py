@@ -180,3 +180,53 @@ def test_search_finds_a_chapter_by_a_word_of_its_title(browser, site):
     assert any(f"{chapter}.html" in href for href in found), (word, found)
     severe = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
+
+
+_BOX = """
+const el = document.querySelector(arguments[0]);
+if (!el) { return null; }
+const r = el.getBoundingClientRect();
+return {top: r.top + window.scrollY, left: r.left, right: r.right, width: r.width};
+"""
+
+_VERDICT_TABLES = """
+const article = document.querySelector('article.bd-article') || document.body;
+const edge = article.getBoundingClientRect().right;
+return Array.from(document.querySelectorAll('table.hdmann-verdicts, table.hdmann-deviations')).map(t => {
+  const r = t.getBoundingClientRect();
+  const cells = Array.from(t.querySelectorAll('td, th'));
+  return {right: r.right, edge: edge, scroll: t.scrollWidth, client: t.clientWidth,
+          clipped: cells.filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.innerText.slice(0, 40))};
+});
+"""
+
+
+def test_the_landing_page_opens_with_the_claims_and_a_figure(browser, site):
+    """A reviewer with five minutes: the landing page is the book's first page, the verdicts on the
+    papers' claims start on its first screen at laptop size, and a headline figure follows at once."""
+    base, html_dir = site
+    browser.set_window_size(*LAPTOP)
+    browser.get(base)  # index.html redirects to the root page
+    assert browser.current_url.endswith("book/executed/summary.html"), browser.current_url
+    table = browser.execute_script(_BOX, "table.hdmann-verdicts")
+    figure = browser.execute_script(_BOX, "figure img")
+    assert table and table["top"] < LAPTOP[1], f"the claims table starts at {table} px, below the first screen"
+    assert figure and figure["top"] < 3 * LAPTOP[1], f"the first headline figure starts at {figure}"
+
+
+def test_no_verdict_or_deviation_table_is_clipped_at_laptop_width(browser, site):
+    """Every verdict and deviation table fits the text column at 1,280 px: no sideways scrolling,
+    no cell whose text is cut."""
+    base, html_dir = site
+    browser.set_window_size(1280, LAPTOP[1])
+    problems, seen = [], 0
+    for page in _pages(html_dir):
+        browser.get(urljoin(base, page))
+        for t in browser.execute_script(_VERDICT_TABLES):
+            seen += 1
+            if t["scroll"] > t["client"] + 1 or t["right"] > t["edge"] + 1:
+                problems.append(f"{page}: a table runs {max(t['scroll'] - t['client'], t['right'] - t['edge']):.0f} px past its column")
+            problems += [f"{page}: a cell is cut: {text!r}" for text in t["clipped"]]
+    browser.set_window_size(*LAPTOP)
+    assert seen >= 5, f"only {seen} verdict or deviation tables found"
+    assert not problems, "\n".join(problems)

@@ -29,7 +29,9 @@ def abstract(records: dict[str, list[vd.Verdict]]) -> dict[str, str]:
         for v in every:
             if v.outcome == outcome:
                 reached.setdefault(v.claim.id, (v.claim, []))[1].append(v.tag)
-        items = [label(claim, () if len(tags) == len(conditions[cid]) else [t for t in tags if t])
+        terse = outcome == vd.UNDECIDED  # the findings get their words; the undecided are named by id
+        items = [(f"{claim.id}" + (f" ({listing([t for t in tags if t])})" if len(tags) < len(conditions[cid]) else "")
+                  if terse else label(claim, () if len(tags) == len(conditions[cid]) else [t for t in tags if t]))
                  for cid, (claim, tags) in reached.items()]
         lines[outcome] = listing(items) if items else "none"
     by_reason = {}

@@ -44,12 +44,13 @@ def links(names=None) -> dict[str, str]:
     return {c.id: m.LABEL for m in claim_modules(names).values() for c in m.CLAIMS}
 
 
-def values(profile: str, data_root=None, overrides: dict | None = None) -> list[dict]:
-    """Every verdict as results.json values (outcome, held-out check, untested parts, seeds, effect)."""
+def values(profile: str, data_root=None, overrides: dict | None = None, records: dict | None = None) -> list[dict]:
+    """Every verdict as results.json values (outcome, held-out check, untested parts, seeds, effect);
+    ``records``: :func:`collect`'s, where the caller has them (the landing page glues these)."""
     from hdmann.methods import verdicts as vd
 
-    return [value for records in collect(profile, data_root, overrides).values()
-            for value in vd.values(records, CHAPTER, profile)]
+    records = collect(profile, data_root, overrides) if records is None else records
+    return [value for rows in records.values() for value in vd.values(rows, CHAPTER, profile)]
 
 
 def build(profile: str, data_root=None, out: Path | None = None, *, jobs: int | None = None,

@@ -104,9 +104,9 @@ _STUDY_A_PROFILES: dict[str, dict[str, Any]] = {
                   max_test_images_per_class=8, max_epochs=3, patience=2, seeds=2,
                   tsne_perplexity=10.0, bootstrap_samples=200),
     # quick: three training seeds of each verdict-bearing model (paper: five), at 36 px (a 5x
-    # downscale of the stored 180 px images; JPEG is applied at 180 px first) and at most 15 epochs:
-    # every model of Study A and Study A beyond trains on this budget. 48 px with 20 epochs put the
-    # quick book at 77 min cold on 2 cores, 40 px with 15 at 60.0 min, 36 px at 51.9 (bench/records/README.md)
+    # downscale of the stored 180 px images; JPEG is applied at 180 px first, and the matched ladder
+    # at 36 px) and at most 15 epochs: every model of Study A and Study A beyond trains on this
+    # budget, which keeps the cold quick book within its target on 2 cores (bench/records/README.md)
     "quick": dict(image_size=36, max_epochs=15, patience=4, seeds=3),
     "paper": dict(),
 }

@@ -120,7 +120,7 @@ _STUDY_A_BEYOND_PROFILES: dict[str, dict[str, Any]] = {
                   leave_out_classes=("melanoma",), max_new_per_class=20, mias_patches=20,
                   max_far_images=20, saliency_images=8, grid_images=2, bootstrap_samples=200),
     # quick: the matrix and the softmax baseline have Study A's quick budget (the originals row is Study
-    # A's model, reused); one compressed level (q5, where Study A's accuracy starts to fall), no mixed
+    # A's model, reused); one compressed level (q5, where the paper sees clustering greatly diminished), no mixed
     # row (the dearest model, ~570 CPU s: `paper` trains it); one left-out class of four, its
     # three-class model on 6 epochs; the dimension sweep on 3 epochs shared by every D, at three D
     # (64, the paper's 500 and 10,000; `paper` adds 2,000). The seeds of the matrix cost what these

@@ -37,8 +37,8 @@ class StudyBConfig(Config):
     batchnorm_momentum: float = unstated(
         0.9, "BatchNormalization's running-statistics momentum (ResNet18, the patch CNN). Keras's 0.99 keeps ~18 % "
         "of the initial (0, 1) statistics after the ~170 steps of a 12-epoch patch run (~50 % after 4 ResNet18 "
-        "epochs): inference then sees statistics training never had, and fold models' scores drift apart in scale "
-        "(patch CNN on inner splits: per-fold AUROC 0.73-0.79, pooled 0.55). 0.9 forgets in ~50 steps.")
+        "epochs): inference then sees statistics training never had, and fold models' scores drift apart in scale, "
+        "which a pooled AUROC punishes. 0.9 forgets the initial statistics in ~50 steps.")
     resnet_max_epochs: int | None = None  # None: max_epochs; ResNet18 costs ~10x the CNN per epoch
     max_films: int | None = None  # subsample the films (smoke only), stratified
     survey_films: int | None = None  # films of the JPEG 2000 survey table: a seeded sample (quick); None: all
@@ -61,12 +61,14 @@ class StudyBConfig(Config):
     patch_batch_size: int = unstated(16, "small batches give more steps on ~280 training patches", scope="patches")
     patch_learning_rate: float = unstated(1e-3, "Adam's default (the peak rate under a cosine schedule)", scope="patches")
     patch_lr_schedule: str = unstated(
-        "constant", "constant | cosine (decay to 0 over the fixed budget, the bn_wd_cos variant): the cosine "
-        "variant did not win the inner splits", scope="patches")
+        "constant", "constant | cosine (decay to 0 over the fixed budget, the bn_wd_cos variant); the chapter's "
+        "inner-split selection compares the two", scope="patches")
     patch_standardise: bool = unstated(True, "z-score each patch: raw 8-bit patches left the CNN's loss at ln 2", scope="patches")
     patch_head: str = unstated("flatten", "CNN head: flatten (the paper's 3 FC) | gap (global average pooling first)", scope="patches")
-    patch_weight_decay: float = unstated(0.05, "Adam's decoupled weight decay (0: none); won the inner-split selection", scope="patches")
-    patch_batchnorm: bool = unstated(True, "BatchNormalization between each convolution and its ReLU (won the inner splits)", scope="patches")
+    patch_weight_decay: float = unstated(0.05, "Adam's decoupled weight decay (0: none): the CNN has far more weights than "
+                                         "training patches; the chapter's inner-split selection compares it with none", scope="patches")
+    patch_batchnorm: bool = unstated(True, "BatchNormalization between each convolution and its ReLU steadies training on "
+                                     "few patches; the chapter's inner-split selection compares it with none", scope="patches")
     patch_select_variants: tuple[str, ...] = ("flatten", "gap", "flatten_wd", "gap_wd", "bn_wd", "bn_wd_slow", "bn_wd_cos")  # CNN variants tried on inner splits
     negative_scheme: str = "matched"  # matched | contralateral (the sensitivity check)
     negatives_per_lesion: int = unstated(2, "negative patches drawn per lesion patch", scope="patches")
@@ -85,7 +87,7 @@ class StudyBConfig(Config):
                                         scope="patches")
     health_min_train_auroc: float = unstated(
         0.6, "a fold model that ranks its own training patches below this AUROC did not learn (a collapsed or "
-        "constant output: one quick fold ended at loss 7.9, AUROC 0.50) and is retrained with the next seed",
+        "constant output) and is retrained with the next seed",
         scope="patches")
     health_retries: int = unstated(2, "retrainings with the next seeds of a fold model that did not learn; one that "
                                    "still has not learned is kept (dropping it would drop its patients) and named",
@@ -183,7 +185,7 @@ _STUDY_B_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(input_size=64, max_epochs=2, patience=1, max_films=60,
                   compression_ratios=(15, 1000, 11000), matrix_ratios=(15, 11000),
                   resnet_ratios=(), saliency_ratios=(15, 11000), bootstrap_samples=200,
-                  survey_films=20),  # the survey of 60 films was smoke's largest stage (114 of 870 CPU s)
+                  survey_films=20),  # a seeded 20 films keep the film survey a small stage of the smoke book
     # quick: the film survey (a table of the compression chapter) on a seeded 100 of the 322 films
     # (~400 CPU s for all of them; bench/records/README.md)
     "quick": dict(input_size=64, max_epochs=20, patience=5, resnet_max_epochs=8,
