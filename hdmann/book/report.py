@@ -148,7 +148,7 @@ def _shown(value) -> str:
 # ------------------------------------------------------------------------------------------------
 VERDICT_COLUMNS = ("Claim", "Paper", "This run", "Verdict", "Seeds")
 VERDICT_WIDTHS = (30, 15, 27, 15, 13)
-INFORMATIVE_CHECKS = ("confirms", "contradicts", "undecided there")  # the others say nothing about the verdict
+INFORMATIVE_CHECKS = ("confirms", "contradicts")  # the table's word; "undecided there" and the rest are in the fold
 
 
 def _cell(text: str) -> str:
@@ -231,16 +231,16 @@ def verdict_markdown(verdicts, caption: str = "", links: dict | None = None) -> 
                                                                           else "")) for v in group]
         if several and group[0].effect:
             ours.append(_cell(group[0].effect.what))
-        verdict = [tagged(v, f"**{v.outcome}**" + (f"; held-out {v.check}" if v.check in INFORMATIVE_CHECKS else ""))
+        verdict = [tagged(v, f"**{v.outcome}**" + (f"; the held-out set {v.check}" if v.check in INFORMATIVE_CHECKS else ""))
                    for v in group]
         seeds = [tagged(v, v.seed_text()) for v in group]
-        words = _cell(claim.words) + ("" if several or not group[0].condition else f" ({_cell(group[0].condition)})")
+        words = _cell(claim.words) + ("" if several or not group[0].tag else f" ({_cell(group[0].tag)})")
         rows.append((f"{name}: {words}", _cell(claim.paper), _lines(ours), _lines(verdict), _lines(seeds)))
     lines = [list_table(VERDICT_COLUMNS, rows, caption, VERDICT_WIDTHS, css="hdmann-verdicts")]
     notes = []
     for v in verdicts:
         said = [f"Rule: {_cell(v.rule)}."]
-        if v.condition and (v.tag or len(by_claim[v.claim.id]) > 1):
+        if v.condition:
             said.insert(0, f"Condition: {_cell(v.condition)}.")
         if v.untested:
             said.append(f"Not tested: {_cell(v.untested)}.")

@@ -47,24 +47,24 @@ def _floor_reason(achieved: dict[str, float]) -> str:
             "1 MiB film")
 
 
-def _design(cfg: StudyBConfig) -> tuple[str, str]:
-    """(experiment, its condition in words): the paper's design (b) where this profile trains the CNN
-    at compressed levels, else (a)."""
+def _design(cfg: StudyBConfig) -> tuple[str, str, str]:
+    """(experiment, its condition in words, a short tag): the paper's design (b) where this profile
+    trains the CNN at compressed levels, else (a)."""
     if len(rep.train_levels(cfg, "cnn")) > 1:
-        return "b", "trained and tested at each level, the paper's design"
+        return "b", "trained and tested at each level, the paper's design", ""
     return "a", ("trained on originals, tested at each level; the paper trains at each level, which this profile "
-                 "leaves to the paper profile")
+                 "leaves to the paper profile"), "trained on originals"
 
 
 def _flat_parts(rows: list[dict], achieved: dict[str, float], margin: float) -> list[Part]:
     low = [r for r in rows if r["level"] != sbp.ORIGINAL and achieved[r["level"]] <= LOW_BAND]
     high = [r for r in rows if achieved[r["level"]] >= rep.REACHED * HIGH_BAND]
-    flat = (Part("no loss up to 5,000:1", evaluation.all_of(
+    flat = (Part("flat up to 5,000:1", evaluation.all_of(
         evaluation.non_inferiority(r["delta_low"], r["delta_high"], margin) for r in low)) if low
-        else Part("no loss up to 5,000:1", NOT_TESTABLE, "no compressed level up to 5,000:1 in this profile"))
-    drop = (Part("a loss at 10K-11K", evaluation.all_of(
+        else Part("flat up to 5,000:1", NOT_TESTABLE, "no compressed level up to 5,000:1 in this profile"))
+    drop = (Part("the loss at 10K-11K", evaluation.all_of(
         HOLDS if r["delta_high"] < 0 else FAILS if r["delta_low"] > -margin else UNDECIDED for r in high)) if high
-        else Part("a loss at 10K-11K", NOT_TESTABLE, _floor_reason(achieved)))
+        else Part("the loss at 10K-11K", NOT_TESTABLE, _floor_reason(achieved)))
     return [flat, drop]
 
 
@@ -80,14 +80,14 @@ def _level_words(level: str, achieved: dict[str, float]) -> str:
 def flat_verdict(cfg: StudyBConfig, model: str, achieved: dict[str, float], data_root=None,
                  claim: Claim = FLAT) -> vd.Verdict:
     """B1 for ``model``: decided on the seeds pooled and on each seed alone (the seeds every level involved has)."""
-    experiment, condition = _design(cfg)
+    experiment, condition, tag = _design(cfg)
     m = cfg.flat_auroc_margin
     rows = rep.performance(cfg, model, experiment, data_root=data_root)
     worst = _worst(rows, achieved)
     effect = (Effect(f"AUROC change from originals at {_level_words(worst['level'], achieved)}, the largest loss up to "
                      "5,000:1", worst["delta"], worst["delta_low"], worst["delta_high"]) if worst else None)
     v = vd.from_parts(
-        claim, _flat_parts(rows, achieved, m), effect, margin=m, condition=condition,
+        claim, _flat_parts(rows, achieved, m), effect, margin=m, condition=condition, tag=tag,
         rule=f"levels placed by the median ratio the codec achieved: at every level up to 5,000:1 no AUROC loss "
              f"beyond {m:g} (the paired 95 % interval of the change from originals, resampling patients, lies above "
              f"−{m:g}), and at every level that reached {rep.REACHED * HIGH_BAND:,.0f}:1 a loss (its interval wholly "
@@ -131,10 +131,10 @@ def saliency(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
                                      else UNDECIDED for r in low)) if low
               else Part("covers the lesion up to 5,000:1", NOT_TESTABLE, "no trained level up to 5,000:1"))
     low_mean = float(np.mean([r["gradcam_energy"] for r in low])) if low else float("nan")
-    misses = (Part("misses it at 10K-11K", evaluation.all_of(
+    misses = (Part("the miss at 10K-11K", evaluation.all_of(
         HOLDS if r["gradcam_energy_high"] < low_mean or r["gradcam_energy_high"] <= bar(r) else
         FAILS if r["gradcam_energy_low"] > bar(r) else UNDECIDED for r in high)) if high
-        else Part("misses it at 10K-11K", NOT_TESTABLE,
+        else Part("the miss at 10K-11K", NOT_TESTABLE,
                   "no CNN trained at 10,000:1 or more" if any(a >= rep.REACHED * HIGH_BAND for a in achieved.values())
                   else _floor_reason(achieved)))
     first = rows[0] if rows else None
@@ -190,6 +190,7 @@ def resnet(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
         Effect("AUROC of ResNet18 minus the CNN on originals", h["delta"], h["delta_low"], h["delta_high"]), margin=m,
         seeds=n,
         condition=f"ResNet18 from scratch, {count(cfg.patch_resnet_epochs, 'epoch')}; the paper's was pre-trained on ImageNet",
+        tag="from scratch",
         rule=f"the paired 95 % interval of ResNet18's AUROC minus the CNN's lies below +{m:g} (no improvement beyond "
              f"the margin: holds), wholly above +{m:g} (does not hold), else undecided",
         details=f"ResNet18 {h['auroc']:.3f}, CNN {h['other_auroc']:.3f}")
@@ -214,7 +215,7 @@ def deviations(profile: str, data_root=None, overrides: dict | None = None) -> l
     counts = rep.counts(cfg, data_root)
     achieved = rep.achieved_ratios(cfg, data_root)
     top = max(achieved.values())
-    experiment, _ = _design(cfg)
+    experiment, _, _ = _design(cfg)
     cnn = rep.performance(cfg, "cnn", "a", data_root=data_root)[0]
     rows = [
         {"study": "Study B", "what": "data", "paper": f"{P['mammograms']:,} digital mammograms, one hospital, private",
