@@ -147,7 +147,7 @@ def _shown(value) -> str:
 # verdicts: one table shape for every chapter and the landing page
 # ------------------------------------------------------------------------------------------------
 VERDICT_COLUMNS = ("Claim", "Paper", "This run", "Verdict", "Seeds")
-VERDICT_WIDTHS = (30, 15, 27, 15, 13)
+VERDICT_WIDTHS = (28, 13, 26, 17, 16)
 INFORMATIVE_CHECKS = ("confirms", "contradicts")  # the table's word; "undecided there" and the rest are in the fold
 
 
