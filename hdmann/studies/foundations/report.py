@@ -77,10 +77,9 @@ def unreached_wording(targets: list[int], what: str) -> str:
 
 
 def survey_columns(setting: str, header: str, count: str = "images", reached: bool = False) -> dict[str, str]:
-    """``report.table(show=...)`` for a survey table: human headers, in reading order (the CSV keeps
-    the field names). ``setting``: the column of the quality or target ratio; ``count``: the column
+    """``report.table(show=...)`` for a survey table: short human headers, in reading order (the CSV keeps
+    the field names; the caption says the ratio is the achieved one, bpp, PSNR and SSIM means over images). ``setting``: the column of the quality or target ratio; ``count``: the column
     counting the surveyed images or films; ``reached``: JPEG 2000's share of them reaching the target."""
-    shown = {setting: header, count: count, "achieved_median": "ratio achieved (median)",
-             "achieved_min": "ratio achieved (min)", "achieved_max": "ratio achieved (max)", "bpp": "bpp (mean)",
-             "psnr": "PSNR, dB (mean)", "ssim": "SSIM (mean)"}
-    return {**shown, "reached_share": f"share of {count} reaching the target"} if reached else shown
+    shown = {setting: header, count: count, "achieved_median": "ratio (median)", "achieved_min": "ratio (min)",
+             "achieved_max": "ratio (max)", "bpp": "bpp", "psnr": "PSNR (dB)", "ssim": "SSIM"}
+    return {**shown, "reached_share": "share reached"} if reached else shown
