@@ -22,6 +22,7 @@ ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "Fig.", "Figs.", "vs.", "cf.", "appro
 NAMED_LETTER = re.compile(r"\b(?:Study|Studies|Part|Appendix|Table|Claim)\s+[A-Z]\.$")  # "Study A." ends a sentence
 RAW_GLUE = re.compile(r"\{glue(?::[a-z]+)?\}")
 MISSING = re.compile(r"(?<![\w.-])(nan|NaN|None|inf|-inf)(?![\w-])")
+ENGLISH_NONE = re.compile(r"^None (?=[a-z])")  # "None is part of it.": the English word opening a sentence
 IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b[A-Z][a-z]+[A-Z]\w*Config\b|\b[A-Z]{2,}_[A-Z_]+\b")
 
 
@@ -147,5 +148,6 @@ def read(path: Path) -> PageProse:
     blocks = parser.blocks
     found = [s for b in blocks for s in sentences(html.unescape(b))]
     text = "\n".join(blocks)
-    return PageProse(Path(path).stem, found, RAW_GLUE.findall(text), MISSING.findall(text),
+    missing = [m for sentence in found for m in MISSING.findall(ENGLISH_NONE.sub("", sentence))]
+    return PageProse(Path(path).stem, found, RAW_GLUE.findall(text), missing,
                      sorted(set(IDENTIFIER.findall(text))), sorted(set(parser.code)))
