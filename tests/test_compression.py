@@ -320,3 +320,37 @@ def test_the_isic_survey_size_counts_the_sample_and_every_image(tmp_path):
     assert sample_wording(32, 32, "isic4 images", per_class=3) == "all 32 isic4 images"
     with pytest.raises(ValueError, match="1 <= used <= total"):
         sample_wording(40, 32, "isic4 images")
+
+
+# ---------------------------------------------------------------- the compression chapter's wording
+def _survey(points):
+    return [{"setting": q, "bpp": bpp, "psnr": psnr} for q, bpp, psnr in points]
+
+
+def test_jpeg_saturation_is_the_highest_quality_from_which_every_step_down_is_within_tolerance():
+    from hdmann.studies.foundations import report
+
+    rows = _survey([(50, 0.63, 35.3), (20, 0.32, 32.6), (10, 0.20, 29.8), (5, 0.151, 26.4), (3, 0.1375, 23.33),
+                    (1, 0.1356, 23.25)])
+    found = report.jpeg_saturation(rows)
+    assert (found["from"], found["to"]) == (3, 1) and found["psnr_change"] == pytest.approx(-0.08)
+    text = report.saturation_wording(rows)
+    assert "From q3 to q1" in text and "So q3 and q1 are nearly one condition" in text
+    flat = _survey([(10, 0.2, 29.8), (5, 0.199, 29.7), (3, 0.198, 29.6), (1, 0.198, 29.6)])
+    assert (report.jpeg_saturation(flat)["from"], report.jpeg_saturation(flat)["to"]) == (10, 1)
+    steep = _survey([(5, 0.15, 26.4), (3, 0.13, 23.3), (1, 0.10, 20.0)])
+    assert report.jpeg_saturation(steep) is None and "a condition of its own" in report.saturation_wording(steep)
+
+
+def test_libjpeg_caps_more_of_its_quantisation_table_as_quality_falls():
+    from hdmann.studies.foundations import report
+
+    shares = [report.quantisation_cap_share(q) for q in (50, 10, 3, 1)]
+    assert shares == sorted(shares) and shares[0] == 0.0 and shares[-1] == 1.0
+
+
+def test_unreached_targets_are_named_as_ratios():
+    from hdmann.studies.foundations import report
+
+    assert report.unreached_wording([5000, 11000], "film") == "Not reached on every surveyed film: 5,000:1 and 11,000:1."
+    assert report.unreached_wording([], "image") == "Every target was reached on every surveyed image."

@@ -25,5 +25,14 @@ def test_one_seed_has_no_spread_and_the_summary_names_it():
     s = report.summary(rows)
     assert (s["numbers"], s["measured"], s["single_count"]) == (3, 2, 1)
     assert s["widest_range"] == pytest.approx(0.4) and s["widest"] == "the acc_val_q5 (Study A: the model)"
-    assert s["single_seed"] == "Study B on patches (orig_resnet18)"
+    assert s["single_seed"] == "one, in Study B on patches"
+    assert report.single_wording(["B", "B", "A"]) == "2 in B and 1 in A"
+    assert report.single_wording(["B", "B"]) == "2, all in B" and report.single_wording([]).startswith("none")
     assert s["median_sd"] == pytest.approx((0.4 / math.sqrt(2) + 0.05 / math.sqrt(2)) / 2)
+
+
+def test_the_page_says_what_a_change_of_machine_does_from_the_thread_setting():
+    assert "the same to the bit" in report.machine_wording(1)
+    assert "may differ in its last digits" in report.machine_wording(None)
+    assert "4 compute threads" in report.machine_wording(4)
+    assert all("XLA" not in report.machine_wording(n) and "_" not in report.machine_wording(n) for n in (1, None, 4))

@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from hdmann.book import prose
 from hdmann.methods import verdicts
 
 from hdmann.methods import evaluation, saliency
@@ -192,6 +193,8 @@ def test_the_leave_one_out_models_take_their_own_budget_and_the_prose_names_it()
     assert report.leave_out_budget_wording(quick.replace(leave_out_max_epochs=40)).startswith("a longer budget")
     assert report.dims_budget_wording(paper).startswith("That is the chapter's budget")
     assert "shorter than the chapter's" in report.dims_budget_wording(quick)
+    for text in (report.leave_out_budget_wording(quick), report.dims_budget_wording(quick)):
+        assert "_" not in text and "None" not in text, "the prose says settings in words"
     with pytest.raises(ValueError, match="four classes"):
         study_a_beyond.model_request(quick, "original", None, "melanoma", dims_sweep=True)
 
@@ -201,9 +204,10 @@ def test_the_prose_names_the_mixed_row_as_the_profile_trains_it():
     quick, paper = study_a_beyond_config("quick"), study_a_beyond_config("paper")
     mixed = study_a_beyond.MIXED
     assert mixed not in study_a_beyond.training_levels(quick) and mixed in study_a_beyond.training_levels(paper)
-    assert report.mixed_row_wording(paper) == {"models": "one on mixed levels", "state": "trained in this run"}
+    assert report.mixed_row_wording(paper) == {"models": "one on mixed levels", "state": "trained"}
     assert "quick profile" in report.mixed_row_wording(quick)["models"]
     assert report.mixed_row_wording(quick)["state"].startswith("not trained")
+    assert "_" not in report.mixed_row_wording(quick)["state"], "no config field name in the prose"
 
 
 def test_originals_index_picks_the_first_row_of_each_source():
@@ -338,7 +342,9 @@ def test_the_softmax_check_explains_a_backwards_auroc_as_an_inverted_score():
     backwards = fine + [{"task": "far: BreastMNIST vs isic4", "auroc": 0.06, "auroc_reversed": 0.94,
                          "max_softmax_in": 0.81, "max_softmax_out": 0.99}]
     text = report.softmax_wording(backwards)
-    assert "inverted" in text and "0.990" in text and "0.810" in text and "near:" not in text
+    assert "inverted" in text and "BreastMNIST" in text and "near" not in text
+    assert max(len(s.split()) for s in prose.sentences(text)) <= prose.MAX_WORDS
+    assert "0.990" not in text, "the numbers behind it are in the softmax-confidence table, not in a sentence"
 
 
 _PREDICT_IN_A_FRESH_PROCESS = """
@@ -411,3 +417,42 @@ def test_the_probes_of_later_seeds_read_their_own_study_a_model_and_train_nothin
         assert reads[0].cfg.study_a.train_seed == b.study_a.train_seed != cfg.study_a.train_seed
         assert study_a_beyond._frozen_model_call(b, "study_a").label() == study_a.train_model.on(b.study_a).label()
     assert len(study_a_beyond._addition_reads(cfg)) == 1 + len(cfg.leave_out_classes)
+
+
+def test_the_prose_says_where_the_output_departs_in_words():
+    rows = [{"measure": "output RMS distance", "departs at": "q10"}, {"measure": "nearest key changed", "departs at": "-"},
+            {"measure": "grad_cam rank correlation", "departs at": "q5"}]
+    text = report.departure_wording(rows)
+    assert text == ("The distance between the two outputs departs at q10; the share of images whose nearest key changes "
+                    "does not depart at any level tested.")
+
+
+def _added(method, cls, new, low, high, old=0.8, before=0.85, self_nearest=0.9):
+    return {"method": method, "class": cls, "all": True, "level": "original", "source": "isic-other",
+            "new_accuracy": new, "new_low": low, "new_high": high, "old_accuracy": old, "old_before": before,
+            "self_nearest": self_nearest}
+
+
+def test_the_class_addition_wording_follows_the_intervals_and_names_classes_in_words():
+    rows = [_added("mean-l2", "dermatofibroma", 0.3, 0.2, 0.4), _added("probe", "dermatofibroma", 0.7, 0.6, 0.8),
+            _added("mean-l2", "squamous_cell_carcinoma", 0.5, 0.4, 0.6), _added("probe", "squamous_cell_carcinoma", 0.55, 0.45, 0.65),
+            _added("mean-l2", "vascular_lesion", 0.9, 0.85, 0.95), _added("probe", "vascular_lesion", 0.5, 0.4, 0.6)]
+    text = report.addition_wording(rows, "mean-l2")
+    assert "The written key recognises vascular lesion more often" in text
+    assert "The linear probe given the same images recognises dermatofibroma more often" in text
+    assert "For squamous cell carcinoma, the two intervals overlap" in text and "_" not in text
+    table = report.addition_summary(rows, "mean-l2")
+    assert table[0]["measure"] == "new class recalled: the mean key under Euclidean distance"
+    assert table[0]["squamous cell carcinoma"] == "0.500 [0.400, 0.600]"
+    assert report.rule_words("majority-hamming") == "the majority key under Hamming distance"
+
+
+def test_the_colour_wording_names_levels_as_the_prose_does():
+    rows = [{"level": "original", "difference_low": 0.1, "difference_high": 0.2},
+            {"level": "q5", "difference_low": -0.1, "difference_high": 0.1},
+            {"level": "q1", "difference_low": -0.3, "difference_high": -0.1}]
+    assert report.colour_wording(rows) == ("HD-MANN is ahead of colour alone at the originals; level with it at q5; "
+                                           "behind it at q1, by the paired 95 % interval of their difference.")
+    level = [dict(r, difference_low=-0.1, difference_high=0.1) for r in rows]
+    assert report.colour_wording(level) == ("HD-MANN is level with colour alone at every level, by the paired 95 % "
+                                            "interval of their difference.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -19,8 +19,10 @@ SKIPPED = {"table", "figure", "figcaption", "pre", "code", "script", "style", "d
 SKIPPED_CLASSES = ("hdmann-provenance", "admonition", "cell_output", "toctree-wrapper", "bibliography", "citation",
                    "sd-dropdown", "footnote", "caption", "prev-next", "bd-footer", "header-article", "hdmann-csv")
 ABBREVIATIONS = ("e.g.", "i.e.", "et al.", "Fig.", "Figs.", "vs.", "cf.", "approx.", "No.", "etc.", "Sci.", "Rep.")
+NAMED_LETTER = re.compile(r"\b(?:Study|Studies|Part|Appendix|Table|Claim)\s+[A-Z]\.$")  # "Study A." ends a sentence
 RAW_GLUE = re.compile(r"\{glue(?::[a-z]+)?\}")
 MISSING = re.compile(r"(?<![\w.-])(nan|NaN|None|inf|-inf)(?![\w-])")
+ENGLISH_NONE = re.compile(r"^None (?=[a-z])")  # "None is part of it.": the English word opening a sentence
 IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b|\b[A-Z][a-z]+[A-Z]\w*Config\b|\b[A-Z]{2,}_[A-Z_]+\b")
 
 
@@ -34,6 +36,8 @@ class _Prose(HTMLParser):
         self.in_article = 0
         self.blocks: list[str] = []
         self.current: list[str] | None = None
+        self.code: list[str] = []  # inline code inside the prose (a name in backticks)
+        self.code_now: list[str] | None = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -42,6 +46,8 @@ class _Prose(HTMLParser):
         if tag in ("br", "img", "hr", "meta", "link", "input", "wbr"):
             return
         self.stack.append((tag, skip))
+        if tag == "code" and self.current is not None and not self.depth_skip:
+            self.code_now = []
         if skip:
             self.depth_skip += 1
         if tag == "article" or "bd-article" in classes:
@@ -56,6 +62,10 @@ class _Prose(HTMLParser):
                 self.depth_skip -= 1
             if name == "article":
                 self.in_article -= 1
+            if name == "code" and self.code_now is not None and not self.depth_skip:
+                if "".join(self.code_now).strip():
+                    self.code.append(" ".join("".join(self.code_now).split()))
+                self.code_now = None
             if name in ("p", "li") and self.current is not None and not self.depth_skip:
                 text = " ".join("".join(self.current).split())
                 if text:
@@ -67,6 +77,8 @@ class _Prose(HTMLParser):
     def handle_data(self, data):
         if self.current is not None and not self.depth_skip:
             self.current.append(data)
+        if self.code_now is not None:
+            self.code_now.append(data)
 
 
 def paragraphs(page_html: str) -> list[str]:
@@ -76,18 +88,27 @@ def paragraphs(page_html: str) -> list[str]:
     return parser.blocks
 
 
+def inline_code(page_html: str) -> list[str]:
+    """The inline code (a name in backticks) inside the page's prose: left out of its sentences, and
+    a code name a reader should meet in words."""
+    parser = _Prose()
+    parser.feed(page_html)
+    return parser.code
+
+
 def sentences(text: str) -> list[str]:
-    """A paragraph cut into sentences: after ". ", "? " or "! " before a capital, a digit or an
-    opening bracket, except after a common abbreviation or a single capital (an initial)."""
+    """A paragraph cut into sentences: after ". ", "? " or "! " before a letter (a sentence may open
+    with a lower-case name: "isic4's classes", "libjpeg scales"), a digit or an opening bracket or
+    quote, except after a common abbreviation or a single capital (an initial)."""
     protected = text
     for i, abbr in enumerate(ABBREVIATIONS):
         protected = protected.replace(abbr, abbr.replace(".", f"\x00{i}\x00"))
-    parts = re.split(r"(?<=[.?!])\s+(?=[A-Z0-9(\[*“\"])", protected)
+    parts = re.split(r"(?<=[.?!])\s+(?=[A-Za-z0-9(\[*“\"])", protected)
     out = []
     for part in parts:
         for i, abbr in enumerate(ABBREVIATIONS):
             part = part.replace(f"\x00{i}\x00", ".")
-        if out and re.search(r"\b[A-Z]\.$", out[-1]):  # an initial, not a sentence end
+        if out and re.search(r"\b[A-Z]\.$", out[-1]) and not NAMED_LETTER.search(out[-1]):  # an initial
             out[-1] += " " + part
         elif part.strip():
             out.append(part.strip())
@@ -105,6 +126,7 @@ class PageProse:
     raw_glue: list[str]
     missing: list[str]
     identifiers: list[str]
+    code: list[str] = field(default_factory=list)  # inline code in the prose (names in backticks)
 
     @property
     def mean_words(self) -> float:
@@ -121,8 +143,11 @@ class PageProse:
 
 def read(path: Path) -> PageProse:
     """The prose of one built page, measured."""
-    blocks = paragraphs(Path(path).read_text(errors="replace"))
+    parser = _Prose()
+    parser.feed(Path(path).read_text(errors="replace"))
+    blocks = parser.blocks
     found = [s for b in blocks for s in sentences(html.unescape(b))]
     text = "\n".join(blocks)
-    return PageProse(Path(path).stem, found, RAW_GLUE.findall(text), MISSING.findall(text),
-                     sorted(set(IDENTIFIER.findall(text))))
+    missing = [m for sentence in found for m in MISSING.findall(ENGLISH_NONE.sub("", sentence))]
+    return PageProse(Path(path).stem, found, RAW_GLUE.findall(text), missing,
+                     sorted(set(IDENTIFIER.findall(text))), sorted(set(parser.code)))

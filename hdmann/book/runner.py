@@ -302,9 +302,22 @@ def _unlink_missing_labels(src: Path) -> None:
         new = _LABEL_USED.sub(lambda m: m.group(0) if m.group(1) in defined
                               else f"`{m.group(1)}` (in a chapter not in this build)", text)
         new = _DOC_USED.sub(lambda m: m.group(0) if page_exists(path, m.group(1))
-                            else f"`{Path(m.group(1)).name}` (not in this build)", new)
+                            else f"*{_page_title(m.group(1))}* (not in this build)", new)
         if new != text:
             path.write_text(new)
+
+
+def _page_title(target: str) -> str:
+    """How a page a partial build lacks is named in words: a chapter by its notebook's title, another
+    page by its name."""
+    name = Path(target).name
+    notebook = PROJECT / "notebooks" / f"{name}.ipynb"
+    if notebook.is_file():
+        cells = json.loads(notebook.read_text()).get("cells", [])
+        first = "".join(cells[0].get("source", "")).splitlines()[0] if cells else ""
+        if first.startswith("# "):
+            return first[2:].strip()
+    return name.replace("_", " ")
 
 
 def _forget_root_redirect(html_dir: Path) -> None:

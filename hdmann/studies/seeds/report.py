@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from hdmann.engine import data
+from hdmann.methods.words import listing
 from hdmann.studies.study_a import report as study_a_report
 from hdmann.studies.study_a.config import StudyAConfig
 from hdmann.studies.study_a_beyond import report as beyond_report
@@ -13,6 +14,8 @@ from hdmann.studies.study_a_beyond.config import StudyABeyondConfig
 from hdmann.studies.study_b import report as study_b_report
 from hdmann.studies.study_b.config import StudyBConfig
 
+TABLE_COLUMNS = {"chapter": "chapter", "number": "number", "seeds": "seeds", "mean": "seed mean", "sd": "SD",
+                 "lowest": "lowest seed", "highest": "highest seed", "range": "range", "values": "each seed's value"}
 CHAPTER_TITLES = {"study_a_model": "Study A: the model", "study_a_beyond": "Study A beyond the paper",
                   "study_b_patches": "Study B on patches"}
 
@@ -45,11 +48,32 @@ def summary(rows: list[dict]) -> dict:
     the numbers resting on a single seed (no spread measured)."""
     measured = [r for r in rows if r["seeds"] > 1]
     widest = max(measured, key=lambda r: r["range"]) if measured else None
-    single = sorted({f"{CHAPTER_TITLES.get(r['chapter'], r['chapter'])} ({r['number'].split(',')[0]})"
-                     for r in rows if r["seeds"] == 1})
+    single = [CHAPTER_TITLES.get(r["chapter"], r["chapter"]) for r in rows if r["seeds"] == 1]
     return {"numbers": len(rows), "measured": len(measured),
             "median_sd": float(np.median([r["sd"] for r in measured])) if measured else float("nan"),
             "widest_range": widest["range"] if widest else float("nan"),
             "widest": f"{widest['what']} ({CHAPTER_TITLES.get(widest['chapter'], widest['chapter'])})" if widest else "none",
-            "single_seed": "; ".join(single) if single else "none: every seeded number has more than one seed",
+            "single_seed": single_wording(single),
             "single_count": len(rows) - len(measured)}
+
+
+def single_wording(chapters: list[str]) -> str:
+    """How many numbers rest on a single seed, and in which chapters, in words ("7, all in Study B on
+    patches"; "3 in A and 1 in B"); the table names each."""
+    if not chapters:
+        return "none, since every seeded number has more than one seed"
+    counts = {c: chapters.count(c) for c in dict.fromkeys(chapters)}
+    if len(counts) == 1:
+        return f"{len(chapters)}, all in {chapters[0]}" if len(chapters) > 1 else f"one, in {chapters[0]}"
+    return listing(f"{n} in {c}" for c, n in counts.items())
+
+
+def machine_wording(threads: int | None) -> str:
+    """What a change of machine does to this build's numbers, from the compute threads each process
+    summed on (:func:`hdmann.engine.compute.xla_threads`: a number, or None for one per CPU)."""
+    if threads == 1:
+        return ("A change of machine does not move these numbers by itself. Every process sums on a single compute "
+                "thread, in one fixed order, so a model trained on one CPU or on sixteen is the same to the bit.")
+    pool = "as many compute threads as it had CPUs" if threads is None else f"{threads} compute threads"
+    return (f"In this build every process summed on {pool}. A machine with another pool splits its sums "
+            "differently, so a model trained there may differ in its last digits.")

@@ -10,6 +10,7 @@ import numpy as np
 
 from hdmann.engine import data
 from hdmann.methods import embedding, evaluation
+from hdmann.methods.words import listing
 from hdmann.studies.study_a import distortion
 from hdmann.studies.study_a.config import StudyAConfig
 from hdmann.studies.study_a.pipeline import key_memory, levels, predictions, seed_configs, split_data, SPLITS
@@ -113,6 +114,10 @@ def cluster_table(cfg: StudyAConfig, data_root=None, part: str = "val") -> list[
             for level in levels(cfg)]
 
 
+CLUSTER_COLUMNS = {"silhouette": "silhouette", "own_key_distance": "distance to own key",
+                   "other_key_distance": "distance to nearest other key", "key_margin": "key margin"}
+
+
 def accuracy_change(cfg: StudyAConfig, data_root, part: str, level_a: str, level_b: str) -> tuple[float, float, float]:
     """Accuracy at ``level_b`` minus at ``level_a`` on the same images, seed mean, with an interval
     that resamples seeds and images (paired: the same draws on both sides)."""
@@ -157,5 +162,23 @@ def leak_wording(val_gain: float, test_gain: float) -> str:
     """What the paper's literal order did to accuracy, from the signs of the two changes."""
     def moved(d: float) -> str:
         return "raises" if d > 0 else "lowers" if d < 0 else "leaves unchanged"
-    return (f"The paper's order {moved(val_gain)} validation accuracy ({val_gain:+.3f}) and {moved(test_gain)} "
-            f"test-folder accuracy ({test_gain:+.3f})")
+    return (f"The paper's order {moved(val_gain)} accuracy on the reporting half ({val_gain:+.3f}) and "
+            f"{moved(test_gain)} it on the test folder ({test_gain:+.3f})")
+
+
+def level_words(level: str) -> str:
+    """A level as the prose names it after "at": "on uncompressed images" for the original, else "at q5"."""
+    return "on uncompressed images" if level == "original" else f"at {level}"
+
+
+def trend_wording(points: list[tuple[str, float]], digits: int = 3) -> str:
+    """How a number moves along the JPEG ladder, its verb from the signs of the steps: "falls from
+    0.412 on uncompressed images to 0.205 at q5 and 0.101 at q1" ("rises" when every step goes up,
+    "goes" when the steps disagree, "stays at" when none moves at the shown precision)."""
+    shown = [(level, round(value, digits)) for level, value in points]
+    steps = [b - a for (_, a), (_, b) in zip(shown, shown[1:])]
+    if all(s == 0 for s in steps):
+        return f"stays at {shown[0][1]:.{digits}f} at every level shown"
+    verb = "falls" if all(s <= 0 for s in steps) else "rises" if all(s >= 0 for s in steps) else "goes"
+    rest = [f"{value:.{digits}f} {level_words(level)}" for level, value in shown[1:]]
+    return f"{verb} from {shown[0][1]:.{digits}f} {level_words(shown[0][0])} to {listing(rest)}"

@@ -55,32 +55,33 @@ def _paired(bcfg, a, b) -> tuple[float, float, float]:
 # item 1: train x test matrix
 # --------------------------------------------------------------------------------------------
 def mixed_row_wording(bcfg: StudyABeyondConfig) -> dict[str, str]:
-    """How the chapter's prose names the mixed training row: trained in this run, or left out by
-    its profile (``quick`` leaves out its dearest model; ``paper`` trains it)."""
+    """How the chapter's prose names the mixed training row ("In this run it is {state}."): trained, or
+    left out by its profile (``quick`` leaves out its dearest model; ``paper`` trains it)."""
     if bcfg.mixed_training:
-        return {"models": "one on mixed levels", "state": "trained in this run"}
-    return {"models": f"none on mixed levels (the {bcfg.profile} profile leaves that row out; paper trains it)",
-            "state": f"not trained in this run: mixed_training is off in the {bcfg.profile} profile"}
+        return {"models": "one on mixed levels", "state": "trained"}
+    return {"models": f"none on mixed levels (the {bcfg.profile} profile leaves that row out; the paper profile "
+                      "trains it)",
+            "state": f"not trained, since the {bcfg.profile} profile leaves it out"}
 
 
 def leave_out_budget_wording(bcfg: StudyABeyondConfig) -> str:
     """The epoch budget of the three-class models, as the prose names it after "on": the chapter's
-    own, or the one this run's ``leave_out_max_epochs`` gives them."""
+    own, or the one this run gives them (its setting is in the chapter's "what we chose" table)."""
     main, own = beyond.budget(bcfg), beyond.budget(bcfg, leave_out=True)
     if own == main:
         return "the chapter's budget"
     longer = "shorter" if own[0] < main[0] else "longer"
-    return f"a {longer} budget of its own, up to {own[0]} epochs, set by leave_out_max_epochs"
+    return f"a {longer} budget of its own, up to {own[0]} epochs"
 
 
 def dims_budget_wording(bcfg: StudyABeyondConfig) -> str:
-    """What the dimension sweep's budget means for its comparison, as a sentence of the prose."""
+    """What the dimension sweep's budget means for its comparison, as sentences of the prose."""
     main, own = beyond.budget(bcfg), beyond.budget(bcfg, dims_sweep=True)
     if own[0] >= main[0]:
         return "That is the chapter's budget, so every D is trained as long as the Study A model."
-    return (f"That is shorter than the chapter's {main[0]} epochs, so the sweep compares the dimensions early "
-            "in training, where a model stands below its final accuracy; the ranking of D may differ at "
-            "convergence (dim_max_epochs set to None gives every D the chapter's budget).")
+    return (f"That is shorter than the chapter's {main[0]} epochs. So the sweep compares the dimensions early in "
+            "training, where a model stands below its final accuracy. The ranking of D may differ at convergence; "
+            "the paper profile gives every D the chapter's budget.")
 
 
 def _seed_hits(bcfg: StudyABeyondConfig, train_level: str, level: str, data_root=None, part: str = PART) -> np.ndarray:
@@ -292,6 +293,21 @@ def departures(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     return out
 
 
+MEASURE_WORDS = {"output RMS distance": "The distance between the two outputs",
+                 "nearest key changed": "the share of images whose nearest key changes"}
+
+
+def departure_wording(rows: list[dict]) -> str:
+    """One sentence on where the model's output departs (:func:`departures`'s first two measures), in
+    words: "departs at q20", or "does not depart at any level tested" for the table's "-"."""
+    said = []
+    for row in rows:
+        if row["measure"] in MEASURE_WORDS:
+            where = f"departs at {row['departs at']}" if row["departs at"] != "-" else "does not depart at any level tested"
+            said.append(f"{MEASURE_WORDS[row['measure']]} {where}")
+    return "; ".join(said) + "." if said else "No output measure was taken."
+
+
 # --------------------------------------------------------------------------------------------
 # item 3: class addition
 # --------------------------------------------------------------------------------------------
@@ -333,6 +349,85 @@ def _addition_outcome(b: StudyABeyondConfig, data_root=None) -> dict:
         f"; old four before addition ({b.study_a.distance}) {base:.3f}"
     return {"outcome": evaluation.HOLDS if recognised and kept else evaluation.FAILS, "measured": measured,
             "chance": chance}
+
+
+BUNDLE_WORDS = {"mean": "the mean key", "majority": "the majority key"}
+DISTANCE_WORDS = {"l2": "Euclidean distance", "hamming": "Hamming distance", "cosine": "cosine distance"}
+
+
+def rule_words(rule: str) -> str:
+    """A key-writing rule ``<bundle>-<distance>`` in words: "mean-l2" -> "the mean key under Euclidean
+    distance"."""
+    bundle, _, distance = rule.partition("-")
+    return f"{BUNDLE_WORDS.get(bundle, bundle)} under {DISTANCE_WORDS.get(distance, distance)}"
+
+
+def class_words(name: str) -> str:
+    """A diagnosis as the prose names it: "squamous_cell_carcinoma" -> "squamous cell carcinoma"."""
+    return name.replace("_", " ")
+
+
+def _addition_all(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r["all"] and r["level"] == "original" and r["source"] == "isic-other"]
+
+
+def addition_summary(rows: list[dict], rule: str) -> list[dict]:
+    """The class-addition numbers the prose speaks of, one row per measure and a column per added
+    diagnosis: each key added from all its support images, tested on uncompressed held-out images."""
+    full = _addition_all(rows)
+    classes = list(dict.fromkeys(r["class"] for r in full))
+    by = {(r["method"], r["class"]): r for r in full}
+    measures = [("new class recalled: " + rule_words(rule), rule, "new"),
+                ("old classes kept: " + rule_words(rule), rule, "old"),
+                ("old classes before the addition", rule, "before"),
+                ("key nearest to its own outputs", rule, "self"),
+                ("new class recalled: linear probe", "probe", "new"),
+                ("old classes kept: linear probe", "probe", "old")]
+    measures += [(f"new class recalled: {rule_words(m)}", m, "new") for m in dict.fromkeys(r["method"] for r in full)
+                 if m not in (rule, "probe")]
+    out = []
+    for label, method, what in measures:
+        row = {"measure": label}
+        for c in classes:
+            r = by.get((method, c))
+            if r is None:
+                row[class_words(c)] = "—"
+            elif what == "new":
+                row[class_words(c)] = f"{r['new_accuracy']:.3f} [{r['new_low']:.3f}, {r['new_high']:.3f}]"
+            else:
+                key = {"old": "old_accuracy", "before": "old_before", "self": "self_nearest"}[what]
+                row[class_words(c)] = f"{r[key]:.3f}"
+        out.append(row)
+    return out
+
+
+def addition_wording(rows: list[dict], rule: str) -> str:
+    """Which recognises an added diagnosis more often, the written key or the linear probe given the same
+    images, diagnosis by diagnosis, by their Wilson 95 % intervals (overlapping: neither)."""
+    full = _addition_all(rows)
+    by = {(r["method"], r["class"]): r for r in full}
+    probe_ahead, key_ahead, overlap = [], [], []
+    for c in dict.fromkeys(r["class"] for r in full):
+        key, probe = by.get((rule, c)), by.get(("probe", c))
+        if key is None or probe is None:
+            continue
+        if probe["new_low"] > key["new_high"]:
+            probe_ahead.append(class_words(c))
+        elif key["new_low"] > probe["new_high"]:
+            key_ahead.append(class_words(c))
+        else:
+            overlap.append(class_words(c))
+    said = []
+    if key_ahead:
+        said.append(f"The written key recognises {listing(key_ahead)} more often than the linear probe given the "
+                    "same images.")
+    if probe_ahead:
+        said.append(f"The linear probe given the same images recognises {listing(probe_ahead)} more often than "
+                    "the written key.")
+    if overlap:
+        said.append(f"For {listing(overlap)}, the two intervals overlap: neither is shown to recognise it more "
+                    "often.")
+    return " ".join(said) or "No added class has both a written key and a linear probe to compare."
 
 
 SEEDS_RULE = ("each training seed's model is tested by the rule on its own; the verdict is the outcome that at least "
@@ -449,18 +544,24 @@ def softmax_confidence(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     return rows
 
 
+def task_words(task: str) -> str:
+    """An out-of-distribution task as the prose names it: "far: BreastMNIST vs isic4" -> "BreastMNIST
+    against isic4"."""
+    return task.split(": ", 1)[-1].replace(" vs ", " against ")
+
+
 def softmax_wording(rows: list[dict]) -> str:
-    """One sentence on the tasks where the maximum-softmax score ranks backwards (AUROC < 0.5)."""
+    """Short sentences on the tasks where the maximum-softmax score ranks backwards (AUROC < 0.5); the
+    numbers behind them are in the chapter's softmax-confidence table."""
     backwards = [r for r in rows if r["auroc"] < 0.5]
     if not backwards:
-        return "The maximum-softmax score ranks every task the right way round (AUROC at or above 0.5)."
-    parts = "; ".join(f"{r['task']}: mean maximum probability {r['max_softmax_out']:.3f} on the outside images "
-                      f"against {r['max_softmax_in']:.3f} inside, so the score's AUROC is {r['auroc']:.3f} "
-                      f"and its reverse {r['auroc_reversed']:.3f}" for r in backwards)
-    return ("Where the softmax baseline's AUROC lies below 0.5 the score is not broken but inverted: the CNN is more "
-            f"confident on those images than on its own classes ({parts}). A softmax is overconfident far from its "
-            "training data (Hein et al., CVPR 2019); reversing the score after seeing the test set would be fitting "
-            "it to the answer, so the table keeps the classic direction.")
+        return "The softmax CNN's score ranks every task the right way round (AUROC at or above 0.5)."
+    tasks = listing(task_words(r["task"]) for r in backwards)
+    return (f"For {tasks}, the softmax CNN's AUROC lies below 0.5. Its score is not broken but inverted. The CNN is "
+            "more confident on the outside images than on the inside ones; the table above gives its mean maximum "
+            "probability on each side, and the reversed score's AUROC. A softmax is often overconfident far from "
+            "its training data (Hein et al., 2019). Reversing the score after seeing the test set would fit it to "
+            "the answer, so the table keeps the usual direction.")
 
 
 def selective_curves(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
@@ -640,18 +741,74 @@ def ood_display(rows: list[dict], softmax: dict) -> list[dict]:
             for r in rows]
 
 
+def _at(levels: list[str]) -> str:
+    return listing("the originals" if lv == "original" else lv for lv in levels)
+
+
 def colour_wording(rows: list[dict]) -> str:
     """Where HD-MANN stands against colour alone, level by level, by its paired interval: the levels
     at which it is ahead, level with it, or behind (an interval that includes 0 is level)."""
     ahead = [r["level"] for r in rows if r["difference_low"] > 0]
     behind = [r["level"] for r in rows if r["difference_high"] < 0]
     level = [r["level"] for r in rows if r["level"] not in ahead + behind]
-    said = []
-    if ahead:
-        said.append(f"HD-MANN is ahead of colour alone at {listing(ahead)}")
-    if level:
-        said.append(f"level with it at {listing(level)}")
-    if behind:
-        said.append(f"behind it at {listing(behind)}")
-    text = "; ".join(said) if said else "no level has an interval to decide on"
-    return text[0].upper() + text[1:] + " (paired 95 % intervals of the difference)."
+    if not rows:
+        return "No level has an interval to decide on."
+
+    def where(levels: list[str]) -> str:
+        return "at every level" if len(levels) == len(rows) else f"at {_at(levels)}"
+
+    said = [(f"ahead of colour alone {where(ahead)}", "ahead of it") if ahead else None,
+            (f"level with colour alone {where(level)}", "level with it") if level else None,
+            (f"behind colour alone {where(behind)}", "behind it") if behind else None]
+    said = [s for s in said if s]
+    first = said[0][0]
+    rest = [s[0].replace("colour alone", "it", 1) for s in said[1:]]
+    return "HD-MANN is " + "; ".join([first, *rest]) + ", by the paired 95 % interval of their difference."
+
+
+# --------------------------------------------------------------------------------------------
+# what the page shows: the few columns the prose needs, under human headers (the CSVs keep every column)
+# --------------------------------------------------------------------------------------------
+def matrix_verdict_columns(low_level: str) -> dict[str, str]:
+    """``report.table(show=...)`` for the train-on-compressed verdicts."""
+    return {"trained at": "trained at", "gain at low quality": f"gain at {low_level} and below (95 % CI)",
+            "gains at low quality": "gain", "gain seeds": "gain: seeds",
+            "change on originals": "change on originals (95 % CI)", "no loss on originals": "no loss on originals",
+            "no-loss seeds": "no loss: seeds", "test folder: gain": "test folder: gain",
+            "test folder: gain check": "test folder: gain check",
+            "test folder: change on originals": "test folder: change on originals",
+            "test folder: no-loss check": "test folder: no-loss check"}
+
+
+METHOD_WORDS = {"grad_cam": "Grad-CAM", "input_gradients": "input gradients"}
+
+
+def measure_words(measure: str) -> str:
+    """A measure of :func:`departures` as the page names it ("grad_cam rank correlation" -> "Grad-CAM rank
+    correlation")."""
+    for code, words in METHOD_WORDS.items():
+        measure = measure.replace(code, words)
+    return measure
+
+
+def departure_display(rows: list[dict]) -> list[dict]:
+    """:func:`departures` as the page shows it: measures in words, "never" for a measure that does not depart."""
+    return [{"measure": measure_words(r["measure"]), "mirrored original": r["mirrored reference"],
+             "departs at": r["departs at"] if r["departs at"] != "-" else "never (levels tested)",
+             "value at the lowest quality": r["worst level value"]} for r in rows]
+
+
+SOFTMAX_COLUMNS = {"task": "task", "max_softmax_in": "mean max. probability, inside",
+                   "max_softmax_out": "mean max. probability, outside", "auroc": "AUROC (1 − max. probability)",
+                   "auroc_reversed": "AUROC (max. probability)"}
+DIMENSION_COLUMNS = {"cpu_seconds_per_epoch": "CPU s per epoch", "seconds_per_epoch": "wall s per epoch",
+                     "key_margin_scaled": "key margin / √D"}
+
+
+def colour_display(rows: list[dict]) -> list[dict]:
+    """The colour baseline as the page shows it: each accuracy and the paired difference with its interval."""
+    def ci(r, name, sign=""):
+        return f"{r[name]:{sign}.3f} [{r[name + '_low']:{sign}.3f}, {r[name + '_high']:{sign}.3f}]"
+    return [{"level": r["level"], "colour alone (95 % CI)": ci(r, "colour"),
+             "HD-MANN, seed mean (95 % CI)": ci(r, "hdmann_study_a"),
+             "HD-MANN − colour, paired (95 % CI)": ci(r, "difference", "+")} for r in rows]

@@ -1,0 +1,85 @@
+"""The compression chapter's wording, from its own measurements (nothing here is a stage: editing it
+re-keys nothing)."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from hdmann.engine import compression
+from hdmann.methods.words import listing
+
+# Neighbouring JPEG qualities are "nearly one condition" when the mean file size changes by less than
+# BYTES_TOLERANCE (relative) and the mean PSNR by less than PSNR_TOLERANCE_DB between them.
+BYTES_TOLERANCE = 0.05
+PSNR_TOLERANCE_DB = 0.5
+TABLE_CAP = 255  # the largest entry of a baseline (8-bit) JPEG quantisation table
+
+
+def quantisation_cap_share(quality: int) -> float:
+    """The share of the entries of libjpeg's quantisation tables (luma and chroma) that sit at
+    :data:`TABLE_CAP` at this quality, read from a JPEG the book's encoder writes (the tables do not
+    depend on the image)."""
+    from PIL import Image
+
+    image = np.full((16, 16, 3), 128, np.uint8)
+    tables = Image.open(io.BytesIO(compression.encode(image, "jpeg", quality))).quantization
+    entries = [v for table in tables.values() for v in table]
+    return float(np.mean([v >= TABLE_CAP for v in entries]))
+
+
+def jpeg_saturation(rows: list[dict]) -> dict | None:
+    """Where JPEG's quality knob saturates, from a survey table's rows (``setting``: quality, ``bpp``
+    and ``psnr``: means over images): the highest quality from which every step down to the lowest
+    quality changes the mean bpp by less than :data:`BYTES_TOLERANCE` and the mean PSNR by less than
+    :data:`PSNR_TOLERANCE_DB`. None when the lowest step already changes more."""
+    ranked = sorted(rows, key=lambda r: -r["setting"])
+    within = []
+    for upper, lower in zip(ranked, ranked[1:]):
+        bytes_change = lower["bpp"] / upper["bpp"] - 1
+        psnr_change = lower["psnr"] - upper["psnr"]
+        within.append(abs(bytes_change) < BYTES_TOLERANCE and abs(psnr_change) < PSNR_TOLERANCE_DB)
+    if not within or not within[-1]:
+        return None
+    start = len(within) - 1
+    while start > 0 and within[start - 1]:
+        start -= 1
+    top, bottom = ranked[start], ranked[-1]
+    return {"from": int(top["setting"]), "to": int(bottom["setting"]),
+            "bytes_change": bottom["bpp"] / top["bpp"] - 1, "psnr_change": bottom["psnr"] - top["psnr"]}
+
+
+def saturation_wording(rows: list[dict]) -> str:
+    """Two or three sentences: where JPEG's quality knob saturates on the chapter's own survey, why
+    (libjpeg's capped quantisation tables, read from the encoder) and what follows for the ladder."""
+    found = jpeg_saturation(rows)
+    tolerances = f"{100 * BYTES_TOLERANCE:.0f} % in size and {PSNR_TOLERANCE_DB:g} dB in PSNR"
+    if found is None:
+        return (f"Every step down the JPEG ladder changes the mean file size by more than {100 * BYTES_TOLERANCE:.0f} % "
+                f"or the mean PSNR by more than {PSNR_TOLERANCE_DB:g} dB, so each quality is a condition of its own.")
+    top, bottom = f"q{found['from']}", f"q{found['to']}"
+    shrinks = "shrinks" if found["bytes_change"] < 0 else "grows"
+    return (f"JPEG's quality knob saturates at the bottom of the ladder. From {top} to {bottom}, the mean file "
+            f"{shrinks} by {100 * abs(found['bytes_change']):.1f} % and PSNR moves by {abs(found['psnr_change']):.2f} "
+            f"dB, within this chapter's tolerance of {tolerances}. The encoder (libjpeg) scales its quantisation "
+            f"tables up as quality falls, and caps each entry at {TABLE_CAP}. At {top}, "
+            f"{100 * quantisation_cap_share(found['from']):.0f} % of the entries already sit at that cap; at {bottom}, "
+            f"{100 * quantisation_cap_share(found['to']):.0f} %. So {top} and {bottom} are nearly one condition, and a "
+            "model should score almost the same on both.")
+
+
+def unreached_wording(targets: list[int], what: str) -> str:
+    """One sentence naming the JPEG 2000 targets not reached on every surveyed image, as ratios."""
+    if not targets:
+        return f"Every target was reached on every surveyed {what}."
+    ratios = listing(f"{r:,}:1" for r in targets)
+    return f"Not reached on every surveyed {what}: {ratios}."
+
+
+def survey_columns(setting: str, header: str, count: str = "images", reached: bool = False) -> dict[str, str]:
+    """``report.table(show=...)`` for a survey table: short human headers, in reading order (the CSV keeps
+    the field names; the caption says the ratio is the achieved one, bpp, PSNR and SSIM means over images). ``setting``: the column of the quality or target ratio; ``count``: the column
+    counting the surveyed images or films; ``reached``: JPEG 2000's share of them reaching the target."""
+    shown = {setting: header, count: count, "achieved_median": "ratio (median)", "achieved_min": "ratio (min)",
+             "achieved_max": "ratio (max)", "bpp": "bpp", "psnr": "PSNR (dB)", "ssim": "SSIM"}
+    return {**shown, "reached_share": "share reached"} if reached else shown
