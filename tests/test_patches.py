@@ -378,23 +378,34 @@ def test_cosine_schedule_falls_to_zero_and_restarts_every_fold():
     assert np.isclose(float(constant.learning_rate), 1e-3)
 
 
-def test_the_flat_then_drop_verdict_places_levels_by_the_achieved_ratio_and_uses_a_margin():
+def test_the_flat_then_drop_claim_places_levels_by_the_achieved_ratio_and_decides_its_testable_part():
+    """B1 has two parts: no loss beyond the margin up to 5,000:1, a loss at 10,000:1 or more, levels
+    placed by the ratio the codec achieved. Where no level reaches 10,000:1 the claim is decided on its
+    first part, and names the second as not testable with the reason."""
+    from hdmann.methods import verdicts
+    from hdmann.studies.study_b import claims
+
     def row(level, d, low, high):
         return {"level": level, "delta": d, "delta_low": low, "delta_high": high}
 
+    def outcome(rows, achieved):
+        return verdicts.decide(claims._flat_parts(rows, achieved, 0.05))
+
     rows = [row("original", 0, 0, 0), row("cr1000", -0.01, -0.04, 0.02), row("cr5000", -0.02, -0.045, 0.01),
             row("cr11000", -0.15, -0.25, -0.06)]
-    # the 11,000:1 target reached only 6,700:1 on the films: it is not read as 11K, so no level tests the drop
+    # the 11,000:1 target reached only 6,700:1 on the films: not read as 11K; the first part still decides
     floor = {"original": 1.0, "cr1000": 990.0, "cr5000": 4900.0, "cr11000": 6700.0}
-    v = report.verdict_flat_then_drop(rows, floor, 0.05)
-    assert v["verdict"].startswith("not testable here") and "6,700:1" in v["verdict"]
+    verdict, untested = outcome(rows, floor)
+    assert verdict == "holds" and "10K-11K: not testable here" in untested and "6,700:1" in untested
     reached = {**floor, "cr11000": 10_800.0}
-    assert report.verdict_flat_then_drop(rows, reached, 0.05)["verdict"] == "holds"
+    assert outcome(rows, reached) == ("holds", "")
     # an interval that includes 0 but reaches below -margin is not "flat": undecided
     wide = [*rows[:2], row("cr5000", -0.03, -0.09, 0.02), rows[3]]
-    assert report.verdict_flat_then_drop(wide, reached, 0.05)["verdict"] == "undecided"
+    assert outcome(wide, reached)[0] == "undecided"
+    # a testable part that does not hold decides the claim, with or without its other half
     lost = [*rows[:2], row("cr5000", -0.2, -0.3, -0.1), rows[3]]
-    assert report.verdict_flat_then_drop(lost, reached, 0.05)["verdict"] == "does not hold"
+    assert outcome(lost, reached)[0] == "does not hold" and outcome(lost, floor)[0] == "does not hold"
+    assert outcome([rows[0]], {"original": 1.0})[0] == "not testable here"
 
 
 def test_sliding_chance_is_the_circles_share_of_the_breast_windows():
@@ -420,20 +431,24 @@ def test_a_centre_biased_map_beats_a_uniform_one_on_centred_circles():
     assert np.all(energy[:2] > uniform[:2])  # the bar a saliency map must clear is higher than uniform
 
 
-def test_the_flat_then_drop_verdict_says_in_how_many_seeds_it_holds(monkeypatch):
+def test_the_flat_then_drop_claim_says_in_how_many_seeds_it_holds(monkeypatch):
+    from hdmann.studies.study_b import claims
+
     cfg = study_b_config("smoke", patch_repeats=3)
 
     def row(level, low, high):
-        return {"level": level, "delta": (low + high) / 2, "delta_low": low, "delta_high": high}
+        return {"level": level, "delta": (low + high) / 2, "delta_low": low, "delta_high": high,
+                "pooled_auroc": 0.7, "auprc": 0.4}
 
     flat = [row("original", 0, 0), row("cr1000", -0.03, 0.02), row("cr11000", -0.3, -0.1)]
     loose = [row("original", 0, 0), row("cr1000", -0.09, 0.02), row("cr11000", -0.3, -0.1)]
     by_seed = {None: flat, 0: flat, 1: flat, 2: loose}
-    monkeypatch.setattr(report, "performance", lambda cfg, model, exp, task="malignant", data_root=None, repeat=None:
+    monkeypatch.setattr(claims.rep, "performance", lambda cfg, model, exp, task="malignant", data_root=None, repeat=None:
                         by_seed[repeat])
     achieved = {"original": 1.0, "cr1000": 1000.0, "cr11000": 10_500.0}
-    v = report.seeded_flat_then_drop(cfg, "cnn", "a", achieved)
-    assert v["pooled"] == "holds" and v["seeds"] == 3
-    assert v["verdict"] == "undecided" and v["seed_wording"] == "holds in 2 of 3 seeds (undecided in 1)"
+    v = claims.flat_verdict(cfg, "cnn", achieved)
+    assert v.seeds == 3 and v.seed_outcomes == ("holds", "holds", "undecided")
+    assert v.outcome == "undecided" and v.seed_text() == "2 holds, 1 undecided"
     by_seed[2] = flat
-    assert report.seeded_flat_then_drop(cfg, "cnn", "a", achieved)["verdict"] == "holds"
+    v = claims.flat_verdict(cfg, "cnn", achieved)
+    assert v.outcome == "holds" and v.seed_text() == "3 of 3"

@@ -378,21 +378,32 @@ def test_a_cached_model_loads_in_a_process_that_never_trained_one(tmp_path, monk
     assert "OUTPUTS (" in done.stdout
 
 
-def test_verdicts_tested_seed_by_seed_need_the_seed_share_to_agree():
-    """Class addition and OOD have no seed-pooled test: the most common outcome stands, when Study
-    A's share of the seeds (0.8 of 3, rounded up: all 3) reaches it; a tie is undecided."""
-    cfg = study_a_beyond_config("quick")
-    holds, fails = evaluation.HOLDS, evaluation.FAILS
-    assert report.agreed(cfg, [holds] * 3)["verdict"] == holds
-    v = report.agreed(cfg, [holds, holds, fails])
-    assert v["verdict"] == evaluation.UNDECIDED and evaluation.seed_wording(v) == "holds in 2 of 3 seeds (does not hold in 1)"
-    two = cfg.replace(study_a=cfg.study_a.replace(seeds=2, seed_agreement=0.5))
-    assert report.agreed(two, [holds, fails])["verdict"] == evaluation.UNDECIDED  # a tie
-    # over tasks: every task holds / some hold / every task fails / none holds, some undecided
-    assert report._ood_outcome({"a": holds, "b": holds}) == holds
-    assert report._ood_outcome({"a": holds, "b": fails}) == "holds for some"
-    assert report._ood_outcome({"a": fails, "b": fails}) == fails
-    assert report._ood_outcome({"a": fails, "b": evaluation.UNDECIDED}) == evaluation.UNDECIDED
+def test_an_out_of_distribution_task_passes_on_its_interval_and_against_the_softmax_cnn():
+    """X4 decides each task on HD-MANN's seed-mean AUROC (its interval must clear 0.5) and its paired
+    difference from the softmax CNN (not shown below 0); the claim holds when every task passes."""
+    from hdmann.methods import verdicts
+    from hdmann.studies.study_a_beyond import claims
+
+    def task(low, high, d_low, d_high):
+        return {"low": low, "high": high, "difference_low": d_low, "difference_high": d_high}
+
+    assert claims._ood_pass(task(0.6, 0.8, -0.1, 0.1)) == verdicts.HOLDS
+    assert claims._ood_pass(task(0.6, 0.8, -0.3, -0.1)) == verdicts.FAILS  # worse than the softmax CNN
+    assert claims._ood_pass(task(0.3, 0.5, -0.1, 0.1)) == verdicts.FAILS  # not above chance
+    assert claims._ood_pass(task(0.45, 0.7, -0.1, 0.1)) == verdicts.UNDECIDED
+    parts = [verdicts.Part("near", verdicts.HOLDS), verdicts.Part("far", verdicts.FAILS)]
+    assert verdicts.decide(parts)[0] == verdicts.FAILS  # every task must pass: no "holds for some"
+
+
+def test_a_verdict_decided_on_the_seeds_pooled_stands_only_when_enough_seeds_agree():
+    from hdmann.methods import verdicts
+
+    claim = verdicts.Claim("X9", "test", "a claim")
+    pooled = verdicts.Verdict(claim, verdicts.HOLDS, None, "rule")
+    assert verdicts.with_seeds(pooled, [verdicts.HOLDS] * 3, 0.8).outcome == verdicts.HOLDS
+    v = verdicts.with_seeds(pooled, [verdicts.HOLDS, verdicts.HOLDS, verdicts.FAILS], 0.8)
+    assert v.outcome == verdicts.UNDECIDED and v.seed_text() == "2 holds, 1 does not hold"
+    assert verdicts.with_seeds(pooled, [verdicts.HOLDS, verdicts.FAILS], 0.5).seed_text() == "1 of 2"
 
 
 def test_the_departure_across_seeds_is_the_quality_enough_seeds_have_departed_by():

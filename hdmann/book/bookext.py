@@ -112,7 +112,7 @@ def _renumber(app, env) -> list[str]:
 
 def _captions_and_alt(app, doctree, docname) -> None:
     # LaTeX numbers every figure itself (Fig. 2.1), so there the caption keeps the paper's label
-    in_print = app.builder.format == "latex"
+    in_print = app is not None and app.builder.format == "latex"
     for figure in doctree.findall(nodes.figure):
         text = _caption(figure).strip()
         label = paper_prefix(text)

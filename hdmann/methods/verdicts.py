@@ -66,7 +66,7 @@ def decide(parts: list[Part]) -> tuple[str, str]:
     if not parts:
         raise ValueError("a claim is decided on at least one part")
     tested = [p.outcome for p in parts if p.outcome != NOT_TESTABLE]
-    untested = "; ".join(f"{p.name}: not testable here ({p.reason})" for p in parts if p.outcome == NOT_TESTABLE)
+    untested = "; ".join(f"{p.name}: not testable here, {p.reason}" for p in parts if p.outcome == NOT_TESTABLE)
     if not tested:
         return NOT_TESTABLE, untested
     if all(o == HOLDS for o in tested):

@@ -18,7 +18,7 @@ from hdmann.studies.study_a import distortion, report
 from hdmann.studies.study_a.config import StudyAConfig
 from hdmann.studies.study_a.pipeline import key_memory, levels
 
-CHAPTER = "study_a_representations"
+CHAPTER = "study_a_model"  # the chapter whose opening decides the three claims (the next opens with A3)
 LABEL = "claims-study-a"  # the label of the chapter's verdict section (linked from the landing page)
 FLAT = Claim("A1", "Study A", "Performance stays constant for significant compression, from 50 % to 20 % quality",
              "flat from q50 to q20 (read off its Fig. 4)", CHAPTER,

@@ -125,7 +125,8 @@ def addition(bcfg: StudyABeyondConfig, data_root=None) -> vd.Verdict:
         Effect(f"recall of {names[worst].replace('_', ' ')}, the hardest added class (seed mean; seeds "
                f"{recall[:, worst].min():.3f} to {recall[:, worst].max():.3f})", float(recall[:, worst].mean()),
                signed=False),
-        rule=report.addition_verdict(bcfg, data_root)["test"],
+        rule=report.ADDITION_RULE.format(rule=report.headline_rule(bcfg), chance=per[0]["chance"],
+                                         distance=bcfg.study_a.distance),
         details="; ".join(f"{n.replace('_', ' ')} {recall[:, i].mean():.3f}" for i, n in enumerate(names)))
     return vd.with_seeds(v, [p["outcome"] for p in per], bcfg.study_a.seed_agreement)
 

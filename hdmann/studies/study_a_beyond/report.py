@@ -430,34 +430,9 @@ def addition_wording(rows: list[dict], rule: str) -> str:
     return " ".join(said) or "No added class has both a written key and a linear probe to compare."
 
 
-SEEDS_RULE = ("each training seed's model is tested by the rule on its own; the verdict is the outcome that at least "
-              "{needed} of {seeds} seeds reach (these verdicts have no seed-pooled test), else undecided")
-
-
-def agreed(bcfg: StudyABeyondConfig, per_seed: list[str]) -> dict:
-    """:func:`hdmann.methods.evaluation.seed_verdict` for a verdict tested seed by seed only: the most
-    common outcome stands in for the pooled one (a tie: undecided), so it needs Study A's
-    ``seed_agreement`` share of the seeds."""
-    counts = {o: per_seed.count(o) for o in evaluation.OUTCOMES}
-    top = max(counts.values())
-    leaders = [o for o, c in counts.items() if c == top]
-    return evaluation.seed_verdict(per_seed, leaders[0] if len(leaders) == 1 else evaluation.UNDECIDED,
-                                   bcfg.study_a.seed_agreement)
-
-
-def addition_verdict(bcfg: StudyABeyondConfig, data_root=None) -> dict:
-    """Class addition, tested on every training seed's Study A model (:func:`agreed`); the measured
-    numbers are the first seed's, as in the chapter's table."""
-    per = [_addition_outcome(b, data_root) for b in beyond.probe_seed_configs(bcfg)]
-    v = agreed(bcfg, [p["outcome"] for p in per])
-    rule = headline_rule(bcfg)
-    return {"question": "New classes can be added without retraining (a key written from k images)",
-            "measured": f"first seed, rule {rule}: " + per[0]["measured"], "verdict": v["verdict"],
-            "seeds": evaluation.seed_wording(v),
-            "test": f"with the rule {rule} and all but the held-out images, every new class's recall has a Wilson "
-                    f"95 % lower bound above 5-way chance ({per[0]['chance']:.2f}) and the old four keep >= 90 % of "
-                    f"their accuracy under the paper's {bcfg.study_a.distance} rule before the addition; "
-                    + SEEDS_RULE.format(needed=v["needed"], seeds=v["seeds"])}
+ADDITION_RULE = ("with the rule {rule} and all but the held-out images, every new class's recall has a Wilson 95 % "
+                 "lower bound above 5-way chance ({chance:.2f}) and the old four keep at least 90 % of their accuracy "
+                 "under the paper's {distance} rule before the addition; decided on each training seed's model")
 
 
 # --------------------------------------------------------------------------------------------
@@ -582,58 +557,6 @@ def selective_curves(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     return rows
 
 
-OOD_RULE = ("for each out-of-distribution task (near and far), the Study A model's AUROC has a 95 % lower bound "
-            "above 0.5 and its paired 95 % interval of AUROC minus the softmax CNN's does not lie below 0; "
-            "'holds' if every task passes, 'holds for some' if some do, 'does not hold' if every task fails, "
-            "else undecided")
-
-
-def _verdict_rows(rows: list[dict]) -> list[dict]:
-    """The rows of :func:`ood_rows` the verdict decides on: the Study A model's near and far tasks."""
-    return [r for r in rows if r["model"] == MODELS["study_a"] and not r["task"].startswith("compressed")]
-
-
-def _ood_passes(rows: list[dict]) -> dict[str, str]:
-    """Task -> holds / does not hold under :data:`OOD_RULE`, for the rows of :func:`ood_rows`."""
-    return {r["task"]: evaluation.HOLDS if r["ci_low"] > 0.5 and r["diff_high"] >= 0 else evaluation.FAILS
-            for r in _verdict_rows(rows)}
-
-
-def _ood_outcome(passes: dict[str, str]) -> str:
-    held = [t for t, o in passes.items() if o == evaluation.HOLDS]
-    if len(held) == len(passes):
-        return evaluation.HOLDS
-    if held:
-        return "holds for some"
-    return evaluation.FAILS if all(o == evaluation.FAILS for o in passes.values()) else evaluation.UNDECIDED
-
-
-def ood_verdict(bcfg: StudyABeyondConfig, data_root=None, first_rows: list[dict] | None = None) -> dict:
-    """Each task decided across the training seeds (:func:`agreed`), then the rule over tasks.
-    ``first_rows``: :func:`ood_rows` of the first seed, if the caller has it already."""
-    per_seed = [first_rows if i == 0 and first_rows is not None else ood_rows(bcfg, data_root, b)
-                for i, b in enumerate(beyond.probe_seed_configs(bcfg))]
-    passes = [_ood_passes(rows) for rows in per_seed]
-    by_task = {task: agreed(bcfg, [p[task] for p in passes]) for task in passes[0]}
-    verdict = _ood_outcome({task: v["verdict"] for task, v in by_task.items()})
-    whole = [_ood_outcome(p) for p in passes]
-    rows = _verdict_rows(per_seed[0])
-    measured = "; ".join(f"{r['task']}: {r['auroc']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}], "
-                         f"minus softmax {r['minus_softmax']:+.3f} [{r['diff_low']:+.3f}, {r['diff_high']:+.3f}]"
-                         for r in rows)
-    needed, seeds = next(iter(by_task.values()))["needed"], len(passes)
-    return {"question": "Out-of-distribution inputs are told apart by their distance to the keys",
-            "measured": "first seed: " + measured, "verdict": verdict,
-            "seeds": f"holds in {whole.count(evaluation.HOLDS)} of {seeds} seed{'s' if seeds != 1 else ''}; per task: "
-                     + "; ".join(f"{task.split(':')[0]} {task.split(': ')[1].split(' vs')[0]}: {evaluation.seed_wording(v)}"
-                                 for task, v in by_task.items()),
-            "test": OOD_RULE + "; each task is decided across seeds: " + SEEDS_RULE.format(needed=needed, seeds=seeds)
-                    + " (every seed's Study A model against the one softmax CNN, trained on the first seed)"}
-
-
-# --------------------------------------------------------------------------------------------
-# item 5: hypervector dimension
-# --------------------------------------------------------------------------------------------
 def dimension_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     rows = []
     for dim in bcfg.dims:
@@ -673,34 +596,6 @@ def colour_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     return rows
 
 
-# --------------------------------------------------------------------------------------------
-# the chapter's verdicts
-# --------------------------------------------------------------------------------------------
-def verdicts(bcfg: StudyABeyondConfig, data_root=None, matrix: list[dict] | None = None,
-             ood_first: list[dict] | None = None) -> list[dict]:
-    """The chapter's verdicts, each tested on every training seed. ``matrix``: :func:`matrix_verdicts`,
-    ``ood_first``: :func:`ood_rows`, if the caller has them already (the chapter shows those tables
-    first; each is a pass of bootstraps)."""
-    mv = matrix if matrix is not None else matrix_verdicts(bcfg, data_root)
-    single = [r for r in mv if r["trained at"] != beyond.MIXED]
-    generalises = evaluation.all_of(r["no loss on originals"] for r in single)
-    answer = {evaluation.HOLDS: "yes", evaluation.FAILS: "no", evaluation.UNDECIDED: "undecided"}
-    q1 = {"question": "Does a model trained on compressed images generalise to uncompressed images?",
-          "measured": "; ".join(f"{r['trained at']}: {r['change on originals']} on originals "
-                                f"(no loss {r['no-loss seeds']}), {r['gain at low quality']} at "
-                                f"q<={bcfg.ood_compressed_max_quality} (gain {r['gain seeds']})" for r in mv),
-          "verdict": answer[generalises] if single else "not testable here",
-          "test": f"for every single-quality training row, no accuracy loss on originals beyond {bcfg.study_a.flat_margin:g} "
-                  "against the originals-trained model of the same seed and budget (Study A's): the 95 % interval of "
-                  f"the change lies above -{bcfg.study_a.flat_margin:g}, per seed and seed-pooled; a verdict needs "
-                  f"{single[0]['needed'] if single else '?'} of {single[0]['seeds'] if single else '?'} seeds to agree "
-                  "with the pooled test, else undecided"}
-    q1["seeds"] = "; ".join(f"{r['trained at']}: no loss {r['no-loss seeds']}" for r in single)
-    rows = [q1, departure_verdict(bcfg, data_root), addition_verdict(bcfg, data_root),
-            ood_verdict(bcfg, data_root, ood_first)]
-    return [{k: r[k] for k in ("question", "verdict", "seeds", "measured", "test")} for r in rows]
-
-
 def first_departure(dep: list[dict]) -> str | None:
     """The highest quality at which any measure of :func:`departures` departs (None: none does)."""
     named = [d["departs at"] for d in dep if d["departs at"] != "-"]
@@ -713,22 +608,6 @@ def agreed_departure(per_seed: list[str | None], share: float) -> tuple[int, int
     needed = evaluation.seeds_needed(len(per_seed), share)
     ranked = sorted((_quality(q) if q else 0 for q in per_seed), reverse=True)
     return ranked[needed - 1], needed
-
-
-def departure_verdict(bcfg: StudyABeyondConfig, data_root=None) -> dict:
-    """Where the representation first departs, on every training seed's Study A model
-    (:func:`agreed_departure`); the measured numbers are the first seed's."""
-    configs = beyond.probe_seed_configs(bcfg)
-    first = departures(configs[0], data_root)
-    per_seed = [first_departure(first)] + [first_departure(departures(b, data_root)) for b in configs[1:]]
-    quality, needed = agreed_departure(per_seed, bcfg.study_a.seed_agreement)
-    verdict = (f"q{quality} (the first measure departs at q{quality} or above in {needed} of {len(per_seed)} seeds)"
-               if quality else "no measure departs in enough seeds")
-    return {"question": "At which quality do the internal representations break down?",
-            "measured": "first seed: " + "; ".join(f"{d['measure']}: {d['departs at']}" for d in first),
-            "verdict": verdict, "seeds": "first departure per seed: " + ", ".join(q or "none" for q in per_seed),
-            "test": DEPART_RULE + f"; per seed, the first measure to depart; the verdict is the highest quality by "
-                    f"which at least {needed} of {len(per_seed)} seeds have departed"}
 
 
 def ood_display(rows: list[dict], softmax: dict) -> list[dict]:

@@ -43,8 +43,7 @@ CLAIMS = (FLAT, SALIENCY, ROBUST, RESNET)
 
 def _floor_reason(achieved: dict[str, float]) -> str:
     top = max(achieved.values(), default=1.0)
-    return (f"no level reached {HIGH_BAND:,}:1; the highest achieved {top:,.0f}:1, JPEG 2000's header floor on a "
-            "1 MiB film")
+    return f"no level reached {HIGH_BAND:,}:1 (JPEG 2000's floor on a 1 MiB film: {top:,.0f}:1)"
 
 
 def _design(cfg: StudyBConfig) -> tuple[str, str, str]:
@@ -158,7 +157,7 @@ def robustness(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     rows = rep.robustness(cfg, "cnn", data_root=data_root)
     if not rows:
         return vd.from_parts(ROBUST, [Part("more robust at the most compressed test level", NOT_TESTABLE,
-                                           "this profile trains no CNN on compressed patches; the paper profile does")],
+                                           "no CNN trained on compressed patches in this profile")],
                              None, "needs a CNN trained at a compressed level")
     top = max((r["test_level"] for r in rows), key=lambda lv: sbp.ratio_of(lv) or 1)
     at_top = [r for r in rows if r["test_level"] == top]
