@@ -789,13 +789,25 @@ def mean_sd_words(mean: float, sd: float, digits: int = 3) -> str:
     return f"{mean:.{digits}f} ± {sd:.{digits}f}" if _finite(mean, sd) else NO_FOLD_AUROC
 
 
+def levels_words(ratios, every=None) -> str:
+    """Compression levels in a sentence: a few are listed ("1,000:1 and 11,000:1"), many are a range
+    ("12 levels from 15:1 to 11,000:1", the compression table lists them); "every compressed level"
+    where ``ratios`` are all of ``every``."""
+    ratios = sorted(ratios)
+    if every is not None and ratios == sorted(every):
+        return "every compressed level"
+    if len(ratios) <= 3:
+        return listing(f"{r:,}:1" for r in ratios)
+    return f"{len(ratios)} levels from {ratios[0]:,}:1 to {ratios[-1]:,}:1"
+
+
 def plan_words(cfg: StudyBConfig, counts: dict) -> dict:
     """The design in words, from the profile and the patch counts (:func:`counts`): which levels train
     which model, the CNN's head, its learning-rate schedule and normalisation, the network's input, and
     about how many malignant patches an inner validation split would hold."""
     inner = round(counts["malignant"] * (1 - 1 / cfg.n_folds) / cfg.n_folds)
-    levels = ", ".join(f"{r:,}:1" for r in cfg.patch_train_levels)
-    resnet_levels = ", ".join(f"{r:,}:1" for r in cfg.patch_resnet_levels)
+    levels = levels_words(cfg.patch_train_levels, cfg.patch_levels)
+    resnet_levels = levels_words(cfg.patch_resnet_levels, cfg.patch_levels)
     if cfg.patch_train_levels:
         train = (f"The CNN also trains at {levels}, with {count(cfg.patch_level_repeats, 'seed')} each "
                  "(experiments (b) and (c)).")
@@ -817,7 +829,7 @@ def plan_words(cfg: StudyBConfig, counts: dict) -> dict:
                           else "without normalisation layers"),
         "standardise": ("z-scored: each patch's mean and SD are removed, so the network sees no brightness"
                         if cfg.patch_standardise else "raw 8-bit grey levels"),
-        "test_levels": ", ".join(f"{r:,}:1" for r in cfg.patch_levels),
+        "test_levels": levels_words(cfg.patch_levels),
         "max_normal_films": "all" if cfg.max_normal_films is None else f"{cfg.max_normal_films:,}",
         "weight_decay_words": (f"decoupled weight decay of {cfg.patch_weight_decay:g}" if cfg.patch_weight_decay
                                else "no weight decay"),
@@ -1068,3 +1080,12 @@ def choices_view(choices):
 def ratio_words(ratio: float) -> str:
     """A compression ratio as the book writes it: "1,000:1"."""
     return f"{ratio:,.0f}:1"
+
+
+def selection_plan_words(cfg: StudyBConfig) -> str:
+    """Which CNN variants this profile compares, as a sentence."""
+    from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS
+
+    if set(cfg.patch_select_variants) >= set(PATCH_CNN_VARIANTS):
+        return f"This profile runs all {len(PATCH_CNN_VARIANTS)} variants."
+    return f"This profile runs {variants_words(cfg.patch_select_variants)}; the paper profile runs all of them."
