@@ -396,7 +396,7 @@ def test_the_flat_then_drop_claim_places_levels_by_the_achieved_ratio_and_decide
     # the 11,000:1 target reached only 6,700:1 on the films: not read as 11K; the first part still decides
     floor = {"original": 1.0, "cr1000": 990.0, "cr5000": 4900.0, "cr11000": 6700.0}
     verdict, untested = outcome(rows, floor)
-    assert verdict == "holds" and "10K-11K: not testable here" in untested and "6,700:1" in untested
+    assert verdict == "holds" and "11,000:1: not testable here" in untested and "6,700:1" in untested
     reached = {**floor, "cr11000": 10_800.0}
     assert outcome(rows, reached) == ("holds", "")
     # an interval that includes 0 but reaches below -margin is not "flat": undecided

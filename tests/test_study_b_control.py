@@ -177,7 +177,7 @@ def test_baselines_and_lesion_scale(control, mias_root):
 def test_report(control):
     summaries, untrained = control["summaries"], np.array([0.45, 0.5, 0.55, 0.48, 0.52])
     table = control_report.runs_table(summaries)
-    assert len(table) == len(summaries) and table["run"].iloc[0].startswith("CNN, real labels")
+    assert len(table) == len(summaries) and table["Run"].iloc[0].startswith("CNN, real labels")
     assert len(control_report.baselines_table(control["baselines"], control["pixels"], untrained)) == \
         len(control["baselines"]) + len(control["pixels"]) + 1
     fig = control_report.figure(summaries, control["baselines"], control["pixels"], untrained)

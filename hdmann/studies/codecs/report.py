@@ -31,6 +31,7 @@ from hdmann.methods.words import count, listing
 from hdmann.studies.codecs import pipeline as ra
 from hdmann.studies.codecs.config import CodecConfig
 from hdmann.studies.study_b import pipeline as sbp, report as sbr
+from hdmann.studies.study_b.report import table_view  # noqa: F401  (the chapter's tables wrap as Study B's do)
 
 METRICS = {"a": ("val", "test"), "b": ("cnn", "features")}
 METRIC_LABELS = {"val": "Study A accuracy, reporting half of the validation part", "test": "Study A accuracy, test folder",
@@ -217,8 +218,8 @@ def lowest_within_margin(points: list[dict], margin: float) -> dict:
 
 MARGIN_RULE = ("walking from a codec's highest bpp down, the lower end of the paired 95 % interval of "
                "(value after the codec) minus (value on originals) stays above minus the margin")
-RESOLUTION_RULE = ("where a walk stops on an interval wider than the margin on each side, even a codec that lost nothing "
-                   "could not pass, so the lowest bpp there reflects the sample's size more than the codec")
+RESOLUTION_RULE = ("Where a walk stops on an interval wider than the margin on each side, even a codec that lost nothing "
+                   "could not pass. The lowest bpp there reflects the sample's size more than the codec.")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -570,3 +571,44 @@ def bytes_per_bpp(curve: dict) -> float:
     """Bytes per image (film) at 1 bpp, from what was measured: pixels / 8 (every image of a dataset has one size)."""
     points = [p for codec, pts in curve.items() if codec != ra.ORIGINAL for p in pts]
     return float(np.median([p["bytes"] / p["bpp"] for p in points])) if points else float("nan")
+
+
+def image_side(curve: dict) -> int:
+    """The side in pixels of the (square) images a study's curve coded, from what was measured
+    (:func:`bytes_per_bpp`: pixels / 8)."""
+    return int(round(np.sqrt(8 * bytes_per_bpp(curve))))
+
+
+def versions_display(rows: list[dict]):
+    """The codec libraries this build used, as the page shows them."""
+    import pandas as pd
+
+    return pd.DataFrame([{"Codec": r["label"], "Library": r["library"], "Version": r["version"] or "—",
+                          "Installed": "yes" if r["available"] else "no"} for r in rows])
+
+
+SETTINGS_COLUMNS = {"codec": "Codec", "library": "Library", "knob": "Knob", "preset": "Encoder preset",
+                    "ISIC (Study A)": "ISIC settings (Study A)", "MIAS films (Study B)": "MIAS settings (Study B)"}
+SHORT_METRICS = {"val": "Study A, reporting half", "test": "Study A, test folder", "cnn": "Study B, patch CNN",
+                 "features": "Study B, texture features"}
+
+
+def ranking_display(rankings: dict):
+    """The ranking as the page shows it: per classifier and codec, the BD difference from the reference
+    with its interval and outcome, the lowest bpp within the margin and why the walk stopped there; the
+    CSV (:func:`ranking_table`) keeps every column."""
+    import pandas as pd
+
+    rows = []
+    for metric, rank in rankings.items():
+        for r in rank["rows"]:
+            bd = ("—" if "bd_vs_reference" not in r else "reference" if r["verdict"] == REFERENCE else
+                  f"{r['bd_vs_reference']:+.3f} ({r['bd_low']:+.3f} to {r['bd_high']:+.3f})")
+            low = r["lowest_bpp_within_margin"]
+            rows.append({"Classifier": SHORT_METRICS[metric], "Rank": r.get("rank", "—"), "Codec": r["codec"],
+                         "BD difference (95 % interval)": bd,
+                         "Outcome": _outcome_words(r) if "verdict" in r else "—",
+                         "Lowest bpp within the margin": "—" if low is None else f"{low:.3g}",
+                         "Why the walk stopped": r["lowest_status"],
+                         "Smallest detectable change": f"{r['detectable']:.3f}"})
+    return pd.DataFrame(rows)

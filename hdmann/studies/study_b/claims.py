@@ -24,19 +24,19 @@ CHAPTER = "study_b_patches"
 LABEL = "claims-study-b"
 P = papers.STUDY_B
 LOW_BAND, HIGH_BAND = 5_000, rep.HIGH_RATIO  # "up to 5K" and "10K-11K", by the ratio achieved
-FLAT = Claim("B1", "Study B", "Performance does not decline up to 5K ratio and decreases at 10K-11K",
-             f"AUROC {P['auroc_upto_5k']:.2f}, AUPRC {P['auprc_upto_5k']:.2f} up to 5K; "
-             f"{P['auroc_10k_11k']:.2f}, {P['auprc_10k_11k']:.2f} at 10K-11K", CHAPTER,
-              short="AUROC flat to 5K, lower at 10K-11K")
-SALIENCY = Claim("B2", "Study B", "Saliency maps of models trained at up to 5K cover the radiologist's label; "
+FLAT = Claim("B1", "Study B", "Performance does not decline up to 5,000:1 and decreases at 10,000:1 to 11,000:1",
+             f"AUROC {P['auroc_upto_5k']:.2f}, AUPRC {P['auprc_upto_5k']:.2f} up to 5,000:1; "
+             f"{P['auroc_10k_11k']:.2f}, {P['auprc_10k_11k']:.2f} at 10,000:1 to 11,000:1", CHAPTER,
+              short="AUROC flat to 5,000:1, lower beyond 10,000:1")
+SALIENCY = Claim("B2", "Study B", "Saliency maps of models trained at up to 5,000:1 cover the radiologist's label; "
                  "at higher compression they miss it", "maps shown, no number", CHAPTER,
-                  short="saliency covers the lesion to 5K")
+                  short="saliency covers the lesion to 5,000:1")
 ROBUST = Claim("B3", "Study B", "Training on compressed images makes a model more robust to compressed test images",
                "stated, no number", CHAPTER,
                 short="compressed training adds robustness")
 RESNET = Claim("B4", "Study B", "ResNet18 does not improve on the 3-conv, 3-FC CNN",
                f"ResNet18 AUROC {P['resnet_auroc_low']:.2f}-{P['resnet_auroc_high']:.2f} "
-               f"(CNN {P['auroc_upto_5k']:.2f}) up to 5K", CHAPTER,
+               f"(CNN {P['auroc_upto_5k']:.2f}) up to 5,000:1", CHAPTER,
                 short="ResNet18 no better than the CNN")
 CLAIMS = (FLAT, SALIENCY, ROBUST, RESNET)
 
@@ -61,9 +61,9 @@ def _flat_parts(rows: list[dict], achieved: dict[str, float], margin: float) -> 
     flat = (Part("flat up to 5,000:1", evaluation.all_of(
         evaluation.non_inferiority(r["delta_low"], r["delta_high"], margin) for r in low)) if low
         else Part("flat up to 5,000:1", NOT_TESTABLE, "no compressed level up to 5,000:1 in this profile"))
-    drop = (Part("the loss at 10K-11K", evaluation.all_of(
+    drop = (Part("the loss at 10,000:1 to 11,000:1", evaluation.all_of(
         HOLDS if r["delta_high"] < 0 else FAILS if r["delta_low"] > -margin else UNDECIDED for r in high)) if high
-        else Part("the loss at 10K-11K", NOT_TESTABLE, _floor_reason(achieved)))
+        else Part("the loss at 10,000:1 to 11,000:1", NOT_TESTABLE, _floor_reason(achieved)))
     return [flat, drop]
 
 
@@ -130,10 +130,10 @@ def saliency(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
                                      else UNDECIDED for r in low)) if low
               else Part("covers the lesion up to 5,000:1", NOT_TESTABLE, "no trained level up to 5,000:1"))
     low_mean = float(np.mean([r["gradcam_energy"] for r in low])) if low else float("nan")
-    misses = (Part("the miss at 10K-11K", evaluation.all_of(
+    misses = (Part("the miss at 10,000:1 to 11,000:1", evaluation.all_of(
         HOLDS if r["gradcam_energy_high"] < low_mean or r["gradcam_energy_high"] <= bar(r) else
         FAILS if r["gradcam_energy_low"] > bar(r) else UNDECIDED for r in high)) if high
-        else Part("the miss at 10K-11K", NOT_TESTABLE,
+        else Part("the miss at 10,000:1 to 11,000:1", NOT_TESTABLE,
                   "no CNN trained at 10,000:1 or more" if any(a >= rep.REACHED * HIGH_BAND for a in achieved.values())
                   else _floor_reason(achieved)))
     first = rows[0] if rows else None
@@ -142,7 +142,7 @@ def saliency(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     v = vd.from_parts(
         SALIENCY, [covers, misses], effect,
         rule="the 95 % interval (over patches) of Grad-CAM's energy inside the circle lies above both a uniform map's "
-             "share and a centre-biased map's energy at every trained level up to 5,000:1; at 10,000-11,000:1 it falls "
+             "share and a centre-biased map's energy at every trained level up to 5,000:1; at 10,000:1 to 11,000:1 it falls "
              "below the low levels' mean or to those baselines",
         baseline=(f"a uniform map scores {first['uniform_baseline']:.2f} and a centre-biased map "
                   f"{first['centre_baseline']:.2f} on originals, without seeing the patch") if first else "",
@@ -226,8 +226,8 @@ def deviations(profile: str, data_root=None, overrides: dict | None = None) -> l
          "this run": f"{cfg.patch_size} px patches cut from films compressed whole",
          "consequence": "whole films at a CPU's input size are the negative-control chapter's"},
         {"study": "Study B", "what": "compression ratios", "paper": "15 to 11,000:1",
-         "this run": f"targets {', '.join(f'{r:,}' for r in cfg.patch_levels)}:1; the highest achieved {top:,.0f}:1",
-         "consequence": "a 1 MiB 8-bit film hits JPEG 2000's header floor: the 10K-11K parts of B1 and B2 are not testable"},
+         "this run": f"targets {', '.join(f'{r:,}:1' for r in cfg.patch_levels)}; the highest achieved {top:,.0f}:1",
+         "consequence": "a 1 MiB 8-bit film hits JPEG 2000's header floor: the parts of B1 and B2 at 10,000:1 to 11,000:1 are not testable"},
         {"study": "Study B", "what": "design", "paper": "trained and tested at each ratio",
          "this run": "the same" if experiment == "b" else "trained on originals, tested at each ratio",
          "consequence": "B1 is decided on this design; B3 needs compressed training" if experiment == "a"

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hdmann.methods import plotting
+from hdmann.methods.words import count, listing
 from hdmann.studies import papers as paper
 
 CHANCE = 0.5
@@ -22,12 +23,19 @@ def run_label(summary: dict) -> str:
     return f"CNN, {what} ({seed} {summary['seed']})"
 
 
+def _mean_sd(mean: float, sd: float) -> str:
+    """"0.309 ± 0.361"; an undefined part (a fold with one class has no AUROC) as a dash, never nan."""
+    def shown(v: float) -> str:
+        return f"{v:.3f}" if np.isfinite(v) else "—"
+    return f"{shown(mean)} ± {shown(sd)}"
+
+
 def runs_table(summaries: list[dict]) -> pd.DataFrame:
     """One row per CNN run: its AUROC three ways, and the signs of a model that did not learn."""
     return pd.DataFrame([{
-        "run": run_label(s),
-        "AUROC, mean ± SD over folds": f"{s['auroc']:.3f} ± {s['auroc_sd']:.3f}",
-        "95 % interval (patients)": f"[{s['auroc_low']:.3f}, {s['auroc_high']:.3f}]",
+        "Run": run_label(s),
+        "AUROC, mean ± SD over folds": _mean_sd(s["auroc"], s["auroc_sd"]),
+        "95 % interval (patients)": f"{s['auroc_low']:.3f} to {s['auroc_high']:.3f}",
         "AUROC, folds pooled": f"{s['pooled_auroc']:.3f}",
         "distinct scores / films (smallest fold)": f"{s['distinct_scores_min']} / {s['test_films_min']}",
         "score range (median fold)": f"{s['score_spread']:.3f}",
@@ -37,17 +45,21 @@ def runs_table(summaries: list[dict]) -> pd.DataFrame:
     } for s in summaries])
 
 
+RUN_COLUMNS = {c: c for c in ("Run", "AUROC, mean ± SD over folds", "95 % interval (patients)", "AUROC, folds pooled",
+                                "best epoch per fold", "side told apart (AUROC)")}  # shown; the CSV keeps every column
+
+
 def baselines_table(feature_rows: list[dict], pixel_rows: list[dict], untrained: np.ndarray) -> pd.DataFrame:
-    rows = [{"baseline": f"{r['feature']} alone (sign learned on the training folds)",
-             "AUROC (mean over folds)": r["auroc"], "95 % interval (patients)": f"[{r['auroc_low']:.3f}, {r['auroc_high']:.3f}]"}
+    rows = [{"Baseline": f"{r['feature']} alone (sign learned on the training folds)",
+             "AUROC (mean over folds)": r["auroc"], "95 % interval (patients)": f"{r['auroc_low']:.3f} to {r['auroc_high']:.3f}"}
             for r in feature_rows]
-    rows += [{"baseline": f"logistic regression on the film's pixels at {r['size']} px",
-              "AUROC (mean over folds)": r["auroc"], "95 % interval (patients)": f"[{r['auroc_low']:.3f}, {r['auroc_high']:.3f}]"}
+    rows += [{"Baseline": f"logistic regression on the film's pixels at {r['size']} px",
+              "AUROC (mean over folds)": r["auroc"], "95 % interval (patients)": f"{r['auroc_low']:.3f} to {r['auroc_high']:.3f}"}
              for r in pixel_rows]
     low, high = np.percentile(untrained, [2.5, 97.5])
-    rows.append({"baseline": f"untrained CNN ({len(untrained)} random initialisations)",
+    rows.append({"Baseline": f"untrained CNN ({len(untrained)} random initialisations)",
                  "AUROC (mean over folds)": float(np.mean(untrained)),
-                 "95 % interval (patients)": f"central 95 % of initialisations [{low:.3f}, {high:.3f}]"})
+                 "95 % interval (patients)": f"central 95 % of initialisations: {low:.3f} to {high:.3f}"})
     return pd.DataFrame(rows)
 
 
@@ -80,14 +92,14 @@ def null_verdict(real: dict, permuted: list[dict], untrained: np.ndarray) -> dic
     learned = bool(perm_aurocs) and real["auroc_low"] > max(perm_aurocs)
     perm_below = [p for p in permuted if p["auroc_high"] < CHANCE]
     if real["auroc_high"] >= CHANCE:
-        below = "The real-label run's interval reaches 0.5, so its AUROC is not below chance by this measure."
+        below = "The real-label run's interval reaches chance, so its AUROC is not below chance by this measure."
     elif perm_below:
-        below = (f"Its interval lies below 0.5, but so does that of a CNN trained on permuted labels "
+        below = (f"Its interval lies below chance, but so does that of a CNN trained on permuted labels "
                  f"({perm_below[0]['auroc']:.3f}, interval {perm_below[0]['auroc_low']:.3f} to "
-                 f"{perm_below[0]['auroc_high']:.3f}): an interval over patients holds the five trained models "
-                 "fixed and leaves out what retraining changes, so it is no evidence of a cue that reverses.")
+                 f"{perm_below[0]['auroc_high']:.3f}). An interval over patients holds the trained fold models fixed "
+                 "and leaves out what retraining changes. So it is no evidence of a cue that reverses.")
     else:
-        below = ("Its interval lies below 0.5 while no permuted-label run's does: a cue that reverses between "
+        below = ("Its interval lies below chance while no permuted-label run's does. A cue that reverses between "
                  "training and held-out folds is not ruled out by this run.")
     return {"verdict": "some signal learned" if learned else "no signal learned",
             "below_chance": below, "permuted_min": min(perm_aurocs) if perm_aurocs else float("nan"),
@@ -102,10 +114,75 @@ def paper_table(real: dict) -> pd.DataFrame:
     """The paper's CNN (trained and tested at the same ratio) beside this control on originals."""
     b = paper.STUDY_B
     return pd.DataFrame([
-        {"model": "Jo et al. CNN, CR 15 to 5K", "AUROC": f"{b['auroc_upto_5k']:.2f}", "AUPRC": f"{b['auprc_upto_5k']:.2f}"},
-        {"model": "Jo et al. CNN, CR 10K to 11K", "AUROC": f"{b['auroc_10k_11k']:.2f}", "AUPRC": f"{b['auprc_10k_11k']:.2f}"},
-        {"model": "Jo et al. ResNet18 (ImageNet weights), range over CR", "AUROC": f"{b['resnet_auroc_low']:.2f} to {b['resnet_auroc_high']:.2f}",
+        {"Model": f"Jo et al. CNN, {ratio_words(PAPER_RATIOS[0])} to {ratio_words(PAPER_LOW_BAND)}", "AUROC": f"{b['auroc_upto_5k']:.2f}", "AUPRC": f"{b['auprc_upto_5k']:.2f}"},
+        {"Model": f"Jo et al. CNN, {paper_bands()['high']}", "AUROC": f"{b['auroc_10k_11k']:.2f}", "AUPRC": f"{b['auprc_10k_11k']:.2f}"},
+        {"Model": "Jo et al. ResNet18 (ImageNet weights), range over the ratios", "AUROC": f"{b['resnet_auroc_low']:.2f} to {b['resnet_auroc_high']:.2f}",
          "AUPRC": f"{b['resnet_auprc_low']:.2f} to {b['resnet_auprc_high']:.2f}"},
-        {"model": "this control: CNN on uncompressed whole films", "AUROC": f"{real['auroc']:.3f}",
+        {"Model": "this control: CNN on uncompressed whole films", "AUROC": f"{real['auroc']:.3f}",
          "AUPRC": f"{real['auprc']:.3f} (prevalence {real['prevalence']:.3f})"},
     ])
+
+
+# the mini-MIAS data README's own pixel baseline (logistic regression on the films' pixels, its own folds):
+# a cross-check the chapter cites, as published beside the data
+DATA_README_PIXEL_AUROC = (0.48, 0.50)
+
+
+def pixel_words(pixel_rows: list[dict]) -> str:
+    """The pixel baseline at each size in words: "0.52 at 16 px, 0.49 at 32 px and 0.50 at 64 px"."""
+    return listing(f"{r['auroc']:.2f} at {r['size']} px" for r in pixel_rows)
+
+
+def below_chance_words(real: dict) -> str:
+    """Whether the real-label run's interval stops short of chance, as the section's opening sentence."""
+    if real["auroc_high"] < CHANCE:
+        return ("Its interval stops short of chance, which looks further below chance than chance allows. We tested "
+                "the explanations one by one.")
+    if real["auroc_low"] > CHANCE:
+        return "Its interval lies above chance. We still tested the explanations of a low score one by one."
+    return ("Its interval includes chance, so it is not below chance by this measure. We still tested the "
+            "explanations one by one.")
+
+
+PAPER_LOW_BAND, PAPER_HIGH_BAND = 5_000, (10_000, 11_000)  # Jo et al.'s abstract: "up to 5K", "10K-11K"
+PAPER_RATIOS = (15, 11_000)  # the ratios Jo et al. compressed at, lowest and highest
+
+
+def ratio_words(ratio: int) -> str:
+    return f"{ratio:,}:1"
+
+
+def paper_bands() -> dict:
+    """The paper's ratio bands as the book writes ratios."""
+    return {"low": f"up to {ratio_words(PAPER_LOW_BAND)}",
+            "high": f"{ratio_words(PAPER_HIGH_BAND[0])} to {ratio_words(PAPER_HIGH_BAND[1])}"}
+
+
+def early_words(real: dict, early: int = 2) -> str:
+    """When early stopping kept its epochs, in words: "epoch 1, 1, 2, 1 and 3 in the 5 folds, 4 of them
+    at epoch 2 or earlier"."""
+    epochs = real["best_epochs"]
+    soon = sum(e <= early for e in epochs)
+    return (f"epoch {listing(str(e) for e in epochs)} in the {count(len(epochs), 'fold')}, {soon} of them at epoch "
+            f"{early} or earlier")
+
+
+def inner_malignant_words(cfg, malignant: int) -> str:
+    """About how many malignant films an inner validation split holds: "8 malignant films"."""
+    n = round(malignant * (1 - 1 / cfg.n_folds) * cfg.inner_validation_fraction)
+    return count(n, "malignant film")
+
+
+def aligned_words(aligned: list[dict]) -> str:
+    """The mirrored run (every right film flipped, so all breasts face the same way) in a sentence."""
+    if not aligned:
+        return "This profile runs no version with the right films mirrored."
+    sep = ", ".join(f"{s['side_separation']:.2f}" for s in aligned)
+    aucs = ", ".join(f"{s['auroc']:.3f}" for s in aligned)
+    return (f"With every right film mirrored, so that all breasts face the same way, the scores tell the side with an "
+            f"AUROC of {sep}, and the CNN scores {aucs}.")
+
+
+def share_words(share: float) -> str:
+    """A share as the book writes a percentage: "20 %"."""
+    return f"{share * 100:.0f} %"

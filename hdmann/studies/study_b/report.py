@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hdmann.engine.data import MIAS_SIZE
 from hdmann.methods import bootstrap, evaluation
-from hdmann.methods.words import count
+from hdmann.methods.words import count, listing
 from hdmann.studies import papers as paper
 from hdmann.studies.study_b import pipeline as sbp
 from hdmann.studies.study_b.config import StudyBConfig
@@ -336,8 +337,16 @@ def knee(rows: list[dict], margin: float) -> str | None:
     return None
 
 
+def knee_sentence(knee_words: str) -> str:
+    """Where the CNN's curve bends, pooled over the seeds, as a sentence (``knee_words``: :func:`knee_label`)."""
+    if knee_words == "none":
+        return ("Trained on originals and tested at each level, the CNN has no knee pooled over the seeds: no level "
+                "loses more than the margin.")
+    return f"Trained on originals and tested at each level, the CNN's knee lies at {knee_words}, pooled over the seeds."
+
+
 def knee_label(level: str | None) -> str:
-    return "none" if level is None else level.replace("cr", "") + ":1"
+    return "none" if level is None else level_words(level)
 
 
 def seeded_knee(cfg: StudyBConfig, pooled_rows: list[dict], model: str = "cnn", task: str = "malignant",
@@ -352,7 +361,7 @@ def seeded_knee(cfg: StudyBConfig, pooled_rows: list[dict], model: str = "cnn", 
     same = sum(k == pooled for k in per_seed)
     return {"knee": knee_label(pooled), "seeds": ", ".join(knee_label(k) for k in per_seed),
             "agree": same, "n": len(per_seed), "margin": m,
-            "wording": f"the same in {same} of {count(len(per_seed), 'seed')} on their own "
+            "wording": f"Taken alone, the seeds find the same knee in {same} of {len(per_seed)} "
                        f"({', '.join(knee_label(k) for k in per_seed)})"}
 
 
@@ -545,15 +554,18 @@ def health_summary(cfg: StudyBConfig, data_root=None, architectures=sbp.ARCHITEC
     retrained, and that never learned (kept and named), with the rule as a sentence."""
     rows = health_table(cfg, data_root, architectures)
     retrained = [r for r in rows if r["attempts"] > 1]
-    return {"folds": len(rows), "first_try": sum(r["attempts"] == 1 and r["learned"] for r in rows),
+    out = {"folds": len(rows), "first_try": sum(r["attempts"] == 1 and r["learned"] for r in rows),
             "retrained": len(retrained), "recovered": sum(r["learned"] for r in retrained),
             "unhealthy": sum(not r["learned"] for r in rows),
-            "named": ", ".join(f"{r['model']} at {r['trained at']}, repeat {r['repeat']}, fold {r['fold']}"
-                               for r in rows if not r["learned"]) or "none",
-            "rule": (f"a fold model learned when its training loss stays finite and it ranks its own training patches "
-                     f"at an AUROC of at least {cfg.health_min_train_auroc:g}; one that did not is retrained from the "
-                     f"next seed, up to {cfg.health_retries} times, and one that never learns is kept (dropping it "
-                     "would drop its patients from the held-out scores) and named here")}
+            "named": "; ".join(f"{model_label(r['model'])} at {level_words(r['trained at'])}, seed {r['repeat'] + 1}, "
+                               f"fold {r['fold']}" for r in rows if not r["learned"]) or "none",
+            "rule": (f"A fold model has learned when its training loss stays finite and it ranks its own training "
+                     f"patches at an AUROC of at least {cfg.health_min_train_auroc:g}. "
+                     + (f"One that has not is retrained from the next seed, up to {count(cfg.health_retries, 'time')}. "
+                        if cfg.health_retries else "This profile retrains none that has not. ")
+                     + "One that never learns is kept and named here: dropping it would drop its patients from the "
+                       "held-out scores.")}
+    return {**out, "text": health_words(out)}
 
 
 WELL_ABOVE_CHANCE = 0.6  # an interval whose lower end clears this is "well above chance"
@@ -593,38 +605,393 @@ def cnn_wording(cnn: dict, versus: dict, fit: dict) -> dict:
     else:
         chance = "reaches down to chance (0.5)"
     order = versus_wording(versus["delta"], versus["delta_low"], versus["delta_high"])
-    seen = (f"on its own training patches, seen as a test patch is (no augmentation, no dropout), its fold models reach "
-            f"an AUROC of {fit['train_auroc']:.3f}, and its class-weighted training loss ends at {fit['final_loss']:.3f} "
-            "(ln 2 = 0.693 is a constant output)")
+    seen = (f"On its own training patches, seen as a test patch is (no augmentation, no dropout), its fold models reach "
+            f"an AUROC of {fit['train_auroc']:.3f}. Its class-weighted training loss ends at {fit['final_loss']:.3f}; "
+            "a constant output scores ln 2 = 0.693.")
     if fit["train_auroc"] < UNDERFIT_AUROC:
-        why = (seen + ": within this budget it underfits the augmented task, and what it learns of the lesions is "
-               "learnt from few malignant examples")
+        why = (seen + " So within this budget it underfits the augmented task. What it learns of the lesions, it "
+               "learns from few malignant examples.")
     else:
-        why = (seen + ": it fits its training patches, so what it misses on held-out patients is generalisation "
-               "from few malignant lesions, not optimisation")
+        why = (seen + " So it fits its training patches. What it misses on held-out patients is generalisation from "
+               "few malignant lesions, not optimisation.")
     return {"chance": chance, "versus": order, "why": why,
-            "rule": f"well above chance when the interval's lower end exceeds {WELL_ABOVE_CHANCE}; ahead of or behind the "
-                    f"baseline only when the paired interval excludes 0; underfit when the fold models rank their own "
-                    f"training patches with an AUROC below {UNDERFIT_AUROC}"}
+            "rule": f"Well above chance means the interval's lower end exceeds {WELL_ABOVE_CHANCE}. Ahead of or behind "
+                    f"the baseline needs a paired interval that excludes 0. Underfit means the fold models rank their own "
+                    f"training patches with an AUROC below {UNDERFIT_AUROC}."}
 
 
 def ensemble_wording(ens: dict) -> str:
     """Sentences on the seed ensemble of :func:`ensemble`, with the rule of :func:`cnn_wording` for
     the comparison; with one repeat there is none to report."""
     if ens.get("members", 0) < 2:
-        return ("An ensemble over seeds needs more than one repeat of the cross-validation; this profile trains one "
-                "(patch_repeats), so it reports none.")
-    text = (f"Averaging each patch's held-out scores over the {ens['members']} seeds (an ensemble that never saw the "
-            f"patch it scores) gives {ens['auroc']:.3f} ({ens['auroc_low']:.3f} to {ens['auroc_high']:.3f})")
+        return ("An ensemble over seeds needs more than one seed of the cross-validation. This profile trains one, "
+                "so it reports none.")
+    text = (f"Averaging each patch's held-out scores over the {ens['members']} seeds gives an ensemble that never saw "
+            f"the patch it scores. It reaches {ens['auroc']:.3f} ({ens['auroc_low']:.3f} to {ens['auroc_high']:.3f}).")
     v = ens.get("versus_features")
     if not v:
-        return text + "."
+        return text
     d, low, high = v["delta"], v["delta_low"], v["delta_high"]
     where = ("ahead of" if low > 0 else "behind" if high < 0 else "level with")
-    return text + (f", {where} the feature baseline: {d:+.3f} in AUROC (paired 95 % interval {low:+.3f} to "
+    return text + (f" That is {where} the feature baseline: {d:+.3f} in AUROC (paired 95 % interval {low:+.3f} to "
                    f"{high:+.3f}).")
 
 
 def loss_extremes(rows: list[dict]) -> tuple[dict, dict]:
     """The selection rows with the lowest and the highest final training loss."""
     return min(rows, key=lambda r: r["final_loss"]), max(rows, key=lambda r: r["final_loss"])
+
+
+# ------------------------------------------------------------------------------------------------
+# what the reader sees: names in words, intervals, and the columns each shown table keeps
+# ------------------------------------------------------------------------------------------------
+PIXEL_UM = 200  # a mini-MIAS pixel's edge (the films were digitised at 50 µm and reduced to 200 µm)
+VARIANT_LABELS = {
+    "flatten": "flattened maps",
+    "gap": "pooled maps",
+    "flatten_wd": "flattened maps + weight decay",
+    "gap_wd": "pooled maps + weight decay",
+    "bn_wd": "BatchNorm + weight decay",
+    "bn_wd_slow": "BatchNorm + weight decay + slow rate",
+    "bn_wd_cos": "BatchNorm + weight decay + cosine rate",
+}
+TASK_LABELS = {"malignant": "malignant vs not", "abnormal": "abnormal vs normal",
+               "malignant_vs_benign": "malignant vs benign"}
+NO_FOLD_AUROC = "not measured (a fold with one class has no AUROC)"
+
+
+def variant_label(name: str | None) -> str:
+    """A CNN variant of :data:`hdmann.studies.study_b.config.PATCH_CNN_VARIANTS` in words."""
+    return "none of the tried variants" if name is None else VARIANT_LABELS.get(name, name)
+
+
+def model_label(model: str) -> str:
+    return MODEL_LABELS.get(model, model)
+
+
+def level_words(level: str) -> str:
+    """A level by its target ratio, as the book writes ratios: "1,000:1", or "originals"."""
+    ratio = sbp.ratio_of(level)
+    return "originals" if ratio is None else f"{ratio:,}:1"
+
+
+def _finite(*values) -> bool:
+    return all(v is not None and np.isfinite(v) for v in values)
+
+
+def interval_words(low: float, high: float, digits: int = 3) -> str:
+    """"0.612 to 0.781", or "—" where the interval is not defined."""
+    return f"{low:.{digits}f} to {high:.{digits}f}" if _finite(low, high) else "—"
+
+
+def value_interval(value: float, low: float, high: float, digits: int = 3) -> str:
+    """"0.701 (0.612 to 0.781)", or "—"."""
+    return f"{value:.{digits}f} ({interval_words(low, high, digits)})" if _finite(value) else "—"
+
+
+def mean_sd_words(mean: float, sd: float, digits: int = 3) -> str:
+    """A mean over folds with its SD, or why there is none (a fold holding one class has no AUROC,
+    and the mean over folds is then undefined, never averaged away)."""
+    return f"{mean:.{digits}f} ± {sd:.{digits}f}" if _finite(mean, sd) else NO_FOLD_AUROC
+
+
+def levels_words(ratios, every=None) -> str:
+    """Compression levels in a sentence: a few are listed ("1,000:1 and 11,000:1"), many are a range
+    ("12 levels from 15:1 to 11,000:1", the compression table lists them); "every compressed level"
+    where ``ratios`` are all of ``every``."""
+    ratios = sorted(ratios)
+    if every is not None and ratios == sorted(every):
+        return "every compressed level"
+    if len(ratios) <= 3:
+        return listing(f"{r:,}:1" for r in ratios)
+    return f"{len(ratios)} levels from {ratios[0]:,}:1 to {ratios[-1]:,}:1"
+
+
+def plan_words(cfg: StudyBConfig, counts: dict) -> dict:
+    """The design in words, from the profile and the patch counts (:func:`counts`): which levels train
+    which model, the CNN's head, its learning-rate schedule and normalisation, the network's input, and
+    about how many malignant patches an inner validation split would hold."""
+    inner = round(counts["malignant"] * (1 - 1 / cfg.n_folds) / cfg.n_folds)
+    levels = levels_words(cfg.patch_train_levels, cfg.patch_levels)
+    resnet_levels = levels_words(cfg.patch_resnet_levels, cfg.patch_levels)
+    if cfg.patch_train_levels:
+        train = (f"The CNN also trains at {levels}, with {count(cfg.patch_level_repeats, 'seed')} each "
+                 "(experiments (b) and (c)).")
+    else:
+        train = ("This profile trains no CNN on compressed films. Experiments (b) and (c) need one per level; "
+                 "the paper profile trains them.")
+    if cfg.patch_resnet_repeats:
+        resnet = (f"ResNet18 trains on originals" + (f" and at {resnet_levels}" if cfg.patch_resnet_levels else "")
+                  + f", with {count(cfg.patch_resnet_repeats, 'seed')} of its cross-validation.")
+    else:
+        resnet = "ResNet18 is left to the paper profile: on a CPU it costs several times the CNN per epoch."
+    return {
+        "train_plan": train, "resnet_plan": resnet,
+        "cnn_head": ("global average pooling before the dense layers" if cfg.patch_head == "gap"
+                     else "the flattened feature maps"),
+        "lr_schedule": ("decayed to zero along a cosine over the budget" if cfg.patch_lr_schedule == "cosine"
+                        else "held constant"),
+        "cnn_batchnorm": ("with BatchNormalization between each convolution and its ReLU" if cfg.patch_batchnorm
+                          else "without normalisation layers"),
+        "standardise": ("z-scored: each patch's mean and SD are removed, so the network sees no brightness"
+                        if cfg.patch_standardise else "raw 8-bit grey levels"),
+        "test_levels": levels_words(cfg.patch_levels),
+        "max_normal_films": "all" if cfg.max_normal_films is None else f"{cfg.max_normal_films:,}",
+        "weight_decay_words": (f"decoupled weight decay of {cfg.patch_weight_decay:g}" if cfg.patch_weight_decay
+                               else "no weight decay"),
+        "seeds_words": count(cfg.patch_repeats, "training seed"),
+        "epochs_words": count(cfg.patch_epochs, "epoch"),
+        "resnet_epochs_words": count(cfg.patch_resnet_epochs, "epoch"),
+        "inner_malignant_words": count(inner, "malignant patch", "malignant patches"),
+        "left_out_words": (f"{count(counts['left_out_count'], 'lesion')}: {counts['no_coordinates']:,} without "
+                           f"coordinates, and {counts['off_breast']:,} whose circle lies on the background"),
+    }
+
+
+def ratio_display(rows: list[dict]):
+    """The compression table as shown: target and achieved ratio, bytes per film, bpp, PSNR in the breast."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "Target ratio": level_words(r["level"]),
+        "Achieved ratio (median film)": f"{r['achieved_median']:,.0f}:1" if sbp.ratio_of(r["level"]) else "—",
+        "Bytes per film (median)": f"{r['bytes_per_film']:,.0f}",
+        "bpp (median)": f"{r['bpp']:.4f}",
+        "PSNR inside the breast (dB)": f"{r['psnr_breast']:.1f}" if np.isfinite(r["psnr_breast"]) else "— (lossless)",
+        "Films near the target": f"{r['reached_share']:.0%}",
+    } for r in rows])
+
+
+def performance_display(rows: list[dict]):
+    """Study B's performance table as shown: the pooled AUROC and its change from originals, with
+    intervals, and the AUPRC; the CSV keeps the per-fold means and SDs."""
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "Model": model_label(r["model"]), "Experiment": f"({r['experiment']})", "Level": level_words(r["level"]),
+        "Seeds": r["repeats"], "Pooled AUROC": value_interval(r["pooled_auroc"], r["auroc_low"], r["auroc_high"]),
+        "Change from originals": ("—" if r["level"] == sbp.ORIGINAL else
+                                  f"{r['delta']:+.3f} ({interval_words(r['delta_low'], r['delta_high'])})"),
+        "AUPRC (mean over folds)": f"{r['auprc']:.3f}" if np.isfinite(r["auprc"]) else "—",
+    } for r in rows])
+
+
+def selection_display(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "CNN variant": variant_label(r["variant"]), "Parameters": f"{r['params']:,}",
+        "Inner AUROC, pooled": value_interval(r["inner_auroc"], r["inner_low"], r["inner_high"]),
+        "Per inner set": mean_sd_words(r["inner_mean"], r["inner_sd"]) if _finite(r["inner_mean"], r["inner_sd"]) else "—",
+        "Final training loss": f"{r['final_loss']:.3f}",
+    } for r in rows])
+
+
+def nested_display(rows: list[dict]):
+    """:func:`nested_choice`'s rows with the variants named in words."""
+    import pandas as pd
+
+    out = []
+    for r in rows:
+        row = {"Outer fold": r["outer fold"], "Chosen": variant_label(r["chosen"]) if r["chosen"] in VARIANT_LABELS
+               else r["chosen"]}
+        for key, value in r.items():
+            if key.endswith(" inner AUROC"):
+                row[f"{variant_label(key[:-len(' inner AUROC')])}: inner AUROC"] = (
+                    f"{value:.3f}" if np.isfinite(value) else "— (one class)")
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def saliency_display(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "Level": level_words(r["level"]), "Patches": r["patches"],
+        "Uniform map": f"{r['uniform_baseline']:.2f}", "Centre-biased map": f"{r['centre_baseline']:.2f}",
+        "Grad-CAM energy inside": value_interval(r["gradcam_energy"], r["gradcam_energy_low"], r["gradcam_energy_high"], 2),
+        "Grad-CAM pointing game": value_interval(r["gradcam_hit"], r["gradcam_hit_low"], r["gradcam_hit_high"], 2),
+        "Gradient energy inside": value_interval(r["gradient_energy"], r["gradient_energy_low"], r["gradient_energy_high"], 2),
+        "Gradient pointing game": value_interval(r["gradient_hit"], r["gradient_hit_low"], r["gradient_hit_high"], 2),
+    } for r in rows])
+
+
+def sliding_display(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "Level": level_words(r["level"]), "Films": r["films"],
+        "Peak in the circle (share of films)": value_interval(r["hit_rate"], r["hit_low"], r["hit_high"], 2),
+        "Chance": f"{r['chance']:.2f}" if np.isfinite(r["chance"]) else "—",
+    } for r in rows])
+
+
+def secondary_display(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "Task": TASK_LABELS.get(r["task"], r["task"]), "Model": model_label(r["model"]),
+        "Pooled AUROC": value_interval(r["pooled_auroc"], r["low"], r["high"]),
+        "Per fold (mean ± SD)": mean_sd_words(r["auroc"], r["auroc_sd"]) if _finite(r["auroc"], r["auroc_sd"]) else "—",
+    } for r in rows])
+
+
+def contralateral_display(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "Model": model_label(r["model"]), "Negatives": r["scheme"], "Patches": f"{r['patches']:,}",
+        "Pooled AUROC": value_interval(r["pooled_auroc"], r["auroc_low"], r["auroc_high"]),
+    } for r in rows])
+
+
+def robustness_display(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "Trained at": level_words(r["train_level"]), "Tested at": level_words(r["test_level"]),
+        "AUROC, trained there": f"{r['auroc_trained_here']:.3f}",
+        "AUROC, trained on originals": f"{r['auroc_trained_original']:.3f}",
+        "Difference": f"{r['delta']:+.3f} ({interval_words(r['delta_low'], r['delta_high'])})",
+    } for r in rows], columns=["Trained at", "Tested at", "AUROC, trained there", "AUROC, trained on originals",
+                               "Difference"])
+
+
+def health_display(rows: list[dict]):
+    import pandas as pd
+
+    return pd.DataFrame([{
+        "Model": model_label(r["model"]), "Trained at": level_words(r["trained at"]), "Seed": r["repeat"] + 1,
+        "Fold": r["fold"], "Attempts": r["attempts"], "Training AUROC, first try": f"{r['first train AUROC']:.3f}",
+        "Training AUROC, kept": f"{r['train AUROC']:.3f}", "Learned": "yes" if r["learned"] else "no",
+        "Why not": r["why not"] or "—",
+    } for r in rows], columns=["Model", "Trained at", "Seed", "Fold", "Attempts", "Training AUROC, first try",
+                               "Training AUROC, kept", "Learned", "Why not"])
+
+
+MATCHING_COLUMNS = {"kind": "Patch kind", "patches": "Patches", "intensity_mean": "Mean grey level",
+                    "intensity_sd": "SD of grey level", "edge_mean": "Distance from the edge (px)",
+                    "edge_sd": "SD of distance"}
+LEFT_OUT_COLUMNS = {"film": "Film", "severity": "Lesion", "reason": "Why left out"}
+
+
+FILM_PX = MIAS_SIZE  # a mini-MIAS film's side in pixels
+CONSTANT_LOSS = float(np.log(2))  # the class-weighted cross-entropy of a constant output
+
+
+def variants_words(names, sep: str = " and ") -> str:
+    """Variants in words: "BatchNorm + weight decay and BatchNorm + weight decay + cosine rate"; a name
+    followed by a note (nested selection's "bn_wd (kept: ...)") keeps its note."""
+    def words(name: str) -> str:
+        head, _, note = name.partition(" ")
+        return f"{variant_label(head)} {note}".strip() if head in VARIANT_LABELS else name
+
+    shown = [words(n) for n in names]
+    return listing(shown) if sep == " and " else sep.join(shown)
+
+
+def resnet_wording(row: dict | None, epochs: int) -> str:
+    """ResNet18 on originals in words, or that this profile does not train it."""
+    if row is None:
+        return "not run in this profile"
+    return f"{value_interval(row['pooled_auroc'], row['auroc_low'], row['auroc_high'])} after {count(epochs, 'epoch')}"
+
+
+def shortcut_wording(row: dict) -> str:
+    """What the brightness shortcut's interval says of the matching: chance inside it, or a cue left."""
+    if row["auroc_low"] > 0.5:
+        return "its interval lies above chance, so brightness still tells the kinds of patch apart after the matching"
+    if row["auroc_high"] < 0.5:
+        return "its interval lies below chance, so the matching overshoots: negatives are brighter than lesions"
+    return "its interval includes chance, so the matching leaves brightness little to say"
+
+
+def example_level(ratios: list[dict]) -> dict:
+    """The first compressed level at or beyond 1,000:1 (else the highest), to say what a ratio leaves of a film."""
+    compressed = [r for r in ratios if sbp.ratio_of(r["level"])]
+    r = next((r for r in compressed if r["target_ratio"] >= 1000), compressed[-1])
+    return {"words": level_words(r["level"]), "bytes_per_film": r["bytes_per_film"]}
+
+
+def secondary_wording(rows: list[dict]) -> str:
+    """Which secondary task is harder for the texture features, from their intervals: apart, or not shown."""
+    by = {r["task"]: r for r in rows if r["model"] == "features"}
+    lesion, grade = by["abnormal"], by["malignant_vs_benign"]
+    if grade["high"] < lesion["low"]:
+        return ("Telling malignant from benign lesions is harder on this data than telling lesions from normal "
+                "tissue: their intervals do not overlap.")
+    if grade["low"] > lesion["high"]:
+        return ("Telling malignant from benign lesions is easier on this data than telling lesions from normal "
+                "tissue: their intervals do not overlap.")
+    return "The two intervals overlap, so this data does not show which task is harder."
+
+
+def contralateral_wording(rows: list[dict]) -> str:
+    """Whether mirrored negatives open a brightness cue: the shortcut's contralateral interval against its
+    matched value."""
+    by = {(r["scheme"], r["model"]): r for r in rows}
+    contra, matched = by[("contralateral", "shortcut")], by[("matched", "shortcut")]
+    if contra["auroc_low"] > matched["pooled_auroc"]:
+        return ("The shortcut rises above its matched value: the mirrored position hands the models a brightness "
+                "cue that the matching removes. That is why the matched scheme carries the headline.")
+    if contra["auroc_high"] < matched["pooled_auroc"]:
+        return "The shortcut falls below its matched value, so the mirrored position opens no brightness cue here."
+    return ("The shortcut's interval includes its matched value, so this run shows no brightness cue opened by the "
+            "mirrored position.")
+
+
+def health_words(summary: dict) -> str:
+    """The fold models' health as sentences, from :func:`health_summary`'s counts."""
+    text = f"Of the {count(summary['folds'], 'fold model')} of this run, {summary['first_try']:,} learned at the first try."
+    if summary["retrained"]:
+        text += (f" {count(summary['retrained'], 'fold model')} {'was' if summary['retrained'] == 1 else 'were'} "
+                 f"retrained from the next seed, and {summary['recovered']:,} of them then learned.")
+    else:
+        text += " No fold model was retrained."
+    if summary["unhealthy"]:
+        one = summary["unhealthy"] == 1
+        text += (f" {count(summary['unhealthy'], 'fold model')} never learned. The table names "
+                 f"{'it' if one else 'them'}; {'it counts' if one else 'they count'} in every number above.")
+    else:
+        text += " Every fold model learned."
+    return text
+
+
+WRAP = [{"selector": "th", "props": [("white-space", "normal"), ("text-align", "left"), ("vertical-align", "bottom")]},
+        {"selector": "td", "props": [("white-space", "normal"), ("text-align", "left"), ("vertical-align", "top")]}]
+
+
+def table_view(data, columns: dict | None = None, precision: int = 3):
+    """A table as the page shows it, for :func:`hdmann.book.report.table`: ``columns`` (``{column:
+    header}``) picks and names the columns, and cells wrap inside the text column, so a table fits a
+    1,280 px window instead of scrolling (the styles are scoped to this table). Publish the full frame
+    with ``csv=``."""
+    from pandas.io.formats.style import Styler
+
+    if isinstance(data, Styler):
+        styler = data
+    else:
+        shown = data if columns is None else data[list(columns)].rename(columns=columns)
+        styler = shown.style.format(precision=precision, thousands=",", na_rep="—").hide(axis="index")
+    return styler.set_table_styles(WRAP, overwrite=False)
+CHOICE_COLUMNS = {"setting": "Setting", "value": "This run", "why": "Why we chose it"}
+
+
+def choices_view(choices):
+    """:func:`hdmann.book.report.choices` as shown: headers in words, true/false settings as yes/no."""
+    shown = choices.assign(value=choices["value"].replace({"True": "yes", "False": "no"}))
+    return table_view(shown, CHOICE_COLUMNS)
+
+
+def ratio_words(ratio: float) -> str:
+    """A compression ratio as the book writes it: "1,000:1"."""
+    return f"{ratio:,.0f}:1"
+
+
+def selection_plan_words(cfg: StudyBConfig) -> str:
+    """Which CNN variants this profile compares, as a sentence."""
+    from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS
+
+    if set(cfg.patch_select_variants) >= set(PATCH_CNN_VARIANTS):
+        return f"This profile runs all {len(PATCH_CNN_VARIANTS)} variants."
+    return f"This profile runs {variants_words(cfg.patch_select_variants)}; the paper profile runs all of them."
