@@ -31,6 +31,7 @@ STATIC = sorted((book.PROJECT / "book").glob("*.md"))
 _QUALITIES = r"(?:50|20|10|5|3|1)"
 _RATIOS = r"(?:15|20|25|50|100|500|1,000|5,000|10,000|11,000)"
 ALLOWED: tuple[tuple[str, str], ...] = (
+    (r"\bSHA-256\b", "the name of the checksum the MIAS download is verified with"),
     (rf"\bqualit(?:y|ies) {_QUALITIES}(?:(?:,| and| to| or|,? then) {_QUALITIES})*\b",
      "Study A's JPEG ladder (qualities 50, 20, 10, 5, 3, 1), the paper's conditions"),
     (rf"\b{_RATIOS}:1\b", "Study B's compression ratios (15:1 to 11,000:1), the paper's conditions"),
@@ -52,7 +53,7 @@ ALLOWED: tuple[tuple[str, str], ...] = (
 )
 YEAR = re.compile(r"^(?:19|20)\d\d$")
 PAPER_NUMBER = re.compile(r"(?:\bFigs?\.|\bFigure|\bTables?)\s*$")  # "Fig. 4", "Table 2" (a paper's numbering)
-INTERVAL_LEVEL = re.compile(r"95 ?%(?= (?:\w+ ){0,2}(?:interval|intervals|CI|confidence|bound|lower|upper))")
+INTERVAL_LEVEL = re.compile(r"95 ?%(?=\s+(?:[\w-]+\s+){0,2}(?:[\w-]*bootstrap|interval|CI|confidence|bound|lower|upper))")
 _PLAIN = r"\d+(?:,\d{3})*(?:\.\d+)?"
 NUMBER = re.compile(rf"(?<![\w.:/×])[-−+]?{_PLAIN}(?:[:/x×]{_PLAIN})*(?![\w])")
 

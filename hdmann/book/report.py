@@ -111,14 +111,14 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
     if chapter:
         href = f"{html.escape(chapter)}/{name}.csv"
         link = (f'<p class="hdmann-csv">Download this table: <a href="{href}" download>{name}.csv</a> '
-                f"({len(frame)} row{'' if len(frame) == 1 else 's'}, CSV)</p>")
+                f"({len(published)} row{'' if len(published) == 1 else 's'}, CSV)</p>")
     body = (f'<div class="hdmann-table" style="overflow:auto; max-height:40em; max-width:100%">'
             f"{styler.to_html()}</div>{link}")
     # the PDF's table (the LaTeX build drops HTML; the HTML build prefers text/html to markdown)
     note = f"This table as CSV: {chapter}/{name}.csv beside the chapter in the web book." if chapter else None
     printed = latex_table.myst_block(latex_table.latex(styler, frame, caption, note))
     display({"text/html": body, "text/markdown": printed, "text/plain": frame.to_string(max_rows=20), CSV_MIME: csv_text},
-            raw=True, metadata={TABLE_METADATA: {"name": name, "rows": len(frame)}})
+            raw=True, metadata={TABLE_METADATA: {"name": name, "rows": len(published)}})
 
 
 def choices(cfg, scope: str | None = None, extra: dict | None = None):

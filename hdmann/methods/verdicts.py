@@ -204,5 +204,6 @@ def values(verdicts: list[Verdict], chapter: str, profile: str) -> list[dict]:
                 if math.isfinite(number):
                     add(f"verdict_{v.key}_effect{suffix}", float(number))
         for name, number in v.values.items():
-            add(f"verdict_{v.key}_{name}", number)
+            if isinstance(number, (int, float)) and math.isfinite(number):  # a number not measured is no value
+                add(f"verdict_{v.key}_{name}", number)
     return out
