@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -373,3 +374,132 @@ def test_hdmann_verdicts_builds_every_seed_of_study_a_and_of_the_matrix():
     assert names.count("study_a/matched_predictions") == seeds
     # every study that declares claims is in it
     assert {"study_b_patches/run", "rate_accuracy/study_a"} <= set(names)
+
+
+# ------------------------------------------------------------------ content-keyed data (issue 33)
+def _downstream(nodes: dict, start: set[str]) -> set[str]:
+    """Keys of ``start`` and of every stage that reads one of them, directly or not."""
+    out, grew = set(start), True
+    while grew:
+        grew = False
+        for key, node in nodes.items():
+            if key not in out and out & set(node.reads):
+                out.add(key)
+                grew = True
+    return out
+
+
+def _plan(root) -> dict:
+    return stages.plan(graph.calls_for([], "smoke", root), root)
+
+
+def test_moving_one_circle_rekeys_the_plan_and_what_follows_it_and_nothing_else(synthetic_root):
+    from synthetic import read_csv, write_csv
+
+    before = _plan(synthetic_root)
+    path = synthetic_root / "mias" / "labels.csv"
+    rows, columns = read_csv(path)
+    row = next(r for r in rows if r["x"])
+    row["x"], row["radius"] = str(int(row["x"]) + 9), str(int(row["radius"]) - 1)  # mdb012: x 471 r 40 -> x 917 r 20, in small
+    write_csv(path, rows, columns)
+    after = _plan(synthetic_root)
+    by_label = lambda nodes: {n.call.label(): k for k, n in nodes.items()}  # noqa: E731
+    old, new = by_label(before), by_label(after)
+    assert old.keys() == new.keys()
+    moved = {label for label in old if old[label] != new[label]}
+    plans = {k for k, n in before.items() if n.call.stage.name == "study_b_patches/plan"}
+    expected = {before[k].call.label() for k in _downstream(before, plans)}
+    assert moved == expected
+    assert {label.split("[")[0] for label in moved} >= {"study_b_patches/plan", "study_b_patches/set", "study_b_patches/run",
+                                                        "codec_sets/film", "rate_accuracy/study_b"}
+    assert not any(label.startswith(("study_b/", "study_a", "survey/", "codec_sets/isic")) for label in moved)
+
+
+def test_an_image_rewritten_at_the_same_size_rekeys_the_stages_that_read_it(synthetic_root):
+    before = _plan(synthetic_root)
+    image = sorted((synthetic_root / "isic4" / "train" / "nevus").iterdir())[0]
+    blob, stat = bytearray(image.read_bytes()), image.stat()
+    blob[len(blob) // 2] ^= 0xFF
+    image.write_bytes(bytes(blob))
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with its old modification time
+    assert image.stat().st_size == stat.st_size
+    after = _plan(synthetic_root)
+    moved = {n.call.label() for k, n in before.items() if k not in after}
+    readers = {k for k, n in before.items() if str(image) in stages.allowed_reads(n.call, synthetic_root)[1]}
+    assert readers and moved == {before[k].call.label() for k in _downstream(before, readers)}
+    assert any(label.startswith("study_a/split[") for label in moved)
+    assert not any(label.startswith(("study_b/", "study_b_patches/")) for label in moved)
+
+
+def test_data_digests_are_remembered_so_a_warm_plan_reads_no_file(synthetic_root, isolated_cache, monkeypatch):
+    from hdmann.engine import digests
+
+    digests._INDEX.clear()
+    calls = []
+    real = digests.sha256_file
+    monkeypatch.setattr(digests, "sha256_file", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(digests, "RACY_S", 0.0)  # the synthetic files were written a moment ago
+    first = _plan(synthetic_root)
+    assert len(calls) > 50  # every image, film and table of the synthetic root
+    index = isolated_cache / "datahash" / "index.json"
+    assert index.is_file() and len(json.loads(index.read_text())) == len(set(calls))
+    calls.clear()
+    digests._INDEX.clear()  # a new process: the index is read from the cache folder
+    assert _plan(synthetic_root).keys() == first.keys() and calls == []
+    assert not [p for p in index.parent.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_file_changed_just_after_it_was_hashed_is_hashed_again(tmp_path, isolated_cache):
+    from hdmann.engine import digests
+
+    path = tmp_path / "f.csv"
+    path.write_text("a,b\n1,2\n")
+    first = digests.file_digests([path])[str(path)]
+    path.write_text("a,b\n1,3\n")  # same size, same second: racily clean, so it was not remembered
+    assert digests.file_digests([path])[str(path)] != first
+
+
+def test_status_says_which_file_changed(synthetic_root, capsys):
+    from hdmann.book import cli
+    from hdmann.studies.study_b import pipeline as patches
+    from hdmann.studies.study_b.config import study_b_config
+    from synthetic import read_csv, write_csv
+
+    cfg = study_b_config("smoke")
+    stages.run([patches.plan.on(cfg)], synthetic_root, jobs=1, log=lambda *_: None)
+    path = synthetic_root / "mias" / "labels.csv"
+    rows, columns = read_csv(path)
+    next(r for r in rows if r["x"])["radius"] = "7"
+    write_csv(path, rows, columns)
+    (row,) = [r for r in stages.status([patches.plan.on(cfg)], synthetic_root)]
+    assert row["state"] == "stale" and row["why"] == "data: mias/labels.csv changed", row
+    assert cli.main(["status", "study_b_patches/plan", "--profile", "smoke", "--data-root", str(synthetic_root)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"stale +\w+  study_b_patches/plan\[smoke\]  \(data: mias/labels\.csv changed\)", out), out
+
+
+# ------------------------------------------------------------------- what a stage body may read
+def test_an_undeclared_config_read_is_caught_naming_the_stage_and_the_field(monkeypatch):
+    from hdmann.engine.reads import UndeclaredRead
+    from stage_toys import SneakyConfig, sneaky, swallows
+
+    with pytest.raises(UndeclaredRead, match=r"stage toy/sneaky\[smoke\] reads SneakyConfig\.secret \(= 0\)"):
+        sneaky(SneakyConfig())
+    with pytest.raises(UndeclaredRead, match=r"stage toy/swallows\[smoke\] reads SneakyConfig\.secret"):
+        swallows(SneakyConfig())  # caught by the body: the stage fails all the same
+    assert not sneaky.on(SneakyConfig()).folder().exists()
+    monkeypatch.setenv("HDMANN_STRICT", "0")  # unchecked (a quick or paper build): it runs
+    assert sneaky(SneakyConfig(value=2, secret=5))["x"].tolist() == [5, 6]
+
+
+def test_an_undeclared_data_read_is_caught_naming_the_file(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from hdmann.engine.reads import UndeclaredRead
+    from stage_toys import SneakyConfig, reads_a_file
+
+    image = tmp_path / "film.png"
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(image)
+    monkeypatch.setenv("TOY_FILE", str(image))
+    with pytest.raises(UndeclaredRead, match=rf"stage toy/file\[smoke\] reads the data file '{re.escape(str(image))}'"):
+        reads_a_file(SneakyConfig())

@@ -278,6 +278,9 @@ def cached_dir(name: str, params: dict[str, Any], build: Callable[[Path], None],
     return final
 
 
+BUILT: set[str] = set()  # entry folders this process built (not found built by another process)
+
+
 def _build_entry(final: Path, name: str, params, build, code, extra_meta) -> None:
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.{HOST}.{os.getpid()}.",
                                 suffix=PART_SUFFIX))
@@ -297,6 +300,7 @@ def _build_entry(final: Path, name: str, params, build, code, extra_meta) -> Non
             shutil.rmtree(aside, ignore_errors=True)
         else:
             os.rename(tmp, final)
+        BUILT.add(str(final))
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and exc.errno in DISK_FULL:
