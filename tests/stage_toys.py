@@ -30,6 +30,10 @@ def slow(cfg: ToyConfig, data_root=None, *, folder: Path) -> None:
     if started:
         with open(started, "a") as f:
             f.write(f"{os.getpid()}\n")
+    who = os.environ.get("TOY_WHO")
+    if who:  # which process builds which value
+        with open(who, "a") as f:
+            f.write(f"{os.getpid()} {cfg.value}\n")
     time.sleep(float(os.environ.get("TOY_SLEEP", "0")))
     (folder / "second.txt").write_text("done")
 
@@ -40,6 +44,10 @@ def numbers(cfg: ToyConfig, part: str, data_root=None) -> dict:
     if counter:  # one line per computation, to count how often a stage ran
         with open(counter, "a") as f:
             f.write(f"{part}\n")
+    who = os.environ.get("TOY_WHO")
+    if who:  # which process builds which part
+        with open(who, "a") as f:
+            f.write(f"{os.getpid()} {part}\n")
     time.sleep(cfg.seconds)
     progress.emit(f"part {part} computed")  # as a training stage says each epoch
     return {"x": np.arange(5) * cfg.value + len(part)}

@@ -431,6 +431,25 @@ def test_an_image_rewritten_at_the_same_size_rekeys_the_stages_that_read_it(synt
     assert not any(label.startswith(("study_b/", "study_b_patches/")) for label in moved)
 
 
+def test_a_data_edit_re_executes_the_chapters_that_read_it(synthetic_root):
+    """The executed notebook's key (runner.run_context) hashes the content of the files a chapter's
+    datasets hold, the MIAS tables included."""
+    from hdmann.book import registry, runner
+    from synthetic import read_csv, write_csv
+
+    def contexts():
+        return {name: runner.run_context(synthetic_root, registry.chapter(name).datasets)
+                for name in ("study_a_model", "study_b_patches")}
+
+    before = contexts()
+    path = synthetic_root / "mias" / "labels.csv"
+    rows, columns = read_csv(path)
+    next(r for r in rows if r["x"])["radius"] = "9"
+    write_csv(path, rows, columns)
+    after = contexts()
+    assert after["study_a_model"] == before["study_a_model"] and after["study_b_patches"] != before["study_b_patches"]
+
+
 def test_data_digests_are_remembered_so_a_warm_plan_reads_no_file(synthetic_root, isolated_cache, monkeypatch):
     from hdmann.engine import digests
 
@@ -503,3 +522,155 @@ def test_an_undeclared_data_read_is_caught_naming_the_file(tmp_path, monkeypatch
     monkeypatch.setenv("TOY_FILE", str(image))
     with pytest.raises(UndeclaredRead, match=rf"stage toy/file\[smoke\] reads the data file '{re.escape(str(image))}'"):
         reads_a_file(SneakyConfig())
+
+
+# ------------------------------------------------------------------------ honest logs, clean ends
+def _wait_for(path: Path, lines: int, seconds: float = 120) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = path.read_text().split("\n") if path.exists() else []
+        found = [line for line in found if line.strip()]
+        if len(found) >= lines:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never reached {lines} line(s)")
+
+
+def test_a_run_names_what_another_process_built_meanwhile(isolated_cache, tmp_path):
+    started = tmp_path / "started.txt"
+    code = ("from hdmann.engine import stages; from stage_toys import ToyConfig, slow\n"
+            "stages.run([slow.on(ToyConfig(value=41))], jobs=1)\n")
+    other = _python(code, {"TOY_SLEEP": "4", "TOY_STARTED": str(started)})
+    _wait_for(started, 1)  # the other run holds the entry's lock and builds it
+    log = []
+    summary = stages.run([slow.on(ToyConfig(value=41))], jobs=1, log=log.append)
+    assert other.wait(timeout=60) == 0
+    assert summary["built"] == 0 and summary["built_elsewhere"] == 1 and summary["times"] == {}
+    assert any(re.match(r"^  1/1 toy/slow\[smoke\]: built by another process meanwhile \(waited .+\)$", line)
+               for line in log), log
+    assert re.match(r"^0 stage\(s\) built in .+ of CPU\), 1 built by another process meanwhile, 0 already cached$", log[-1])
+
+
+def test_a_worker_killed_outright_is_named_by_the_stage_it_was_building(isolated_cache, tmp_path):
+    who = tmp_path / "who.txt"
+    code = ("import sys; from hdmann.engine import stages; from stage_toys import ToyConfig, numbers\n"
+            "try:\n"
+            "    stages.run([numbers.on(ToyConfig(seconds=120, value=5), p) for p in ('first', 'second')], jobs=2)\n"
+            "except stages.StageFailed as exc:\n"
+            "    print('FAILED:', exc); sys.exit(2)\n")
+    proc = _python(code, {"TOY_WHO": str(who)})
+    pids = dict(reversed(line.split()) for line in _wait_for(who, 2))
+    os.kill(int(pids["second"]), signal.SIGKILL)  # as the kernel's out-of-memory killer does
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 2, out
+    failed = out.split("FAILED:", 1)[1]
+    assert f"stage toy/numbers[smoke, part='second'] failed: the worker process building it (pid {pids['second']}) " \
+           "died (killed by SIGKILL: out of memory, or killed from outside)" in failed, out
+    assert "part='first'] failed" not in failed
+    for pid in map(int, pids.values()):
+        assert not cache._alive(pid)
+
+
+@pytest.mark.slow
+def test_a_lost_dask_worker_and_its_retried_stage_are_logged(isolated_cache, tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    who = tmp_path / "who.txt"
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    monkeypatch.setenv("TOY_WHO", str(who))
+    log = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        import threading
+
+        def kill_the_first_builder():
+            pid = int(_wait_for(who, 1)[0].split()[0])
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_the_first_builder)
+        killer.start()
+        summary = stages.run([numbers.on(ToyConfig(seconds=6, value=6), p) for p in ("x", "y")], scheduler=client,
+                             log=log.append)
+        killer.join()
+    text = "\n".join(log)
+    assert summary["built"] == 2, text
+    assert re.search(r"lost Dask worker \S+; the scheduler retries the stage\(s\) it was running: toy/numbers\[smoke, part='[xy]'\]",
+                     text), text
+
+
+def _session(sid: int) -> list[int]:
+    """The processes of session ``sid`` still alive."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_process_group_leaves_no_process(isolated_cache, tmp_path, sig):
+    started = tmp_path / "started.txt"
+    code = ("import sys; from hdmann.book import cli\n"
+            "from hdmann.engine import stages; from stage_toys import ToyConfig, slow\n"
+            "cli.interrupt_on_sigterm()\n"
+            "try:\n"
+            "    stages.run([slow.on(ToyConfig(value=v)) for v in (71, 72)], jobs=2)\n"
+            "except KeyboardInterrupt:\n"
+            "    sys.exit(130)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(TESTS), "TOY_SLEEP": "120", "TOY_STARTED": str(started)})
+    _wait_for(started, 2)
+    os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C, or `kill -TERM -PGID`
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, out
+    deadline = time.monotonic() + 10
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session(proc.pid) == [], out
+    assert not list(isolated_cache.rglob(f"*{cache.PART_SUFFIX}")) and not list(isolated_cache.rglob(f"*{cache.LOCK_SUFFIX}"))
+    assert "Traceback" not in out, out
+
+
+@pytest.mark.slow
+def test_timeout_ends_a_run_mid_training_and_leaves_no_process(synthetic_root, isolated_cache, tmp_path):
+    """`timeout -s TERM` (as CI's time limit) signals the run and its whole process group while a pool
+    worker trains Study A's model: within seconds no process of the run is left, nothing half-written
+    stays, and the next run resumes."""
+    import shutil
+    import threading
+
+    if not shutil.which("setsid") or not shutil.which("timeout"):
+        pytest.skip("needs setsid and timeout (util-linux, coreutils)")
+    command = [sys.executable, "-m", "hdmann.book.cli", "run", "study_a_model", "--profile", "smoke",
+               "--data-root", str(synthetic_root), "--jobs", "2"]
+    proc = subprocess.Popen(["setsid", "timeout", "-s", "TERM", "900", *command], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines, training = [], threading.Event()
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if "epoch 1/" in line:
+                training.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert training.wait(600), "".join(lines)
+    before = _session(proc.pid)
+    assert len(before) >= 3  # timeout, the run, its workers
+    os.kill(proc.pid, signal.SIGTERM)  # timeout passes it on to the run and to its process group, as at its limit
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 15
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    reader.join(5)
+    out = "".join(lines)
+    assert _session(proc.pid) == [], out
+    assert "interrupted; finished stages are kept" in out and "Traceback" not in out, out
+    assert not list(isolated_cache.rglob(f"*{cache.LOCK_SUFFIX}")), out
+    assert cache.clean_stale_parts() == 0  # every half-written entry was removed by its own worker

@@ -55,6 +55,23 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
     return (project / "_cache") if project else Path("_cache").resolve()
 
 
+def usable_root(root: str | os.PathLike | None = None) -> Path:
+    """The cache folder, created if needed, or one sentence (:class:`CacheWriteError`) when this user
+    cannot write there, before a run spends anything on stages it could not keep."""
+    path = cache_root(root)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        why = "a part of it is a file, not a folder" if isinstance(exc, (NotADirectoryError, FileExistsError)) \
+            else (exc.strerror or str(exc)).lower()
+        raise CacheWriteError(f"the cache folder {str(path)!r} cannot be written ({why}): point HDMANN_CACHE at a "
+                              "folder this user can write (the default is the checkout's _cache/).") from None
+    return path
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}

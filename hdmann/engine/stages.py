@@ -615,6 +615,8 @@ def execute(spec: tuple, *_upstream) -> dict:
         progress.set_prefix("")
         if started:  # gone: this worker did not die while building it
             Path(started, str(os.getpid())).unlink(missing_ok=True)
+        if _STOPPING:  # stopped by a signal, its entry cleaned up on the way here: the worker is done
+            os._exit(130)
     return {"key": key, "seconds": time.perf_counter() - start, "pid": os.getpid(),
             "cpu_seconds": cpu_seconds() - cpu, "built": str(call.folder(data_root, key)) in cache.BUILT}
 
@@ -636,8 +638,15 @@ def _same_key(node: Node, result: dict) -> dict:
     return result
 
 
+_STOPPING = False  # a signal is unwinding the stage: further signals (Ctrl-C to the group, then the runner's) wait
+
+
 def _interrupt(signum, _frame) -> None:
-    if _BUSY:  # unwind the stage: its half-written entry and its lock are removed
+    global _STOPPING
+    if _STOPPING:
+        return  # a second signal must not interrupt the clean-up of the first
+    if _BUSY:  # unwind the stage: its half-written entry and its lock are removed, then the worker exits
+        _STOPPING = True
         raise KeyboardInterrupt
     os._exit(128 + signum)  # idle between stages: nothing to clean up, and no traceback to print
 
@@ -647,6 +656,7 @@ def _worker_init(progress_file: str | None = None, started: str | None = None) -
     # dying at once; SIGINT too, even where the runner was started with it ignored (a background job)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
+    parallel.wake_main_thread_on((signal.SIGTERM, signal.SIGINT))  # a stage sleeping in C code learns of it at once
     parallel.die_with_parent(signal.SIGTERM)  # the runner killed outright: its workers follow
     if progress_file:  # epoch lines go to the file the runner relays (hdmann.engine.progress)
         os.environ[progress.ENV] = progress_file
@@ -668,6 +678,7 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
     (default: the cores; 1 runs in this process); ``scheduler``: a Dask scheduler address (or a
     ``distributed.Client``), whose workers must see this cache folder. Returns counts and times."""
     started = time.time()
+    cache.usable_root()
     removed = cache.clean_stale_parts(started=started)
     if removed:
         log(f"removed {removed} half-written cache folder(s) left by an interrupted run")
