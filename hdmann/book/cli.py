@@ -198,13 +198,13 @@ def interrupt_on_sigterm() -> None:
     dying alone and leaving its workers computing."""
     import signal
 
-    from hdmann.engine import parallel
+    from hdmann.engine import processes
 
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
-    parallel.wake_main_thread_on((signal.SIGTERM, signal.SIGINT))  # whichever thread the kernel hands it to
+    processes.wake_main_thread_on((signal.SIGTERM, signal.SIGINT))  # whichever thread the kernel hands it to
 
 
 PROFILE_HELP = ("smoke: minutes, every chapter end to end (CI); quick: the CPU default; paper: the papers' settings "

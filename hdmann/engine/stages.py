@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from hdmann.engine import cache, compute, digests, parallel, progress, reads as checks
+from hdmann.engine import cache, compute, digests, processes, progress, reads as checks
 
 FORMAT = 1  # bump to re-key every stage when the way entries are written changes
 READONLY_ENV = "HDMANN_CACHE_READONLY"
@@ -57,7 +57,7 @@ PACKAGE = Path(__file__).resolve().parents[1]  # hdmann/; modules are named from
 # Not code of any stage: the cache machinery, progress lines, provenance, the configs (their values
 # enter a key as fields; every study's ``config`` module too) and the whole book layer.
 MACHINERY = frozenset({"engine.cache", "engine.compute", "engine.stages", "engine.config", "engine.progress",
-                       "engine.provenance", "engine.digests", "engine.reads"})
+                       "engine.provenance", "engine.digests", "engine.reads", "engine.processes"})
 PRESENTATION = frozenset({"report", "figures", "plotting", "papers"})  # by a module's last name
 
 
@@ -656,8 +656,8 @@ def _worker_init(progress_file: str | None = None, started: str | None = None) -
     # dying at once; SIGINT too, even where the runner was started with it ignored (a background job)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
-    parallel.wake_main_thread_on((signal.SIGTERM, signal.SIGINT))  # a stage sleeping in C code learns of it at once
-    parallel.die_with_parent(signal.SIGTERM)  # the runner killed outright: its workers follow
+    processes.wake_main_thread_on((signal.SIGTERM, signal.SIGINT))  # a stage sleeping in C code learns of it at once
+    processes.die_with_parent(signal.SIGTERM)  # the runner killed outright: its workers follow
     if progress_file:  # epoch lines go to the file the runner relays (hdmann.engine.progress)
         os.environ[progress.ENV] = progress_file
     if started:
@@ -761,7 +761,7 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     relay = progress.Reporter(relay_file, log, heartbeat_s=float("inf")).__enter__()
     pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_worker_init,
                                initargs=(str(relay_file), started))
-    processes: dict = {}  # every worker ever started, by pid (the pool forgets the dead ones)
+    spawned: dict = {}  # every worker ever started, by pid (the pool forgets the dead ones)
     done = {k for k in nodes if k not in todo}
     running, times, begun = {}, {}, {}
     quiet_since = time.perf_counter()
@@ -774,7 +774,7 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
                     begun[key] = time.perf_counter()
                     running[pool.submit(execute, _spec(node, data_root))] = key
                     del todo[key]
-            processes.update(getattr(pool, "_processes", None) or {})
+            spawned.update(getattr(pool, "_processes", None) or {})
             finished, _ = wait(running, timeout=progress.HEARTBEAT_S, return_when=FIRST_COMPLETED)
             now = time.perf_counter()
             if not finished and now - max(quiet_since, relay.last_line) >= progress.HEARTBEAT_S:
@@ -788,7 +788,7 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
                 except StageFailed:
                     raise
                 except BrokenProcessPool as exc:
-                    raise StageFailed(_died(nodes, started, processes, [key, *running.values()])) from exc
+                    raise StageFailed(_died(nodes, started, spawned, [key, *running.values()])) from exc
                 except Exception as exc:
                     raise StageFailed(f"stage {nodes[key].call.label()} failed: {type(exc).__name__}: {exc}") from exc
                 done.add(key)
@@ -804,7 +804,7 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     return times
 
 
-def _died(nodes, started: str, processes: dict, running: list[str]) -> str:
+def _died(nodes, started: str, spawned: dict, running: list[str]) -> str:
     """Which stage a worker that died outright (killed, out of memory) was building: each worker
     names its stage in ``started`` while it builds it, and only a worker killed outright leaves it."""
     by_key = {}
@@ -815,7 +815,7 @@ def _died(nodes, started: str, processes: dict, running: list[str]) -> str:
             continue
     lost = []
     for key, pid in by_key.items():
-        process = processes.get(pid)
+        process = spawned.get(pid)
         if key in nodes and (process is None or not process.is_alive()):
             lost.append((nodes[key].call.label(), pid, _exit_text(process.exitcode if process is not None else None)))
     if lost:
