@@ -655,12 +655,13 @@ def test_timeout_ends_a_run_mid_training_and_leaves_no_process(synthetic_root, i
     def read():
         for line in proc.stdout:
             lines.append(line)
-            if "epoch 1/" in line:
+            if re.match(r"^ +\d+/\d+ study_a/split\[smoke\]: ", line):  # the models start training now
                 training.set()
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     assert training.wait(600), "".join(lines)
+    time.sleep(4)  # into the first epochs (JAX starts and compiles in each worker first)
     before = _session(proc.pid)
     assert len(before) >= 3  # timeout, the run, its workers
     os.kill(proc.pid, signal.SIGTERM)  # timeout passes it on to the run and to its process group, as at its limit

@@ -606,6 +606,7 @@ def execute(spec: tuple, *_upstream) -> dict:
             Path(started, str(os.getpid())).write_text(key)
         except OSError:
             pass
+    _tell_the_scheduler(key)
     progress.set_prefix(call.short_label())
     _BUSY = True
     try:
@@ -619,6 +620,23 @@ def execute(spec: tuple, *_upstream) -> dict:
             os._exit(130)
     return {"key": key, "seconds": time.perf_counter() - start, "pid": os.getpid(),
             "cpu_seconds": cpu_seconds() - cpu, "built": str(call.folder(data_root, key)) in cache.BUILT}
+
+
+DASK_TOPIC = "hdmann-stage"  # a Dask worker's event when it starts a stage: {"key", "worker"}
+
+
+def _tell_the_scheduler(key: str) -> None:
+    """On a Dask worker, tell the scheduler which stage this worker starts, so that a run whose worker
+    is lost can say which stages the scheduler retries elsewhere."""
+    if "distributed" not in sys.modules:  # a local process: no cluster to tell
+        return
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(DASK_TOPIC, {"key": key, "worker": worker.address})
+    except Exception:  # noqa: BLE001  (not on a worker, or an older distributed: only a log line is lost)
+        pass
 
 
 def cpu_seconds() -> float:
@@ -878,7 +896,9 @@ def _run_dask(nodes, todo, data_root, scheduler, log, workers) -> dict[str, floa
             if now is None:  # the scheduler did not answer this time
                 continue
             for address in sorted(set(seen) - set(now)):  # a worker gone: the scheduler retries its stages elsewhere
-                lost = [nodes[k].call.label() for k in seen[address] if k in nodes]
+                begun = _started_on(client, address)
+                lost = [nodes[k].call.label() for k in dict.fromkeys([*seen[address], *begun])
+                        if k in nodes and k not in times]
                 log(f"  lost Dask worker {address}" + (f"; the scheduler retries the stage(s) it was running: {', '.join(lost)}"
                                                         if lost else " (it was running no stage)"))
             seen = {**{a: w for a, w in seen.items() if a in now}, **now}
@@ -901,6 +921,15 @@ def _run_dask(nodes, todo, data_root, scheduler, log, workers) -> dict[str, floa
     finally:
         if client is not scheduler:
             client.close()
+
+
+def _started_on(client, address: str) -> list[str]:
+    """The stages a worker said it started (:func:`_tell_the_scheduler`), oldest first."""
+    try:
+        return [msg["key"] for _, msg in client.get_events(DASK_TOPIC)
+                if isinstance(msg, dict) and msg.get("worker") == address]
+    except Exception:  # noqa: BLE001
+        return []
 
 
 def _cluster_view(client, labels: dict) -> dict[str, list[str]] | None:
