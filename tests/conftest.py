@@ -15,9 +15,14 @@ compute.start_jax()  # before any test touches JAX: every test computes as a bui
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch) -> Path:
-    """Every test gets its own empty HDMANN_CACHE, so no test reads or writes the user's _cache/."""
+    """Every test gets its own empty HDMANN_CACHE, so no test reads or writes the user's _cache/;
+    and every stage a test builds is checked to read only what its key hashes (HDMANN_STRICT=1)."""
+    from hdmann.engine import data
+
     folder = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("HDMANN_CACHE", str(folder))
+    monkeypatch.setenv("HDMANN_STRICT", os.environ.get("HDMANN_STRICT") or "1")
+    monkeypatch.setattr(data, "_MEMO", None)  # a read-only stage keeps a data memo for its process: not across tests
     return folder
 
 

@@ -342,3 +342,219 @@ def test_verdict_store_survives_a_full_disk(tmp_path, monkeypatch):
     assert report.ok and "No space left on device" in report.cache_note
     assert "verdicts could not be stored" in "\n".join(report.lines())
     assert datacheck.check(tmp_path).decoded == 10  # nothing was stored, so all are decoded again
+
+
+# ------------------------------------------------------ the catalogue, continued: what issue 33 found
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` (8-bit greyscale) and holds no pixels: what a
+    decoder reads before it allocates anything."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)) \
+        + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
+
+
+def _jpeg_bytes() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((32, 32, 3), 120, np.uint8)).save(buf, "JPEG")
+    return buf.getvalue()
+
+
+def _oriented_png(pixels: np.ndarray, orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "PNG", exif=exif)
+    return buf.getvalue()
+
+
+def _isic_file(root: Path, name: str | None = None) -> Path:
+    folder = root / "isic4" / "train" / "nevus"
+    return folder / name if name else sorted(folder.iterdir())[1]
+
+
+def _labels_edit(root: Path, change) -> Path:
+    path = root / "mias" / "labels.csv"
+    rows, columns = read_csv(path)
+    change(rows)
+    write_csv(path, rows, columns)
+    return path
+
+
+def _first_circle(rows) -> dict:
+    return next(r for r in rows if r["x"])
+
+
+def _film(root: Path, name: str, shape) -> Path:
+    path = root / "mias" / "images" / f"{name}.png"
+    path.write_bytes(_png(np.full(shape, 90, np.uint8)))
+    return path
+
+
+def _dangling(root: Path) -> Path:
+    link = _isic_file(root, "ISIC_9999998.png")
+    link.symlink_to(root / "gone" / "ISIC_9999998.png")
+    return link
+
+
+# case -> (damage(root) -> the path named, words the check prints, check passes?)
+ISSUE_CASES = {
+    "dangling symlink in a class folder": (_dangling, ["is a symbolic link to", "which does not exist"], False),
+    "coordinate '343px' in labels.csv": (
+        lambda root: _labels_edit(root, lambda rows: _first_circle(rows).update(x="343px")),
+        ["labels.csv line", "column 'x': '343px' is not a number"], False),
+    "circle outside the film (x = 2000)": (
+        lambda root: _labels_edit(root, lambda rows: _first_circle(rows).update(x="2000")),
+        ["lies outside the 32x32 film"], False),
+    "radius of 0": (
+        lambda root: _labels_edit(root, lambda rows: _first_circle(rows).update(radius="0")),
+        ["column 'radius': 0 is not a positive radius"], False),
+    "duplicated row": (
+        lambda root: _labels_edit(root, lambda rows: rows.append(dict(_first_circle(rows)))),
+        ["repeats line"], False),
+    "film of 2048x2048 among 1024 px films": (lambda root: _film(root, "mdb002", (64, 64)),
+                                              ["is 64x64 pixels, but the films are 32x32"], False),
+    "film of 1024x700": (lambda root: _film(root, "mdb002", (22, 32)), ["is 32x22 pixels, but the films are 32x32"], False),
+    "EXIF orientation 6": (lambda root: _isic_file(root).write_bytes(_oriented_png(np.zeros((20, 30, 3), np.uint8), 6)) and root,
+                           ["EXIF orientation 6 applied (rotated 90° clockwise"], True),
+    "non-square image": (lambda root: _isic_file(root).write_bytes(_png(np.zeros((20, 30, 3), np.uint8))),
+                         ["non-square image stretched to a square by the loaders: 1"], True),
+    "a .png whose bytes are JPEG": (lambda root: _isic_file(root).write_bytes(_jpeg_bytes()),
+                                    ["is named .png but holds JPEG data"], False),
+    "13,000x13,000 PNG": (lambda root: _isic_file(root).write_bytes(_png_header(13_000, 13_000)),
+                          ["is too large: 13000x13000 pixels (169 megapixels)", "not decoded"], False),
+    "900-megapixel bomb": (lambda root: _isic_file(root).write_bytes(_png_header(30_000, 30_000)),
+                           ["is too large", "decompression bomb"], False),
+}
+
+
+def _issue_tree(root: Path) -> None:
+    write_isic(root, train_per_class=3, test_per_class=1)
+    write_mias(root, n_patients=3, n_malignant=1, n_benign=1, size=32)
+
+
+@pytest.mark.parametrize("case", list(ISSUE_CASES))
+def test_issue_33_inputs_give_the_right_result_or_one_sentence(tmp_path, isolated_cache, capsys, case):
+    root = tmp_path / "data"
+    _issue_tree(root)
+    cache.cached("unit/earlier", {"a": 1}, lambda: {"x": np.arange(3)}, code=())
+    assert datacheck.check(root).ok
+    before = _snapshot(isolated_cache)
+
+    damage, words, passes = ISSUE_CASES[case]
+    named = damage(root)
+    assert cli.main(["check", "--data-root", str(root)]) == (0 if passes else 1)
+    out = capsys.readouterr().out
+    assert all(w in out for w in words), out
+    assert "corrupt" not in out and "Traceback" not in out
+    if not passes:  # `hdmann run` checks the data as `hdmann book` does: one sentence per problem, exit 2
+        chapter = "study_b_patches" if "mias" in str(named) else "study_a_model"  # a chapter that reads it
+        assert cli.main(["run", chapter, "--profile", "smoke", "--data-root", str(root)]) == 2
+        err = capsys.readouterr().err
+        assert "problem(s) in the data" in err and "Traceback" not in err
+    assert _unchanged(before, _snapshot(isolated_cache)), "a check or a refused run changed the cache"
+    assert cache.cached("unit/earlier", {"a": 1}, lambda: {"x": np.zeros(1)}, code=())["x"].tolist() == [0, 1, 2]
+
+
+def test_exif_orientation_is_applied_and_said(tmp_path):
+    stored = np.random.default_rng(0).integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    path = tmp_path / "a.png"
+    path.write_bytes(_oriented_png(stored, 6))
+    pixels, note = data.decode_image(path, "RGB")
+    np.testing.assert_array_equal(pixels, np.rot90(stored, k=-1))  # 6: rotate 90° clockwise to show it
+    assert pixels.shape == (30, 20, 3) and "EXIF orientation 6 applied" in note
+    path.write_bytes(_oriented_png(stored, 9))
+    with pytest.raises(ImageRejected, match="EXIF orientation of 9, which is none of the eight"):
+        data.decode_image(path, "RGB")
+
+
+def test_a_non_square_image_is_stretched_with_a_word(tmp_path):
+    write_isic(tmp_path, train_per_class=2, test_per_class=1)
+    _isic_file(tmp_path).write_bytes(_png(np.zeros((20, 30, 3), np.uint8)))
+    with pytest.warns(DataNotice, match="non-square image stretched to a square"):
+        images = data.load_isic("train", 16, tmp_path)
+    assert images.images.shape[1:] == (16, 16, 3)
+
+
+def test_too_large_is_refused_before_decoding(tmp_path):
+    import resource
+
+    path = tmp_path / "big.png"
+    path.write_bytes(_png_header(13_000, 13_000))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ImageRejected, match="is too large") as info:
+        data.decode_image(path, "L")
+    assert "corrupt" not in str(info.value)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB: nothing near 169 MB was allocated
+
+
+def test_names_are_printed_escaped(tmp_path, capsys):
+    """A newline in a file name cannot forge a line of the report (e.g. "all images usable")."""
+    _issue_tree(tmp_path)
+    forged = _isic_file(tmp_path, "ISIC_0000001\n  all images usable\n.png")
+    forged.write_bytes(b"")
+    assert cli.main(["check", "--data-root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "  all images usable" not in out.splitlines()
+    assert "ISIC_0000001\\n  all images usable\\n.png" in out
+
+
+def _deny(monkeypatch, target: Path) -> None:
+    """Make ``target`` unreadable as a folder or a file would be to another user (the tests run as
+    root, whom chmod does not stop)."""
+    real_iterdir, real_open = Path.iterdir, open
+
+    def iterdir(self):
+        if Path(self) == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_iterdir(self)
+
+    def guarded_open(file, *args, **kwargs):
+        if Path(file) == target:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "iterdir", iterdir)
+    monkeypatch.setattr(data, "open", guarded_open, raising=False)
+
+
+@pytest.mark.parametrize("what", ["class folder", "labels.csv"])
+def test_an_unreadable_folder_or_table_is_one_sentence(tmp_path, isolated_cache, capsys, monkeypatch, what):
+    _issue_tree(tmp_path)
+    cache.cached("unit/earlier", {"a": 1}, lambda: {"x": np.arange(3)}, code=())
+    before = _snapshot(isolated_cache)
+    target = tmp_path / ("isic4/train/nevus" if what == "class folder" else "mias/labels.csv")
+    _deny(monkeypatch, target)
+    assert cli.main(["check", "--data-root", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{str(target)!r} cannot be read (permission denied)" in out and "chmod" in out, out
+    chapter = "study_b_patches" if what == "labels.csv" else "study_a_model"
+    for command in (["run", chapter], ["status", chapter]):
+        assert cli.main([*command, "--profile", "smoke", "--data-root", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert str(target) in err and "permission denied" in err and "Traceback" not in err, err
+    assert _unchanged(before, _snapshot(isolated_cache))
+
+
+def test_a_dangling_link_is_one_sentence_for_status(tmp_path, capsys):
+    _issue_tree(tmp_path)
+    link = _dangling(tmp_path)
+    assert cli.main(["status", "study_a_model", "--profile", "smoke", "--data-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(link) in err and "is a symbolic link to" in err and "remove the link" in err
+
+
+def test_a_number_where_a_number_belongs(tmp_path):
+    _issue_tree(tmp_path)
+    _labels_edit(tmp_path, lambda rows: _first_circle(rows).update(y_top="12.5.1"))
+    with pytest.raises(DataError, match=r"labels\.csv line \d+ \(mdb\d+\), column 'y_top': '12\.5\.1' is not a number"):
+        data.load_mias(tmp_path)
+    rows, columns = read_csv(tmp_path / "mias" / "images.csv")
+    rows[1]["patient"] = "one"
+    write_csv(tmp_path / "mias" / "images.csv", rows, columns)
+    with pytest.raises(DataError, match=r"images\.csv line 3 \(mdb002\), column 'patient': 'one' is not a whole number"):
+        data.load_mias(tmp_path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -373,3 +374,304 @@ def test_hdmann_verdicts_builds_every_seed_of_study_a_and_of_the_matrix():
     assert names.count("study_a/matched_predictions") == seeds
     # every study that declares claims is in it
     assert {"study_b_patches/run", "rate_accuracy/study_a"} <= set(names)
+
+
+# ------------------------------------------------------------------ content-keyed data (issue 33)
+def _downstream(nodes: dict, start: set[str]) -> set[str]:
+    """Keys of ``start`` and of every stage that reads one of them, directly or not."""
+    out, grew = set(start), True
+    while grew:
+        grew = False
+        for key, node in nodes.items():
+            if key not in out and out & set(node.reads):
+                out.add(key)
+                grew = True
+    return out
+
+
+def _plan(root) -> dict:
+    return stages.plan(graph.calls_for([], "smoke", root), root)
+
+
+def test_moving_one_circle_rekeys_the_plan_and_what_follows_it_and_nothing_else(synthetic_root):
+    from synthetic import read_csv, write_csv
+
+    before = _plan(synthetic_root)
+    path = synthetic_root / "mias" / "labels.csv"
+    rows, columns = read_csv(path)
+    row = next(r for r in rows if r["x"])
+    row["x"], row["radius"] = str(int(row["x"]) + 9), str(int(row["radius"]) - 1)  # mdb012: x 471 r 40 -> x 917 r 20, in small
+    write_csv(path, rows, columns)
+    after = _plan(synthetic_root)
+    by_label = lambda nodes: {n.call.label(): k for k, n in nodes.items()}  # noqa: E731
+    old, new = by_label(before), by_label(after)
+    assert old.keys() == new.keys()
+    moved = {label for label in old if old[label] != new[label]}
+    plans = {k for k, n in before.items() if n.call.stage.name == "study_b_patches/plan"}
+    expected = {before[k].call.label() for k in _downstream(before, plans)}
+    assert moved == expected
+    assert {label.split("[")[0] for label in moved} >= {"study_b_patches/plan", "study_b_patches/set", "study_b_patches/run",
+                                                        "codec_sets/film", "rate_accuracy/study_b"}
+    assert not any(label.startswith(("study_b/", "study_a", "survey/", "codec_sets/isic")) for label in moved)
+
+
+def test_an_image_rewritten_at_the_same_size_rekeys_the_stages_that_read_it(synthetic_root):
+    before = _plan(synthetic_root)
+    image = sorted((synthetic_root / "isic4" / "train" / "nevus").iterdir())[0]
+    blob, stat = bytearray(image.read_bytes()), image.stat()
+    blob[len(blob) // 2] ^= 0xFF
+    image.write_bytes(bytes(blob))
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with its old modification time
+    assert image.stat().st_size == stat.st_size
+    after = _plan(synthetic_root)
+    moved = {n.call.label() for k, n in before.items() if k not in after}
+    readers = {k for k, n in before.items() if str(image) in stages.allowed_reads(n.call, synthetic_root)[1]}
+    assert readers and moved == {before[k].call.label() for k in _downstream(before, readers)}
+    assert any(label.startswith("study_a/split[") for label in moved)
+    assert not any(label.startswith(("study_b/", "study_b_patches/")) for label in moved)
+
+
+def test_a_data_edit_re_executes_the_chapters_that_read_it(synthetic_root):
+    """The executed notebook's key (runner.run_context) hashes the content of the files a chapter's
+    datasets hold, the MIAS tables included."""
+    from hdmann.book import registry, runner
+    from synthetic import read_csv, write_csv
+
+    def contexts():
+        return {name: runner.run_context(synthetic_root, registry.chapter(name).datasets)
+                for name in ("study_a_model", "study_b_patches")}
+
+    before = contexts()
+    path = synthetic_root / "mias" / "labels.csv"
+    rows, columns = read_csv(path)
+    next(r for r in rows if r["x"])["radius"] = "9"
+    write_csv(path, rows, columns)
+    after = contexts()
+    assert after["study_a_model"] == before["study_a_model"] and after["study_b_patches"] != before["study_b_patches"]
+
+
+def test_data_digests_are_remembered_so_a_warm_plan_reads_no_file(synthetic_root, isolated_cache, monkeypatch):
+    from hdmann.engine import digests
+
+    digests._INDEX.clear()
+    calls = []
+    real = digests.sha256_file
+    monkeypatch.setattr(digests, "sha256_file", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(digests, "RACY_S", 0.0)  # the synthetic files were written a moment ago
+    first = _plan(synthetic_root)
+    assert len(calls) > 50  # every image, film and table of the synthetic root
+    index = isolated_cache / "datahash" / "index.json"
+    assert index.is_file() and len(json.loads(index.read_text())) == len(set(calls))
+    calls.clear()
+    digests._INDEX.clear()  # a new process: the index is read from the cache folder
+    assert _plan(synthetic_root).keys() == first.keys() and calls == []
+    assert not [p for p in index.parent.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_file_changed_just_after_it_was_hashed_is_hashed_again(tmp_path, isolated_cache):
+    from hdmann.engine import digests
+
+    path = tmp_path / "f.csv"
+    path.write_text("a,b\n1,2\n")
+    first = digests.file_digests([path])[str(path)]
+    path.write_text("a,b\n1,3\n")  # same size, same second: racily clean, so it was not remembered
+    assert digests.file_digests([path])[str(path)] != first
+
+
+def test_status_says_which_file_changed(synthetic_root, capsys):
+    from hdmann.book import cli
+    from hdmann.studies.study_b import pipeline as patches
+    from hdmann.studies.study_b.config import study_b_config
+    from synthetic import read_csv, write_csv
+
+    cfg = study_b_config("smoke")
+    stages.run([patches.plan.on(cfg)], synthetic_root, jobs=1, log=lambda *_: None)
+    path = synthetic_root / "mias" / "labels.csv"
+    rows, columns = read_csv(path)
+    next(r for r in rows if r["x"])["radius"] = "7"
+    write_csv(path, rows, columns)
+    (row,) = [r for r in stages.status([patches.plan.on(cfg)], synthetic_root)]
+    assert row["state"] == "stale" and row["why"] == "data: mias/labels.csv changed", row
+    assert cli.main(["status", "study_b_patches/plan", "--profile", "smoke", "--data-root", str(synthetic_root)]) == 1
+    out = capsys.readouterr().out
+    assert re.search(r"stale +\w+  study_b_patches/plan\[smoke\]  \(data: mias/labels\.csv changed\)", out), out
+
+
+# ------------------------------------------------------------------- what a stage body may read
+def test_an_undeclared_config_read_is_caught_naming_the_stage_and_the_field(monkeypatch):
+    from hdmann.engine.reads import UndeclaredRead
+    from stage_toys import SneakyConfig, sneaky, swallows
+
+    with pytest.raises(UndeclaredRead, match=r"stage toy/sneaky\[smoke\] reads SneakyConfig\.secret \(= 0\)"):
+        sneaky(SneakyConfig())
+    with pytest.raises(UndeclaredRead, match=r"stage toy/swallows\[smoke\] reads SneakyConfig\.secret"):
+        swallows(SneakyConfig())  # caught by the body: the stage fails all the same
+    assert not sneaky.on(SneakyConfig()).folder().exists()
+    monkeypatch.setenv("HDMANN_STRICT", "0")  # unchecked (a quick or paper build): it runs
+    assert sneaky(SneakyConfig(value=2, secret=5))["x"].tolist() == [5, 6]
+
+
+def test_an_undeclared_data_read_is_caught_naming_the_file(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from hdmann.engine.reads import UndeclaredRead
+    from stage_toys import SneakyConfig, reads_a_file
+
+    image = tmp_path / "film.png"
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(image)
+    monkeypatch.setenv("TOY_FILE", str(image))
+    with pytest.raises(UndeclaredRead, match=rf"stage toy/file\[smoke\] reads the data file '{re.escape(str(image))}'"):
+        reads_a_file(SneakyConfig())
+
+
+# ------------------------------------------------------------------------ honest logs, clean ends
+def _wait_for(path: Path, lines: int, seconds: float = 120) -> list[str]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = path.read_text().split("\n") if path.exists() else []
+        found = [line for line in found if line.strip()]
+        if len(found) >= lines:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"{path} never reached {lines} line(s)")
+
+
+def test_a_run_names_what_another_process_built_meanwhile(isolated_cache, tmp_path):
+    started = tmp_path / "started.txt"
+    code = ("from hdmann.engine import stages; from stage_toys import ToyConfig, slow\n"
+            "stages.run([slow.on(ToyConfig(value=41))], jobs=1)\n")
+    other = _python(code, {"TOY_SLEEP": "4", "TOY_STARTED": str(started)})
+    _wait_for(started, 1)  # the other run holds the entry's lock and builds it
+    log = []
+    summary = stages.run([slow.on(ToyConfig(value=41))], jobs=1, log=log.append)
+    assert other.wait(timeout=60) == 0
+    assert summary["built"] == 0 and summary["built_elsewhere"] == 1 and summary["times"] == {}
+    assert any(re.match(r"^  1/1 toy/slow\[smoke\]: built by another process meanwhile \(waited .+\)$", line)
+               for line in log), log
+    assert re.match(r"^0 stage\(s\) built in .+ of CPU\), 1 built by another process meanwhile, 0 already cached$", log[-1])
+
+
+def test_a_worker_killed_outright_is_named_by_the_stage_it_was_building(isolated_cache, tmp_path):
+    who = tmp_path / "who.txt"
+    code = ("import sys; from hdmann.engine import stages; from stage_toys import ToyConfig, numbers\n"
+            "try:\n"
+            "    stages.run([numbers.on(ToyConfig(seconds=120, value=5), p) for p in ('first', 'second')], jobs=2)\n"
+            "except stages.StageFailed as exc:\n"
+            "    print('FAILED:', exc); sys.exit(2)\n")
+    proc = _python(code, {"TOY_WHO": str(who)})
+    pids = dict(reversed(line.split()) for line in _wait_for(who, 2))
+    os.kill(int(pids["second"]), signal.SIGKILL)  # as the kernel's out-of-memory killer does
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 2, out
+    failed = out.split("FAILED:", 1)[1]
+    assert f"stage toy/numbers[smoke, part='second'] failed: the worker process building it (pid {pids['second']}) " \
+           "died (killed by SIGKILL: out of memory, or killed from outside)" in failed, out
+    assert "part='first'] failed" not in failed
+    for pid in map(int, pids.values()):
+        assert not cache._alive(pid)
+
+
+@pytest.mark.slow
+def test_a_lost_dask_worker_and_its_retried_stage_are_logged(isolated_cache, tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    who = tmp_path / "who.txt"
+    monkeypatch.setenv("PYTHONPATH", str(TESTS))
+    monkeypatch.setenv("TOY_WHO", str(who))
+    log = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                  silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        import threading
+
+        def kill_the_first_builder():
+            pid = int(_wait_for(who, 1)[0].split()[0])
+            time.sleep(0.5)
+            os.kill(pid, signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_the_first_builder)
+        killer.start()
+        summary = stages.run([numbers.on(ToyConfig(seconds=6, value=6), p) for p in ("x", "y")], scheduler=client,
+                             log=log.append)
+        killer.join()
+    text = "\n".join(log)
+    assert summary["built"] == 2, text
+    assert re.search(r"lost Dask worker \S+; the scheduler retries the stage\(s\) it was running: toy/numbers\[smoke, part='[xy]'\]",
+                     text), text
+
+
+def _session(sid: int) -> list[int]:
+    """The processes of session ``sid`` still alive."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_process_group_leaves_no_process(isolated_cache, tmp_path, sig):
+    started = tmp_path / "started.txt"
+    code = ("import sys; from hdmann.book import cli\n"
+            "from hdmann.engine import stages; from stage_toys import ToyConfig, slow\n"
+            "cli.interrupt_on_sigterm()\n"
+            "try:\n"
+            "    stages.run([slow.on(ToyConfig(value=v)) for v in (71, 72)], jobs=2)\n"
+            "except KeyboardInterrupt:\n"
+            "    sys.exit(130)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(TESTS), "TOY_SLEEP": "120", "TOY_STARTED": str(started)})
+    _wait_for(started, 2)
+    os.killpg(proc.pid, sig)  # as a terminal's Ctrl-C, or `kill -TERM -PGID`
+    out = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 130, out
+    deadline = time.monotonic() + 10
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _session(proc.pid) == [], out
+    assert not list(isolated_cache.rglob(f"*{cache.PART_SUFFIX}")) and not list(isolated_cache.rglob(f"*{cache.LOCK_SUFFIX}"))
+    assert "Traceback" not in out, out
+
+
+@pytest.mark.slow
+def test_timeout_ends_a_run_mid_training_and_leaves_no_process(synthetic_root, isolated_cache, tmp_path):
+    """`timeout -s TERM` (as CI's time limit) signals the run and its whole process group while a pool
+    worker trains Study A's model: within seconds no process of the run is left, nothing half-written
+    stays, and the next run resumes."""
+    import shutil
+    import threading
+
+    if not shutil.which("setsid") or not shutil.which("timeout"):
+        pytest.skip("needs setsid and timeout (util-linux, coreutils)")
+    command = [sys.executable, "-m", "hdmann.book.cli", "run", "study_a_model", "--profile", "smoke",
+               "--data-root", str(synthetic_root), "--jobs", "2"]
+    proc = subprocess.Popen(["setsid", "timeout", "-s", "TERM", "900", *command], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines, training = [], threading.Event()
+
+    def read():
+        for line in proc.stdout:
+            lines.append(line)
+            if re.match(r"^ +\d+/\d+ study_a/split\[smoke\]: ", line):  # the models start training now
+                training.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert training.wait(600), "".join(lines)
+    time.sleep(4)  # into the first epochs (JAX starts and compiles in each worker first)
+    before = _session(proc.pid)
+    assert len(before) >= 3  # timeout, the run, its workers
+    os.kill(proc.pid, signal.SIGTERM)  # timeout passes it on to the run and to its process group, as at its limit
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 15
+    while _session(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    reader.join(5)
+    out = "".join(lines)
+    assert _session(proc.pid) == [], out
+    assert "interrupted; finished stages are kept" in out and "Traceback" not in out, out
+    assert not list(isolated_cache.rglob(f"*{cache.LOCK_SUFFIX}")), out
+    assert cache.clean_stale_parts() == 0  # every half-written entry was removed by its own worker

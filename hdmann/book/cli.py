@@ -37,7 +37,7 @@ def _info(args) -> int:
         root = data.resolve_data_root(args.data_root)
     except data.DataError as exc:
         print(f"Data root:     missing: {exc}")
-        return 1
+        return 2
     print(f"Data root:     {root}")
     from hdmann.engine import datacheck
 
@@ -103,8 +103,12 @@ def _run(args) -> int:
     from hdmann.engine import data, stages
 
     root = data.resolve_data_root(args.data_root)
+    from hdmann.book import registry, runner
     from hdmann.engine.config import parse_assignments
 
+    chapters = [t for t in args.targets if t in registry.chapter_names()]  # a stage name: every chapter's data
+    runner.check_data(root, chapters=chapters if len(chapters) == len(args.targets) and chapters
+                      else list(graph.chapter_stages()))  # as `hdmann book` does, before anything is built
     calls = graph.calls_for(args.targets, args.profile, root, parse_assignments(args.set or ()))
     summary = stages.run(calls, root, jobs=args.jobs, scheduler=args.scheduler)
     if not summary["built"]:
@@ -122,7 +126,7 @@ def _status(args) -> int:
 
     rows = stages.status(graph.calls_for(args.targets, args.profile, root, parse_assignments(args.set or ())), root)
     for r in rows:
-        print(f"{r['state']:8s} {r['key']}  {r['label']}")
+        print(f"{r['state']:8s} {r['key']}  {r['label']}" + (f"  ({r['why']})" if r.get("why") else ""))
     counts = {s: sum(r["state"] == s for r in rows) for s in ("cached", "missing", "stale")}
     print(", ".join(f"{n} {s}" for s, n in counts.items()) + f" (profile {args.profile})")
     return 0 if counts["cached"] == len(rows) else 1
@@ -194,10 +198,13 @@ def interrupt_on_sigterm() -> None:
     dying alone and leaving its workers computing."""
     import signal
 
+    from hdmann.engine import processes
+
     def interrupt(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    processes.wake_main_thread_on((signal.SIGTERM, signal.SIGINT))  # whichever thread the kernel hands it to
 
 
 PROFILE_HELP = ("smoke: minutes, every chapter end to end (CI); quick: the CPU default; paper: the papers' settings "
@@ -281,6 +288,11 @@ def main(argv=None) -> int:
         return 130
     except (DataError, ValueError, RuntimeError, CacheWriteError) as exc:
         print(f"hdmann {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a missing, dangling or unreadable path: one sentence, never a traceback
+        from hdmann.engine.data import path_sentence
+
+        print(f"hdmann {args.command}: error: {path_sentence(exc)}", file=sys.stderr)
         return 2
 
 

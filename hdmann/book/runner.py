@@ -63,13 +63,14 @@ def _package_fingerprint() -> str:
 
 def run_context(data_root: Path, datasets=("isic4", "mias")) -> str:
     """What a chapter depends on besides its own source and parameters: the package code and the
-    ``datasets`` it reads (:attr:`hdmann.studies.Chapter.datasets`)."""
+    content of every file of the ``datasets`` it reads (:attr:`hdmann.studies.Chapter.datasets`),
+    the MIAS tables included, so a data edit re-executes the chapters that read it."""
     fingerprints = []
     if "isic4" in datasets:
         fingerprints.append(data.fingerprint_files([p for s in data.ISIC_SPLITS for p, _ in data.list_isic(s, data_root)]))
     if "mias" in datasets:
         mias = data.load_mias(data_root)
-        fingerprints.append(data.fingerprint_files([mias.path(n) for n in mias.names]))
+        fingerprints.append(data.fingerprint_files([mias.path(n) for n in mias.names] + mias.table_files(lesions=True)))
     for name in (d for d in datasets if d not in ("isic4", "mias")):
         fingerprints.append(data.fingerprint_files(p for p in (Path(data_root) / name).rglob("*") if p.is_file()))
     return json.dumps({"package": _package_fingerprint(), "data": fingerprints}, sort_keys=True)
@@ -396,8 +397,9 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
     log(f"hdmann book: profile {label}" + (f" ({variants.describe(overrides)})" if overrides else "")
         + f", {len(chapters)} chapter(s), data root {data_root or os.environ.get('HDMANN_DATA') or 'data'}")
     root = check_data(data_root, log, chapters)
-    contexts = {name: run_context(root, registry.chapter(name).datasets) for name in chapters}
-    context = run_context(root, registry.datasets_for(chapters))  # the build's data, for its provenance
+    with data.memoized():  # each dataset listed and fingerprinted once for every chapter
+        contexts = {name: run_context(root, registry.chapter(name).datasets) for name in chapters}
+        context = run_context(root, registry.datasets_for(chapters))  # the build's data, for its provenance
     taken = {name: registry.chapter(name).overrides(overrides) for name in chapters}
     if out != base_out:
         variants.write_note(out, profile, overrides)

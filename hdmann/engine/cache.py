@@ -55,6 +55,23 @@ def cache_root(root: str | os.PathLike | None = None) -> Path:
     return (project / "_cache") if project else Path("_cache").resolve()
 
 
+def usable_root(root: str | os.PathLike | None = None) -> Path:
+    """The cache folder, created if needed, or one sentence (:class:`CacheWriteError`) when this user
+    cannot write there, before a run spends anything on stages it could not keep."""
+    path = cache_root(root)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        why = "a part of it is a file, not a folder" if isinstance(exc, (NotADirectoryError, FileExistsError)) \
+            else (exc.strerror or str(exc)).lower()
+        raise CacheWriteError(f"the cache folder {str(path)!r} cannot be written ({why}): point HDMANN_CACHE at a "
+                              "folder this user can write (the default is the checkout's _cache/).") from None
+    return path
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
@@ -278,6 +295,9 @@ def cached_dir(name: str, params: dict[str, Any], build: Callable[[Path], None],
     return final
 
 
+BUILT: set[str] = set()  # entry folders this process built (not found built by another process)
+
+
 def _build_entry(final: Path, name: str, params, build, code, extra_meta) -> None:
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.{HOST}.{os.getpid()}.",
                                 suffix=PART_SUFFIX))
@@ -297,6 +317,7 @@ def _build_entry(final: Path, name: str, params, build, code, extra_meta) -> Non
             shutil.rmtree(aside, ignore_errors=True)
         else:
             os.rename(tmp, final)
+        BUILT.add(str(final))
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError) and exc.errno in DISK_FULL:

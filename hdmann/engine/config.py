@@ -68,7 +68,12 @@ def profile_default(cfg):
 
 
 class Config:
-    """What every config can do: become a dict (for cache keys) and give a changed copy."""
+    """What every config can do: become a dict (for cache keys) and give a changed copy.
+
+    ``UNKEYED`` names the fields that cannot change a result (``workers``): a stage body may read them
+    although no stage key hashes them (:mod:`hdmann.engine.reads`)."""
+
+    UNKEYED: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

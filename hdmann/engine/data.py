@@ -36,7 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from hdmann.engine import digests
+from hdmann.engine.digests import note_read  # noqa: F401  (for the loaders of other modules)
 
 ISIC_CLASSES = ("melanoma", "nevus", "basal_cell_carcinoma", "pigmented_benign_keratosis")
 ISIC_LABELS = ("Melanoma", "Nevus", "Basal cell carcinoma", "Pigmented benign keratosis")
@@ -52,6 +55,62 @@ class DataError(FileNotFoundError):
     """Data is missing or malformed; the message says what to do."""
 
 
+def shown(path) -> str:
+    """A path or name as printed: quoted, with control characters escaped (a newline in a file name
+    cannot forge a line of a report)."""
+    return repr(str(path))
+
+
+def unreadable(exc: OSError, what: str = "") -> "DataError":
+    """One sentence for a path the operating system refuses: missing, a dangling link, unreadable."""
+    path = exc.filename if exc.filename is not None else what
+    shown_path = shown(path)
+    if isinstance(exc, PermissionError):
+        return DataError(f"{shown_path} cannot be read (permission denied): make it readable by this user "
+                         f"(e.g. `chmod -R u+rX {shown_path}`) or point --data-root/HDMANN_DATA at a readable copy.")
+    if isinstance(exc, FileNotFoundError) and path and os.path.islink(path):
+        return DataError(f"{shown_path} is a symbolic link to {shown(os.readlink(path))}, which does not exist: "
+                         "restore its target or remove the link.")
+    if isinstance(exc, FileNotFoundError):
+        return DataError(f"{shown_path} is missing (it vanished while hdmann read the data): restore it, or "
+                         "run `hdmann fetch` again for the shipped datasets.")
+    return DataError(f"{shown_path} cannot be read ({exc.strerror or exc}): check the disk and the file, "
+                     "or replace it with a good copy.")
+
+
+def path_sentence(exc: OSError) -> str:
+    """One sentence for any path the operating system refused (reading or writing), naming the path
+    and what to do: how every command answers a missing, dangling or unreadable path."""
+    if isinstance(exc, DataError):
+        return str(exc)
+    path = exc.filename
+    if path is None:
+        return f"{exc.strerror or exc}: check the files and folders this command uses (data root, HDMANN_CACHE, --out)."
+    target = shown(path) + (f" (and {shown(exc.filename2)})" if getattr(exc, "filename2", None) else "")
+    if os.path.islink(path) and not os.path.exists(path):
+        return f"{target} is a symbolic link to {shown(os.readlink(path))}, which does not exist: restore its target or remove the link."
+    if isinstance(exc, FileExistsError):
+        return f"{target} exists and is not a folder: give the path of a folder (or of one to create)."
+    if isinstance(exc, FileNotFoundError):
+        return f"{target} does not exist: create it, or give a path that exists."
+    if isinstance(exc, PermissionError):
+        return (f"{target} cannot be used (permission denied): give this user access to it (chmod), "
+                "or choose another folder (--data-root, HDMANN_CACHE, --out).")
+    if isinstance(exc, NotADirectoryError):
+        return f"{target} is not a folder (a part of it is a file): give the path of a folder."
+    if isinstance(exc, IsADirectoryError):
+        return f"{target} is a folder where a file was expected: give the path of a file."
+    return f"{target}: {exc.strerror or exc}: check the disk and the path, or choose another folder."
+
+
+def listing(folder: Path) -> list[Path]:
+    """The entries of ``folder``, or one sentence (:class:`DataError`) if it cannot be listed."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise unreadable(exc, str(folder)) from None
+
+
 def _how_to_get(dataset: str) -> str:
     return (f"Get it with `hdmann fetch {dataset} --data-root <DIR>` (or `make fetch`), "
             f"or point HDMANN_DATA at a folder that holds {dataset}/.")
@@ -64,6 +123,13 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> Path:
     if not root.is_dir():
         source = "the data-root argument" if data_root not in (None, "") else (
             "$HDMANN_DATA" if os.environ.get("HDMANN_DATA") else "the default, ./data")
+        if root.is_symlink() and not root.exists():
+            raise DataError(f"data root {shown(root)} (set by {source}) is a symbolic link to {shown(os.readlink(root))}, "
+                            "which does not exist: restore its target, or set HDMANN_DATA to the folder that holds "
+                            "isic4/ and mias/.")
+        if root.exists():
+            raise DataError(f"data root {shown(root)} (set by {source}) is a file, not a folder: set HDMANN_DATA "
+                            "(or --data-root) to the folder that holds isic4/ and mias/.")
         raise DataError(
             f"data root {str(root)!r} (set by {source}) does not exist. "
             "Set HDMANN_DATA to the folder that holds isic4/ and mias/, or download them with "
@@ -149,6 +215,30 @@ def _to_eight_bit(img: Image.Image, path: Path) -> tuple[Image.Image, str | None
                         "Convert it to 8-bit sRGB or greyscale PNG with a colour-managed tool.")
 
 
+SUFFIX_FORMATS = {".png": ("PNG",), ".jpg": ("JPEG", "MPO"), ".jpeg": ("JPEG", "MPO")}
+MAX_PIXELS = 40_000_000  # unstated: 40 megapixels, far beyond any image a study reads (180 px ISIC, 1024 px films)
+TOO_LARGE = ("Downscale it to the size the dataset ships at (isic4: 180x180; mini-MIAS: 1024x1024) or move it "
+             "out of the data folder.")
+ORIENTATION = 0x0112  # the EXIF tag
+ORIENTATIONS = {2: "mirrored", 3: "rotated 180°", 4: "flipped", 5: "mirrored and rotated 90° clockwise",
+                6: "rotated 90° clockwise", 7: "mirrored and rotated 90° anticlockwise", 8: "rotated 90° anticlockwise"}
+
+
+def _orient(img: Image.Image, path: Path) -> tuple[Image.Image, str | None]:
+    """Apply an EXIF orientation (as every viewer shows the image), saying so; refuse an invalid one."""
+    try:
+        value = img.getexif().get(ORIENTATION, 1)
+    except Exception:  # noqa: BLE001  (unreadable EXIF: as stored, like every viewer)
+        return img, None
+    if value in (None, 1):
+        return img, None
+    if value not in ORIENTATIONS:
+        raise ImageRejected(path, f"has an EXIF orientation of {value!r}, which is none of the eight defined (1-8), "
+                            "so how it is meant to be shown is unknown",
+                            "Save it again without the orientation tag (or with the intended one).")
+    return ImageOps.exif_transpose(img), f"EXIF orientation {value} applied ({ORIENTATIONS[value]}, as a viewer shows it)"
+
+
 def decode_bytes(blob: bytes, path, mode: str) -> tuple[np.ndarray, str | None]:
     """Decode one image file's bytes at its stored size by the decoding policy; also the conversion made."""
     if mode not in ("L", "RGB"):
@@ -157,32 +247,65 @@ def decode_bytes(blob: bytes, path, mode: str) -> tuple[np.ndarray, str | None]:
     if not blob:
         raise ImageRejected(path, "is empty (0 bytes)")
     try:
-        with Image.open(io.BytesIO(blob)) as img:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own budget decides, below
+            img = Image.open(io.BytesIO(blob))
+        with img:
             width, height = img.size
+            stored_as = img.format
+            if width * height > MAX_PIXELS:
+                raise ImageRejected(path, f"is too large: {width}x{height} pixels ({width * height / 1e6:.0f} "
+                                    f"megapixels), beyond hdmann's limit of {MAX_PIXELS / 1e6:.0f} megapixels for one "
+                                    "image; it is not decoded", TOO_LARGE)
             if min(width, height) < MIN_IMAGE_SIDE:
                 raise ImageRejected(path, f"is only {width}x{height} pixels; hdmann refuses images under "
                                     f"{MIN_IMAGE_SIDE} px on a side rather than stretch them")
             img.load()
-            eight_bit, note = _to_eight_bit(img, path)
+            oriented, turned = _orient(img, path)
+            eight_bit, note = _to_eight_bit(oriented, path)
             pixels = np.asarray(eight_bit.convert(mode), dtype=np.uint8)
     except ImageRejected:
         raise
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected(path, f"is too large: Pillow refuses to decode it as a possible decompression bomb "
+                            f"({exc}); it is not decoded", TOO_LARGE) from exc
     except UnidentifiedImageError as exc:
         raise ImageRejected(path, "cannot be decoded: it is not an image format Pillow recognises "
                             "(the file is corrupt, truncated or not an image)") from exc
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageRejected(path, f"cannot be decoded ({exc}): the file is corrupt or truncated") from exc
-    return pixels, note
+    expected = SUFFIX_FORMATS.get(path.suffix.lower())
+    if expected and stored_as not in expected:  # last: a file that is bad anyway is named by what is wrong with it
+        raise ImageRejected(path, f"is named {path.suffix} but holds {stored_as} data",
+                            f"Replace it with a genuine {expected[0]} file (a {stored_as} saved under another name "
+                            "may have lost detail to its codec), or give it its own suffix.")
+    notes = [n for n in (turned, note) if n]
+    return pixels, "; ".join(notes) if notes else None
 
 
 def decode_image(path, mode: str) -> tuple[np.ndarray, str | None]:
     """Decode one image file at its stored size by the decoding policy; also the conversion made."""
     path = Path(path)
+    digests.note_read(path)
     try:
         blob = path.read_bytes()
     except OSError as exc:
-        raise ImageRejected(path, f"cannot be read ({exc.strerror or exc})") from exc
+        raise ImageRejected(path, _cannot_read(path, exc), _READ_REMEDY) from exc
     return decode_bytes(blob, path, mode)
+
+
+_READ_REMEDY = "Make it readable (or restore a link's target), replace it with a good copy, or move it out of the data folder."
+
+
+def _cannot_read(path: Path, exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError) and os.path.islink(path):
+        return f"is a symbolic link to {shown(os.readlink(path))}, which does not exist"
+    if isinstance(exc, PermissionError):
+        return "cannot be read (permission denied)"
+    return f"cannot be read ({exc.strerror or exc})"
+
+
+STRETCHED = "non-square image stretched to a square"
 
 
 def resize(pixels: np.ndarray, size: int | None) -> np.ndarray:
@@ -311,11 +434,18 @@ def _drop_byte_copies(files: list[Path]) -> tuple[list[Path], list[tuple[Path, P
     for p in files:
         match = COPY_SUFFIX.match(p.stem)
         original = by_name.get(match["stem"]) if match else None
-        if original is not None and original.stat().st_size == p.stat().st_size \
-                and original.read_bytes() == p.read_bytes():
+        if original is not None and _same_bytes(original, p):
             dropped.append((p, original))
     gone = {q for q, _ in dropped}
     return [p for p in files if p not in gone], dropped
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    """Whether two files hold the same bytes; a file that cannot be read is no copy (the check names it)."""
+    try:
+        return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
 
 
 _MEMO: dict | None = None  # inside memoized(): listings and fingerprints already computed
@@ -357,15 +487,15 @@ def _scan_isic(split: str, data_root) -> IsicScan:
     layout = "ours" if (root / split).is_dir() else "kaggle"
     parent = next(iter(dirs.values())).parent
     used = {p.name for p in dirs.values()}
-    other_folders = sorted(p.name for p in parent.iterdir() if p.is_dir() and p.name not in used
+    other_folders = sorted(p.name for p in listing(parent) if p.is_dir() and p.name not in used
                            and not p.name.startswith("."))
     items, copies, other_files = [], [], []
     for label, folder in enumerate(dirs.values()):
-        entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        entries = [p for p in listing(folder) if not p.name.startswith(".")]
         files = [p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES]
         other_files += [p for p in entries if p.suffix.lower() not in IMAGE_SUFFIXES]
         if not files:
-            raise DataError(f"class folder {str(folder)!r} holds no images. " + _how_to_get("isic4"))
+            raise DataError(f"class folder {shown(folder)} holds no images. " + _how_to_get("isic4"))
         files, dropped = _drop_byte_copies(files)
         copies += dropped
         items.extend((p, label) for p in files)
@@ -403,16 +533,18 @@ def load_isic(split: str = "train", image_size: int = 180, data_root=None,
     items = list_isic(split, data_root)
     labels = np.array([label for _, label in items])
     keep = take_per_class(labels, max_per_class, seed)
-    images, digests, notes = [], [], []
+    images, found, notes = [], [], []
     for i in keep:
         pixels, note = decode_image(items[i][0], "RGB")
-        digests.append(pixel_digest(pixels))
+        found.append(pixel_digest(pixels))
         images.append(resize(pixels, image_size))
+        if image_size and pixels.shape[0] != pixels.shape[1]:
+            note = "; ".join(n for n in (note, STRETCHED) if n)
         if note:
             notes.append((items[i][0], note))
     _report_notes(notes, f"isic4 {split}")
     names = [items[i][0].stem for i in keep]
-    return ImageSet(np.stack(images), labels[keep], names, ISIC_CLASSES, digests)
+    return ImageSet(np.stack(images), labels[keep], names, ISIC_CLASSES, found)
 
 
 def isic_counts(data_root=None) -> dict[str, dict[str, int]]:
@@ -437,17 +569,24 @@ class Lesion:
 
 @dataclass
 class MiasSet:
-    """The mini-MIAS films: one row per film, plus the located lesions of each."""
+    """The mini-MIAS films: one row per film (``images.csv``), plus the located lesions of each
+    (``labels.csv``, read through :attr:`lesions`, so a stage that reads the circles is known to)."""
 
     root: Path
     names: list[str]
     severity: np.ndarray  # 'normal' | 'benign' | 'malignant'
     patient: np.ndarray  # int patient id, both films of a patient share it
     tissue: np.ndarray
-    lesions: dict[str, list[Lesion]] = field(default_factory=dict)
+    lesion_table: dict[str, list[Lesion]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.names)
+
+    @property
+    def lesions(self) -> dict[str, list[Lesion]]:
+        """The circles of each film, from ``labels.csv``."""
+        digests.note_read(self.root / "labels.csv")
+        return self.lesion_table
 
     @property
     def malignant(self) -> np.ndarray:
@@ -456,11 +595,16 @@ class MiasSet:
     def path(self, name: str) -> Path:
         return self.root / "images" / f"{name}.png"
 
+    def table_files(self, lesions: bool = False) -> list[Path]:
+        """The metadata files a reader of this set reads: ``images.csv``, and ``labels.csv`` if it reads
+        the circles. A stage's ``params`` fingerprint them with the films (:func:`fingerprint_files`)."""
+        return [self.root / "images.csv"] + ([self.root / "labels.csv"] if lesions else [])
+
     def subset(self, index) -> "MiasSet":
         index = np.asarray(index)
         names = [self.names[i] for i in index]
         return MiasSet(self.root, names, self.severity[index], self.patient[index], self.tissue[index],
-                       {n: self.lesions.get(n, []) for n in names})
+                       {n: self.lesion_table.get(n, []) for n in names})
 
     def load_images(self, size: int | None = None) -> np.ndarray:
         """Greyscale films by the decoding policy (conversions reported), resized to ``size`` if given."""
@@ -474,45 +618,124 @@ class MiasSet:
         return np.stack(images)
 
 
+MIAS_SEVERITIES = ("normal", "benign", "malignant")
+FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # a film name is a file name, never a path
+
+
 def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
-    if not path.is_file():
-        raise DataError(f"{str(path)!r} is missing. " + _how_to_get("mias"))
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise DataError(f"{str(path)!r} lacks column(s) {missing} (has {reader.fieldnames}). "
-                            "The file is not in hdmann's MIAS layout: " + _how_to_get("mias"))
-        return list(reader)
+    if not path.is_file() and not os.path.islink(path):
+        raise DataError(f"{shown(path)} is missing. " + _how_to_get("mias"))
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{shown(path)} lacks column(s) {missing} (has {reader.fieldnames}). "
+                                "The file is not in hdmann's MIAS layout: " + _how_to_get("mias"))
+            return list(reader)
+    except DataError:
+        raise
+    except OSError as exc:
+        raise unreadable(exc, str(path)) from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{shown(path)} is not a readable CSV file ({exc}): " + _how_to_get("mias")) from None
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
+
+
+def mias_tables(root: Path, film_size: int | None = None) -> tuple[MiasSet, list[str]]:
+    """Read and check ``images.csv`` and ``labels.csv`` under the dataset folder ``root``: the set
+    (usable only without problems) and every problem, one sentence each naming the file, the line
+    (the header is line 1), the film and the column. A circle's centre must lie on the film: against
+    its far edge only given ``film_size`` (``hdmann check`` knows it from decoding the films)."""
+    problems: list[str] = []
+    films = _read_csv(root / "images.csv", ["image", "tissue", "severity", "patient"])
+    rows = _read_csv(root / "labels.csv", ["image", "abnormality", "severity", "x", "y_top", "radius"])
+    first_line: dict[str, int] = {}
+    patients = []
+    for line, r in enumerate(films, start=2):
+        name = r["image"] or ""
+        where = f"images.csv line {line}"
+        if not FILE_NAME.match(name):
+            problems.append(f"{where}, column 'image': {shown(name)} is not a film name (letters, digits, '_', '-', '.')")
+        elif name in first_line:
+            problems.append(f"{where} repeats film {name!r} (first on line {first_line[name]})")
+        else:
+            first_line[name] = line
+        patient = _number(r["patient"])
+        if patient is None or patient != int(patient):
+            problems.append(f"{where} ({name}), column 'patient': {shown(r['patient'])} is not a whole number")
+        patients.append(int(patient) if patient is not None and patient == int(patient) else -1)
+    bad = sorted({r["severity"] for r in films} - set(MIAS_SEVERITIES))
+    if bad:
+        lines = [i for i, r in enumerate(films, start=2) if r["severity"] in bad]
+        problems.append(f"images.csv has unknown severity value(s) {bad} (line(s) {lines[:5]}, column 'severity'; "
+                        f"expected one of {list(MIAS_SEVERITIES)})")
+    names = [r["image"] for r in films]
+    lesions: dict[str, list[Lesion]] = {n: [] for n in names}
+    seen: dict[tuple, int] = {}
+    for line, r in enumerate(rows, start=2):
+        name = r["image"]
+        where = f"labels.csv line {line} ({name})"
+        if name not in lesions:
+            problems.append(f"labels.csv line {line} names {name!r}, which images.csv lacks")
+            continue
+        same = (name, r["abnormality"], r["severity"], r["x"], r["y_top"], r["radius"])
+        if same in seen:
+            problems.append(f"labels.csv line {line} repeats line {seen[same]} (the same row for film {name})")
+            continue
+        seen[same] = line
+        if r["severity"] not in MIAS_SEVERITIES:
+            problems.append(f"{where}, column 'severity': {shown(r['severity'])} is none of {list(MIAS_SEVERITIES)}")
+        given = [c for c in ("x", "y_top", "radius") if (r[c] or "").strip()]
+        if r["abnormality"] == "NORM" or not given:
+            continue
+        if len(given) < 3:
+            problems.append(f"{where} gives {', '.join(given)} but not "
+                            f"{', '.join(c for c in ('x', 'y_top', 'radius') if c not in given)}: a circle needs all three")
+            continue
+        values = {}
+        for column in ("x", "y_top", "radius"):
+            values[column] = _number(r[column])
+            if values[column] is None:
+                problems.append(f"{where}, column {column!r}: {shown(r[column])} is not a number")
+        if None in values.values():
+            continue
+        if values["radius"] <= 0:
+            problems.append(f"{where}, column 'radius': {r['radius']} is not a positive radius")
+        elif values["x"] < 0 or values["y_top"] < 0 or (film_size is not None and max(values["x"], values["y_top"]) >= film_size):
+            problems.append(f"{where}: the circle's centre (x {r['x']}, y_top {r['y_top']}) lies outside the "
+                            + (f"{film_size}x{film_size} film" if film_size else "film"))
+        else:
+            lesions[name].append(Lesion(values["x"], values["y_top"], values["radius"], r["severity"], r["abnormality"]))
+    return MiasSet(root, names, np.array([r["severity"] for r in films]), np.array(patients, dtype=np.int64),
+                   np.array([r["tissue"] for r in films]), lesions), problems
 
 
 def load_mias(data_root=None) -> MiasSet:
     """The films table with patient ids and lesion circles; pixels are read on demand."""
-    return _remembered(("mias", str(resolve_data_root(data_root))), lambda: _load_mias(data_root))
+    mias = _remembered(("mias", str(resolve_data_root(data_root))), lambda: _load_mias(data_root))
+    digests.note_read(mias.root / "images.csv")
+    return mias
 
 
 def _load_mias(data_root) -> MiasSet:
     root = dataset_dir("mias", data_root)
-    films = _read_csv(root / "images.csv", ["image", "tissue", "severity", "patient"])
-    rows = _read_csv(root / "labels.csv", ["image", "abnormality", "severity", "x", "y_top", "radius"])
-    names = [r["image"] for r in films]
-    bad = sorted({r["severity"] for r in films} - {"normal", "benign", "malignant"})
-    if bad:
-        raise DataError(f"images.csv has unknown severity value(s) {bad}. " + _how_to_get("mias"))
-    missing = [n for n in names if not (root / "images" / f"{n}.png").is_file()]
+    mias, problems = mias_tables(root)
+    if problems:
+        raise DataError(f"{len(problems)} problem(s) in the MIAS tables under {shown(root)}: " + "; ".join(problems)
+                        + ". Correct these lines, or get the tables again: " + _how_to_get("mias"))
+    missing = [n for n in mias.names if not mias.path(n).is_file()]
     if missing:
-        raise DataError(f"{len(missing)} MIAS image(s) are missing under {str(root / 'images')!r}, "
+        raise DataError(f"{len(missing)} MIAS image(s) are missing under {shown(root / 'images')}, "
                         f"e.g. {missing[:3]}. " + _how_to_get("mias"))
-    lesions: dict[str, list[Lesion]] = {n: [] for n in names}
-    for r in rows:
-        if r["image"] not in lesions:
-            raise DataError(f"labels.csv names {r['image']!r}, which images.csv lacks. " + _how_to_get("mias"))
-        if r["abnormality"] != "NORM" and r["x"] and r["y_top"] and r["radius"]:
-            lesions[r["image"]].append(Lesion(float(r["x"]), float(r["y_top"]), float(r["radius"]),
-                                              r["severity"], r["abnormality"]))
-    return MiasSet(root, names, np.array([r["severity"] for r in films]),
-                   np.array([int(r["patient"]) for r in films]), np.array([r["tissue"] for r in films]),
-                   lesions)
+    return mias
 
 
 def mias_counts(data_root=None) -> dict[str, int]:
@@ -527,13 +750,26 @@ def mias_counts(data_root=None) -> dict[str, int]:
 
 
 def fingerprint_files(paths) -> str:
-    """A cheap identity of a set of input files (name and size), so caches notice a changed data root."""
+    """The identity of a set of input files: each file's folder, name and the SHA-256 of its bytes
+    (:mod:`hdmann.engine.digests` remembers digests by the file's stat, so only changed files are
+    read again). A stage's ``params`` return it for every data file the stage reads, the metadata
+    CSVs included: any edit of a file re-keys exactly the stages that read it."""
     paths = [str(p) for p in paths]
+    digests.declare(paths)
     return _remembered(("fingerprint", *paths), lambda: _fingerprint(paths))
 
 
 def _fingerprint(paths) -> str:
+    try:
+        found = digests.file_digests(paths)
+    except OSError as exc:
+        raise unreadable(exc) from None
+    ordered = sorted(Path(p) for p in paths)
     h = hashlib.sha256()
-    for p in sorted(Path(p) for p in paths):
-        h.update(f"{p.parent.name}/{p.name}:{p.stat().st_size};".encode())
-    return h.hexdigest()[:16]
+    for p in ordered:  # folder and name, not the data root: a moved data root re-keys nothing
+        h.update(f"{p.parent.name}/{p.name}:{found[os.path.abspath(p)]};".encode())
+    fingerprint = h.hexdigest()[:16]
+    if ordered:  # for `hdmann status`: which file changed (named from the dataset's folder)
+        base = Path(os.path.commonpath([str(p.parent) for p in ordered])).parent
+        digests.write_manifest(fingerprint, {p.relative_to(base).as_posix(): found[os.path.abspath(p)] for p in ordered})
+    return fingerprint

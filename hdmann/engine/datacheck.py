@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import PIL
 
-from hdmann.engine import cache, data, parallel
+from hdmann.engine import cache, data, digests, parallel
 
 VERDICTS = "datacheck"
 
@@ -73,10 +73,9 @@ class VerdictStore:
         if (path, mode) in self._known:
             return self._known.pop((path, mode))
         try:
-            blob = path.read_bytes()
+            blob, sha = digests.read_bytes(path)  # and remembered, so the next plan need not hash it again
         except OSError as exc:
-            return Verdict(False, f"cannot be read ({exc.strerror or exc})", data.REPLACE)
-        sha = hashlib.sha256(blob).hexdigest()
+            return Verdict(False, data._cannot_read(path, exc), data._READ_REMEDY)
         result = self._stored(sha, mode)
         if result is not None:
             self.reused += 1
@@ -92,7 +91,7 @@ class VerdictStore:
         todo = []
         for path, mode in jobs:
             try:
-                sha = hashlib.sha256(path.read_bytes()).hexdigest()
+                sha = digests.read_bytes(path)[1]
             except OSError:
                 continue  # verdict() reports it
             if self._stored(sha, mode) is None:
@@ -175,22 +174,29 @@ class CheckReport:
             groups = self.identical.get(name, [])
             out.append(f"  {name}: {n} images; {len(groups)} group(s) of pixel-identical images "
                        f"({self.identical_images(name)} images)"
-                       + (f": {'; '.join(' = '.join(g) for g in groups[:4])}" if groups else "")
+                       + (f": {'; '.join(' = '.join(_escaped(m) for m in g) for g in groups[:4])}" if groups else "")
                        + ("; split together by data.duplicate_groups" if groups else ""))
         if self.across_splits:
             out.append(f"  isic4: {self.across_splits} identical group(s) span the train and test folders")
         if self.converted:
             kinds = Counter(note for _, note in self.converted)
-            out.append("  converted by the decoding policy: " + "; ".join(f"{k}: {v}" for k, v in sorted(kinds.items())))
-        out.append("  skipped on purpose: " + ("; ".join(self.skipped) if self.skipped else "nothing"))
+            out.append("  converted by the decoding policy: " + "; ".join(f"{k}: {v}" for k, v in sorted(kinds.items()))
+                       + f" (e.g. {_escaped(self.converted[0][0])})")
+        out.append("  skipped on purpose: " + ("; ".join(_escaped(k) for k in self.skipped) if self.skipped else "nothing"))
         if self.cache_note:
             out.append(f"  note: verdicts could not be stored ({self.cache_note}); the next check decodes again")
         if self.bad:
             out.append(f"{len(self.bad)} bad file(s) or folder(s):")
-            out += [f"  {path}: {reason}" for path, reason in self.bad]
+            out += [f"  {_escaped(path)}: {_escaped(reason)}" for path, reason in self.bad]
         else:
             out.append("  all images usable")
         return out
+
+
+def _escaped(text: str) -> str:
+    """A name or a sentence as one line of the report: control characters escaped (a newline in a
+    file name cannot forge a line such as "all images usable")."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def _isic(report: CheckReport, root: Path, store: VerdictStore) -> None:
@@ -199,7 +205,7 @@ def _isic(report: CheckReport, root: Path, store: VerdictStore) -> None:
     except data.DataError as exc:
         report.bad.append(("isic4/", str(exc)))
         return
-    digests: dict[str, list[tuple[str, str]]] = {}
+    found: dict[str, list[tuple[str, str]]] = {}
     count, other_folders, other_files = 0, set(), []
     for split in data.ISIC_SPLITS:
         try:
@@ -217,11 +223,11 @@ def _isic(report: CheckReport, root: Path, store: VerdictStore) -> None:
             if not v.ok:
                 report.bad.append((str(path), f"{v.reason}. {v.remedy}"))
                 continue
-            if v.note:
-                report.converted.append((str(path), v.note))
-            digests.setdefault(v.digest, []).append((split, rel))
+            for note in _notes(v):
+                report.converted.append((str(path), note))
+            found.setdefault(v.digest, []).append((split, rel))
     report.images["isic4"] = count
-    groups = [members for members in digests.values() if len(members) > 1]
+    groups = [members for members in found.values() if len(members) > 1]
     report.identical["isic4"] = [[rel for _, rel in g] for g in groups]
     report.across_splits = sum(1 for g in groups if len({s for s, _ in g}) > 1)
     if other_folders:
@@ -235,41 +241,64 @@ def _isic(report: CheckReport, root: Path, store: VerdictStore) -> None:
                               f"(e.g. {other_files[0].name})")
 
 
+STRETCHED = data.STRETCHED + " by the loaders"
+
+
+def _notes(v: Verdict) -> list[str]:
+    """What decoding and loading do to a usable image: each conversion, and stretching a non-square one."""
+    notes = [n for n in v.note.split("; ") if n] if v.note else []
+    if len(v.shape) >= 2 and v.shape[0] != v.shape[1]:
+        notes.append(STRETCHED)
+    return notes
+
+
 def _mias(report: CheckReport, root: Path, store: VerdictStore) -> None:
     try:
         folder = data.dataset_dir("mias", root)
-        films = data._read_csv(folder / "images.csv", ["image"])
+        mias, _ = data.mias_tables(folder)
     except data.DataError as exc:
         report.bad.append(("mias/", str(exc)))
         return
-    names = [r["image"] for r in films]
-    present = [n for n in names if (folder / "images" / f"{n}.png").is_file()]
+    names = [n for n in mias.names if data.FILE_NAME.match(n or "")]  # a name that is a path is reported, never opened
+    present = [n for n in names if mias.path(n).is_file() or mias.path(n).is_symlink()]
     for n in names:
         if n not in present:
-            report.bad.append((str(folder / "images" / f"{n}.png"),
-                               "is listed in images.csv but missing. " + data._how_to_get("mias")))
-    try:
-        if len(present) == len(names):
-            data.load_mias(root)  # the tables: columns, severities, labels of unknown films
-    except data.DataError as exc:
-        report.bad.append(("mias tables", str(exc)))
-    digests: dict[str, list[str]] = {}
+            report.bad.append((str(mias.path(n)), "is listed in images.csv but missing. " + data._how_to_get("mias")))
+    found: dict[str, list[str]] = {}
+    shapes: dict[str, tuple[int, int]] = {}
     for n in present:
-        path = folder / "images" / f"{n}.png"
+        path = mias.path(n)
         v = store.verdict(path, "L")
         if not v.ok:
             report.bad.append((str(path), f"{v.reason}. {v.remedy}"))
             continue
+        shapes[n] = tuple(v.shape[:2])
         if v.note:
-            report.converted.append((str(path), v.note))
-        digests.setdefault(v.digest, []).append(n)
+            report.converted += [(str(path), note) for note in v.note.split("; ")]
+        found.setdefault(v.digest, []).append(n)
+    side = film_side(list(shapes.values()))
+    for n, (height, width) in shapes.items():
+        if (height, width) != (side, side):
+            report.bad.append((str(mias.path(n)), f"is {width}x{height} pixels, but the films are {side}x{side}, the "
+                               "size labels.csv's circles refer to and the loaders expect. Replace it with the original "
+                               "film (delete it and run `hdmann fetch mias` again)"))
+    _, problems = data.mias_tables(folder, side)
+    report.bad += [("mias tables", problem) for problem in problems]
     report.images["mias"] = len(present)
-    report.identical["mias"] = [g for g in digests.values() if len(g) > 1]
+    report.identical["mias"] = [g for g in found.values() if len(g) > 1]
     listed = set(names)
-    extra = [p.name for p in (folder / "images").glob("*") if p.stem not in listed and not p.name.startswith(".")] \
+    extra = [p.name for p in data.listing(folder / "images") if p.stem not in listed and not p.name.startswith(".")] \
         if (folder / "images").is_dir() else []
     if extra:
         report.skipped.append(f"{len(extra)} file(s) in mias/images not listed in images.csv (e.g. {sorted(extra)[0]})")
+
+
+def film_side(shapes: list[tuple[int, int]]) -> int:
+    """The side every film must have: that of most films when square (mini-MIAS: 1024), else 1024."""
+    if not shapes:
+        return data.MIAS_SIZE
+    (height, width), _ = Counter(shapes).most_common(1)[0]
+    return height if height == width else data.MIAS_SIZE
 
 
 def _jobs(root: Path, datasets=("isic4", "mias")) -> list[tuple[Path, str]]:
@@ -282,7 +311,10 @@ def _jobs(root: Path, datasets=("isic4", "mias")) -> list[tuple[Path, str]]:
             pass
     images = root / "mias" / "images"
     if "mias" in datasets and images.is_dir():
-        jobs += [(p, "L") for p in sorted(images.glob("*.png"))]
+        try:
+            jobs += [(p, "L") for p in data.listing(images) if p.suffix == ".png"]
+        except data.DataError:
+            pass
     return jobs
 
 
@@ -300,10 +332,13 @@ def check(data_root=None, cache_root=None, workers: int | None = None, datasets=
     report = CheckReport(root)
     store = VerdictStore(cache_root)
     store.prefetch(_jobs(root, datasets), workers)
-    if "isic4" in datasets:
-        _isic(report, root, store)
-    if "mias" in datasets:
-        _mias(report, root, store)
+    for name, part in (("isic4", _isic), ("mias", _mias)):
+        if name in datasets:
+            try:
+                part(report, root, store)
+            except data.DataError as exc:  # a folder that cannot be listed, say: one more line of the report
+                report.bad.append((f"{name}/", str(exc)))
+    digests.flush()
     report.decoded, report.reused, report.cache_note = store.decoded, store.reused, store.write_failed
     report.seconds = time.perf_counter() - start
     return report

@@ -38,23 +38,26 @@ import inspect
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from hdmann.engine import cache, compute, progress
+from hdmann.engine import cache, compute, digests, processes, progress, reads as checks
 
 FORMAT = 1  # bump to re-key every stage when the way entries are written changes
 READONLY_ENV = "HDMANN_CACHE_READONLY"
 PACKAGE = Path(__file__).resolve().parents[1]  # hdmann/; modules are named from here ("engine.data")
 # Not code of any stage: the cache machinery, progress lines, provenance, the configs (their values
 # enter a key as fields; every study's ``config`` module too) and the whole book layer.
-MACHINERY = frozenset({"engine.cache", "engine.compute", "engine.stages", "engine.config", "engine.progress", "engine.provenance"})
+MACHINERY = frozenset({"engine.cache", "engine.compute", "engine.stages", "engine.config", "engine.progress",
+                       "engine.provenance", "engine.digests", "engine.reads", "engine.processes"})
 PRESENTATION = frozenset({"report", "figures", "plotting", "papers"})  # by a module's last name
 
 
@@ -209,16 +212,31 @@ class Call:
     def reads(self) -> list["Call"]:
         return list(self.stage.reads(self.cfg, **self.kwargs)) if self.stage.reads else []
 
+    def declared(self, data_root=None) -> tuple[dict, list["Call"], checks.Recorder]:
+        """The stage's ``params`` and the calls it ``reads``, with what they read on the way: the
+        config fields (each enters the key) and the data files whose digests the params hash."""
+        recorder = checks.Recorder()
+        digests._RECORDERS.append(recorder.files)
+        try:
+            seen = checks.view(self.cfg, recorder)
+            params = self.stage.parameters(seen, data_root, self.kwargs)
+            upstream = list(self.stage.reads(seen, **self.kwargs)) if self.stage.reads else []
+        finally:
+            digests._RECORDERS.pop()
+        return params, upstream, recorder
+
     def key(self, data_root=None, memo: dict | None = None) -> str:
-        """Hash of the stage's parameters, arguments, code and the keys of the stages it reads.
-        ``memo`` keeps the keys already computed in one plan (a stage read by many is keyed once)."""
+        """Hash of the stage's parameters (with every config field its ``params`` and ``reads`` read),
+        arguments, code and the keys of the stages it reads. ``memo`` keeps the keys already computed
+        in one plan (a stage read by many is keyed once)."""
         ident = (self.stage.name, repr(self.cfg), self.args) if memo is not None else None
         if ident is not None and ident in memo:
             return memo[ident]
+        params, upstream, recorder = self.declared(data_root)
         blob = {"format": FORMAT, "compute": compute.key_text(), "stage": self.stage.name,
-                "params": cache._jsonable(self.stage.parameters(self.cfg, data_root, self.kwargs)),
+                "params": cache._jsonable(params), "config": sorted([*k, v] for k, v in recorder.fields.items()),
                 "args": cache._jsonable(self.kwargs), "code": code_fingerprint(self.stage.module),
-                "reads": [c.key(data_root, memo) for c in self.reads()]}
+                "reads": [c.key(data_root, memo) for c in upstream]}
         key = hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:20]
         if ident is not None:
             memo[ident] = key
@@ -278,6 +296,8 @@ class Stage:
     def on(self, cfg, *args, **kwargs) -> Call:
         """The call ``fn(cfg, *args, **kwargs)`` as a graph node, without computing it."""
         kwargs.pop("data_root", None)
+        cfg, args = checks.unwrap(cfg), tuple(checks.unwrap(a) for a in args)
+        kwargs = {k: checks.unwrap(v) for k, v in kwargs.items()}
         bound = self.signature.bind_partial(cfg, *args, **kwargs)
         bound.apply_defaults()
         named = dict(bound.arguments)
@@ -287,6 +307,14 @@ class Stage:
         return Call(self, cfg, tuple(sorted(named.items())))
 
     def compute(self, call: Call, data_root=None):
+        outer = digests._GUARD
+        digests._GUARD = None  # a stage read inside another's body: loaded from the cache, or built and checked as itself
+        try:
+            return self._compute(call, data_root)
+        finally:
+            digests._GUARD = outer
+
+    def _compute(self, call: Call, data_root=None):
         if readonly():
             _keep_data_memo()
         key = call.key(data_root)
@@ -299,14 +327,50 @@ class Stage:
         kwargs = call.kwargs
         params = self.parameters(call.cfg, data_root, kwargs)
         meta = {"_stage": {"name": self.name, "args": kwargs, "config": _config_record(call.cfg), "host": host_record(),
-                           "code": list(code_closure(self.module)), "reads": [c.key(data_root) for c in call.reads()]}}
+                           "code": list(code_closure(self.module)), "code_fingerprint": code_fingerprint(self.module),
+                           "compute": compute.key_text(), "reads": [c.key(data_root) for c in call.reads()]}}
         if self.writes_folder:
             return cache.cached_dir(self.name, params,
-                                    lambda folder: _one_thread(self.fn, call.cfg, data_root=data_root,
-                                                                    folder=folder, **kwargs),
+                                    lambda folder: _checked_body(call, data_root, folder=folder),
                                     key=key, extra_meta=meta)
-        return cache.cached(self.name, params, lambda: _one_thread(self.fn, call.cfg, data_root=data_root, **kwargs),
-                            key=key, extra_meta=meta)
+        return cache.cached(self.name, params, lambda: _checked_body(call, data_root), key=key, extra_meta=meta)
+
+
+def allowed_reads(call: Call, data_root=None, memo: dict | None = None) -> tuple[set, set]:
+    """What ``call``'s body may read: the config values (class, field, value) and the data files
+    (absolute paths) that its key hashes, directly or through the keys of the stages it reads."""
+    memo = {} if memo is None else memo
+    ident = (call.stage.name, repr(call.cfg), call.args)
+    if ident not in memo:
+        memo[ident] = (set(), set())  # a cycle is no stage graph; never recurse forever
+        _, upstream, recorder = call.declared(data_root)
+        fields = {(*k, v) for k, v in recorder.fields.items()}
+        files = set(recorder.files)
+        for other in upstream:
+            more_fields, more_files = allowed_reads(other, data_root, memo)
+            fields |= more_fields
+            files |= more_files
+        memo[ident] = (fields, files)
+    return memo[ident]
+
+
+def _checked_body(call: Call, data_root, **extra):
+    """Run the stage's body; in the test tier and in smoke builds (:func:`hdmann.engine.reads.strict`)
+    on a view of its config that refuses a field its key does not hash, with every data file a
+    loader reads checked the same way."""
+    stage, kwargs = call.stage, {**call.kwargs, **extra}
+    outer = digests._GUARD
+    if not checks.strict(call.cfg):
+        return _one_thread(stage.fn, call.cfg, data_root=data_root, **kwargs)
+    fields, files = allowed_reads(call, data_root)
+    guard = checks.Guard(call.label(), fields, files)
+    digests._GUARD = guard.read_file
+    try:
+        result = _one_thread(stage.fn, checks.view(call.cfg, guard), data_root=data_root, **kwargs)
+    finally:
+        digests._GUARD = outer
+    guard.raise_if_violated()
+    return result
 
 
 def _keep_data_memo() -> None:
@@ -441,21 +505,77 @@ def state(node: Node) -> str:
     its code, its data or a stage it reads changed); or missing."""
     if cache.is_cached(node.folder):
         return "cached"
+    return "stale" if _previous(node) is not None else "missing"
+
+
+def _previous(node: Node) -> dict | None:
+    """The meta.json of the latest entry of ``node``'s stage with its config and arguments, if any."""
     wanted = json.dumps({"args": cache._jsonable(node.call.kwargs), "config": _config_record(node.call.cfg)},
                         sort_keys=True)
+    found = []
     for meta in node.folder.parent.glob("*/" + cache.META):
         try:
-            info = json.loads(meta.read_text()).get("_stage") or {}
-        except (OSError, ValueError):
+            record = json.loads(meta.read_text())
+            info = record.get("_stage") or {}
+        except (OSError, ValueError, AttributeError):
             continue
         if json.dumps({"args": info.get("args"), "config": info.get("config")}, sort_keys=True) == wanted:
-            return "stale"
-    return "missing"
+            found.append((meta.stat().st_mtime, record))
+    return max(found, key=lambda f: f[0])[1] if found else None
 
 
-def status(calls, data_root=None) -> list[dict]:
-    return [{"stage": n.call.stage.name, "label": n.call.label(), "key": n.key, "state": state(n)}
-            for n in plan(calls, data_root).values()]
+def _leaves(value, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in _leaves(item, f"{prefix}{key}.").items()}
+    return {prefix.rstrip("."): value}
+
+
+def why_stale(node: Node, data_root=None, memo: dict | None = None) -> str:
+    """What changed since the entry ``hdmann status`` calls stale was built: which data file, config
+    field, code or stage it reads (``mias/labels.csv changed``); "" when it cannot tell."""
+    old = _previous(node)
+    if old is None:
+        return ""
+    info = old.get("_stage") or {}
+    reasons = []
+    params, upstream, _ = node.call.declared(data_root)
+    before, now = _leaves(old.get("_params") or {}), _leaves(cache._jsonable(params))
+    for name in sorted(set(before) | set(now)):
+        if before.get(name) == now.get(name):
+            continue
+        files = (digests.manifest(before[name]), digests.manifest(now[name])) \
+            if isinstance(before.get(name), str) and isinstance(now.get(name), str) else (None, None)
+        if None not in files:
+            changed = digests.changed_files(*files)
+            reasons.append("data: " + ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else ""))
+        else:
+            reasons.append(f"{name}: {before.get(name)!r} -> {now.get(name)!r}")
+    if info.get("code_fingerprint") not in (None, code_fingerprint(node.call.stage.module)):
+        reasons.append("its code")
+    if info.get("compute") not in (None, compute.key_text()):
+        reasons.append(f"the XLA pool ({info.get('compute')} -> {compute.key_text()})")
+    keys = set(info.get("reads") or [])
+    for other in upstream:
+        key = other.key(data_root, {} if memo is None else memo)
+        if key not in keys:
+            reasons.append(f"reads {other.short_label(60)}, which changed")
+    return "; ".join(reasons)
+
+
+def status(calls, data_root=None, explain: bool = True) -> list[dict]:
+    """Each stage of the plan: cached, missing or stale, with what changed for a stale one (``why``)."""
+    memo: dict = {}
+    nodes = plan(calls, data_root, memo)
+    rows = []
+    from hdmann.engine import data
+
+    with data.memoized():
+        for n in nodes.values():
+            row = {"stage": n.call.stage.name, "label": n.call.label(), "key": n.key, "state": state(n)}
+            if explain and row["state"] == "stale":
+                row["why"] = why_stale(n, data_root, memo)
+            rows.append(row)
+    return rows
 
 
 def _spec(node: Node, data_root) -> tuple:
@@ -463,9 +583,15 @@ def _spec(node: Node, data_root) -> tuple:
             None if data_root is None else str(data_root), str(cache.cache_root()))
 
 
+STARTED_ENV = "HDMANN_STAGE_STARTED"  # a pool worker writes <folder>/<pid> = the key of the stage it builds
+_BUSY = False  # a pool worker is building a stage (a signal then unwinds it; an idle worker just exits)
+
+
 def execute(spec: tuple, *_upstream) -> dict:
     """Build one stage (in this process, a pool worker or a Dask worker); ``_upstream`` only orders
-    it after the stages it reads. Returns its key and seconds."""
+    it after the stages it reads. Returns its key, seconds, and whether this process built it
+    (``built``: False when another process built it meanwhile, and this one only waited and loaded)."""
+    global _BUSY
     module, name, cfg, kwargs, data_root, root = spec
     os.environ["HDMANN_CACHE"] = root
     os.environ.pop(READONLY_ENV, None)
@@ -473,13 +599,44 @@ def execute(spec: tuple, *_upstream) -> dict:
     st = REGISTRY[name]
     start, cpu = time.perf_counter(), cpu_seconds()
     call = st.on(cfg, **kwargs)
+    key = call.key(data_root)
+    started = os.environ.get(STARTED_ENV)
+    if started:
+        try:
+            Path(started, str(os.getpid())).write_text(key)
+        except OSError:
+            pass
+    _tell_the_scheduler(key)
     progress.set_prefix(call.short_label())
+    _BUSY = True
     try:
         st.compute(call, data_root)
     finally:
+        _BUSY = False
         progress.set_prefix("")
-    return {"key": call.key(data_root), "seconds": time.perf_counter() - start, "pid": os.getpid(),
-            "cpu_seconds": cpu_seconds() - cpu}
+        if started:  # gone: this worker did not die while building it
+            Path(started, str(os.getpid())).unlink(missing_ok=True)
+        if _STOPPING:  # stopped by a signal, its entry cleaned up on the way here: the worker is done
+            os._exit(130)
+    return {"key": key, "seconds": time.perf_counter() - start, "pid": os.getpid(),
+            "cpu_seconds": cpu_seconds() - cpu, "built": str(call.folder(data_root, key)) in cache.BUILT}
+
+
+DASK_TOPIC = "hdmann-stage"  # a Dask worker's event when it starts a stage: {"key", "worker"}
+
+
+def _tell_the_scheduler(key: str) -> None:
+    """On a Dask worker, tell the scheduler which stage this worker starts, so that a run whose worker
+    is lost can say which stages the scheduler retries elsewhere."""
+    if "distributed" not in sys.modules:  # a local process: no cluster to tell
+        return
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        worker.log_event(DASK_TOPIC, {"key": key, "worker": worker.address})
+    except Exception:  # noqa: BLE001  (not on a worker, or an older distributed: only a log line is lost)
+        pass
 
 
 def cpu_seconds() -> float:
@@ -499,15 +656,30 @@ def _same_key(node: Node, result: dict) -> dict:
     return result
 
 
-def _interrupt(*_) -> None:
-    raise KeyboardInterrupt
+_STOPPING = False  # a signal is unwinding the stage: further signals (Ctrl-C to the group, then the runner's) wait
 
 
-def _worker_init(progress_file: str | None = None) -> None:
-    # a terminated worker unwinds (removing its half-written entry and lock) instead of dying at once
+def _interrupt(signum, _frame) -> None:
+    global _STOPPING
+    if _STOPPING:
+        return  # a second signal must not interrupt the clean-up of the first
+    if _BUSY:  # unwind the stage: its half-written entry and its lock are removed, then the worker exits
+        _STOPPING = True
+        raise KeyboardInterrupt
+    os._exit(128 + signum)  # idle between stages: nothing to clean up, and no traceback to print
+
+
+def _worker_init(progress_file: str | None = None, started: str | None = None) -> None:
+    # a terminated or interrupted worker unwinds (removing its half-written entry and lock) instead of
+    # dying at once; SIGINT too, even where the runner was started with it ignored (a background job)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    processes.wake_main_thread_on((signal.SIGTERM, signal.SIGINT))  # a stage sleeping in C code learns of it at once
+    processes.die_with_parent(signal.SIGTERM)  # the runner killed outright: its workers follow
     if progress_file:  # epoch lines go to the file the runner relays (hdmann.engine.progress)
         os.environ[progress.ENV] = progress_file
+    if started:
+        os.environ[STARTED_ENV] = started
 
 
 def available_cpus() -> int:
@@ -524,6 +696,7 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
     (default: the cores; 1 runs in this process); ``scheduler``: a Dask scheduler address (or a
     ``distributed.Client``), whose workers must see this cache folder. Returns counts and times."""
     started = time.time()
+    cache.usable_root()
     removed = cache.clean_stale_parts(started=started)
     if removed:
         log(f"removed {removed} half-written cache folder(s) left by an interrupted run")
@@ -550,24 +723,32 @@ def run(calls, data_root=None, *, jobs: int | None = None, scheduler=None, log=p
                     except Exception as exc:
                         raise StageFailed(f"stage {node.call.label()} failed: {type(exc).__name__}: {exc}") from exc
                     times[key] = time.perf_counter() - t0
-                    log(_built_line(len(times), len(todo), node, times[key]))
+                    log(_built_line(len(times), len(todo), node, times[key], workers[key]))
             finally:
                 progress.set_sink(previous_sink)
         else:
             times = _run_pool(nodes, todo, data_root, jobs, log, workers)
-    summary = {"stages": len(nodes), "built": len(times), "removed_parts": removed, "seconds": time.time() - started,
-            "times": {nodes[k].call.label(): t for k, t in times.items()},
-            "cpu": {nodes[k].call.label(): workers[k].get("cpu_seconds") for k in times if k in workers},
-            "workers": {nodes[k].call.label(): w for k, w in workers.items()}}
+    elsewhere = {k for k in times if workers.get(k, {}).get("built") is False}  # built by another process meanwhile
+    here = {k: t for k, t in times.items() if k not in elsewhere}
+    summary = {"stages": len(nodes), "built": len(here), "built_elsewhere": len(elsewhere), "removed_parts": removed,
+               "seconds": time.time() - started,
+               "times": {nodes[k].call.label(): t for k, t in here.items()},
+               "cpu": {nodes[k].call.label(): workers[k].get("cpu_seconds") for k in here if k in workers},
+               "workers": {nodes[k].call.label(): w for k, w in workers.items()},
+               "elsewhere": sorted(nodes[k].call.label() for k in elsewhere)}
     if todo:
-        cpu = sum(w.get("cpu_seconds") or 0.0 for w in workers.values())
-        log(f"{len(times)} stage(s) built in {progress.duration(summary['seconds'])} ({progress.duration(cpu)} of CPU), "
-            f"{len(nodes) - len(todo)} already cached")
+        cpu = sum(workers[k].get("cpu_seconds") or 0.0 for k in here if k in workers)
+        log(f"{len(here)} stage(s) built in {progress.duration(summary['seconds'])} ({progress.duration(cpu)} of CPU), "
+            + (f"{len(elsewhere)} built by another process meanwhile, " if elsewhere else "")
+            + f"{len(nodes) - len(todo)} already cached")
     return summary
 
 
-def _built_line(count: int, total: int, node: "Node", seconds: float) -> str:
-    """One log line per finished stage: how far the build is, what finished, how long it took."""
+def _built_line(count: int, total: int, node: "Node", seconds: float, result: dict | None = None) -> str:
+    """One log line per finished stage: how far the build is, what finished, how long it took (or
+    that another process built it while this run waited for it)."""
+    if result is not None and result.get("built") is False:
+        return f"  {count}/{total} {node.call.short_label()}: built by another process meanwhile (waited {progress.duration(seconds)})"
     return f"  {count}/{total} {node.call.short_label()}: {progress.duration(seconds)}"
 
 
@@ -594,9 +775,11 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     size = min(jobs, len(todo))
     relay_file = Path(tempfile.gettempdir()) / f"hdmann-progress-{os.getpid()}-{time.time_ns()}.log"
+    started = tempfile.mkdtemp(prefix=f"hdmann-started-{os.getpid()}-")  # which stage each worker builds
     relay = progress.Reporter(relay_file, log, heartbeat_s=float("inf")).__enter__()
     pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context(method), initializer=_worker_init,
-                               initargs=(str(relay_file),))
+                               initargs=(str(relay_file), started))
+    spawned: dict = {}  # every worker ever started, by pid (the pool forgets the dead ones)
     done = {k for k in nodes if k not in todo}
     running, times, begun = {}, {}, {}
     quiet_since = time.perf_counter()
@@ -609,6 +792,7 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
                     begun[key] = time.perf_counter()
                     running[pool.submit(execute, _spec(node, data_root))] = key
                     del todo[key]
+            spawned.update(getattr(pool, "_processes", None) or {})
             finished, _ = wait(running, timeout=progress.HEARTBEAT_S, return_when=FIRST_COMPLETED)
             now = time.perf_counter()
             if not finished and now - max(quiet_since, relay.last_line) >= progress.HEARTBEAT_S:
@@ -621,18 +805,55 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
                     workers[key] = _same_key(nodes[key], future.result())
                 except StageFailed:
                     raise
+                except BrokenProcessPool as exc:
+                    raise StageFailed(_died(nodes, started, spawned, [key, *running.values()])) from exc
                 except Exception as exc:
                     raise StageFailed(f"stage {nodes[key].call.label()} failed: {type(exc).__name__}: {exc}") from exc
                 done.add(key)
                 times[key] = time.perf_counter() - begun[key]
-                log(_built_line(len(times), len(times) + len(todo) + len(running), nodes[key], times[key]))
+                log(_built_line(len(times), len(times) + len(todo) + len(running), nodes[key], times[key], workers[key]))
     except BaseException:
         _stop_pool(pool)
         raise
     finally:
         relay.__exit__(None, None, None)
+        shutil.rmtree(started, ignore_errors=True)
     pool.shutdown()
     return times
+
+
+def _died(nodes, started: str, spawned: dict, running: list[str]) -> str:
+    """Which stage a worker that died outright (killed, out of memory) was building: each worker
+    names its stage in ``started`` while it builds it, and only a worker killed outright leaves it."""
+    by_key = {}
+    for path in Path(started).glob("*"):
+        try:
+            by_key[path.read_text().strip()] = int(path.name)
+        except (OSError, ValueError):
+            continue
+    lost = []
+    for key, pid in by_key.items():
+        process = spawned.get(pid)
+        if key in nodes and (process is None or not process.is_alive()):
+            lost.append((nodes[key].call.label(), pid, _exit_text(process.exitcode if process is not None else None)))
+    if lost:
+        return "; ".join(f"stage {label} failed: the worker process building it (pid {pid}) died ({how})"
+                         for label, pid, how in lost) + "; the stages building beside it were stopped, finished ones are kept"
+    labels = ", ".join(nodes[k].call.label() for k in running if k in nodes)
+    return f"a worker process died outright while these stages were building: {labels}; finished ones are kept"
+
+
+def _exit_text(code: int | None) -> str:
+    if code is None:
+        return "its exit status is unknown"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        why = ": out of memory, or killed from outside" if -code == signal.SIGKILL else ""
+        return f"killed by {name}{why}"
+    return f"exit status {code}"
 
 
 def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
@@ -649,8 +870,12 @@ def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+DASK_POLL_S = 2.0  # how often a cluster run asks the scheduler which workers are there and what each runs
+
+
 def _run_dask(nodes, todo, data_root, scheduler, log, workers) -> dict[str, float]:
-    from distributed import Client, as_completed
+    from distributed import Client
+    from distributed import wait as dask_wait
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     futures, labels = {}, {}
@@ -660,18 +885,35 @@ def _run_dask(nodes, todo, data_root, scheduler, log, workers) -> dict[str, floa
             f = client.submit(execute, _spec(node, data_root), *upstream, key=f"{node.call.stage.name}-{key}",
                               pure=False)
             futures[key], labels[f.key] = f, key
-        times = {}
-        for f in as_completed(list(futures.values())):
-            key = labels[f.key]
+        times, pending = {}, set(futures.values())
+        seen = _cluster_view(client, labels) or {}
+        while pending:
             try:
-                workers[key] = _same_key(nodes[key], f.result())
-                times[key] = workers[key]["seconds"]
-            except StageFailed:
-                raise
-            except Exception as exc:
-                raise StageFailed(f"stage {nodes[key].call.label()} failed on the cluster: "
-                                  f"{type(exc).__name__}: {exc}") from exc
-            log(_built_line(len(times), len(todo), nodes[key], times[key]))
+                finished = dask_wait(list(pending), timeout=DASK_POLL_S, return_when="FIRST_COMPLETED").done
+            except TimeoutError:
+                finished = set()
+            now = _cluster_view(client, labels)
+            if now is None:  # the scheduler did not answer this time
+                continue
+            for address in sorted(set(seen) - set(now)):  # a worker gone: the scheduler retries its stages elsewhere
+                begun = _started_on(client, address)
+                lost = [nodes[k].call.label() for k in dict.fromkeys([*seen[address], *begun])
+                        if k in nodes and k not in times]
+                log(f"  lost Dask worker {address}" + (f"; the scheduler retries the stage(s) it was running: {', '.join(lost)}"
+                                                        if lost else " (it was running no stage)"))
+            seen = {**{a: w for a, w in seen.items() if a in now}, **now}
+            for f in finished:
+                pending.discard(f)
+                key = labels[f.key]
+                try:
+                    workers[key] = _same_key(nodes[key], f.result())
+                    times[key] = workers[key]["seconds"]
+                except StageFailed:
+                    raise
+                except Exception as exc:
+                    raise StageFailed(f"stage {nodes[key].call.label()} failed on the cluster: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+                log(_built_line(len(times), len(todo), nodes[key], times[key], workers[key]))
         return times
     except BaseException:
         client.cancel(list(futures.values()))
@@ -679,3 +921,23 @@ def _run_dask(nodes, todo, data_root, scheduler, log, workers) -> dict[str, floa
     finally:
         if client is not scheduler:
             client.close()
+
+
+def _started_on(client, address: str) -> list[str]:
+    """The stages a worker said it started (:func:`_tell_the_scheduler`), oldest first."""
+    try:
+        return [msg["key"] for _, msg in client.get_events(DASK_TOPIC)
+                if isinstance(msg, dict) and msg.get("worker") == address]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _cluster_view(client, labels: dict) -> dict[str, list[str]] | None:
+    """``{worker address: [keys of the stages it is running]}`` as the scheduler sees it now (None:
+    no answer)."""
+    try:
+        workers = client.scheduler_info().get("workers", {})
+        processing = client.processing()
+    except Exception:  # noqa: BLE001  (a log line is no reason to stop a build)
+        return None
+    return {address: [labels[k] for k in processing.get(address, ()) if k in labels] for address in workers}

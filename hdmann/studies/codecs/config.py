@@ -30,6 +30,7 @@ class CodecConfig(Config):
     studies' models trained on originals (predictions only). ``study_a``/``study_b`` are the configs
     whose trained models are read; greyscale films have no chroma, so JPEG 4:4:4 equals 4:2:0 there
     and only ``jpeg420`` is run on them."""
+    UNKEYED = ("workers",)  # how many processes code images changes no result (not in any stage key)
 
     profile: str = DEFAULT_PROFILE
     study_a: StudyAConfig = field(default_factory=StudyAConfig)

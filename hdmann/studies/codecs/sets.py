@@ -17,13 +17,21 @@ from hdmann.studies.codecs.config import CodecConfig
 from hdmann.studies.study_a import pipeline as sa
 from hdmann.studies.study_b import pipeline as sbp
 
-def effort(cfg: CodecConfig) -> codecs.Effort:
-    return codecs.Effort(cfg.webp_method, cfg.avif_speed, cfg.jxl_effort)
+PRESETS = {"webp": "webp_method", "avif": "avif_speed", "jxl": "jxl_effort"}
+
+
+def effort(cfg: CodecConfig, codec: str | None = "all") -> codecs.Effort:
+    """The encoder presets; for one ``codec``, only its own preset is read from the config (the only
+    one its key hashes, :func:`effort_params`), the others left at the encoders' defaults, unused."""
+    if codec == "all":
+        return codecs.Effort(cfg.webp_method, cfg.avif_speed, cfg.jxl_effort)
+    field = PRESETS.get(codec or "")
+    return codecs.Effort(**({field: getattr(cfg, field)} if field else {}))
 
 
 def effort_params(cfg: CodecConfig, codec: str | None) -> dict:
     """Only the preset of the codec at hand enters its key: a new AVIF speed reruns AVIF only."""
-    key = {"webp": "webp_method", "avif": "avif_speed", "jxl": "jxl_effort"}.get(codec or "")
+    key = PRESETS.get(codec or "")
     return {key: getattr(cfg, key)} if key else {}
 
 
@@ -83,7 +91,7 @@ def isic_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None
     split = sa.split_data(acfg, data_root)
     out = {}
     for part in sa.SPLITS:
-        results = pool_map(_image_job, [(im, codec, setting, effort(cfg), acfg.image_size)
+        results = pool_map(_image_job, [(im, codec, setting, effort(cfg, codec), acfg.image_size)
                                         for im in split[f"x_{part}"]], cfg.workers)
         out[f"{part}_pixels"] = np.stack([r[0] for r in results])
         stats = np.array([r[1] for r in results], dtype=np.float64)
@@ -108,7 +116,7 @@ def film_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None
     mias = study_b.films(bcfg, data_root)
     p = sbp.patch_plan(bcfg, data_root)
     film_ids = np.unique(p.film)
-    jobs = [(str(mias.path(mias.names[i])), codec, setting, effort(cfg),
+    jobs = [(str(mias.path(mias.names[i])), codec, setting, effort(cfg, codec),
              [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], bcfg.patch_size, bcfg.patch_shift,
              bcfg.breast_threshold) for i in film_ids]
     results = pool_map(_film_job, jobs, cfg.workers)

@@ -13,6 +13,7 @@ from hdmann.studies.study_b.config import STUDY_B_RATIOS
 @dataclass(frozen=True)
 class CompressionConfig(Config):
     """The compression chapter: codec ladders on both datasets."""
+    UNKEYED = ("workers",)  # how many processes code images changes no result (not in any stage key)
 
     profile: str = DEFAULT_PROFILE
     jpeg_qualities: tuple[int, ...] = STUDY_A_QUALITIES

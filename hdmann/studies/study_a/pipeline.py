@@ -42,9 +42,22 @@ def levels(cfg: StudyAConfig) -> list[str]:
     return ["original"] + [f"q{q}" for q in cfg.jpeg_qualities]
 
 
+def _sources(cfg: StudyAConfig, data_root) -> tuple[list[Path], list[list[int]]]:
+    """The files the split reads (``max_images_per_class`` of each class of the train folder and
+    ``max_test_images_per_class`` of the test folder, seeded; all where None), and the images per
+    class of each folder, which decide that seeded choice."""
+    files, counts = [], []
+    for split, limit in (("train", cfg.max_images_per_class), ("test", cfg.max_test_images_per_class)):
+        items = data.list_isic(split, data_root)
+        labels = np.array([label for _, label in items])
+        files += [items[i][0] for i in data.take_per_class(labels, limit, cfg.split_seed)]
+        counts.append(np.bincount(labels, minlength=len(data.ISIC_CLASSES)).tolist())
+    return files, counts
+
+
 def _params(cfg: StudyAConfig, fields, data_root) -> dict:
-    files = [p for split in data.ISIC_SPLITS for p, _ in data.list_isic(split, data_root)]
-    return {"fields": {f: getattr(cfg, f) for f in fields}, "data": data.fingerprint_files(files)}
+    files, counts = _sources(cfg, data_root)
+    return {"fields": {f: getattr(cfg, f) for f in fields}, "data": data.fingerprint_files(files), "counts": counts}
 
 
 def augmented_train_split(cfg: StudyAConfig, data_root=None):

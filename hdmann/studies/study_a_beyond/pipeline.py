@@ -64,12 +64,17 @@ def load_isic_other(classes, size: int, data_root=None, max_per_class=None, seed
     return data.ImageSet(images, labels[keep], [items[i][0].stem for i in keep], tuple(classes))
 
 
+def breastmnist_file(data_root=None) -> Path:
+    return data.dataset_dir(BREASTMNIST, data_root) / "breastmnist.npz"
+
+
 def load_breastmnist(size: int, data_root=None, limit=None, seed: int = 0) -> np.ndarray:
     """BreastMNIST's test split (ultrasound, 28 px grey) as RGB uint8 at ``size``: a far
     out-of-distribution set."""
-    path = data.dataset_dir(BREASTMNIST, data_root) / "breastmnist.npz"
+    path = breastmnist_file(data_root)
     if not path.is_file():
         raise data.DataError(f"{str(path)!r} is missing; see the breastmnist README for its source.")
+    data.note_read(path)
     with np.load(path) as npz:
         if "test_images" not in npz.files:
             raise data.DataError(f"{str(path)!r} has no 'test_images' (keys: {npz.files}).")
@@ -285,7 +290,8 @@ def trained_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str
 
     from hdmann.methods import models
 
-    _check_level(bcfg, level)
+    # the level was checked against train_levels by model_request, which asks for this stage; the list
+    # itself is not in this stage's key (adding a level retrains nothing), so the body does not read it
     cfg = bcfg.study_a.replace(hypervector_dim=dim, max_epochs=max_epochs, patience=patience)
     split, sets = study_a.split_data(cfg, data_root), eval_sets(bcfg, data_root)
     names = _class_names(leave_out)
@@ -351,7 +357,10 @@ def hdmann_outputs(bcfg: StudyABeyondConfig, level: str, dim: int | None = None,
     return outputs(bcfg, *model_request(bcfg, level, dim, leave_out, dims_sweep), data_root=data_root)
 
 
-_CE_FIELDS = tuple(f for f in _MODEL_FIELDS if f not in ("output_activation", "key_seed"))
+# The body builds HD-MANN's whole network and cuts its hypervector layer off: that layer is built (its
+# activation named, its weights drawn from the seeded generator) before the softmax head, so D moves the
+# head's initial weights. hdmann.engine.reads caught the read; until then D was not in this key.
+_CE_FIELDS = tuple(f for f in _MODEL_FIELDS if f != "key_seed") + ("hypervector_dim",)
 
 
 @stage("study_a_beyond/cross_entropy_model",
@@ -387,8 +396,14 @@ OOD_FIELDS = ("new_classes", "addition_levels", "max_new_per_class", "max_far_im
 
 
 def _ood_params(bcfg: StudyABeyondConfig, data_root) -> dict:
+    root = data.resolve_data_root(data_root)
+    far = [root / BREASTMNIST / "breastmnist.npz"] if (root / BREASTMNIST).is_dir() else []  # absent: said when built
+    if (root / "mias").is_dir():
+        mias = data.load_mias(root)
+        far += [mias.path(n) for n in mias.names] + mias.table_files()
     return _params(bcfg, ("image_size", "source_size", "jpeg_subsampling"), OOD_FIELDS, data_root,
-                   {"other": data.fingerprint_files(p for p, _ in list_isic_other(bcfg.new_classes, data_root))})
+                   {"other": data.fingerprint_files(p for p, _ in list_isic_other(bcfg.new_classes, data_root)),
+                    "far": data.fingerprint_files(far)})
 
 
 @stage("study_a_beyond/ood_sets", params=_ood_params)

@@ -15,6 +15,7 @@ STUDY_B_PATCH_RATIOS = (15, 20, 25, 50, 100, 500, 1000, 2000, 3000, 5000, 10000,
 @dataclass(frozen=True)
 class StudyBConfig(Config):
     """Malignant-vs-not mammogram classification under JPEG 2000 (Jo et al. 2021) on mini-MIAS."""
+    UNKEYED = ("workers",)  # how many processes code images changes no result (not in any stage key)
 
     profile: str = DEFAULT_PROFILE
     input_size: int = unstated(256, "the film is resized to this side; small enough to train on a CPU")

@@ -62,7 +62,7 @@ def films(cfg: StudyBConfig, data_root=None) -> data.MiasSet:
 
 def _params(cfg: StudyBConfig, fields, mias: data.MiasSet) -> dict:
     return {"fields": {f: getattr(cfg, f) for f in fields},
-            "films": data.fingerprint_files([mias.path(n) for n in mias.names])}
+            "films": data.fingerprint_files([mias.path(n) for n in mias.names] + mias.table_files())}
 
 
 def folds(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:

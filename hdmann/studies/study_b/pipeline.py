@@ -55,14 +55,15 @@ def levels(cfg: StudyBConfig) -> list[str]:
     return [ORIGINAL] + [level_name(r) for r in cfg.patch_levels]
 
 
-def _params(cfg: StudyBConfig, fields, mias: data.MiasSet) -> dict:
+def _params(cfg: StudyBConfig, fields, mias: data.MiasSet, lesions: bool = False) -> dict:
     return {"fields": {f: getattr(cfg, f) for f in fields},
-            "films": data.fingerprint_files([mias.path(n) for n in mias.names])}
+            "films": data.fingerprint_files([mias.path(n) for n in mias.names] + mias.table_files(lesions))}
 
 
-def _on_films(fields):
-    """A stage's ``params``: ``fields`` of the config and the fingerprint of the films it may read."""
-    return lambda cfg, data_root: _params(cfg, fields, study_b.films(cfg, data_root))
+def _on_films(fields, lesions: bool = False):
+    """A stage's ``params``: ``fields`` of the config and the fingerprint of the films it may read,
+    with ``images.csv`` (and ``labels.csv``, for a stage that reads the lesion circles)."""
+    return lambda cfg, data_root: _params(cfg, fields, study_b.films(cfg, data_root), lesions)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -118,7 +119,7 @@ def _film_choice(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:
     return np.sort(np.concatenate([abnormal, normal]))
 
 
-@stage("study_b_patches/plan", params=_on_films(PLAN_FIELDS))
+@stage("study_b_patches/plan", params=_on_films(PLAN_FIELDS, lesions=True))
 def plan(cfg: StudyBConfig, data_root=None) -> dict:
     """The patch plan (arrays ``plan_*``), the lesions left out, and the films drawn for the
     sliding-window maps (malignant films with a located malignant lesion, seeded)."""
