@@ -115,6 +115,18 @@ def test_report_table_gives_the_pdf_a_longtable_and_the_web_its_html(monkeypatch
     assert r"\emph{Rows of a level this profile skips: no rows in this profile.}" in empty["text/markdown"]
 
 
+def test_the_pdf_prints_the_columns_the_page_shows_under_the_same_headers(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda data, **kw: shown.append(data))
+    frame = pd.DataFrame({"trained at": ["q5"], "gain": [0.0417], "seed outcomes": [["undecided", "holds"]]})
+    report.table(frame, "gains", show={"trained at": "trained at", "gain": "gain at q5 and below"})
+    printed = shown[0]["text/markdown"]
+    assert r"\textbf{gain at q5 and below}" in printed and "0.042" in printed
+    assert "seed outcomes" not in printed and "undecided" not in printed, "a column the page hides stays out of the PDF"
+
+
 def test_a_short_table_stays_whole_and_a_long_one_breaks_across_pages_with_its_header():
     short = pd.DataFrame({"level": [f"q{q}" for q in range(20)], "accuracy": np.linspace(0.2, 0.9, 20)})
     long = pd.DataFrame({"level": [f"q{q}" for q in range(60)], "accuracy": np.linspace(0.2, 0.9, 60)})

@@ -84,6 +84,7 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
         raise ValueError("report.table: show= picks columns of a DataFrame; format a Styler's columns yourself")
     if isinstance(data, Styler):
         frame, styler = data.data, data
+        shown = frame
     elif isinstance(data, pd.DataFrame):
         frame = data
         shown = data if show is None else data[list(show)].rename(columns=show)
@@ -116,7 +117,7 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
             f"{styler.to_html()}</div>{link}")
     # the PDF's table (the LaTeX build drops HTML; the HTML build prefers text/html to markdown)
     note = f"This table as CSV: {chapter}/{name}.csv beside the chapter in the web book." if chapter else None
-    printed = latex_table.myst_block(latex_table.latex(styler, frame, caption, note))
+    printed = latex_table.myst_block(latex_table.latex(styler, shown, caption, note))  # what the page shows
     display({"text/html": body, "text/markdown": printed, "text/plain": frame.to_string(max_rows=20), CSV_MIME: csv_text},
             raw=True, metadata={TABLE_METADATA: {"name": name, "rows": len(published)}})
 
@@ -161,11 +162,13 @@ def _lines(texts) -> str:
     return "\n\n    ".join(texts)
 
 
-def list_table(header, rows, caption: str = "", widths=None, css: str = "hdmann-text-table") -> str:
+def list_table(header, rows, caption: str = "", widths=None, css: str = "hdmann-text-table", long: bool = False) -> str:
     """A MyST list-table: text cells wrap inside the column instead of running off the page, and it
-    renders in the web book and the PDF alike. ``rows``: sequences of cell texts (MyST inline)."""
+    renders in the web book and the PDF alike. ``rows``: sequences of cell texts (MyST inline).
+    ``long``: the PDF may break it across pages (a LaTeX longtable), which a table inside a box cannot."""
     widths = widths or [1] * len(header)
-    lines = ["```{list-table}" + (f" {_cell(caption)}" if caption else ""), ":header-rows: 1", f":class: {css}",
+    lines = ["```{list-table}" + (f" {_cell(caption)}" if caption else ""), ":header-rows: 1",
+             f":class: {css}" + (" longtable" if long else ""),
              f":widths: {' '.join(str(w) for w in widths)}", ""]
     for row in (header, *rows):
         lines += [f"* - {row[0]}"] + [f"  - {cell}" for cell in row[1:]]
@@ -180,7 +183,7 @@ def deviation_markdown(rows, caption: str = "") -> str:
         cells = [tuple(_cell(r[k]) for k in ("what", "paper", "this run", "consequence")) for r in rows if r["study"] == study]
         title = f"{caption}: {study}" if caption else study
         tables.append(list_table(("What", "Paper", "This run", "Measured consequence"), cells, title,
-                                 (16, 22, 24, 38), css="hdmann-deviations"))
+                                 (16, 22, 24, 38), css="hdmann-deviations", long=True))
     return "\n\n".join(tables)
 
 
@@ -190,13 +193,14 @@ def deviation_table(rows, caption: str = "") -> None:
 
 
 def opening(verdicts, deviations, profile: str, links: dict | None = None) -> None:
-    """A chapter's first screen: the verdicts it decides and how this run differs from the paper."""
-    parts = [f"`````{{admonition}} What this chapter finds ({profile} profile)", ":class: hdmann-opening", ""]
+    """A chapter's first screen: the verdicts it decides, boxed, then how this run differs from the
+    paper (outside the box, so that the PDF can break a long list of differences across pages)."""
+    parts = []
     if verdicts:
-        parts.append(verdict_markdown(verdicts, "", links))
+        parts += [f"`````{{admonition}} What this chapter finds ({profile} profile)", ":class: hdmann-opening", "",
+                  verdict_markdown(verdicts, "", links), "`````"]
     if deviations:
-        parts += ["", deviation_markdown(deviations, "How this run differs from the paper")]
-    parts.append("`````")
+        parts += ["", deviation_markdown(deviations, f"How this run ({profile} profile) differs from the paper")]
     _markdown("\n".join(parts))
 
 
@@ -206,7 +210,7 @@ def _markdown(text: str) -> None:
     display({"text/markdown": text, "text/plain": text}, raw=True)
 
 
-def verdict_markdown(verdicts, caption: str = "", links: dict | None = None) -> str:
+def verdict_markdown(verdicts, caption: str = "", links: dict | None = None, long: bool = False) -> str:
     """MyST for a verdict table (:class:`hdmann.methods.verdicts.Verdict` records): claim, the paper's
     number, this run's number with its interval, the verdict (the only bold word) with the held-out
     check where it says something, and the seeds that reach it; a claim decided on several conditions
@@ -236,7 +240,7 @@ def verdict_markdown(verdicts, caption: str = "", links: dict | None = None) -> 
         seeds = [tagged(v, v.seed_text()) for v in group]
         words = _cell(claim.words) + ("" if several or not group[0].tag else f" ({_cell(group[0].tag)})")
         rows.append((f"{name}: {words}", _cell(claim.paper), _lines(ours), _lines(verdict), _lines(seeds)))
-    lines = [list_table(VERDICT_COLUMNS, rows, caption, VERDICT_WIDTHS, css="hdmann-verdicts")]
+    lines = [list_table(VERDICT_COLUMNS, rows, caption, VERDICT_WIDTHS, css="hdmann-verdicts", long=long)]
     notes = []
     for v in verdicts:
         said = [f"Rule: {_cell(v.rule)}."]
@@ -256,5 +260,5 @@ def verdict_markdown(verdicts, caption: str = "", links: dict | None = None) -> 
 
 
 def verdict_table(verdicts, caption: str = "", links: dict | None = None) -> None:
-    """Show :func:`verdict_markdown` in a chapter (or the landing page)."""
-    _markdown(verdict_markdown(verdicts, caption, links))
+    """Show :func:`verdict_markdown` in a chapter (or the landing page), free to break across the PDF's pages."""
+    _markdown(verdict_markdown(verdicts, caption, links, long=True))

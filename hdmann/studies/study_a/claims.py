@@ -169,7 +169,8 @@ def _clusters(cfg, data_root, part, arm) -> vd.Verdict:
              Part("clusters joined at q1 (silhouette at or below 0)", joined(sil_low[1]))]
     per_seed = [evaluation.all_of([declines(sil_drop[0][s], key_drop[0][s]), joined(sil_low[0][s])])
                 for s in range(cfg.seeds)]
-    mean = {lv: float(np.nanmean(silhouette[lv])) for lv in silhouette}
+    finite = {lv: np.asarray(silhouette[lv], float)[np.isfinite(silhouette[lv])] for lv in silhouette}
+    mean = {lv: float(f.mean()) if f.size else float("nan") for lv, f in finite.items()}  # nan: no seed could measure it
     v = vd.from_parts(
         CLUSTERS, parts, _effect("silhouette change from the original at q5 (seed mean)", sil_drop[1]),
         rule="the silhouette (how much nearer an image's output lies to its own class's outputs than to the nearest "
