@@ -193,12 +193,12 @@ def deviation_table(rows, caption: str = "") -> None:
 
 
 def opening(verdicts, deviations, profile: str, links: dict | None = None) -> None:
-    """A chapter's first screen: the verdicts it decides, boxed, then how this run differs from the
-    paper (outside the box, so that the PDF can break a long list of differences across pages)."""
+    """A chapter's first screen: the verdicts it decides, boxed; then, outside the box (which the PDF
+    cannot break across pages), how each is decided and how this run differs from the paper."""
     parts = []
     if verdicts:
         parts += [f"`````{{admonition}} What this chapter finds ({profile} profile)", ":class: hdmann-opening", "",
-                  verdict_markdown(verdicts, "", links), "`````"]
+                  verdict_markdown(verdicts, "", links, fold=False), "`````", "", verdict_fold(verdicts)]
     if deviations:
         parts += ["", deviation_markdown(deviations, f"How this run ({profile} profile) differs from the paper")]
     _markdown("\n".join(parts))
@@ -210,7 +210,8 @@ def _markdown(text: str) -> None:
     display({"text/markdown": text, "text/plain": text}, raw=True)
 
 
-def verdict_markdown(verdicts, caption: str = "", links: dict | None = None, long: bool = False) -> str:
+def verdict_markdown(verdicts, caption: str = "", links: dict | None = None, long: bool = False,
+                     fold: bool = True) -> str:
     """MyST for a verdict table (:class:`hdmann.methods.verdicts.Verdict` records): claim, the paper's
     number, this run's number with its interval, the verdict (the only bold word) with the held-out
     check where it says something, and the seeds that reach it; a claim decided on several conditions
@@ -240,7 +241,13 @@ def verdict_markdown(verdicts, caption: str = "", links: dict | None = None, lon
         seeds = [tagged(v, v.seed_text()) for v in group]
         words = _cell(claim.words) + ("" if several or not group[0].tag else f" ({_cell(group[0].tag)})")
         rows.append((f"{name}: {words}", _cell(claim.paper), _lines(ours), _lines(verdict), _lines(seeds)))
-    lines = [list_table(VERDICT_COLUMNS, rows, caption, VERDICT_WIDTHS, css="hdmann-verdicts", long=long)]
+    table = list_table(VERDICT_COLUMNS, rows, caption, VERDICT_WIDTHS, css="hdmann-verdicts", long=long)
+    return table + ("\n\n" + verdict_fold(verdicts) if fold else "")
+
+
+def verdict_fold(verdicts) -> str:
+    """MyST for the fold under a verdict table: each verdict's condition, rule, untested part, baseline,
+    measured details and held-out check."""
     notes = []
     for v in verdicts:
         said = [f"Rule: {_cell(v.rule)}."]
@@ -255,8 +262,7 @@ def verdict_markdown(verdicts, caption: str = "", links: dict | None = None, lon
         if v.check != "no held-out set":
             said.append(f"Held-out check: {v.check}.")
         notes.append(f"- {v.claim.id}{' (' + _cell(v.tag) + ')' if v.tag else ''}. " + " ".join(said))
-    lines += ["", "````{dropdown} How each verdict is decided", *notes, "````"]
-    return "\n".join(lines)
+    return "\n".join(["````{dropdown} How each verdict is decided", *notes, "````"])
 
 
 def verdict_table(verdicts, caption: str = "", links: dict | None = None) -> None:
