@@ -770,6 +770,9 @@ def dependants(nodes: dict[str, Node]) -> dict[str, int]:
     return {k: len(below(k)) for k in nodes}
 
 
+WORKER_POLL_S = 1.0  # how often the runner looks for a pool worker that died outright
+
+
 def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
     # spawn: JAX is multithreaded, and a forked copy of a process that has started it can deadlock
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
@@ -793,7 +796,11 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
                     running[pool.submit(execute, _spec(node, data_root))] = key
                     del todo[key]
             spawned.update(getattr(pool, "_processes", None) or {})
-            finished, _ = wait(running, timeout=progress.HEARTBEAT_S, return_when=FIRST_COMPLETED)
+            finished, _ = wait(running, timeout=WORKER_POLL_S, return_when=FIRST_COMPLETED)
+            if not finished and any(p.exitcode is not None for p in spawned.values()):
+                # a pool worker never ends while the pool lives: one that did died outright, and the pool
+                # may not say so (its manager thread can miss a worker spawned after it began to wait)
+                raise StageFailed(_died(nodes, started, spawned, list(running.values())))
             now = time.perf_counter()
             if not finished and now - max(quiet_since, relay.last_line) >= progress.HEARTBEAT_S:
                 log("  still building: " + ", ".join(f"{nodes[k].call.short_label()} ({progress.duration(now - begun[k])})"
@@ -861,7 +868,10 @@ def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     processes = list((getattr(pool, "_processes", None) or {}).values())
     for p in processes:
         if p.is_alive():
-            os.kill(p.pid, signal.SIGINT)
+            try:
+                os.kill(p.pid, signal.SIGINT)
+            except ProcessLookupError:  # it died meanwhile
+                pass
     deadline = time.monotonic() + grace_s
     for p in processes:
         p.join(max(0.0, deadline - time.monotonic()))
