@@ -577,3 +577,11 @@ def test_the_verdicts_agree_when_the_same_graph_is_built_on_one_cpu_and_on_two(t
         results[n] = json.loads(line[len("RESULT "):])
     assert results[1]["cpus"] == 1 and results[2]["cpus"] == 2
     assert results[1]["verdicts"] == results[2]["verdicts"]
+
+
+def test_the_leak_sentence_reads_as_english_for_every_sign():
+    words = study_a_report.leak_wording
+    assert words(-0.024, 0.0) == ("The paper's order lowers accuracy on the reporting half (-0.024) and leaves it "
+                                  "unchanged on the test folder (+0.000)")
+    assert words(0.0, 0.031) == ("The paper's order leaves accuracy unchanged on the reporting half (+0.000) and "
+                                 "raises it on the test folder (+0.031)")

@@ -160,10 +160,10 @@ def _db(value: float) -> str:
 
 def leak_wording(val_gain: float, test_gain: float) -> str:
     """What the paper's literal order did to accuracy, from the signs of the two changes."""
-    def moved(d: float) -> str:
-        return "raises" if d > 0 else "lowers" if d < 0 else "leaves unchanged"
-    return (f"The paper's order {moved(val_gain)} accuracy on the reporting half ({val_gain:+.3f}) and "
-            f"{moved(test_gain)} it on the test folder ({test_gain:+.3f})")
+    def moved(d: float, what: str) -> str:  # "leaves it unchanged": the object before the complement
+        return f"raises {what}" if d > 0 else f"lowers {what}" if d < 0 else f"leaves {what} unchanged"
+    return (f"The paper's order {moved(val_gain, 'accuracy')} on the reporting half ({val_gain:+.3f}) and "
+            f"{moved(test_gain, 'it')} on the test folder ({test_gain:+.3f})")
 
 
 def level_words(level: str) -> str:
