@@ -200,7 +200,11 @@ def opening(verdicts, deviations, profile: str, links: dict | None = None) -> No
     cannot break across pages), how each is decided and how this run differs from the paper."""
     parts = []
     if verdicts:
-        parts += [f"`````{{admonition}} What this chapter finds ({profile} profile)", ":class: hdmann-opening", "",
+        # the PDF keeps the box's title with its table (a table cannot break, so it would leave the title
+        # alone at a page's foot): a new page unless about 5 lines a claim are left, at most a page
+        lines = min(8 + 5 * len({v.claim.id for v in verdicts}), 40)
+        parts += [latex_table.myst_block(rf"\needspace{{{lines}\baselineskip}}"),
+                  f"`````{{admonition}} What this chapter finds ({profile} profile)", ":class: hdmann-opening", "",
                   verdict_markdown(verdicts, "", links, fold=False), "`````", "", verdict_fold(verdicts)]
     if deviations:
         parts += ["", deviation_markdown(deviations, f"How this run ({profile} profile) differs from the paper")]
