@@ -89,8 +89,8 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
         frame = data
         shown = data if show is None else data[list(show)].rename(columns=show)
         styler = shown.style.format(precision=precision, thousands=",", na_rep="—")
-        words = [c for c in shown.columns if shown[c].dtype == object]  # text reads from the left
-        if words:
+        words = [c for c, kind in zip(shown.columns, shown.dtypes) if kind == object]  # text reads from the left
+        if words and shown.columns.is_unique:
             styler = styler.set_properties(subset=words, **{"text-align": "left"})
         if isinstance(data.index, pd.RangeIndex):
             styler = styler.hide(axis="index")
