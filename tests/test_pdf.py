@@ -112,6 +112,7 @@ def test_report_table_gives_the_pdf_a_longtable_and_the_web_its_html(monkeypatch
     assert r"\begin{tabular}" in printed and r"\centering Images per class, q ≤ 5 \& 95 \% CI}" in printed
     assert r"melanoma & 438 \\" in printed and "data/\\allowbreak{}counts.csv" in printed
     assert "longtable" not in data["text/html"] and "<table" in data["text/html"] and 'href="data/counts.csv"' in data["text/html"]
+    assert "text-align: left" in data["text/html"], "a text column reads from the left, numbers from the right"
     assert r"\emph{Rows of a level this profile skips: no rows in this profile.}" in empty["text/markdown"]
 
 

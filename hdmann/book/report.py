@@ -89,7 +89,8 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
         frame = data
         shown = data if show is None else data[list(show)].rename(columns=show)
         styler = shown.style.format(precision=precision, thousands=",", na_rep="—")
-        words = [c for c, kind in zip(shown.columns, shown.dtypes) if kind == object]  # text reads from the left
+        words = [c for c, kind in zip(shown.columns, shown.dtypes)  # text reads from the left
+                 if not pd.api.types.is_numeric_dtype(kind)]
         if words and shown.columns.is_unique:
             styler = styler.set_properties(subset=words, **{"text-align": "left"})
         if isinstance(data.index, pd.RangeIndex):
