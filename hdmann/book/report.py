@@ -89,14 +89,14 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
         frame = data
         shown = data if show is None else data[list(show)].rename(columns=show)
         styler = shown.style.format(precision=precision, thousands=",", na_rep="—")
-        words = [c for c, kind in zip(shown.columns, shown.dtypes)  # text reads from the left
-                 if not pd.api.types.is_numeric_dtype(kind)]
-        if words and shown.columns.is_unique:
-            styler = styler.set_properties(subset=words, **{"text-align": "left"})
         if isinstance(data.index, pd.RangeIndex):
             styler = styler.hide(axis="index")
     else:
         raise ValueError(f"report.table shows a pandas DataFrame or Styler, not {type(data).__name__}")
+    words = [c for c, kind in zip(shown.columns, shown.dtypes)  # text reads from the left, numbers from the right
+             if not pd.api.types.is_numeric_dtype(kind)]
+    if words and shown.columns.is_unique:
+        styler = styler.set_properties(subset=words, **{"text-align": "left"})
     if frame.empty:  # e.g. a profile that trains no compressed level: say so, publish no empty CSV
         display({"text/html": f"<p><em>{html.escape(caption or name)}: no rows in this profile.</em></p>",
                  "text/markdown": latex_table.myst_block(latex_table.no_rows(caption or name)),
