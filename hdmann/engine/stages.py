@@ -800,6 +800,7 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
             if not finished and any(p.exitcode is not None for p in spawned.values()):
                 # a pool worker never ends while the pool lives: one that did died outright, and the pool
                 # may not say so (its manager thread can miss a worker spawned after it began to wait)
+                _raise_if_signalled(spawned)
                 raise StageFailed(_died(nodes, started, spawned, list(running.values())))
             now = time.perf_counter()
             if not finished and now - max(quiet_since, relay.last_line) >= progress.HEARTBEAT_S:
@@ -813,6 +814,7 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
                 except StageFailed:
                     raise
                 except BrokenProcessPool as exc:
+                    _raise_if_signalled(spawned)
                     raise StageFailed(_died(nodes, started, spawned, [key, *running.values()])) from exc
                 except Exception as exc:
                     raise StageFailed(f"stage {nodes[key].call.label()} failed: {type(exc).__name__}: {exc}") from exc
@@ -827,6 +829,18 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
         shutil.rmtree(started, ignore_errors=True)
     pool.shutdown()
     return times
+
+
+SIGNALLED_EXITS = {130, 128 + signal.SIGINT, 128 + signal.SIGTERM}  # how _interrupt and execute end a worker
+
+
+def _raise_if_signalled(spawned: dict) -> None:
+    """A worker that a signal stopped (Ctrl-C or ``kill -TERM`` to the process group) ends with one of
+    :data:`SIGNALLED_EXITS`: the run was interrupted, not failed, even where the runner's own signal
+    has not reached its main thread yet (on a loaded machine the pool can report first)."""
+    ended = [p.exitcode for p in spawned.values() if p.exitcode is not None]
+    if ended and all(code in SIGNALLED_EXITS for code in ended):
+        raise KeyboardInterrupt
 
 
 def _died(nodes, started: str, spawned: dict, running: list[str]) -> str:
