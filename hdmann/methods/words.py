@@ -8,6 +8,11 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
+def ratio(value: float) -> str:
+    """A compression ratio as the book writes it: "1,000:1" (a measured ratio to the nearest whole)."""
+    return f"{value:,.0f}:1"
+
+
 def listing(items, conjunction: str = "and") -> str:
     """"a", "a and b", "a, b and c"."""
     items = [str(i) for i in items]

@@ -7,7 +7,7 @@ import io
 import numpy as np
 
 from hdmann.engine import compression
-from hdmann.methods.words import listing
+from hdmann.methods.words import listing, ratio
 
 # Neighbouring JPEG qualities are "nearly one condition" when the mean file size changes by less than
 # BYTES_TOLERANCE (relative) and the mean PSNR by less than PSNR_TOLERANCE_DB between them.
@@ -72,7 +72,7 @@ def unreached_wording(targets: list[int], what: str) -> str:
     """One sentence naming the JPEG 2000 targets not reached on every surveyed image, as ratios."""
     if not targets:
         return f"Every target was reached on every surveyed {what}."
-    ratios = listing(f"{r:,}:1" for r in targets)
+    ratios = listing(map(ratio, targets))
     return f"Not reached on every surveyed {what}: {ratios}."
 
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from hdmann.methods import evaluation, verdicts as vd
+from hdmann.methods import evaluation, verdicts as vd, words
 from hdmann.methods.words import count
 from hdmann.methods.verdicts import Claim, Effect, FAILS, HOLDS, NOT_TESTABLE, Part, UNDECIDED
 from hdmann.studies import papers
@@ -43,7 +43,7 @@ CLAIMS = (FLAT, SALIENCY, ROBUST, RESNET)
 
 def _floor_reason(achieved: dict[str, float]) -> str:
     top = max(achieved.values(), default=1.0)
-    return f"no level reached {HIGH_BAND:,}:1 (JPEG 2000's floor on a 1 MiB film: {top:,.0f}:1)"
+    return f"no level reached {HIGH_BAND:,}:1 (JPEG 2000's floor on a 1 MiB film: {words.ratio(top)})"
 
 
 def _design(cfg: StudyBConfig) -> tuple[str, str, str]:
@@ -73,7 +73,7 @@ def _worst(rows: list[dict], achieved: dict[str, float]) -> dict | None:
 
 
 def _level_words(level: str, achieved: dict[str, float]) -> str:
-    return f"{achieved[level]:,.0f}:1" if level != sbp.ORIGINAL else "originals"
+    return words.ratio(achieved[level]) if level != sbp.ORIGINAL else "originals"
 
 
 def flat_verdict(cfg: StudyBConfig, model: str, achieved: dict[str, float], data_root=None,
@@ -226,7 +226,7 @@ def deviations(profile: str, data_root=None, overrides: dict | None = None) -> l
          "this run": f"{cfg.patch_size} px patches cut from films compressed whole",
          "consequence": "whole films at a CPU's input size are the negative-control chapter's"},
         {"study": "Study B", "what": "compression ratios", "paper": "15 to 11,000:1",
-         "this run": f"targets {', '.join(f'{r:,}:1' for r in cfg.patch_levels)}; the highest achieved {top:,.0f}:1",
+         "this run": f"targets {', '.join(map(words.ratio, cfg.patch_levels))}; the highest achieved {words.ratio(top)}",
          "consequence": "a 1 MiB 8-bit film hits JPEG 2000's header floor: the parts of B1 and B2 at 10,000:1 to 11,000:1 are not testable"},
         {"study": "Study B", "what": "design", "paper": "trained and tested at each ratio",
          "this run": "the same" if experiment == "b" else "trained on originals, tested at each ratio",

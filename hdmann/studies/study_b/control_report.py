@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hdmann.methods import plotting
-from hdmann.methods.words import count, listing
+from hdmann.methods.words import count, listing, ratio as ratio_words
 from hdmann.studies import papers as paper
 
 CHANCE = 0.5
@@ -146,10 +146,6 @@ def below_chance_words(real: dict) -> str:
 
 PAPER_LOW_BAND, PAPER_HIGH_BAND = 5_000, (10_000, 11_000)  # Jo et al.'s abstract: "up to 5K", "10K-11K"
 PAPER_RATIOS = (15, 11_000)  # the ratios Jo et al. compressed at, lowest and highest
-
-
-def ratio_words(ratio: int) -> str:
-    return f"{ratio:,}:1"
 
 
 def paper_bands() -> dict:

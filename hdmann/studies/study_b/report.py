@@ -14,7 +14,7 @@ import numpy as np
 
 from hdmann.engine.data import MIAS_SIZE
 from hdmann.methods import bootstrap, evaluation
-from hdmann.methods.words import count, listing
+from hdmann.methods.words import count, listing, ratio as ratio_words  # ratio_words: the notebook names it so
 from hdmann.studies import papers as paper
 from hdmann.studies.study_b import pipeline as sbp
 from hdmann.studies.study_b.config import StudyBConfig
@@ -672,7 +672,7 @@ def model_label(model: str) -> str:
 def level_words(level: str) -> str:
     """A level by its target ratio, as the book writes ratios: "1,000:1", or "originals"."""
     ratio = sbp.ratio_of(level)
-    return "originals" if ratio is None else f"{ratio:,}:1"
+    return "originals" if ratio is None else ratio_words(ratio)
 
 
 def _finite(*values) -> bool:
@@ -703,8 +703,8 @@ def levels_words(ratios, every=None) -> str:
     if every is not None and ratios == sorted(every):
         return "every compressed level"
     if len(ratios) <= 3:
-        return listing(f"{r:,}:1" for r in ratios)
-    return f"{len(ratios)} levels from {ratios[0]:,}:1 to {ratios[-1]:,}:1"
+        return listing(ratio_words(r) for r in ratios)
+    return f"{len(ratios)} levels from {ratio_words(ratios[0])} to {ratio_words(ratios[-1])}"
 
 
 def plan_words(cfg: StudyBConfig, counts: dict) -> dict:
@@ -721,7 +721,7 @@ def plan_words(cfg: StudyBConfig, counts: dict) -> dict:
         train = ("This profile trains no CNN on compressed films. Experiments (b) and (c) need one per level; "
                  "the paper profile trains them.")
     if cfg.patch_resnet_repeats:
-        resnet = (f"ResNet18 trains on originals" + (f" and at {resnet_levels}" if cfg.patch_resnet_levels else "")
+        resnet = ("ResNet18 trains on originals" + (f" and at {resnet_levels}" if cfg.patch_resnet_levels else "")
                   + f", with {count(cfg.patch_resnet_repeats, 'seed')} of its cross-validation.")
     else:
         resnet = "ResNet18 is left to the paper profile: on a CPU it costs several times the CNN per epoch."
@@ -754,7 +754,7 @@ def ratio_display(rows: list[dict]):
 
     return pd.DataFrame([{
         "Target ratio": level_words(r["level"]),
-        "Achieved ratio (median film)": f"{r['achieved_median']:,.0f}:1" if sbp.ratio_of(r["level"]) else "—",
+        "Achieved ratio (median film)": ratio_words(r["achieved_median"]) if sbp.ratio_of(r["level"]) else "—",
         "Bytes per film (median)": f"{r['bytes_per_film']:,.0f}",
         "bpp (median)": f"{r['bpp']:.4f}",
         "PSNR inside the breast (dB)": f"{r['psnr_breast']:.1f}" if np.isfinite(r["psnr_breast"]) else "— (lossless)",
@@ -981,11 +981,6 @@ def choices_view(choices):
     """:func:`hdmann.book.report.choices` as shown: headers in words, true/false settings as yes/no."""
     shown = choices.assign(value=choices["value"].replace({"True": "yes", "False": "no"}))
     return table_view(shown, CHOICE_COLUMNS)
-
-
-def ratio_words(ratio: float) -> str:
-    """A compression ratio as the book writes it: "1,000:1"."""
-    return f"{ratio:,.0f}:1"
 
 
 def selection_plan_words(cfg: StudyBConfig) -> str:
