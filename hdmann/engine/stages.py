@@ -317,7 +317,8 @@ class Stage:
     def _compute(self, call: Call, data_root=None):
         if readonly():
             _keep_data_memo()
-        key = call.key(data_root)
+        keys: dict = {}  # the upstream keys computed for this key, reused for the meta's "reads"
+        key = call.key(data_root, keys)
         if readonly() and not cache.is_cached(call.folder(data_root, key)):
             profile = getattr(call.cfg, "profile", "quick")
             raise StageMissing(
@@ -328,7 +329,7 @@ class Stage:
         params = self.parameters(call.cfg, data_root, kwargs)
         meta = {"_stage": {"name": self.name, "args": kwargs, "config": _config_record(call.cfg), "host": host_record(),
                            "code": list(code_closure(self.module)), "code_fingerprint": code_fingerprint(self.module),
-                           "compute": compute.key_text(), "reads": [c.key(data_root) for c in call.reads()]}}
+                           "compute": compute.key_text(), "reads": [c.key(data_root, keys) for c in call.reads()]}}
         if self.writes_folder:
             return cache.cached_dir(self.name, params,
                                     lambda folder: _checked_body(call, data_root, folder=folder),
