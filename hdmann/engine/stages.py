@@ -835,10 +835,15 @@ def _run_pool(nodes, todo, data_root, jobs, log, workers) -> dict[str, float]:
 SIGNALLED_EXITS = {130, 128 + signal.SIGINT, 128 + signal.SIGTERM}  # how _interrupt and execute end a worker
 
 
-def _raise_if_signalled(spawned: dict) -> None:
+def _raise_if_signalled(spawned: dict, grace_s: float = 2.0) -> None:
     """A worker that a signal stopped (Ctrl-C or ``kill -TERM`` to the process group) ends with one of
     :data:`SIGNALLED_EXITS`: the run was interrupted, not failed, even where the runner's own signal
-    has not reached its main thread yet (on a loaded machine the pool can report first)."""
+    has not reached its main thread yet (on a loaded machine the pool can report first) or never will
+    (a runner started as a background job ignores SIGINT). The pool can report a broken worker before
+    its exit status can be read: each worker is given ``grace_s`` (together) to end."""
+    deadline = time.monotonic() + grace_s
+    for p in spawned.values():
+        p.join(max(0.0, deadline - time.monotonic()))
     ended = [p.exitcode for p in spawned.values() if p.exitcode is not None]
     if ended and all(code in SIGNALLED_EXITS for code in ended):
         raise KeyboardInterrupt
