@@ -83,3 +83,12 @@ def test_compare_refuses_what_is_not_a_results_file(tmp_path, capsys):
     assert "not a results.json written by `hdmann book`" in capsys.readouterr().err
     assert cli.main(["compare", str(tmp_path / "missing.json"), str(bad)]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_glue_all_refuses_a_name_a_glue_role_cannot_cite():
+    import pytest
+    from hdmann.book import report
+    with pytest.raises(ValueError, match="one identifier"):
+        report.glue_all({"acc q5": 0.5})
+    with pytest.raises(ValueError, match="dict"):
+        report.glue_all([("acc", 0.5)])

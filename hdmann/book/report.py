@@ -44,6 +44,17 @@ def glue(name: str, value) -> None:
         plt.close(value)  # the glued copy is kept; the live figure would pile up in memory
 
 
+def glue_all(values: dict) -> None:
+    """Glue every entry of a chapter's report dict under its key: the notebook names no value one by one,
+    so the report function is the one place a chapter's cited numbers and sentences are made."""
+    if not isinstance(values, dict):
+        raise ValueError(f"glue_all takes the dict a chapter's report function returns, got {type(values).__name__}")
+    for name, value in values.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"glued name {name!r}: a glue name is one identifier (letters, digits, underscores)")
+        glue(name, value)
+
+
 def sample_wording(used: int, total: int, noun: str, per_class: int | None = None) -> str:
     """How the prose names the set a table covers: "all 322 MIAS films", or, where the profile
     samples it, "a seeded sample of 100 of the 322 MIAS films" (with "(100 per class)" when the
