@@ -106,6 +106,9 @@ def _run(args) -> int:
     from hdmann.book import registry, runner
     from hdmann.engine.config import parse_assignments
 
+    if args.dry_run or args.record:
+        return _dry_run(args, root)
+
     chapters = [t for t in args.targets if t in registry.chapter_names()]  # a stage name: every chapter's data
     runner.check_data(root, chapters=chapters if len(chapters) == len(args.targets) and chapters
                       else list(graph.chapter_stages()))  # as `hdmann book` does, before anything is built
@@ -114,6 +117,19 @@ def _run(args) -> int:
     if not summary["built"]:
         print(f"hdmann run: all {summary['stages']} stage(s) already cached")
     return 0
+
+
+def _dry_run(args, root) -> int:
+    """``hdmann run --dry-run``: plan, one step per distinct model, estimate (:mod:`hdmann.book.dryrun`)."""
+    from hdmann.book import dryrun
+    from hdmann.engine.config import parse_assignments
+
+    record = dryrun.dry_run(args.profile, root, parse_assignments(args.set or ()), args.targets,
+                            models=not args.plan_only)
+    print(dryrun.table(record))
+    if args.record:
+        print(f"record: {dryrun.write_record(record)}")
+    return 1 if record["refused"] or record["not_estimated"] else 0
 
 
 def _status(args) -> int:
@@ -241,6 +257,13 @@ def main(argv=None) -> int:
                        help="override a config field, as for hdmann book --set")
         if name == "run":
             _graph_options(p)
+            p.add_argument("--dry-run", action="store_true",
+                           help="build nothing: plan every stage (cached or missing), check the data, count the "
+                                "training steps, train each distinct model one step on random data on this CPU "
+                                "(step time, peak RSS) and estimate the profile's CPU and GPU hours")
+            p.add_argument("--plan-only", action="store_true", help="with --dry-run: the plan and step counts only")
+            p.add_argument("--record", action="store_true",
+                           help="with --dry-run: also write bench/records/<date>-<profile>-dry-run.json")
         p.set_defaults(run=fn)
     p = sub.add_parser("verdicts", help="build what every study's verdicts read and write them to a results file "
                                         "(compare two machines or CPU counts with hdmann compare)")
