@@ -192,6 +192,9 @@ class StudyBConfig(Config):
     patches: StudyBPatches = field(default_factory=StudyBPatches)
 
     def __post_init__(self) -> None:
+        for name, section in (("films", StudyBFilms), ("patches", StudyBPatches)):
+            if isinstance(getattr(self, name), dict):  # to_dict()'s form: the config rebuilds from it
+                object.__setattr__(self, name, section(**getattr(self, name)))
         check_profile(self.profile)
         in_range("n_folds", self.n_folds, 2, 20)
         in_range("dropout_rate", self.dropout_rate, 0.0, 0.95)
