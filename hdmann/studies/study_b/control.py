@@ -104,7 +104,7 @@ def survey_size(cfg: StudyBConfig, data_root=None) -> tuple[int, int]:
 
 
 @stage("study_b/film_survey",
-       params=lambda cfg, data_root: _params(cfg, FILM_FIELDS + ("codec", "compression_ratios", "survey_films"),
+       params=lambda cfg, data_root: _params(cfg, FILM_FIELDS + ("codec", "films.compression_ratios", "films.survey_films"),
                                              films(cfg, data_root)))
 def film_survey(cfg: StudyBConfig, data_root=None) -> dict:
     """Achieved ratio, bpp, PSNR and SSIM of every surveyed film (:func:`survey_names`) at each of
