@@ -59,9 +59,9 @@ def test_study_b_paper_ratios():
     expected = (15, 20, 25, 50, 100, 500, 1000, 5000, 10000, 11000)
     assert STUDY_B_RATIOS == expected
     cfg = study_b_config("paper")
-    assert cfg.compression_ratios == expected
-    assert cfg.matrix_ratios == expected
-    assert cfg.resnet_ratios == expected
+    assert cfg.films.compression_ratios == expected
+    assert cfg.films.matrix_ratios == expected
+    assert cfg.films.resnet_ratios == expected
     assert cfg.n_folds == 5
     assert cfg.codec == "jpeg2000"
     assert cfg.max_films is None
@@ -71,7 +71,7 @@ def test_smaller_profiles_are_smaller():
     smoke, quick, paper = (study_a_config(p) for p in PROFILES)
     assert smoke.image_size < quick.image_size < paper.image_size
     assert smoke.max_epochs < quick.max_epochs < paper.max_epochs
-    assert set(study_b_config("smoke").compression_ratios) <= set(STUDY_B_RATIOS)
+    assert set(study_b_config("smoke").films.compression_ratios) <= set(STUDY_B_RATIOS)
     assert study_b_config("smoke").max_films is not None
     assert compression_config("smoke") != compression_config("quick")
 
@@ -83,8 +83,9 @@ def test_override_and_lists_become_tuples():
     assert cfg.image_size == 64
     assert cfg.max_epochs == study_a_config("smoke").max_epochs  # the rest of the profile stays
     hash(cfg)  # usable as a key
-    cfg_b = study_b_config("quick", compression_ratios=[15, 100], matrix_ratios=[15], saliency_ratios=[])
-    assert cfg_b.compression_ratios == (15, 100) and cfg_b.matrix_ratios == (15,)
+    cfg_b = study_b_config("quick", films=dict(compression_ratios=[15, 100], matrix_ratios=[15], saliency_ratios=[]))
+    assert cfg_b.films.compression_ratios == (15, 100) and cfg_b.films.matrix_ratios == (15,)
+    assert cfg_b.films.input_size == study_b_config("quick").films.input_size  # the rest of the section stays
 
 
 def test_replace_validates():
@@ -107,14 +108,16 @@ def test_replace_validates():
     (study_a_config, dict(flip="diagonal"), ["flip"]),
     (study_a_config, dict(jpeg_subsampling="4:1:1"), ["jpeg_subsampling"]),
     (study_a_config, dict(imagesize=64), ["unknown StudyAConfig field", "imagesize", "image_size"]),
-    (study_b_config, dict(input_size=100), ["input_size=100", "multiple of 8"]),
+    (study_b_config, {"films.input_size": 100}, ["input_size=100", "multiple of 8"]),
     (study_b_config, dict(n_folds=1), ["n_folds=1", "out of range"]),
     (study_b_config, dict(codec="png"), ["codec='png'", "jpeg2000"]),
-    (study_b_config, dict(compression_ratios=(15, 0)), ["compression ratio=0"]),
-    (study_b_config, dict(matrix_ratios=(15, 7)), ["matrix_ratios", "[7]", "not among compression_ratios"]),
-    (study_b_config, dict(resnet_ratios=(12,)), ["resnet_ratios", "[12]"]),
+    (study_b_config, {"films.compression_ratios": (15, 0)}, ["compression ratio=0"]),
+    (study_b_config, {"films.matrix_ratios": (15, 7)}, ["matrix_ratios", "[7]", "not among compression_ratios"]),
+    (study_b_config, {"films.resnet_ratios": (12,)}, ["resnet_ratios", "[12]"]),
     (study_b_config, dict(workers=0), ["workers=0"]),
     (study_b_config, dict(folds=3), ["unknown StudyBConfig field", "folds", "n_folds"]),
+    (study_b_config, {"patches.nope": 3}, ["unknown StudyBPatches field", "nope", "epochs"]),
+    (study_b_config, {"patches.size": 100}, ["patches.size=100", "multiple of 8"]),
     (compression_config, dict(ratio_tolerance=2.0), ["ratio_tolerance=2.0"]),
     (compression_config, dict(jpeg_qualities=(0,)), ["jpeg quality=0"]),
     (compression_config, dict(jp2_ratios=(0.5,)), ["jp2_ratios=(0.5,)", "wrong type", "tuple[int, ...]"]),
@@ -149,7 +152,6 @@ def test_every_profile_override_is_a_field():
     from hdmann.studies.study_b import config as study_b
 
     for table, cls in ((study_a._STUDY_A_PROFILES, StudyAConfig), (study_b._STUDY_B_PROFILES, StudyBConfig),
-                       (study_b._STUDY_B_PATCH_PROFILES, StudyBConfig),
                        (study_b._STUDY_B_CONTROL_PROFILES, study_b.StudyBControlConfig),
                        (foundations._COMPRESSION_PROFILES, CompressionConfig),
                        (beyond._STUDY_A_BEYOND_PROFILES, beyond.StudyABeyondConfig),
@@ -158,6 +160,9 @@ def test_every_profile_override_is_a_field():
         names = {f.name for f in dataclasses.fields(cls)}
         for overrides in table.values():
             assert set(overrides) <= names
+    for section, cls in (("films", study_b.StudyBFilms), ("patches", study_b.StudyBPatches)):
+        for overrides in study_b._STUDY_B_PROFILES.values():
+            assert set(overrides.get(section, {})) <= {f.name for f in dataclasses.fields(cls)}
 
 
 # --- overrides (`overrides` notebook parameter, `hdmann book --set`) and unstated-field metadata ---
@@ -204,12 +209,12 @@ def test_bad_overrides_raise_naming_the_field(overrides, words):
 
 def test_parse_assignments():
     parsed = parse_assignments(["study_a.hypervector_dim=2000", "study_b.codec=jpeg", "study_b.max_films=null",
-                                "study_b.matrix_ratios=[15, 11000]", "study_a.learning_rate=1e-4"])
+                                "study_b.films.matrix_ratios=[15, 11000]", "study_a.learning_rate=1e-4"])
     assert parsed == {"study_a": {"hypervector_dim": 2000, "learning_rate": 1e-4},
-                      "study_b": {"codec": "jpeg", "max_films": None, "matrix_ratios": [15, 11000]}}
+                      "study_b": {"codec": "jpeg", "max_films": None, "films.matrix_ratios": [15, 11000]}}
     check_overrides("smoke", parsed)
     assert flat_overrides(parsed) == {"study_a.hypervector_dim": 2000, "study_a.learning_rate": 1e-4,
-                                      "study_b.codec": "jpeg", "study_b.matrix_ratios": [15, 11000],
+                                      "study_b.codec": "jpeg", "study_b.films.matrix_ratios": [15, 11000],
                                       "study_b.max_films": None}
     for bad in ("hypervector_dim=2000", "study_a.hypervector_dim", "=3", ".x=1"):
         with pytest.raises(ValueError, match="SECTION.FIELD=VALUE"):
@@ -221,12 +226,18 @@ def test_choices_table_lists_exactly_the_unstated_fields(cls):
     cfg = builders()[{StudyAConfig: "study_a", StudyABeyondConfig: "study_a_beyond", StudyBConfig: "study_b",
                     CompressionConfig: "compression"}[cls]]("smoke")
     marked = [f for f in dataclasses.fields(cls) if "unstated" in f.metadata]
-    for scope in {f.metadata.get("scope") for f in marked} | {None}:
+    sections = [f.name for f in dataclasses.fields(cls) if dataclasses.is_dataclass(getattr(cfg, f.name))
+                and "profile" not in {g.name for g in dataclasses.fields(getattr(cfg, f.name))}]
+    for scope in {f.metadata.get("scope") for f in marked} | {None} | set(sections):
+        part = getattr(cfg, scope) if scope in sections else cfg
         table = report.choices(cfg, scope)
-        expected = [f.name for f in marked if f.metadata.get("scope") == scope]
+        expected = [f.name for f in dataclasses.fields(part) if "unstated" in f.metadata
+                    and (scope in sections or f.metadata.get("scope") == scope)]
         assert list(table["setting"]) == expected == list(unstated_fields(cls, scope))
-        assert list(table["value"]) == [report._shown(getattr(cfg, n)) for n in expected]
+        assert list(table["value"]) == [report._shown(getattr(part, n)) for n in expected]
         assert all(isinstance(w, str) and w.strip() for w in table["why"]), "every choice says why"
+    both = report.choices(cfg, (None, *sections))  # a chapter's table of several sections lists each one's
+    assert len(both) == sum(len(unstated_fields(cls, s)) for s in (None, *sections))
     extra = report.choices(cfg, extra={"runs": 3})
     assert list(extra["setting"])[-1] == "runs" and len(extra) == len(unstated_fields(cls)) + 1
 
@@ -249,3 +260,24 @@ def test_overrides_given_as_json_text_as_papermill_p_passes_them():
         study_a_config("smoke", overrides="{study_a: 1}")
     with pytest.raises(ValueError, match="JSON object"):
         study_a_config("smoke", overrides="[1, 2]")
+
+
+def test_nested_study_b_fields_are_set_by_their_new_names_and_old_names_say_the_new_one():
+    cfg = study_b_config("smoke", parse_assignments(["study_b.patches.epochs=3", "study_b.films.max_epochs=4"]))
+    assert (cfg.patches.epochs, cfg.films.max_epochs) == (3, 4)
+    smoke = study_b_config("smoke")
+    assert cfg.patches.replace(epochs=smoke.patches.epochs) == smoke.patches  # the rest of the profile stays
+    assert study_b_config("smoke", {"study_b": {"patches": {"epochs": 5}}}).patches.epochs == 5
+    with pytest.raises(ValueError, match=r"study_b.patch_epochs is now study_b.patches.epochs: write --set "
+                                         r"study_b.patches.epochs=VALUE"):
+        study_b_config("smoke", parse_assignments(["study_b.patch_epochs=3"]))
+    with pytest.raises(ValueError, match="study_b.input_size is now study_b.films.input_size"):
+        study_b_config("smoke", {"study_b": {"input_size": 64}})
+    with pytest.raises(ValueError, match="wrong type"):
+        study_b_config("smoke", {"study_b": {"patches.epochs": "many"}})
+    from hdmann.studies.study_b.config import RENAMED, StudyBConfig
+
+    for old, new in RENAMED.items():  # every old name is gone, and its new name exists
+        section, name = new.split(".")
+        assert old not in {f.name for f in dataclasses.fields(StudyBConfig)}
+        assert hasattr(getattr(smoke, section), name), new

@@ -84,7 +84,7 @@ def test_hdmann_cnn_follows_the_config():
 
 
 def test_mammo_cnn():
-    cfg = study_b_config("smoke", input_size=32)
+    cfg = study_b_config("smoke", films={"input_size": 32})
     model = models.mammo_cnn(cfg)
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds.count("Conv2D") == 3
@@ -102,7 +102,7 @@ def test_mammo_cnn():
 
 
 def test_resnet18():
-    cfg = study_b_config("smoke", input_size=32)
+    cfg = study_b_config("smoke", films={"input_size": 32})
     model = models.resnet18(cfg)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     # stem + 8 basic blocks x 2 + three 1x1 downsampling shortcuts (stages 2-4)
@@ -124,11 +124,11 @@ def test_resnet18_bad_weights_file(tmp_path):
     bad = tmp_path / "bad.weights.h5"
     bad.write_bytes(b"not an HDF5 file")
     with pytest.raises(ValueError, match="cannot load ResNet18 weights"):
-        models.resnet18(study_b_config("smoke", input_size=32), str(bad))
+        models.resnet18(study_b_config("smoke", films={"input_size": 32}), str(bad))
 
 
 def test_layer_table_rows():
-    model = models.mammo_cnn(study_b_config("smoke", input_size=32))
+    model = models.mammo_cnn(study_b_config("smoke", films={"input_size": 32}))
     table = models.layer_table(model)
     assert [r["name"] for r in table] == [layer.name for layer in model.layers]
     assert sum(r["params"] for r in table) == model.count_params()

@@ -10,7 +10,7 @@ from sklearn.metrics import roc_auc_score
 import hdmann  # noqa: F401  (KERAS_BACKEND=jax before keras)
 import keras
 from hdmann.engine import compression, data
-from hdmann.methods import patches
+from hdmann.methods import patches, seeds, train
 from hdmann.studies.study_b import pipeline as study_b_patches, report
 from hdmann.studies.study_b.config import study_b_config
 
@@ -178,7 +178,7 @@ def test_nested_scores_take_each_outer_fold_from_the_variant_its_own_inner_split
     from hdmann.studies import study_b
 
     labels = {c.label() for c in study_b.patch_stages("smoke")}
-    for variant in cfg.patch_select_variants:
+    for variant in cfg.patches.select_variants:
         run = study_b_patches.run.on(study_b_patches.variant_config(cfg, variant), "cnn", None, 0, "malignant")
         assert run.label() in labels
 
@@ -198,9 +198,9 @@ def test_weighted_auroc_is_the_bootstrap_auroc():
 def test_tiny_seeded_run_end_to_end(synthetic_root, monkeypatch):
     """Plan, compressed sets, a CNN run, baselines, saliency and sliding maps on synthetic films; the
     same seed gives the same scores, and a patient's patches share a fold in every repeat."""
-    cfg = study_b_config("smoke", max_films=None, patch_size=32, patch_shift=2, patch_levels=(100,),
-                         negative_stride=16, breast_threshold=60, n_folds=2, workers=1, sliding_stride=32,
-                         sliding_films=1, max_normal_films=None)
+    cfg = study_b_config("smoke", max_films=None, n_folds=2, workers=1,
+                         patches=dict(size=32, shift=2, levels=(100,), negative_stride=16, breast_threshold=60,
+                                      sliding_stride=32, sliding_films=1, max_normal_films=None))
     first = study_b_patches.scores(cfg, "cnn", None, 0, "malignant", synthetic_root)
     labels = first["labels"]
     assert set(np.unique(labels)) == {0, 1}
@@ -214,13 +214,13 @@ def test_tiny_seeded_run_end_to_end(synthetic_root, monkeypatch):
     fit = report.training_fit(cfg, "cnn", "original", synthetic_root)
     assert fit["folds"] == cfg.n_folds and 0 <= fit["train_auroc"] <= 1 and fit["final_loss"] > 0
     health = report.health_table(cfg, synthetic_root, ("cnn",))
-    assert len(health) == cfg.n_folds * cfg.patch_repeats and all(h["attempts"] >= 1 for h in health)
+    assert len(health) == cfg.n_folds * cfg.patches.repeats and all(h["attempts"] >= 1 for h in health)
     # a check no fold model passes: each is retrained health_retries times, then kept and named
-    monkeypatch.setattr(study_b_patches, "fold_health", lambda auroc, losses, bar: (False, "collapsed (test)"))
-    strict = cfg.replace(health_retries=1)
+    monkeypatch.setattr(train, "fold_health", lambda auroc, losses, bar: (False, "collapsed (test)"))
+    strict = cfg.replace(patches=cfg.patches.replace(health_retries=1))
     info = study_b_patches.run_info(strict, "cnn", None, 0, "malignant", synthetic_root)
     assert all(len(f["attempts"]) == 2 and f["healthy"] is False for f in info)
-    assert [t["seed"] for t in info[0]["attempts"]] == [strict.train_seed, strict.train_seed + 10_000]
+    assert [t["seed"] for t in info[0]["attempts"]] == [seeds.derive(strict.train_seed, "train", retry=r) for r in (0, 1)]
     summary = report.health_summary(strict, synthetic_root, ("cnn",))
     assert summary["unhealthy"] == summary["retrained"] == cfg.n_folds and summary["first_try"] == 0
     perf = report.performance(cfg, "features", "a", "malignant", synthetic_root)
@@ -233,11 +233,11 @@ def test_tiny_seeded_run_end_to_end(synthetic_root, monkeypatch):
 
 def test_health_check_catches_a_collapsed_fold():
     # the collapse seen in a quick build: loss ~7.9 at the end, training AUROC 0.50 (a constant output)
-    collapsed = study_b_patches.fold_health(0.50, [0.69, 3.2, 7.9], 0.6)
+    collapsed = train.fold_health(0.50, [0.69, 3.2, 7.9], 0.6)
     assert collapsed[0] is False and "collapsed or constant" in collapsed[1]
-    assert study_b_patches.fold_health(float("nan"), [0.7, 0.6], 0.6)[0] is False
-    assert study_b_patches.fold_health(0.95, [0.7, float("nan")], 0.6) == (False, "its training loss is not finite (diverged)")
-    assert study_b_patches.fold_health(0.93, [0.69, 0.41, 0.30], 0.6) == (True, "learned")
+    assert train.fold_health(float("nan"), [0.7, 0.6], 0.6)[0] is False
+    assert train.fold_health(0.95, [0.7, float("nan")], 0.6) == (False, "its training loss is not finite (diverged)")
+    assert train.fold_health(0.93, [0.69, 0.41, 0.30], 0.6) == (True, "learned")
 
 
 def test_a_fold_that_did_not_learn_is_retrained_from_the_next_seed_and_named_if_it_never_does():
@@ -248,29 +248,29 @@ def test_a_fold_that_did_not_learn_is_retrained_from_the_next_seed_and_named_if_
         return f"model{retry}", {"seed": 7 + retry * 10_000, "loss": [0.7, 7.9] if retry == 0 else [0.7, 0.3],
                                  "train_auroc": 0.5 if retry == 0 else 0.9}
 
-    model, record, tries = study_b_patches.fit_until_healthy(attempt, 2, 0.6)
+    model, record, tries = train.fit_until_healthy(attempt, 2, 0.6)
     assert calls == [0, 1] and model == "model1" and record["healthy"] and record["retries"] == 1
     assert [t["healthy"] for t in tries] == [False, True] and tries[0]["final_loss"] == 7.9
-    never = study_b_patches.fit_until_healthy(lambda r: (r, {"loss": [7.9], "train_auroc": 0.5}), 2, 0.6)
+    never = train.fit_until_healthy(lambda r: (r, {"loss": [7.9], "train_auroc": 0.5}), 2, 0.6)
     assert never[0] == 2 and never[1]["healthy"] is False and len(never[2]) == 3
 
 
-@pytest.mark.parametrize("bad", [dict(negative_scheme="random"), dict(patch_size=100), dict(patch_train_levels=(7,)),
-                                 dict(patch_shift=60), dict(negatives_per_lesion=0),
-                                 dict(patch_head="dense"), dict(patch_weight_decay=-0.1),
-                                 dict(patch_select_variants=("flatten", "huge")), dict(patch_lr_schedule="step")])
+@pytest.mark.parametrize("bad", [dict(negative_scheme="random"), dict(size=100), dict(train_levels=(7,)),
+                                 dict(shift=60), dict(negatives_per_lesion=0),
+                                 dict(head="dense"), dict(weight_decay=-0.1),
+                                 dict(select_variants=("flatten", "huge")), dict(lr_schedule="step")])
 def test_patch_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
-        study_b_config("quick", **bad)
+        study_b_config("quick", patches=bad)
 
 
 def test_patch_profiles_train_only_tested_levels():
     for profile in ("smoke", "quick", "paper"):
         cfg = study_b_config(profile)
-        assert set(cfg.patch_train_levels) <= set(cfg.patch_levels)
+        assert set(cfg.patches.train_levels) <= set(cfg.patches.levels)
     paper = study_b_config("paper")
-    assert {2000, 3000} <= set(paper.patch_levels) and min(paper.patch_repeats, paper.patch_level_repeats, paper.patch_resnet_repeats) >= 5
-    assert paper.patch_size >= 224
+    assert {2000, 3000} <= set(paper.patches.levels) and min(paper.patches.repeats, paper.patches.level_repeats, paper.patches.resnet_repeats) >= 5
+    assert paper.patches.size >= 224
 
 
 def test_model_input_standardises_each_patch():
@@ -287,8 +287,8 @@ def test_model_input_standardises_each_patch():
 def test_global_pooling_head_shrinks_the_cnn():
     from hdmann.methods import models
 
-    cfg = study_b_config("smoke").replace(input_size=96)
-    flat, gap = models.mammo_cnn(cfg, "flatten"), models.mammo_cnn(cfg, "gap")
+    cfg = study_b_config("smoke")
+    flat, gap = models.mammo_cnn(cfg, "flatten", size=96), models.mammo_cnn(cfg, "gap", size=96)
     assert gap.count_params() < flat.count_params() / 20 and gap.output_shape == (None, 1)
     with pytest.raises(ValueError):
         models.mammo_cnn(cfg, "dense")
@@ -297,8 +297,8 @@ def test_global_pooling_head_shrinks_the_cnn():
 def test_batchnorm_cnn_keeps_the_shape_and_gradcam_layer():
     from hdmann.methods import models
 
-    cfg = study_b_config("smoke").replace(input_size=48)
-    plain, bn = models.mammo_cnn(cfg, "flatten"), models.mammo_cnn(cfg, "flatten", batchnorm=True)
+    cfg = study_b_config("smoke")
+    plain, bn = models.mammo_cnn(cfg, "flatten", size=48), models.mammo_cnn(cfg, "flatten", batchnorm=True, size=48)
     assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in bn.layers) == len(cfg.conv_filters)
     assert sum(isinstance(layer, keras.layers.Dense) for layer in bn.layers) == 3  # still 3 conv + 3 FC
     assert bn.get_layer(models.LAST_CONV).output.shape == plain.get_layer(models.LAST_CONV).output.shape
@@ -312,9 +312,8 @@ def test_cnn_variants_name_every_training_choice():
     from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS
 
     for name, values in PATCH_CNN_VARIANTS.items():
-        assert {"patch_head", "patch_weight_decay", "patch_batchnorm", "patch_learning_rate",
-                "patch_lr_schedule"} <= set(values), name
-        study_b_config("quick", **values)  # each is a valid config
+        assert {"head", "weight_decay", "batchnorm", "learning_rate", "lr_schedule"} <= set(values), name
+        study_b_config("quick", patches=values)  # each is a valid config
 
 
 def test_head_to_head_wording_states_its_rule():
@@ -344,13 +343,13 @@ def test_ensemble_wording_needs_two_members():
 
 
 def test_seed_ensemble_averages_the_held_out_scores_of_every_repeat(monkeypatch):
-    cfg = study_b_config("smoke", patch_repeats=3)
+    cfg = study_b_config("smoke", patches=dict(repeats=3))
     rng = np.random.default_rng(0)
     levels = study_b_patches.levels(cfg)
     runs = [{"labels": np.array([0, 1, 1, -1]), "fold": np.array([0, 1, 0, 1]) + r,
              **{lv: rng.uniform(size=4) for lv in levels}} for r in range(3)]
     monkeypatch.setattr(report.sbp, "scores", lambda cfg, arch, ratio, repeat, task, data_root: runs[repeat])
-    assert report.models(cfg)[-1] == report.ENSEMBLE and report.ENSEMBLE not in report.models(cfg.replace(patch_repeats=1))
+    assert report.models(cfg)[-1] == report.ENSEMBLE and report.ENSEMBLE not in report.models(cfg.replace(patches=cfg.patches.replace(repeats=1)))
     (ens,) = report.score_sets(cfg, report.ENSEMBLE, study_b_patches.ORIGINAL)
     for lv in levels:
         assert np.allclose(ens[lv], np.mean([r[lv] for r in runs], axis=0))
@@ -359,22 +358,19 @@ def test_seed_ensemble_averages_the_held_out_scores_of_every_repeat(monkeypatch)
 
 
 def test_cosine_schedule_falls_to_zero_and_restarts_every_fold():
-    cfg = study_b_config("smoke", patch_lr_schedule="cosine", patch_learning_rate=1e-3)
-    budget = study_b_patches._budget(cfg, 3, [40, 37, 45])
-    assert budget == 3 * study_b_patches.steps_per_epoch(37, cfg.patch_batch_size)
-    from hdmann.methods import train
-
-    reusable = train.ReusableModel(study_b_patches._builder(cfg, "cnn"), "binary_crossentropy",
-                                   study_b_patches._optimizer(cfg, budget), 0)
+    cfg = study_b_config("smoke", patches=dict(lr_schedule="cosine", learning_rate=1e-3))
+    optimizer = study_b_patches._optimizer(cfg, 3, [40, 37, 45])
+    budget = 3 * train.steps_per_epoch(37, cfg.patches.batch_size)  # the smallest training set's budget
+    reusable = train.ReusableModel(study_b_patches._builder(cfg, "cnn"), "binary_crossentropy", optimizer(), 0)
     opt = reusable.model.optimizer
-    x = np.zeros((cfg.patch_batch_size, cfg.patch_size, cfg.patch_size, 1), np.float32)
-    y = np.zeros((cfg.patch_batch_size, 1), np.float32)
+    x = np.zeros((cfg.patches.batch_size, cfg.patches.size, cfg.patches.size, 1), np.float32)
+    y = np.zeros((cfg.patches.batch_size, 1), np.float32)
     assert np.isclose(float(opt.learning_rate), 1e-3)
-    reusable.model.fit(x, y, batch_size=cfg.patch_batch_size, epochs=budget, verbose=0)
+    reusable.model.fit(x, y, batch_size=cfg.patches.batch_size, epochs=budget, verbose=0)
     assert int(opt.iterations) == budget and float(opt.learning_rate) < 1e-9
     reusable.reset()
     assert int(opt.iterations) == 0 and np.isclose(float(opt.learning_rate), 1e-3)
-    constant = study_b_patches._optimizer(cfg.replace(patch_lr_schedule="constant"), budget)
+    constant = study_b_patches._optimizer(cfg.replace(patches=cfg.patches.replace(lr_schedule="constant")), 3, [40])()
     assert np.isclose(float(constant.learning_rate), 1e-3)
 
 
@@ -434,7 +430,7 @@ def test_a_centre_biased_map_beats_a_uniform_one_on_centred_circles():
 def test_the_flat_then_drop_claim_says_in_how_many_seeds_it_holds(monkeypatch):
     from hdmann.studies.study_b import claims
 
-    cfg = study_b_config("smoke", patch_repeats=3)
+    cfg = study_b_config("smoke", patches=dict(repeats=3))
 
     def row(level, low, high):
         return {"level": level, "delta": (low + high) / 2, "delta_low": low, "delta_high": high,

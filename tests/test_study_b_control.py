@@ -14,10 +14,10 @@ from hdmann.studies.study_b import control as study_b, control_report
 from hdmann.studies.study_b.config import study_b_config
 
 
-CFG = study_b_config("smoke", input_size=32, conv_filters=(4, 4, 4), dense_units=(8, 4), max_epochs=1,
-                     patience=1, n_folds=2, compression_ratios=(15,), matrix_ratios=(), resnet_ratios=(),
-                     saliency_ratios=(), workers=1, max_films=None, batch_size=8,
-                     inner_validation_fraction=0.5, bootstrap_samples=50)
+CFG = study_b_config("smoke", conv_filters=(4, 4, 4), dense_units=(8, 4), n_folds=2, workers=1, max_films=None,
+                     bootstrap_samples=50,
+                     films=dict(input_size=32, max_epochs=1, patience=1, compression_ratios=(15,), matrix_ratios=(),
+                                resnet_ratios=(), saliency_ratios=(), batch_size=8, inner_validation_fraction=0.5))
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,7 @@ def test_model_inputs_align_sides(mias_root):
     left = study_b.sides(mias)
     plain = study_b.model_inputs(CFG, None, mias_root)[..., 0].astype(float)
     aligned = study_b.model_inputs(CFG, None, mias_root, align_sides=True)[..., 0].astype(float)
-    half = CFG.input_size // 2
+    half = CFG.films.input_size // 2
     brighter_left = plain[:, :, :half].mean((1, 2)) > plain[:, :, half:].mean((1, 2))
     np.testing.assert_array_equal(brighter_left, left)  # the synthetic breast sits on the film's side
     assert np.all(aligned[:, :, :half].mean((1, 2)) > aligned[:, :, half:].mean((1, 2)))

@@ -357,10 +357,11 @@ def test_study_a_tsne_and_claims(run_a):
 
 
 # ------------------------------------------------------------------------ study B, tiny run
-CFG_B = study_b_config("smoke", input_size=32, conv_filters=(4, 4, 4), dense_units=(8, 4), max_epochs=1,
-                       patience=1, n_folds=2, compression_ratios=(15, 5000), matrix_ratios=(15,),
-                       resnet_ratios=(), saliency_ratios=(15,), workers=1, max_films=None, batch_size=8,
-                       inner_validation_fraction=0.5, bootstrap_samples=50, survey_films=None)  # every film, as max_films
+CFG_B = study_b_config("smoke", conv_filters=(4, 4, 4), dense_units=(8, 4), n_folds=2, workers=1, max_films=None,
+                       bootstrap_samples=50,
+                       films=dict(input_size=32, max_epochs=1, patience=1, compression_ratios=(15, 5000),
+                                  matrix_ratios=(15,), resnet_ratios=(), saliency_ratios=(15,), batch_size=8,
+                                  inner_validation_fraction=0.5, survey_films=None))  # every film, as max_films
 
 
 @pytest.fixture(scope="module")
@@ -380,22 +381,23 @@ def run_b(mias_root, tmp_path_factory):
 def test_the_film_survey_covers_a_seeded_sample_of_films_when_the_profile_asks(mias_root, tmp_path, monkeypatch):
     """survey_films: a seeded sample, the same on every call, in film order; its table counts it."""
     monkeypatch.setenv("HDMANN_CACHE", str(tmp_path / "cache"))
-    cfg = CFG_B.replace(survey_films=7, compression_ratios=(15,), matrix_ratios=(15,), saliency_ratios=(15,))
+    cfg = CFG_B.replace(films=CFG_B.films.replace(survey_films=7, compression_ratios=(15,), matrix_ratios=(15,),
+                                                  saliency_ratios=(15,)))
     mias = study_b.films(cfg, mias_root)
     names = study_b.survey_names(cfg, mias)
     assert len(names) == 7 and names == study_b.survey_names(cfg, mias)
     assert names != study_b.survey_names(cfg.replace(fold_seed=cfg.fold_seed + 1), mias)  # seeded by fold_seed
     # the sample size is in the stage's key: another size is another entry, never a stale table
-    assert study_b.film_survey.on(cfg).key(mias_root) != study_b.film_survey.on(cfg.replace(survey_films=5)).key(mias_root)
+    assert study_b.film_survey.on(cfg).key(mias_root) != study_b.film_survey.on(cfg.replace(films=cfg.films.replace(survey_films=5))).key(mias_root)
     assert names == [n for n in mias.names if n in names]  # film order
-    assert study_b.survey_names(cfg.replace(survey_films=None), mias) == list(mias.names)
-    assert study_b.survey_names(cfg.replace(survey_films=10_000), mias) == list(mias.names)
+    assert study_b.survey_names(cfg.replace(films=cfg.films.replace(survey_films=None)), mias) == list(mias.names)
+    assert study_b.survey_names(cfg.replace(films=cfg.films.replace(survey_films=10_000)), mias) == list(mias.names)
     (row,) = study_b.ratio_table(cfg, mias_root)
     assert row["films"] == 7 and study_b.survey_size(cfg, mias_root) == (7, len(mias.names))
     achieved = [compression.compress(data.read_image(mias.path(n), "L"), "jpeg2000", 15).ratio for n in names]
     assert row["achieved_median"] == pytest.approx(np.median(achieved))
     with pytest.raises(ValueError, match="survey_films"):
-        study_b_config("quick", survey_films=0)
+        study_b_config("quick", films=dict(survey_films=0))
 
 
 def _check_folds(mias, fold, n_folds):
@@ -447,7 +449,7 @@ def test_study_b_scores_cover_every_film_once(run_b, mias_root):
     held_out = run_b["fold"] == 0
     x = run_b["original"]["pixels"][held_out][..., None]
     model = study_b.fold_model(CFG_B, "cnn", None, 0, mias_root)
-    np.testing.assert_allclose(train.predict(model, x, CFG_B.batch_size).ravel(), s["original"][held_out], rtol=1e-6)
+    np.testing.assert_allclose(train.predict(model, x, CFG_B.films.batch_size).ravel(), s["original"][held_out], rtol=1e-6)
     folds_info = json.loads((folder / "meta.json").read_text())["values"]["folds"]
     assert [f["n_test"] for f in folds_info] == [int(np.sum(run_b["fold"] == k)) for k in range(2)]
     assert all(f["n_fit"] + f["n_val"] + f["n_test"] == 24 for f in folds_info)
@@ -585,3 +587,70 @@ def test_the_leak_sentence_reads_as_english_for_every_sign():
                                   "unchanged on the test folder (+0.000)")
     assert words(0.0, 0.031) == ("The paper's order leaves accuracy unchanged on the reporting half (+0.000) and "
                                  "raises it on the test folder (+0.031)")
+
+
+# ------------------------------------------------------------- fixed budgets on augmented batches
+def _tiny_set(n: int = 12, size: int = 8, margin: int = 2, seed: int = 0) -> train.ShiftedSet:
+    rng = np.random.default_rng(seed)
+    cuts = rng.integers(0, 256, (n, size + 2 * margin, size + 2 * margin)).astype(np.uint8)
+    return train.ShiftedSet(cuts, np.arange(n) % 2, size, 5, lambda x: x[..., None] / 255.0)
+
+
+def test_augmented_batches_are_full_seeded_and_redrawn_each_epoch():
+    data = _tiny_set()
+    a, b = data.batches(3), data.batches(3)
+    assert len(a) == train.steps_per_epoch(12, 5) == 3  # 12 patches, batches of 5: the last one topped up
+    xa, ya = a[0]
+    assert xa.shape == (5, 8, 8, 1) and ya.dtype == np.float32
+    assert np.array_equal(b[0][0], xa) and np.array_equal(b[0][1], ya)  # one seed, one stream of batches
+    seen = np.concatenate([a.order[:12]])
+    assert sorted(seen) == list(range(12))  # every patch once per epoch, before the top-up
+    first = a.order.copy()
+    a.on_epoch_end()
+    assert not np.array_equal(first, a.order)
+    assert not np.array_equal(data.batches(4)[0][0], data.batches(3)[0][0])
+    assert data.centred().shape == (12, 8, 8, 1)
+
+
+def _unlearnable():
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(1, activation="sigmoid", kernel_initializer="zeros", trainable=False)(
+        keras.layers.Flatten()(inputs))
+    return keras.Model(inputs, outputs)
+
+
+def test_fit_healthy_retries_a_model_that_cannot_learn_from_the_next_seed_then_keeps_it():
+    from hdmann.methods import seeds
+
+    data = _tiny_set()
+    starts = train.Starts(_unlearnable, lambda: train.adam(1e-3, 0.01, "cosine", 6),
+                          lambda retry: seeds.derive(1, "init", retry=retry))
+    derived = [seeds.derive(1, "train", fold=0, retry=r) for r in range(3)]
+    model, record, tries = train.fit_healthy(starts, data, epochs=2, seeds=lambda r: derived[r], retries=2,
+                                             min_train_auroc=0.6, label="unlearnable")
+    assert [t["seed"] for t in tries] == derived and not any(t["healthy"] for t in tries)
+    assert record["healthy"] is False and record["retries"] == 2 and len(record["loss"]) == 2
+    assert "undefined" in tries[0]["why"] or "collapsed" in tries[0]["why"]  # a constant output ranks nothing
+    assert set(starts._models) == {0, 1, 2}  # one compiled start per retry
+    with pytest.raises(ValueError, match="schedule"):
+        train.adam(1e-3, schedule="step")
+
+
+def test_a_stage_reading_an_unhashed_nested_field_is_caught(synthetic_root):
+    """Strict reads see through sections: a stage's key hashes ``patches.size`` by that name, and a
+    body that read a section field its params did not declare would fail (HDMANN_STRICT=1 in tests)."""
+    from hdmann.engine import reads
+    from hdmann.studies.study_b import pipeline as patches_pipeline
+
+    cfg = study_b_config("smoke")
+    recorder = reads.Recorder()
+    view = reads.view(cfg, recorder)
+    patches_pipeline._params(view, ("patches.size", "films.input_size", "fold_seed"), study_b.films(cfg, synthetic_root))
+    assert {("StudyBPatches", "size"), ("StudyBFilms", "input_size"), ("StudyBConfig", "fold_seed")} <= set(recorder.fields)
+    guard = reads.Guard("toy", {("StudyBPatches", "size", reads.canon(cfg.patches.size))}, set())
+    checked = reads.view(cfg, guard)
+    assert checked.patches.size == cfg.patches.size
+    with pytest.raises(reads.UndeclaredRead, match=r"StudyBPatches\.epochs"):
+        checked.patches.epochs
+    replaced = checked.replace(patches=cfg.patches.replace(epochs=3))
+    assert replaced.patches.size == cfg.patches.size

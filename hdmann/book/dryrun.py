@@ -24,6 +24,7 @@ import numpy as np
 
 from hdmann.book import graph, registry
 from hdmann.engine import data, stages
+from hdmann.methods import train
 
 # One XLA CPU thread (as every stage computes, hdmann.engine.compute) against one datacenter GPU
 # (an H100) for these convnets. Their batches are small (16-32) and their layers narrow, so a step is
@@ -101,11 +102,11 @@ def _films_model(cfg, args, root):
 
     architecture = args.get("architecture", "cnn")
     n_films = len(control.films(cfg, root))
-    n_train = n_films * (cfg.n_folds - 1) / cfg.n_folds * (1 - cfg.inner_validation_fraction)
-    epochs = cfg.resnet_max_epochs if architecture == "resnet18" and cfg.resnet_max_epochs else cfg.max_epochs
-    s = cfg.input_size
+    n_train = n_films * (cfg.n_folds - 1) / cfg.n_folds * (1 - cfg.films.inner_validation_fraction)
+    epochs = cfg.films.resnet_max_epochs if architecture == "resnet18" and cfg.films.resnet_max_epochs else cfg.films.max_epochs
+    s = cfg.films.input_size
     return (Training(f"whole-film {architecture} {s} px", (s, s, 1), "uint8", "binary_crossentropy",
-                     cfg.batch_size, epochs, _steps(n_train, cfg.batch_size), cfg.n_folds),
+                     cfg.films.batch_size, epochs, _steps(n_train, cfg.films.batch_size), cfg.n_folds),
             control._build(cfg, architecture))
 
 
@@ -120,7 +121,7 @@ def _patch_count(cfg, root) -> int:
         return len(pipeline.patch_plan(cfg, root))
     mias = control.films(cfg, root)
     lesions = sum(len(v) for v in mias.lesions.values())
-    return lesions * (1 + cfg.negatives_per_lesion)
+    return lesions * (1 + cfg.patches.negatives_per_lesion)
 
 
 def _patch_training(cfg, root, architecture, epochs, inner: bool):
@@ -129,16 +130,16 @@ def _patch_training(cfg, root, architecture, epochs, inner: bool):
     n_train = _patch_count(cfg, root) * (cfg.n_folds - 1) / cfg.n_folds
     if inner:
         n_train *= (cfg.n_folds - 1) / cfg.n_folds
-    s = cfg.patch_size
-    variant = "" if architecture != "cnn" else f" ({cfg.patch_head} head{', batchnorm' if cfg.patch_batchnorm else ''})"
+    s = cfg.patches.size
+    variant = "" if architecture != "cnn" else f" ({cfg.patches.head} head{', batchnorm' if cfg.patches.batchnorm else ''})"
     return (Training(f"patch {architecture} {s} px{variant}", (s, s, 1), "float32", "binary_crossentropy",
-                     cfg.patch_batch_size, epochs, pipeline.steps_per_epoch(math.ceil(n_train), cfg.patch_batch_size),
+                     cfg.patches.batch_size, epochs, train.steps_per_epoch(math.ceil(n_train), cfg.patches.batch_size),
                      cfg.n_folds), pipeline._builder(cfg, architecture))
 
 
 def _patch_run(cfg, args, root):
     architecture = args.get("architecture", "cnn")
-    epochs = cfg.patch_resnet_epochs if architecture == "resnet18" else cfg.patch_epochs
+    epochs = cfg.patches.resnet_epochs if architecture == "resnet18" else cfg.patches.epochs
     return _patch_training(cfg, root, architecture, epochs, inner=False)
 
 
@@ -146,7 +147,7 @@ def _patch_selection(cfg, args, root):
     from hdmann.studies.study_b import pipeline
 
     vcfg = pipeline.variant_config(cfg, args["variant"])
-    return _patch_training(vcfg, root, "cnn", vcfg.patch_epochs, inner=True)
+    return _patch_training(vcfg, root, "cnn", vcfg.patches.epochs, inner=True)
 
 
 TRAININGS: dict[str, Callable] = {
@@ -160,11 +161,12 @@ TRAININGS: dict[str, Callable] = {
 
 
 def _trains(node: stages.Node) -> bool:
-    """Does this stage's own code train a Keras model (``train.fit``, ``model.fit``, a ``ReusableModel``)?"""
+    """Does this stage's own code train a Keras model (``train.fit``/``fit_fixed``/``fit_healthy``, ``model.fit``,
+    a ``ReusableModel`` or ``train.Starts``)?"""
     import inspect
     import re
 
-    return re.search(r"\b(train\.fit|model\.fit|ReusableModel)\(", inspect.getsource(node.call.stage.fn)) is not None
+    return re.search(r"\b(train\.fit\w*|model\.fit|ReusableModel|train\.Starts)\(", inspect.getsource(node.call.stage.fn)) is not None
 
 
 # ------------------------------------------------------------------------------------------ plan

@@ -137,19 +137,30 @@ def table(data, name: str, caption: str | None = None, show: dict | None = None,
             raw=True, metadata={TABLE_METADATA: {"name": name, "rows": len(published)}})
 
 
-def choices(cfg, scope: str | None = None, extra: dict | None = None):
+def choices(cfg, scope: str | tuple | None = None, extra: dict | None = None):
     """A chapter's "what we chose" table, generated from the config's field metadata: each field
-    the papers leave unstated (:func:`hdmann.engine.config.unstated`) in ``scope``, this run's value and
-    why we chose it, then the ``extra`` rows (``{setting: value}``, e.g. what a profile ran).
-    Show it with :func:`table`."""
+    the papers leave unstated (:func:`hdmann.engine.config.unstated`) in ``scope`` (a section of the
+    config such as ``"patches"``, None for the fields outside the sections, or a tuple of these), this
+    run's value and why we chose it, then the ``extra`` rows (``{setting: value}``, e.g. what a profile
+    ran). Show it with :func:`table`."""
     import pandas as pd
 
     from hdmann.engine.config import unstated_fields
 
-    rows = [{"setting": name, "value": _shown(getattr(cfg, name)), "why": why}
-            for name, why in unstated_fields(cfg, scope).items()]
+    rows = []
+    for part in scope if isinstance(scope, tuple) else (scope,):
+        section = getattr(cfg, part) if part is not None and unstated_fields(cfg, part) and _is_section(cfg, part) else cfg
+        rows += [{"setting": name, "value": _shown(getattr(section, name)), "why": why}
+                 for name, why in unstated_fields(cfg, part).items()]
     rows += [{"setting": name, "value": _shown(value), "why": ""} for name, value in (extra or {}).items()]
     return pd.DataFrame(rows, columns=["setting", "value", "why"])
+
+
+def _is_section(cfg, name: str) -> bool:
+    import dataclasses
+
+    value = getattr(cfg, name, None)
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
 
 
 def _shown(value) -> str:

@@ -5,7 +5,8 @@ papers' stated settings (GPU-sized). Every field that the papers leave unstated 
 :func:`unstated` (field metadata saying why we chose its value), from which each chapter's
 "what we chose" table is generated (:func:`hdmann.book.report.choices`).
 
-``overrides`` (a notebook parameter; ``hdmann book --set SECTION.FIELD=VALUE``) change fields of a
+``overrides`` (a notebook parameter; ``hdmann book --set SECTION.FIELD=VALUE``, or
+``SECTION.PART.FIELD=VALUE`` for a field of a config's part such as ``study_b.patches``) change fields of a
 profile through each study's builder (:func:`build`, :func:`merged`; by section name,
 :func:`hdmann.studies.from_overrides`), checked against each field's type: an unknown field or a
 value of the wrong type raises a ValueError naming the field and the valid ones.
@@ -43,8 +44,14 @@ def unstated(default: Any, why: str, scope: str | None = None):
 
 
 def unstated_fields(cfg, scope: str | None = None) -> dict[str, str]:
-    """``{field: why}`` of the unstated fields of a config (class or instance) in ``scope``
-    (None: the fields without a scope), in declaration order."""
+    """``{field: why}`` of the unstated fields of a config (class or instance) in ``scope``, in
+    declaration order. ``scope`` names a section of the config (a field holding a config, e.g.
+    ``patches``: that section's fields), or the fields declared with that scope; None: the fields
+    without a scope outside the sections."""
+    if scope is not None:
+        for f in dataclasses.fields(cfg):
+            if f.name == scope and f.default_factory is not dataclasses.MISSING:
+                return unstated_fields(getattr(cfg, scope) if not isinstance(cfg, type) else f.default_factory())
     return {f.name: f.metadata[UNSTATED] for f in dataclasses.fields(cfg)
             if UNSTATED in f.metadata and f.metadata.get(SCOPE) == scope}
 
@@ -138,20 +145,65 @@ def _checked(owner: str, name: str, value: Any, tp) -> Any:
     return value
 
 
-def build(cls, table, profile, overrides):
-    check_profile(profile)
+def _nested(overrides: dict) -> dict:
+    """``{"patches.epochs": 3}`` -> ``{"patches": {"epochs": 3}}`` (a dict given for a section merges in)."""
+    out: dict = {}
+    for key, value in overrides.items():
+        head, dot, rest = str(key).partition(".")
+        if dot:
+            out.setdefault(head, {})
+            if not isinstance(out[head], dict):
+                raise ValueError(f"{head} is set whole and field by field ({key}); set it field by field only")
+            out[head] = {**out[head], **_nested({rest: value})}
+        elif isinstance(value, dict) and isinstance(out.get(head), dict):
+            out[head] = {**out[head], **value}
+        else:
+            out[head] = value
+    return out
+
+
+def _section_type(tp):
+    return tp if isinstance(tp, type) and issubclass(tp, Config) and not any(
+        f.name == "profile" for f in dataclasses.fields(tp)) else None
+
+
+def _values(cls, base: dict, overrides: dict, path: str, renamed: dict) -> dict:
+    """The field values of ``cls`` from a profile's ``base`` and checked ``overrides``; a section (a
+    field whose type is a profile-less :class:`Config`) is built the same way from its own dicts."""
+    overrides = _nested(overrides)
     fields = {f.name for f in dataclasses.fields(cls)}
+    for old in sorted(set(overrides) & (set(renamed) - fields)):
+        new = renamed[old]
+        raise ValueError(f"{path}.{old} is now {path}.{new}: write --set {path}.{new}=VALUE, or in a notebook's "
+                         f"overrides {{{path.split('.')[0]!r}: {{{'.'.join([*path.split('.')[1:], new])!r}: VALUE}}}}")
     unknown = set(overrides) - fields
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s) {sorted(unknown)}; known: {sorted(fields)}")
     if "profile" in overrides:
         raise ValueError(f"{cls.__name__}.profile cannot be overridden: choose the profile itself instead")
     hints = typing.get_type_hints(cls)
-    overrides = {k: _checked(cls.__name__, k, v, hints[k]) for k, v in overrides.items()}
-    values = {**table[profile], **overrides}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in base.items()}
+    for name, value in overrides.items():
+        section = _section_type(hints[name])
+        if section is not None and isinstance(value, dict):
+            continue
+        values[name] = _checked(cls.__name__, name, value, hints[name])
+    for name in fields:
+        section = _section_type(hints[name])
+        if section is not None and not isinstance(values.get(name), section):
+            given = overrides.get(name) if isinstance(overrides.get(name), dict) else {}
+            values[name] = section(**_values(section, values.get(name) or {}, given, f"{path}.{name}", {}))
     for key, value in values.items():
         if isinstance(value, list):
             values[key] = tuple(value)
+    return values
+
+
+def build(cls, table, profile, overrides, section: str | None = None):
+    """``cls`` in ``profile`` (``table[profile]``: field values, a dict for each section) with the
+    checked ``overrides``; ``section`` (the config's ``--set`` name) words the message for a renamed field."""
+    check_profile(profile)
+    values = _values(cls, table[profile], overrides, section or cls.__name__, getattr(cls, "RENAMED", {}))
     return cls(profile=profile, **values)
 
 
@@ -204,3 +256,11 @@ def parse_assignments(assignments) -> dict[str, dict[str, Any]]:
 def flat_overrides(overrides: dict | None) -> dict[str, Any]:
     """``{"study_a": {"hypervector_dim": 2000}}`` -> ``{"study_a.hypervector_dim": 2000}``, sorted."""
     return {f"{s}.{k}": v for s, fields in sorted((overrides or {}).items()) for k, v in sorted(fields.items())}
+
+
+def value_at(cfg, name: str) -> Any:
+    """The value of field ``name`` of ``cfg``, where ``patches.size`` is field ``size`` of section ``patches``
+    (a stage's ``params`` list fields by these names; read through a view, each part is recorded)."""
+    for part in name.split("."):
+        cfg = getattr(cfg, part)
+    return cfg

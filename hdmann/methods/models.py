@@ -72,7 +72,7 @@ def hdmann_cnn(cfg: StudyAConfig) -> keras.Model:
     return keras.Model(inputs, outputs, name="hd_mann")
 
 
-def mammo_cnn(cfg: StudyBConfig, head: str = "flatten", batchnorm: bool = False) -> keras.Model:
+def mammo_cnn(cfg: StudyBConfig, head: str = "flatten", batchnorm: bool = False, size: int | None = None) -> keras.Model:
     """Three conv blocks and three fully connected layers, sigmoid output (Jo et al. 2021).
 
     ``head="gap"`` averages the last feature maps over space before the dense layers instead of
@@ -80,11 +80,12 @@ def mammo_cnn(cfg: StudyBConfig, head: str = "flatten", batchnorm: bool = False)
     training sets of a few hundred patches. ``batchnorm`` puts a BatchNormalization between each
     convolution and its ReLU (same shape, a few hundred more weights): it recentres the inputs of
     every block, so a small network trains in few steps. The layer named ``last_conv`` is always the
-    last block's ReLU output, the map Grad-CAM reads."""
+    last block's ReLU output, the map Grad-CAM reads. ``size``: the input side (None: the films' input
+    size; the patch design passes its patch size)."""
     _check_backend()
     if head not in ("flatten", "gap"):
         raise ValueError(f"head={head!r}: use flatten or gap")
-    s = cfg.input_size
+    s = size or cfg.films.input_size
     inputs = keras.Input((s, s, 1), name="film")
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
     for i, filters in enumerate(cfg.conv_filters):
@@ -118,11 +119,12 @@ def _basic_block(x, filters: int, stride: int, name: str, momentum: float):
     return layers.ReLU(name=f"{name}_out")(y)
 
 
-def resnet18(cfg: StudyBConfig, weights: str | None = None) -> keras.Model:
+def resnet18(cfg: StudyBConfig, weights: str | None = None, size: int | None = None) -> keras.Model:
     """ResNet18 (He et al. 2016) with a sigmoid head; grey films are repeated to three channels
-    so that ImageNet-style weights, when a user supplies them, fit the first convolution."""
+    so that ImageNet-style weights, when a user supplies them, fit the first convolution. ``size``:
+    the input side (None: the films' input size)."""
     _check_backend()
-    s = cfg.input_size
+    s = size or cfg.films.input_size
     inputs = keras.Input((s, s, 1), name="film")
     x = layers.Rescaling(1.0 / 255, name="rescaling")(inputs)
     x = layers.Concatenate(name="to_rgb")([x, x, x])

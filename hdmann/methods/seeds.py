@@ -14,6 +14,10 @@ PURPOSES = (
     "selection",      # the inner-split model selection's training runs
     "train",          # a fold model's weights, shuffling and augmentation
     "features",       # the hand-made-feature baseline's fit
+    # a run's initial weights: its folds start from one compiled model (one per retry), so the
+    # start is drawn once per run, apart from each fold's shuffling and augmentation ("train")
+    "init",
+    "selection_init",  # the same for the inner-split selection's runs
 )
 
 

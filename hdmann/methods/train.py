@@ -1,4 +1,6 @@
-"""Training: seeded ``fit()`` with early stopping, offline augmentation, and leak-free splits."""
+"""Training, the one loop every study uses: seeded ``fit()`` with early stopping, offline augmentation and
+leak-free splits (Study A, the whole films); fixed budgets on augmented batches with learning-rate schedules,
+class weights, a health check and retries from the next derived seed (the patches)."""
 from __future__ import annotations
 
 import contextlib
@@ -11,6 +13,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from hdmann.engine import compute, progress
+from hdmann.methods import evaluation
 
 
 @contextlib.contextmanager
@@ -242,3 +245,158 @@ def class_weights(y: np.ndarray) -> dict[int, float]:
     y = np.asarray(y).astype(int).ravel()
     counts = np.bincount(y, minlength=2)
     return {c: float(len(y) / (len(counts) * max(n, 1))) for c, n in enumerate(counts)}
+
+
+# ------------------------------------------------------------------------------------------------
+# fixed-budget training on augmented batches, with a health check and retries
+# ------------------------------------------------------------------------------------------------
+class AugmentedBatches(keras.utils.PyDataset):
+    """Training batches of ``size`` x ``size`` views of ``cuts`` (N, C, C; C - size is the shift
+    margin): a random shift inside the margin, a 90-degree turn and a left-right flip, drawn anew each
+    epoch from ``seed``; ``transform`` turns a batch into model input. Every batch is full (the order
+    is topped up with a seeded draw), so JAX compiles the train step once."""
+
+    def __init__(self, cuts: np.ndarray, y: np.ndarray, size: int, batch_size: int, seed: int, transform):
+        super().__init__()
+        self.cuts, self.y, self.size, self.batch_size, self.transform = cuts, y, size, batch_size, transform
+        self.rng = np.random.default_rng(seed)
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        n = len(self.y)
+        extra = (-n) % self.batch_size
+        return np.concatenate([self.rng.permutation(n), self.rng.choice(n, extra, replace=extra > n)])
+
+    def __len__(self) -> int:
+        return len(self.order) // self.batch_size
+
+    def on_epoch_end(self) -> None:
+        self.order = self._order()
+
+    def __getitem__(self, b: int):
+        idx = self.order[b * self.batch_size:(b + 1) * self.batch_size]
+        margin, s = self.cuts.shape[-1] - self.size, self.size
+        out = np.empty((len(idx), s, s), np.float32)
+        for j, i in enumerate(idx):
+            dy, dx = self.rng.integers(0, margin + 1, 2)
+            view = np.rot90(self.cuts[i, dy:dy + s, dx:dx + s], int(self.rng.integers(4)))
+            out[j] = view[:, ::-1] if self.rng.random() < 0.5 else view
+        return self.transform(out), self.y[idx].astype(np.float32)
+
+
+def steps_per_epoch(n_train: int, batch_size: int) -> int:
+    """Batches of :class:`AugmentedBatches` per epoch (the last one topped up to a full batch)."""
+    return -(-n_train // batch_size)
+
+
+def adam(rate: float, weight_decay: float = 0.0, schedule: str = "constant", steps: int = 1):
+    """Adam with decoupled weight decay (0: none); under ``schedule="cosine"`` the rate falls from
+    ``rate`` to 0 along a cosine over ``steps`` optimizer steps."""
+    if schedule == "cosine":
+        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps), alpha=0.0)
+    elif schedule != "constant":
+        raise ValueError(f"schedule={schedule!r}: use constant or cosine")
+    return keras.optimizers.Adam(rate, weight_decay=weight_decay or None)
+
+
+@dataclass(frozen=True)
+class ShiftedSet:
+    """A training set of patches cut with a shift margin, and how they become model input: what
+    :func:`fit_healthy` trains on (augmented batches) and checks a model against (the centred views)."""
+
+    cuts: np.ndarray
+    y: np.ndarray
+    size: int
+    batch_size: int
+    transform: object  # (N, size, size) float32 -> model input
+
+    def batches(self, seed: int) -> AugmentedBatches:
+        return AugmentedBatches(self.cuts, self.y, self.size, self.batch_size, seed, self.transform)
+
+    def centred(self) -> np.ndarray:
+        m = (self.cuts.shape[-1] - self.size) // 2
+        return self.transform(self.cuts[..., m:m + self.size, m:m + self.size])
+
+
+class Starts:
+    """The starting point of each attempt of a run's fold models: one compiled
+    :class:`ReusableModel` per retry (made when first needed), from ``seeds(retry)``, so that every
+    fold's attempt ``retry`` starts from the same weights and shares one compiled train step."""
+
+    def __init__(self, build, optimizer, seeds, loss: str = "binary_crossentropy"):
+        self.build, self.optimizer, self.seeds, self.loss = build, optimizer, seeds, loss
+        self._models: dict[int, ReusableModel] = {}
+
+    def reset(self, retry: int = 0) -> keras.Model:
+        if retry not in self._models:
+            self._models[retry] = ReusableModel(self.build, self.loss, self.optimizer(), self.seeds(retry))
+        return self._models[retry].reset()
+
+    def count_params(self) -> int:
+        return self.reset(0).count_params()
+
+
+def fit_fixed(model: keras.Model, batches, *, epochs: int, seed: int, class_weight: dict | None = None,
+              label: str = "model") -> dict:
+    """Seeded ``fit()`` of ``model`` on ``batches`` for a fixed budget of ``epochs`` (no early stopping):
+    the seed, the training loss of each epoch and each epoch's seconds."""
+    with seeded(seed):
+        timer = EpochTimer()
+        history = model.fit(batches, epochs=epochs, class_weight=class_weight, verbose=0,
+                            callbacks=[timer, EpochLog(label, epochs)])
+    return {"seed": seed, "loss": [float(v) for v in history.history["loss"]], "epoch_seconds": timer.seconds}
+
+
+def fold_health(train_auroc: float, losses, min_train_auroc: float) -> tuple[bool, str]:
+    """Did a fold model learn? Not when its training loss is not finite (diverged), nor when it
+    cannot rank its own training patches (seen as a test patch is): an AUROC below
+    ``min_train_auroc``, or undefined, is a collapsed or constant output. (True, "learned") or
+    (False, why)."""
+    losses = np.asarray(losses, dtype=float)
+    if losses.size == 0 or not np.all(np.isfinite(losses)):
+        return False, "its training loss is not finite (diverged)"
+    if not np.isfinite(train_auroc):
+        return False, "its training AUROC is undefined"
+    if train_auroc < min_train_auroc:
+        return False, (f"it ranks its own training patches at AUROC {train_auroc:.2f}, below {min_train_auroc:g} "
+                       f"(final training loss {losses[-1]:.2f}): a collapsed or constant output")
+    return True, "learned"
+
+
+def fit_until_healthy(attempt, retries: int, min_train_auroc: float, label: str = "fold"):
+    """``attempt(retry)`` -> (model, record) trains a fold model from retry ``retry``'s seed; it is
+    called again, up to ``retries`` times, while :func:`fold_health` says the model did not learn.
+    Returns the first healthy model (or the last one, when none learned) with its record, marked
+    ``healthy`` and ``retries``, and every attempt's record. Each retry is logged."""
+    tries = []
+    for retry in range(retries + 1):
+        model, record = attempt(retry)
+        healthy, why = fold_health(record["train_auroc"], record["loss"], min_train_auroc)
+        tries.append({"retry": retry, "seed": record.get("seed"), "train_auroc": record["train_auroc"],
+                      "final_loss": record["loss"][-1] if record["loss"] else float("nan"),
+                      "healthy": healthy, "why": why})
+        if healthy:
+            break
+        progress.emit(f"{label}: did not learn ({why}); "
+                      + ("retraining from the next seed" if retry < retries else
+                         f"kept after {retries} retr{'y' if retries == 1 else 'ies'}, and named in the chapter"))
+    return model, {**record, "healthy": healthy, "retries": len(tries) - 1}, tries
+
+
+def fit_healthy(starts: Starts, data: ShiftedSet, *, epochs: int, seeds, retries: int, min_train_auroc: float,
+                label: str, batch_size: int = 64):
+    """Trains a fold model on ``data`` for ``epochs`` (class-weighted, augmented batches) from
+    ``starts``; a model that did not learn (:func:`fold_health` on its own training patches) is
+    trained again from the next retry's seed (``seeds(retry)``), up to ``retries`` times. Returns
+    :func:`fit_until_healthy`'s (model, record, tries); the record adds ``train_auroc``."""
+    weights = class_weights(data.y)
+
+    def attempt(retry: int):
+        model = starts.reset(retry)
+        seed = seeds(retry)
+        record = fit_fixed(model, data.batches(seed), epochs=epochs, seed=seed, class_weight=weights,
+                           label=label + (f", retry {retry}" if retry else ""))
+        seen = predict(model, data.centred(), batch_size).ravel()
+        return model, {**record, "train_auroc": evaluation.auroc(data.y, seen)}
+
+    return fit_until_healthy(attempt, retries, min_train_auroc, label)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from hdmann.engine import codecs, stages
+from hdmann.engine.config import value_at
 from hdmann.studies.codecs import sets as codec_sets
 from hdmann.studies.codecs.config import CodecConfig
 from hdmann.studies.study_a import pipeline as sa
@@ -136,13 +137,14 @@ def _fold_model(bcfg, repeat: int, fold: int, data_root):
 @functools.lru_cache(maxsize=8)
 def _feature_models(bcfg, repeat: int, data_root) -> dict:
     """The feature baseline trained on original patches, one per fold (as :func:`sbp.feature_scores`)."""
-    from hdmann.methods import features
+    from hdmann.methods import features, seeds
 
     p = sbp.patch_plan(bcfg, data_root)
     y = _labels(p)
     fold = sbp.folds(bcfg, p, repeat)
     x = sbp.patch_features(bcfg, None, data_root)
-    return {k: features.fit(x[(fold != k) & (y >= 0)], y[(fold != k) & (y >= 0)], bcfg.feature_c, bcfg.train_seed + k)
+    return {k: features.fit(x[(fold != k) & (y >= 0)], y[(fold != k) & (y >= 0)], bcfg.patches.feature_c,
+                          seeds.derive(bcfg.train_seed, "features", fold=k))
             for k in range(bcfg.n_folds) if np.any(fold == k)}
 
 
@@ -157,11 +159,11 @@ def _labels(p) -> np.ndarray:
 def _b_reads(cfg: CodecConfig, codec, setting) -> list:
     bcfg = cfg.study_b
     return ([codec_sets.film_coded.on(cfg, codec, setting), sbp.plan.on(bcfg), sbp.feature_matrix.on(bcfg, None)]
-            + [sbp.run.on(bcfg, "cnn", None, r, "malignant") for r in range(bcfg.patch_repeats)])
+            + [sbp.run.on(bcfg, "cnn", None, r, "malignant") for r in range(bcfg.patches.repeats)])
 
 
 @stages.stage("rate_accuracy/study_b", reads=_b_reads,
-              params=lambda cfg, data_root: {"fields": {f: getattr(cfg.study_b, f) for f in ("feature_c", "train_seed")}})
+              params=lambda cfg, data_root: {"fields": {f: value_at(cfg.study_b, f) for f in ("patches.feature_c", "train_seed")}})
 def study_b_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
     """Held-out scores of the patch CNN (``cnn_r<repeat>``) and the feature baseline
     (``features_r<repeat>``) on patches cut from films coded by ``codec`` at ``setting``; per film
@@ -174,10 +176,10 @@ def study_b_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=Non
     p = sbp.patch_plan(bcfg, data_root)
     y = _labels(p)
     coded = codec_sets.film_coded(cfg, codec, setting, data_root)
-    x = sbp.model_input(coded["patches"], bcfg.patch_standardise)
+    x = sbp.model_input(coded["patches"], bcfg.patches.standardise)
     feats = features.patch_features(coded["patches"])
     out = {"labels": y, **{k: coded[k] for k in ("film_ids", "bytes", "bpp", "psnr_breast", "patch_psnr", "patch_ssim")}}
-    for r in range(bcfg.patch_repeats):
+    for r in range(bcfg.patches.repeats):
         fold = sbp.folds(bcfg, p, r)
         cnn = np.full(len(p), np.nan)
         feat = np.full(len(p), np.nan)

@@ -102,7 +102,7 @@ def isic_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None
 
 def _film_params(cfg: CodecConfig, data_root, codec, setting) -> dict:
     # the patch plan (its fields and the films' fingerprint) enters through its key
-    return {"patch_shift": cfg.study_b.patch_shift, **effort_params(cfg, codec)}
+    return {"patch_shift": cfg.study_b.patches.shift, **effort_params(cfg, codec)}
 
 
 @stages.stage("codec_sets/film", params=_film_params, reads=lambda cfg, codec, setting: [sbp.plan.on(cfg.study_b)])
@@ -117,10 +117,10 @@ def film_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None
     p = sbp.patch_plan(bcfg, data_root)
     film_ids = np.unique(p.film)
     jobs = [(str(mias.path(mias.names[i])), codec, setting, effort(cfg, codec),
-             [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], bcfg.patch_size, bcfg.patch_shift,
-             bcfg.breast_threshold) for i in film_ids]
+             [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], bcfg.patches.size, bcfg.patches.shift,
+             bcfg.patches.breast_threshold) for i in film_ids]
     results = pool_map(_film_job, jobs, cfg.workers)
-    cuts = np.zeros((len(p), bcfg.patch_size, bcfg.patch_size), np.uint8)
+    cuts = np.zeros((len(p), bcfg.patches.size, bcfg.patches.size), np.uint8)
     quality = np.zeros((len(p), 2))
     for i, (c, q, _) in zip(film_ids, results):
         rows = np.flatnonzero(p.film == i)

@@ -15,7 +15,7 @@ def patch_stages(profile: str, overrides: dict | None = None) -> list:
 
     cfg = study_b_config(profile, overrides)
     nested = [pipeline.run.on(pipeline.variant_config(cfg, variant), "cnn", None, 0, "malignant")
-              for variant in cfg.patch_select_variants]
+              for variant in cfg.patches.select_variants]
     return pipeline.stage_calls(cfg) + nested
 
 

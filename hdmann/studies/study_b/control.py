@@ -20,14 +20,15 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from hdmann.engine import compression, data
 from hdmann.engine.stages import stage
-from hdmann.methods import evaluation
+from hdmann.engine.config import value_at
+from hdmann.methods import evaluation, seeds
 from hdmann.studies.study_b.config import study_b_control_config, StudyBConfig
 
 FILM_FIELDS = ("max_films", "fold_seed")
-SET_FIELDS = FILM_FIELDS + ("input_size", "codec")
-RUN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "learning_rate", "batch_size",
-                           "max_epochs", "patience", "inner_validation_fraction", "n_folds", "train_seed",
-                           "compression_ratios", "resnet_weights", "resnet_max_epochs", "batchnorm_momentum")
+SET_FIELDS = FILM_FIELDS + ("films.input_size", "codec")
+RUN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "films.learning_rate", "films.batch_size",
+                           "films.max_epochs", "films.patience", "films.inner_validation_fraction", "n_folds", "train_seed",
+                           "films.compression_ratios", "resnet_weights", "films.resnet_max_epochs", "batchnorm_momentum")
 ARCHITECTURES = ("cnn", "resnet18")
 ORIGINAL = "original"
 
@@ -37,7 +38,7 @@ def level_name(ratio: int | None) -> str:
 
 
 def levels(cfg: StudyBConfig) -> list[str]:
-    return [ORIGINAL] + [level_name(r) for r in cfg.compression_ratios]
+    return [ORIGINAL] + [level_name(r) for r in cfg.films.compression_ratios]
 
 
 def _ratio(level: str) -> int | None:
@@ -61,7 +62,7 @@ def films(cfg: StudyBConfig, data_root=None) -> data.MiasSet:
 
 
 def _params(cfg: StudyBConfig, fields, mias: data.MiasSet) -> dict:
-    return {"fields": {f: getattr(cfg, f) for f in fields},
+    return {"fields": {f: value_at(cfg, f) for f in fields},
             "films": data.fingerprint_files([mias.path(n) for n in mias.names] + mias.table_files())}
 
 
@@ -81,7 +82,7 @@ def compressed_films(cfg: StudyBConfig, ratio: int | None, data_root=None) -> di
     Achieved ratio, bpp, PSNR and SSIM are measured on the 1024x1024 film."""
     mias = films(cfg, data_root)
     pixels, stats = compression.compress_many([mias.path(n) for n in mias.names], cfg.codec if ratio else None,
-                                              ratio or 0, mode="L", out_size=cfg.input_size, workers=cfg.workers)
+                                              ratio or 0, mode="L", out_size=cfg.films.input_size, workers=cfg.workers)
     return {"pixels": pixels, **stats}
 
 
@@ -90,9 +91,9 @@ def survey_names(cfg: StudyBConfig, mias: data.MiasSet) -> list[str]:
 
     The survey describes the codec, not the labels, so the sample is plain random; it is drawn with
     ``fold_seed``, the study's one seed for choosing films."""
-    if cfg.survey_films is None or cfg.survey_films >= len(mias):
+    if cfg.films.survey_films is None or cfg.films.survey_films >= len(mias):
         return list(mias.names)
-    keep = np.sort(np.random.default_rng(cfg.fold_seed).choice(len(mias), cfg.survey_films, replace=False))
+    keep = np.sort(np.random.default_rng(cfg.fold_seed).choice(len(mias), cfg.films.survey_films, replace=False))
     return [mias.names[i] for i in keep]
 
 
@@ -103,7 +104,7 @@ def survey_size(cfg: StudyBConfig, data_root=None) -> tuple[int, int]:
 
 
 @stage("study_b/film_survey",
-       params=lambda cfg, data_root: _params(cfg, FILM_FIELDS + ("codec", "compression_ratios", "survey_films"),
+       params=lambda cfg, data_root: _params(cfg, FILM_FIELDS + ("codec", "films.compression_ratios", "films.survey_films"),
                                              films(cfg, data_root)))
 def film_survey(cfg: StudyBConfig, data_root=None) -> dict:
     """Achieved ratio, bpp, PSNR and SSIM of every surveyed film (:func:`survey_names`) at each of
@@ -112,8 +113,8 @@ def film_survey(cfg: StudyBConfig, data_root=None) -> dict:
     reference computed once for all ratios."""
     mias = films(cfg, data_root)
     ladder = compression.ladder_stats([mias.path(n) for n in survey_names(cfg, mias)], cfg.codec,
-                                      cfg.compression_ratios, mode="L", workers=cfg.workers)
-    return {f"{r}_{name}": values for r, stats in zip(cfg.compression_ratios, ladder.values())
+                                      cfg.films.compression_ratios, mode="L", workers=cfg.workers)
+    return {f"{r}_{name}": values for r, stats in zip(cfg.films.compression_ratios, ladder.values())
             for name, values in stats.items()}
 
 
@@ -183,12 +184,10 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     from the config: Keras's own weight files carry the optimizer state too, 134 MB instead of
     45 MB for a ResNet18 fold) and the scores of the held-out films at every level (``scores.npz``);
     calling it returns that folder."""
-    import keras
-
     from hdmann.methods import train
 
-    if train_ratio is not None and train_ratio not in cfg.compression_ratios:
-        raise ValueError(f"train_ratio={train_ratio} is not among compression_ratios {cfg.compression_ratios}")
+    if train_ratio is not None and train_ratio not in cfg.films.compression_ratios:
+        raise ValueError(f"train_ratio={train_ratio} is not among compression_ratios {cfg.films.compression_ratios}")
     if architecture not in ARCHITECTURES:
         raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
     mias = films(cfg, data_root)
@@ -198,22 +197,23 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     x_train_level = model_inputs(cfg, train_ratio, data_root, align_sides)
     test_sets = {lv: model_inputs(cfg, _ratio(lv), data_root, align_sides) for lv in levels(cfg)}
     reusable = train.ReusableModel(_build(cfg, architecture), "binary_crossentropy",
-                                   keras.optimizers.Adam(cfg.learning_rate), cfg.train_seed)
+                                   train.adam(cfg.films.learning_rate), seeds.derive(cfg.train_seed, "init"))
     scores = {lv: np.full(len(mias), np.nan, dtype=np.float32) for lv in levels(cfg)}
     info = []
-    epochs = cfg.resnet_max_epochs if architecture == "resnet18" and cfg.resnet_max_epochs else cfg.max_epochs
+    epochs = cfg.films.resnet_max_epochs if architecture == "resnet18" and cfg.films.resnet_max_epochs else cfg.films.max_epochs
     for k in range(cfg.n_folds):
         train_idx, test_idx = np.flatnonzero(fold != k), np.flatnonzero(fold == k)
         fit_idx, val_idx = _inner_split(train_idx, labels, mias.patient,
-                                        cfg.inner_validation_fraction, cfg.train_seed + k)
+                                        cfg.films.inner_validation_fraction,
+                                        seeds.derive(cfg.train_seed, "inner_split", fold=k))
         model = reusable.reset()
         result = train.fit(model, x_train_level[fit_idx], y[fit_idx], x_train_level[val_idx], y[val_idx],
-                           batch_size=cfg.batch_size, max_epochs=epochs, patience=cfg.patience,
-                           seed=cfg.train_seed + k, class_weight=train.class_weights(y[fit_idx]),
+                           batch_size=cfg.films.batch_size, max_epochs=epochs, patience=cfg.films.patience,
+                           seed=seeds.derive(cfg.train_seed, "train", fold=k), class_weight=train.class_weights(y[fit_idx]),
                            fixed_shapes=True)
         np.savez(folder / f"fold{k}.npz", *model.get_weights())
         for lv, x in test_sets.items():
-            scores[lv][test_idx] = train.predict(model, x[test_idx], cfg.batch_size).ravel()
+            scores[lv][test_idx] = train.predict(model, x[test_idx], cfg.films.batch_size).ravel()
         info.append({"fold": k, "n_fit": int(len(fit_idx)), "n_val": int(len(val_idx)),
                      "n_test": int(len(test_idx)), **result})
     np.savez(folder / "scores.npz", **scores, labels=labels, fold=fold)
@@ -262,7 +262,7 @@ def ratio_table(cfg: StudyBConfig, data_root=None, tolerance: float = 0.10) -> l
     """Target vs achieved compression ratio (and bpp, PSNR, SSIM) over the films, per level."""
     rows = []
     survey = film_survey(cfg, data_root)
-    for r in cfg.compression_ratios:
+    for r in cfg.films.compression_ratios:
         s = {name: survey[f"{r}_{name}"] for name in ("ratio", "bpp", "psnr", "ssim")}
         achieved = float(np.median(s["ratio"]))
         rows.append({"target_ratio": r, "achieved_median": achieved, "achieved_min": float(s["ratio"].min()),
@@ -299,7 +299,8 @@ def control_plan(cfg: StudyBConfig) -> dict:
 
 def control_config(cfg: StudyBConfig) -> StudyBConfig:
     """The whole-film CNN on originals only: a model at chance has nothing for compression to take away."""
-    return cfg.replace(compression_ratios=(), matrix_ratios=(), resnet_ratios=(), saliency_ratios=())
+    return cfg.replace(films=cfg.films.replace(compression_ratios=(), matrix_ratios=(), resnet_ratios=(),
+                                               saliency_ratios=()))
 
 
 def control_plan_runs(cfg: StudyBConfig) -> list[tuple[str, int, object]]:
@@ -308,13 +309,13 @@ def control_plan_runs(cfg: StudyBConfig) -> list[tuple[str, int, object]]:
     plan, base = control_plan(cfg), control_config(cfg)
     out = []
     for i in range(plan["seeds"]):
-        c = base.replace(train_seed=cfg.train_seed + i)
+        c = base.replace(train_seed=seeds.derive(cfg.train_seed, "train", repeat=i))
         out.append(("real labels", c.train_seed, run.on(c, "cnn", None)))
     for i in range(plan["permutations"]):
         out.append(("permuted labels", i, run.on(base, "cnn", None, label_seed=i)))
     if plan["aligned"]:
         for i in range(plan["seeds"]):
-            c = base.replace(train_seed=cfg.train_seed + i)
+            c = base.replace(train_seed=seeds.derive(cfg.train_seed, "train", repeat=i))
             out.append(("sides aligned", c.train_seed, run.on(c, "cnn", None, align_sides=True)))
     return out
 
@@ -415,7 +416,7 @@ def untrained_outputs(cfg: StudyBConfig, n_inits: int, data_root=None) -> dict:
     for s in range(n_inits):
         with train.seeded(s):
             model.set_weights(_build(cfg, "cnn")().get_weights())  # one compiled predict for every seed
-        out[s] = train.predict(model, x, cfg.batch_size).ravel()
+        out[s] = train.predict(model, x, cfg.films.batch_size).ravel()
     return {"scores": out}
 
 
@@ -458,7 +459,7 @@ def lesion_scale(cfg: StudyBConfig, data_root=None) -> dict:
                 "median_area_share": float("nan")}
     return {"lesions": int(len(radii)), "median_radius": float(np.median(radii)),
             "calcification_share": float(np.mean([les.abnormality == "CALC" for les in malignant])),
-            "film_size": film, "median_radius_input": float(np.median(radii) * cfg.input_size / film),
+            "film_size": film, "median_radius_input": float(np.median(radii) * cfg.films.input_size / film),
             "median_area_share": float(np.median(np.pi * radii ** 2 / film ** 2))}
 
 

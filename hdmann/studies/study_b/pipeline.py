@@ -25,22 +25,22 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from hdmann.engine import cache, compression, data, parallel
 from hdmann.engine.stages import stage
-from hdmann.methods import evaluation, features, patches
+from hdmann.engine.config import value_at
+from hdmann.methods import features, patches, seeds
 from hdmann.studies.study_b import control as study_b
 from hdmann.studies.study_b.config import StudyBConfig
 
 ORIGINAL = "original"
 ARCHITECTURES = ("cnn", "resnet18")
 TASKS = ("malignant", "abnormal", "malignant_vs_benign")
-PLAN_FIELDS = ("max_films", "fold_seed", "patch_size", "negative_scheme", "negatives_per_lesion",
-               "negative_stride", "breast_threshold", "max_normal_films", "patch_seed", "sliding_films")
-SET_FIELDS = PLAN_FIELDS + ("patch_shift", "codec")
-TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patch_epochs", "patch_resnet_epochs",
-                             "patch_batch_size", "patch_learning_rate", "patch_lr_schedule", "patch_standardise",
-                             "n_folds", "train_seed", "patch_levels",
-                             "resnet_weights", "patch_head", "patch_weight_decay", "patch_batchnorm",
-                             "batchnorm_momentum", "health_min_train_auroc", "health_retries")
-RETRY_SEED_STEP = 10_000  # a fold's retry r trains from seed + r * RETRY_SEED_STEP
+PLAN_FIELDS = ("max_films", "fold_seed", "patches.size", "patches.negative_scheme", "patches.negatives_per_lesion",
+               "patches.negative_stride", "patches.breast_threshold", "patches.max_normal_films", "patches.seed", "patches.sliding_films")
+SET_FIELDS = PLAN_FIELDS + ("patches.shift", "codec")
+TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "patches.epochs", "patches.resnet_epochs",
+                             "patches.batch_size", "patches.learning_rate", "patches.lr_schedule", "patches.standardise",
+                             "n_folds", "train_seed", "patches.levels",
+                             "resnet_weights", "patches.head", "patches.weight_decay", "patches.batchnorm",
+                             "batchnorm_momentum", "patches.health_min_train_auroc", "patches.health_retries")
 
 
 def level_name(ratio: int | None) -> str:
@@ -52,11 +52,11 @@ def ratio_of(level: str) -> int | None:
 
 
 def levels(cfg: StudyBConfig) -> list[str]:
-    return [ORIGINAL] + [level_name(r) for r in cfg.patch_levels]
+    return [ORIGINAL] + [level_name(r) for r in cfg.patches.levels]
 
 
 def _params(cfg: StudyBConfig, fields, mias: data.MiasSet, lesions: bool = False) -> dict:
-    return {"fields": {f: getattr(cfg, f) for f in fields},
+    return {"fields": {f: value_at(cfg, f) for f in fields},
             "films": data.fingerprint_files([mias.path(n) for n in mias.names] + mias.table_files(lesions))}
 
 
@@ -71,27 +71,28 @@ def _on_films(fields, lesions: bool = False):
 # ------------------------------------------------------------------------------------------------
 def repeats(cfg: StudyBConfig, model: str, train_level: str) -> int:
     if model == "cnn":
-        return cfg.patch_repeats if train_level == ORIGINAL else cfg.patch_level_repeats
+        return cfg.patches.repeats if train_level == ORIGINAL else cfg.patches.level_repeats
     if model == "resnet18":
-        return cfg.patch_resnet_repeats
-    return cfg.patch_repeats
+        return cfg.patches.resnet_repeats
+    return cfg.patches.repeats
 
 
 def train_levels(cfg: StudyBConfig, model: str) -> list[str]:
     """Levels at which ``model`` has its own training run (the shortcut needs none: every level)."""
     if model == "cnn":
-        return [ORIGINAL] + [level_name(r) for r in cfg.patch_train_levels]
+        return [ORIGINAL] + [level_name(r) for r in cfg.patches.train_levels]
     if model == "resnet18":
-        if not cfg.patch_resnet_repeats:
+        if not cfg.patches.resnet_repeats:
             return []
-        return [ORIGINAL] + [level_name(r) for r in cfg.patch_resnet_levels]
+        return [ORIGINAL] + [level_name(r) for r in cfg.patches.resnet_levels]
     return levels(cfg)
 
 
 def contralateral_config(cfg: StudyBConfig) -> StudyBConfig:
     """The sensitivity check's config: negatives at the mirrored position on the patient's other
     film, originals only (no compressed level, no own training level)."""
-    return cfg.replace(negative_scheme="contralateral", patch_levels=(), patch_train_levels=(), patch_resnet_levels=())
+    return cfg.replace(patches=cfg.patches.replace(negative_scheme="contralateral", levels=(), train_levels=(),
+                                                   resnet_levels=()))
 
 
 def stage_calls(cfg: StudyBConfig) -> list:
@@ -101,7 +102,7 @@ def stage_calls(cfg: StudyBConfig) -> list:
     calls += [run.on(cfg, arch, ratio_of(lv), r, "malignant")
               for arch in ARCHITECTURES for lv in train_levels(cfg, arch) for r in range(repeats(cfg, arch, lv))]
     calls += [feature_matrix.on(cfg, ratio_of(lv)) for lv in levels(cfg)] + [feature_matrix.on(contra, None)]
-    calls += [selection.on(cfg, variant) for variant in cfg.patch_select_variants]
+    calls += [selection.on(cfg, variant) for variant in cfg.patches.select_variants]
     calls += [patch_saliency.on(cfg, ratio_of(lv)) for lv in train_levels(cfg, "cnn")]
     return calls + [sliding_maps.on(cfg, ratio_of(lv)) for lv in levels(cfg)]
 
@@ -114,8 +115,8 @@ def _film_choice(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:
     drawn by patient with a seed). Fewer normal films keep the quick profile's compression cheap."""
     abnormal = np.flatnonzero(mias.severity != "normal")
     normal = np.flatnonzero(mias.severity == "normal")
-    if cfg.max_normal_films is not None and cfg.max_normal_films < len(normal):
-        normal = np.sort(np.random.default_rng(cfg.patch_seed).permutation(normal)[:cfg.max_normal_films])
+    if cfg.patches.max_normal_films is not None and cfg.patches.max_normal_films < len(normal):
+        normal = np.sort(np.random.default_rng(cfg.patches.seed).permutation(normal)[:cfg.patches.max_normal_films])
     return np.sort(np.concatenate([abnormal, normal]))
 
 
@@ -126,16 +127,16 @@ def plan(cfg: StudyBConfig, data_root=None) -> dict:
     mias = study_b.films(cfg, data_root)
     chosen = _film_choice(cfg, mias)
     films = {int(i): data.read_image(mias.path(mias.names[i]), "L") for i in chosen}
-    if cfg.negative_scheme == "contralateral":  # the other film of each lesion's patient is needed too
+    if cfg.patches.negative_scheme == "contralateral":  # the other film of each lesion's patient is needed too
         for i in list(films):
             j = patches.other_film(mias, i)
             if j is not None and j not in films:
                 films[j] = data.read_image(mias.path(mias.names[j]), "L")
-    p, odd = patches.plan_patches(mias, films, size=cfg.patch_size, scheme=cfg.negative_scheme,
-                                  negatives_per_lesion=cfg.negatives_per_lesion, stride=cfg.negative_stride,
-                                  seed=cfg.patch_seed, threshold=cfg.breast_threshold)
+    p, odd = patches.plan_patches(mias, films, size=cfg.patches.size, scheme=cfg.patches.negative_scheme,
+                                  negatives_per_lesion=cfg.patches.negatives_per_lesion, stride=cfg.patches.negative_stride,
+                                  seed=cfg.patches.seed, threshold=cfg.patches.breast_threshold)
     located = sorted({int(f) for f, k in zip(p.film, p.kind) if k == "malignant"})
-    sliding = np.random.default_rng(cfg.patch_seed).permutation(located)[:cfg.sliding_films]
+    sliding = np.random.default_rng(cfg.patches.seed).permutation(located)[:cfg.patches.sliding_films]
     return {**p.to_arrays(), "odd": odd, "sliding_films": np.sort(sliding).astype(np.int64)}
 
 
@@ -177,9 +178,9 @@ def patch_set(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     p = patch_plan(cfg, data_root)
     sliding = set(plan(cfg, data_root)["sliding_films"].tolist())
     film_ids = np.unique(np.concatenate([p.film, np.array(sorted(sliding), dtype=np.int64)]))
-    cut_size = cfg.patch_size + 2 * cfg.patch_shift
+    cut_size = cfg.patches.size + 2 * cfg.patches.shift
     jobs = [(str(mias.path(mias.names[i])), cfg.codec, ratio,
-             [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], cut_size, cfg.breast_threshold,
+             [(p.x[k], p.y[k]) for k in np.flatnonzero(p.film == i)], cut_size, cfg.patches.breast_threshold,
              int(i) in sliding) for i in film_ids]
     results = _map_films(jobs, cfg.workers)
     out = np.zeros((len(p), cut_size, cut_size), np.uint8)
@@ -219,7 +220,7 @@ def folds(cfg: StudyBConfig, p: patches.PatchPlan, repeat: int) -> np.ndarray:
     """Fold of each patch: stratified by malignancy, grouped by patient (both films, all patches of
     a patient in one fold), reshuffled for every repeat. All tasks share these folds."""
     y, _ = p.labels("malignant")
-    splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=cfg.fold_seed + 1000 * repeat)
+    splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=seeds.derive(cfg.fold_seed, "fold_split", repeat=repeat))
     fold = np.full(len(p), -1)
     with warnings.catch_warnings():  # smoke's few malignant patients: a fold may lack one, as it says
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
@@ -229,79 +230,34 @@ def folds(cfg: StudyBConfig, p: patches.PatchPlan, repeat: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------
-# training
+# training (the loop itself is hdmann.methods.train's)
 # ------------------------------------------------------------------------------------------------
-def _augmented_batches(cuts: np.ndarray, y: np.ndarray, size: int, batch_size: int, seed: int, standardise: bool):
-    """A Keras dataset of training batches: random flips, 90-degree turns and shifts up to the cut
-    margin, drawn anew each epoch (training folds only). Every batch is full, so JAX compiles once."""
-    import keras
-
-    class Batches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.rng = np.random.default_rng(seed)
-            self.order = self._order()
-
-        def _order(self):
-            n = len(y)
-            extra = (-n) % batch_size
-            return np.concatenate([self.rng.permutation(n), self.rng.choice(n, extra, replace=extra > n)])
-
-        def __len__(self):
-            return len(self.order) // batch_size
-
-        def on_epoch_end(self):
-            self.order = self._order()
-
-        def __getitem__(self, b):
-            idx = self.order[b * batch_size:(b + 1) * batch_size]
-            margin = cuts.shape[-1] - size
-            out = np.empty((len(idx), size, size), np.float32)
-            for j, i in enumerate(idx):
-                dy, dx = self.rng.integers(0, margin + 1, 2)
-                p = cuts[i, dy:dy + size, dx:dx + size]
-                p = np.rot90(p, int(self.rng.integers(4)))
-                out[j] = p[:, ::-1] if self.rng.random() < 0.5 else p
-            return model_input(out, standardise), y[idx].astype(np.float32)
-
-    return Batches()
-
-
-def _model_cfg(cfg: StudyBConfig) -> StudyBConfig:
-    return cfg.replace(input_size=cfg.patch_size)
-
-
 def _builder(cfg: StudyBConfig, architecture: str):
     from hdmann.methods import models
 
-    mcfg = _model_cfg(cfg)
     if architecture == "cnn":
-        return lambda: models.mammo_cnn(mcfg, cfg.patch_head, cfg.patch_batchnorm)
+        return lambda: models.mammo_cnn(cfg, cfg.patches.head, cfg.patches.batchnorm, size=cfg.patches.size)
     if architecture == "resnet18":
-        return lambda: models.resnet18(mcfg, cfg.resnet_weights)
+        return lambda: models.resnet18(cfg, cfg.resnet_weights, size=cfg.patches.size)
     raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
 
 
-def steps_per_epoch(n_train: int, batch_size: int) -> int:
-    """Batches of :func:`_augmented_batches` per epoch (the last one topped up to a full batch)."""
-    return -(-n_train // batch_size)
+def _optimizer(cfg: StudyBConfig, epochs: int, train_sizes):
+    """A factory of the patches' optimizer. Under the cosine schedule the rate reaches 0 after the
+    budget of the smallest training set of the run's folds: larger ones take their last few steps at
+    rate 0, which only moves the BatchNorm statistics."""
+    from hdmann.methods import train
+
+    steps = epochs * min(train.steps_per_epoch(n, cfg.patches.batch_size) for n in train_sizes)
+    return lambda: train.adam(cfg.patches.learning_rate, cfg.patches.weight_decay, cfg.patches.lr_schedule, steps)
 
 
-def _optimizer(cfg: StudyBConfig, steps: int):
-    """Adam with decoupled weight decay; under ``patch_lr_schedule="cosine"`` its rate falls from
-    ``patch_learning_rate`` to 0 along a cosine over ``steps`` (the budget of the smallest training
-    set of the run's folds: larger ones take their last few steps at rate 0, which only moves the
-    BatchNorm statistics)."""
-    import keras
+def _shifted(cfg: StudyBConfig, cuts: np.ndarray, y: np.ndarray):
+    from hdmann.methods import train
 
-    rate = cfg.patch_learning_rate
-    if cfg.patch_lr_schedule == "cosine":
-        rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, steps), alpha=0.0)
-    return keras.optimizers.Adam(rate, weight_decay=cfg.patch_weight_decay or None)
-
-
-def _budget(cfg: StudyBConfig, epochs: int, train_sizes) -> int:
-    return epochs * min(steps_per_epoch(n, cfg.patch_batch_size) for n in train_sizes)
+    standardise = cfg.patches.standardise
+    return train.ShiftedSet(cuts, y, cfg.patches.size, cfg.patches.batch_size,
+                            lambda x: model_input(x, standardise))
 
 
 def _check_run(cfg: StudyBConfig, architecture: str, train_ratio: int | None, task: str) -> None:
@@ -309,8 +265,8 @@ def _check_run(cfg: StudyBConfig, architecture: str, train_ratio: int | None, ta
         raise ValueError(f"architecture={architecture!r}: use one of {ARCHITECTURES}")
     if task not in TASKS:
         raise ValueError(f"task={task!r}: use one of {TASKS}")
-    if train_ratio is not None and train_ratio not in cfg.patch_levels:
-        raise ValueError(f"train_ratio={train_ratio} is not among patch_levels {cfg.patch_levels}")
+    if train_ratio is not None and train_ratio not in cfg.patches.levels:
+        raise ValueError(f"train_ratio={train_ratio} is not among patch_levels {cfg.patches.levels}")
 
 
 def _run_reads(cfg: StudyBConfig, architecture: str, train_ratio: int | None, repeat: int, task: str) -> list:
@@ -329,8 +285,9 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     held-out score at every level (``NaN`` for patches outside the task); its values, per fold, the
     training losses and the AUROC on the fold's own training patches seen as a test patch is.
 
-    A fold model that did not learn (:func:`fold_health`: a collapsed or constant output) is
-    retrained from the next seed, up to ``health_retries`` times (:func:`fit_until_healthy`); every
+    A fold model that did not learn (:func:`hdmann.methods.train.fold_health`: a collapsed or constant
+    output) is retrained from its next retry's seed, up to ``patches.health_retries`` times
+    (:func:`hdmann.methods.train.fit_healthy`); every
     attempt is recorded per fold, and one that never learned is kept and marked ``healthy: false``."""
     from hdmann.methods import train
 
@@ -341,88 +298,29 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     y[rows] = y_all
     fold = folds(cfg, p, repeat)
     train_cuts = patch_set(cfg, train_ratio, data_root)["patches"]
-    tests = {lv: centre(patch_set(cfg, ratio_of(lv), data_root)["patches"], cfg.patch_size)
+    tests = {lv: centre(patch_set(cfg, ratio_of(lv), data_root)["patches"], cfg.patches.size)
              for lv in levels(cfg)}
-    seed = cfg.train_seed + 100 * repeat
-    epochs = cfg.patch_resnet_epochs if architecture == "resnet18" else cfg.patch_epochs
+    epochs = cfg.patches.resnet_epochs if architecture == "resnet18" else cfg.patches.epochs
     sizes = [int(np.sum((fold != k) & (y >= 0))) for k in range(cfg.n_folds)]
-    starts: dict[int, train.ReusableModel] = {}  # one compiled model per retry, made when first needed
-
-    def start(retry: int) -> train.ReusableModel:
-        if retry not in starts:
-            starts[retry] = train.ReusableModel(_builder(cfg, architecture), "binary_crossentropy",
-                                                _optimizer(cfg, _budget(cfg, epochs, sizes)),
-                                                seed + retry * RETRY_SEED_STEP)
-        return starts[retry]
-
+    starts = train.Starts(_builder(cfg, architecture), _optimizer(cfg, epochs, sizes),
+                          lambda retry: seeds.derive(cfg.train_seed, "init", repeat=repeat, retry=retry))
     scores = {lv: np.full(len(p), np.nan, np.float32) for lv in tests}
     info = []
     for k in range(cfg.n_folds):
         fit_idx = np.flatnonzero((fold != k) & (y >= 0))
         test_idx = np.flatnonzero((fold == k) & (y >= 0))
-        label = f"patches {architecture} trained at {train_ratio or 'original'}, repeat {repeat}, fold {k + 1}"
-
-        def attempt(retry: int):
-            model = start(retry).reset()
-            fold_seed = seed + k + retry * RETRY_SEED_STEP
-            with train.seeded(fold_seed):
-                batches = _augmented_batches(train_cuts[fit_idx], y[fit_idx], cfg.patch_size, cfg.patch_batch_size,
-                                             fold_seed, cfg.patch_standardise)
-                timer = train.EpochTimer()
-                history = model.fit(batches, epochs=epochs, class_weight=train.class_weights(y[fit_idx]),
-                                    callbacks=[timer, train.EpochLog(label + (f", retry {retry}" if retry else ""),
-                                                                     epochs)], verbose=0)
-            seen = train.predict(model, model_input(centre(train_cuts[fit_idx], cfg.patch_size), cfg.patch_standardise), 64)
-            losses = [float(v) for v in history.history["loss"]]
-            return model, {"seed": fold_seed, "loss": losses, "epoch_seconds": timer.seconds,
-                           "train_auroc": evaluation.auroc(y[fit_idx], seen.ravel())}
-
-        model, record, attempts = fit_until_healthy(attempt, cfg.health_retries, cfg.health_min_train_auroc, label)
+        model, record, attempts = train.fit_healthy(
+            starts, _shifted(cfg, train_cuts[fit_idx], y[fit_idx]), epochs=epochs,
+            seeds=lambda retry: seeds.derive(cfg.train_seed, "train", fold=k, repeat=repeat, retry=retry),
+            retries=cfg.patches.health_retries, min_train_auroc=cfg.patches.health_min_train_auroc,
+            label=f"patches {architecture} trained at {train_ratio or 'original'}, repeat {repeat}, fold {k + 1}")
         np.savez(folder / f"fold{k}.npz", *model.get_weights())
         for lv, x in tests.items():
-            scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patch_standardise), 64).ravel()
+            scores[lv][test_idx] = train.predict(model, model_input(x[test_idx], cfg.patches.standardise), 64).ravel()
         info.append({"fold": k, "n_train": int(len(fit_idx)), "n_test": int(len(test_idx)), **record,
                      "attempts": attempts})
     np.savez(folder / "scores.npz", **scores, labels=y, fold=fold)
     (folder / "meta.json").write_text(json.dumps({"values": {"folds": info}}))
-
-
-def fold_health(train_auroc: float, losses, min_train_auroc: float) -> tuple[bool, str]:
-    """Did a fold model learn? Not when its training loss is not finite (diverged), nor when it
-    cannot rank its own training patches (seen as a test patch is): an AUROC below
-    ``min_train_auroc``, or undefined, is a collapsed or constant output. (True, "learned") or
-    (False, why)."""
-    losses = np.asarray(losses, dtype=float)
-    if losses.size == 0 or not np.all(np.isfinite(losses)):
-        return False, "its training loss is not finite (diverged)"
-    if not np.isfinite(train_auroc):
-        return False, "its training AUROC is undefined"
-    if train_auroc < min_train_auroc:
-        return False, (f"it ranks its own training patches at AUROC {train_auroc:.2f}, below {min_train_auroc:g} "
-                       f"(final training loss {losses[-1]:.2f}): a collapsed or constant output")
-    return True, "learned"
-
-
-def fit_until_healthy(attempt, retries: int, min_train_auroc: float, label: str = "fold"):
-    """``attempt(retry)`` -> (model, record) trains a fold model from retry ``retry``'s seed; it is
-    called again, up to ``retries`` times, while :func:`fold_health` says the model did not learn.
-    Returns the first healthy model (or the last one, when none learned) with its record, marked
-    ``healthy`` and ``retries``, and every attempt's record. Each retry is logged."""
-    from hdmann.engine import progress
-
-    tries = []
-    for retry in range(retries + 1):
-        model, record = attempt(retry)
-        healthy, why = fold_health(record["train_auroc"], record["loss"], min_train_auroc)
-        tries.append({"retry": retry, "seed": record.get("seed"), "train_auroc": record["train_auroc"],
-                      "final_loss": record["loss"][-1] if record["loss"] else float("nan"),
-                      "healthy": healthy, "why": why})
-        if healthy:
-            break
-        progress.emit(f"{label}: did not learn ({why}); "
-                      + ("retraining from the next seed" if retry < retries else
-                         f"kept after {retries} retr{'y' if retries == 1 else 'ies'}, and named in the chapter"))
-    return model, {**record, "healthy": healthy, "retries": len(tries) - 1}, tries
 
 
 def scores(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, repeat: int = 0,
@@ -450,7 +348,7 @@ def inner_split(cfg: StudyBConfig, p: patches.PatchPlan, fold: np.ndarray, k: in
     fold is never among them."""
     y, _ = p.labels("malignant")
     outer = np.flatnonzero(fold != k)
-    splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=cfg.fold_seed + 7 + k)
+    splitter = StratifiedGroupKFold(n_splits=cfg.n_folds, shuffle=True, random_state=seeds.derive(cfg.fold_seed, "inner_split", fold=k))
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
         fit, val = next(splitter.split(np.zeros(len(outer)), y[outer], p.patient[outer]))
@@ -462,7 +360,7 @@ def variant_config(cfg: StudyBConfig, variant: str) -> StudyBConfig:
 
     if variant not in PATCH_CNN_VARIANTS:
         raise ValueError(f"variant={variant!r}: use one of {sorted(PATCH_CNN_VARIANTS)}")
-    return cfg.replace(**PATCH_CNN_VARIANTS[variant])
+    return cfg.replace(patches=cfg.patches.replace(**PATCH_CNN_VARIANTS[variant]))
 
 
 @stage("study_b_patches/selection",
@@ -481,28 +379,27 @@ def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
     y = y.astype(np.int32)
     fold = folds(vcfg, p, 0)
     cuts = patch_set(vcfg, None, data_root)["patches"]
-    seed = vcfg.train_seed + 50_000
     splits = [inner_split(vcfg, p, fold, k) for k in range(vcfg.n_folds)]
-    reusable = train.ReusableModel(_builder(vcfg, "cnn"), "binary_crossentropy",
-                                   _optimizer(vcfg, _budget(vcfg, vcfg.patch_epochs, [len(f) for f, _ in splits])), seed)
+    epochs = vcfg.patches.epochs
+    starts = train.Starts(_builder(vcfg, "cnn"), _optimizer(vcfg, epochs, [len(f) for f, _ in splits]),
+                          lambda retry: seeds.derive(vcfg.train_seed, "selection_init", retry=retry))
     scores, labels, outer, losses, patient = [], [], [], [], []
     for k, (fit_idx, val_idx) in enumerate(splits):
-        model = reusable.reset()
-        with train.seeded(seed + k):
-            batches = _augmented_batches(cuts[fit_idx], y[fit_idx], vcfg.patch_size, vcfg.patch_batch_size, seed + k,
-                                         vcfg.patch_standardise)
-            history = model.fit(batches, epochs=vcfg.patch_epochs, class_weight=train.class_weights(y[fit_idx]),
-                                verbose=0, callbacks=[train.EpochLog(f"patches selection {variant} fold {k + 1}",
-                                                                     vcfg.patch_epochs)])
-        x = model_input(centre(cuts[val_idx], vcfg.patch_size), vcfg.patch_standardise)
+        model = starts.reset()
+        data = _shifted(vcfg, cuts[fit_idx], y[fit_idx])
+        seed = seeds.derive(vcfg.train_seed, "selection", fold=k)
+        record = train.fit_fixed(model, data.batches(seed), epochs=epochs, seed=seed,
+                                 class_weight=train.class_weights(data.y),
+                                 label=f"patches selection {variant} fold {k + 1}")
+        x = model_input(centre(cuts[val_idx], vcfg.patches.size), vcfg.patches.standardise)
         scores.append(train.predict(model, x, 64).ravel())
         labels.append(y[val_idx])
         outer.append(np.full(len(val_idx), k))
         patient.append(p.patient[val_idx])
-        losses.append(history.history["loss"][-1])
+        losses.append(record["loss"][-1])
     return {"score": np.concatenate(scores), "labels": np.concatenate(labels), "outer_fold": np.concatenate(outer),
             "patient": np.concatenate(patient), "final_loss": np.array(losses),
-            "params": np.int64(reusable.model.count_params())}
+            "params": np.int64(starts.count_params())}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -511,7 +408,7 @@ def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
 @stage("study_b_patches/features", reads=lambda cfg, ratio: [patch_set.on(cfg, ratio)])
 def feature_matrix(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     """Texture features of every patch of one level (centred view), for the feature baseline."""
-    return {"features": features.patch_features(centre(patch_set(cfg, ratio, data_root)["patches"], cfg.patch_size))}
+    return {"features": features.patch_features(centre(patch_set(cfg, ratio, data_root)["patches"], cfg.patches.size))}
 
 
 def patch_features(cfg: StudyBConfig, ratio: int | None, data_root=None) -> np.ndarray:
@@ -534,7 +431,8 @@ def feature_scores(cfg: StudyBConfig, train_ratio: int | None, repeat: int = 0, 
         test_idx = np.flatnonzero((fold == k) & (y >= 0))
         if not len(test_idx):
             continue
-        model = features.fit(x_train[fit_idx], y[fit_idx], cfg.feature_c, cfg.train_seed + k)
+        model = features.fit(x_train[fit_idx], y[fit_idx], cfg.patches.feature_c,
+                              seeds.derive(cfg.train_seed, "features", fold=k, repeat=repeat))
         for lv, x in tests.items():
             out[lv][test_idx] = model.predict_proba(x[test_idx])[:, 1]
     return {**out, "labels": y, "fold": fold}
@@ -563,9 +461,9 @@ def patch_saliency(cfg: StudyBConfig, train_ratio: int | None, data_root=None) -
 
     p = patch_plan(cfg, data_root)
     fold = folds(cfg, p, 0)
-    x = centre(patch_set(cfg, train_ratio, data_root)["patches"], cfg.patch_size)
+    x = centre(patch_set(cfg, train_ratio, data_root)["patches"], cfg.patches.size)
     chosen = np.flatnonzero(p.kind == "malignant")
-    s = cfg.patch_size
+    s = cfg.patches.size
     out = {"index": chosen.astype(np.int64)}
     for method in ("gradcam", "gradient"):
         out[f"{method}_maps"] = np.zeros((len(chosen), s, s), np.float16)
@@ -573,7 +471,7 @@ def patch_saliency(cfg: StudyBConfig, train_ratio: int | None, data_root=None) -
         rows = np.flatnonzero(fold[chosen] == k)
         if len(rows):
             model = fold_model(cfg, "cnn", train_ratio, 0, k, data_root)
-            images = model_input(x[chosen[rows]], cfg.patch_standardise)
+            images = model_input(x[chosen[rows]], cfg.patches.standardise)
             out["gradcam_maps"][rows] = sal.grad_cam(model, images)
             out["gradient_maps"][rows] = sal.input_gradients(model, images)
     masks = [sal.circle_mask((s, s), (s - 1) / 2, (s - 1) / 2, p.radius[i], original_size=s) for i in chosen]
@@ -585,7 +483,7 @@ def patch_saliency(cfg: StudyBConfig, train_ratio: int | None, data_root=None) -
     return out
 
 
-@stage("study_b_patches/sliding", params=lambda cfg, data_root: {"sliding_stride": cfg.sliding_stride},
+@stage("study_b_patches/sliding", params=lambda cfg, data_root: {"sliding_stride": cfg.patches.sliding_stride},
        reads=lambda cfg, ratio: [run.on(cfg, "cnn", None, 0, "malignant"), patch_set.on(cfg, ratio)])
 def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     """The patch classifier (trained on originals, repeat 0, the fold that held the film out) slid
@@ -598,9 +496,9 @@ def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     p = patch_plan(cfg, data_root)
     fold = folds(cfg, p, 0)
     s = patch_set(cfg, ratio, data_root)
-    half = cfg.patch_size // 2
+    half = cfg.patches.size // 2
     side = s["sliding"].shape[-1]
-    grid = np.arange(half, side - half + 1, cfg.sliding_stride)
+    grid = np.arange(half, side - half + 1, cfg.patches.sliding_stride)
     out_maps, peaks, hits = [], [], []
     models = {}
     for film_index, film in zip(s["sliding_ids"], s["sliding"]):
@@ -608,17 +506,17 @@ def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
         if k not in models:
             models[k] = fold_model(cfg, "cnn", None, 0, k, data_root)
         mask = patches.breast_mask(film if ratio is None else
-                                   data.read_image(mias.path(mias.names[film_index]), "L"), cfg.breast_threshold)
+                                   data.read_image(mias.path(mias.names[film_index]), "L"), cfg.patches.breast_threshold)
         centres = [(x, y) for y in grid for x in grid if mask[y, x]]
-        windows = np.stack([patches.cut(film, x, y, cfg.patch_size) for x, y in centres])
-        score = train.predict(models[k], model_input(windows, cfg.patch_standardise), 64).ravel()
+        windows = np.stack([patches.cut(film, x, y, cfg.patches.size) for x, y in centres])
+        score = train.predict(models[k], model_input(windows, cfg.patches.standardise), 64).ravel()
         grid_map = np.full((len(grid), len(grid)), np.nan, np.float32)
         pos = {v: j for j, v in enumerate(grid)}
         for (x, y), v in zip(centres, score):
             grid_map[pos[y], pos[x]] = v
         px, py = centres[int(np.argmax(score))]
         circles = [les for les in mias.lesions[mias.names[film_index]] if les.severity == "malignant"]
-        hit = any(np.hypot(px - c.x, py - c.y) <= c.radius + cfg.sliding_stride / 2 for c in circles)
+        hit = any(np.hypot(px - c.x, py - c.y) <= c.radius + cfg.patches.sliding_stride / 2 for c in circles)
         out_maps.append(grid_map)
         peaks.append((px, py))
         hits.append(hit)
