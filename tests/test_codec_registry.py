@@ -20,7 +20,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from hdmann.engine.codecs.base import Codec
+from hdmann.engine.codec.base import Codec
 
 INSTALLED = True  # stands for "its library imports"
 

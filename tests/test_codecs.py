@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from hdmann.engine import codecs, coding
-from hdmann.engine.codecs import avif, jpegxl
+from hdmann.engine.codec import avif, jpegxl
 from hdmann.engine.config import PROFILES
 from hdmann.studies.codecs import config
 from hdmann.studies.codecs import pipeline as ra, report as rr

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import correlate1d
 
-from hdmann.engine.codecs.base import check_pixels
+from hdmann.engine.codec.base import check_pixels
 
 SSIM_SIGMA, SSIM_TRUNCATE = 1.5, 3.5  # an 11x11 Gaussian window
 SSIM_BORDER = int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5)  # 5: pixels whose window leaves the image

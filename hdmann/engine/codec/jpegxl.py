@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from hdmann.engine.codecs.base import Codec, pillow_decode
+from hdmann.engine.codec.base import Codec, pillow_decode
 
 
 def _plugin():

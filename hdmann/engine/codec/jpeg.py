@@ -10,7 +10,7 @@ import io
 
 from PIL import Image, features
 
-from hdmann.engine.codecs.base import Codec
+from hdmann.engine.codec.base import Codec
 
 SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
 

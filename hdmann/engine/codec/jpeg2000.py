@@ -9,7 +9,7 @@ import io
 
 from PIL import Image, features
 
-from hdmann.engine.codecs.base import Codec
+from hdmann.engine.codec.base import Codec
 
 
 def _save(img: Image.Image, pixels, setting: float) -> bytes:
