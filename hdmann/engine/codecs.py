@@ -1,10 +1,11 @@
 """The codec registry: every lossy codec the book uses, one module each, listed once in ``MODULES``.
 
-A codec module (:mod:`hdmann.engine.codec`\ ``.jpeg``, ``.jpeg2000``, ``.webp``, ...) declares ``CODECS``, its :class:`Codec`\\ s: names,
-encoder, decoder, whether its library is here and which version, its knob with the knob's range, and
-the ladders the codec chapter sweeps. Everything else (the compression chapter, both studies, the codec
-chapter, the book's provenance) calls this registry by codec name: an unknown name is refused naming
-the known ones, a codec whose library is missing raises :class:`CodecUnavailable` saying what to install.
+A codec module (one per codec in :mod:`hdmann.engine.codec`: ``jpeg``, ``jpeg2000``, ``webp``, ...)
+declares ``CODECS``, its :class:`Codec`\\ s: names, encoder, decoder, whether its library is here and
+which version, its knob with the knob's range, and the ladders the codec chapter sweeps. Everything
+else (the compression chapter, both studies, the codec chapter, the book's provenance) calls this
+registry by codec name: an unknown name is refused naming the known ones, a codec whose library is
+missing raises :class:`CodecUnavailable` saying what to install.
 
 Each module is imported here by name (and this registry is a module, not a package's ``__init__``), so a
 stage's code fingerprint follows a codec's code.

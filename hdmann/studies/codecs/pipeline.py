@@ -44,7 +44,8 @@ def parse_codecs(requested) -> list[str]:
         try:
             name = codecs.codec(str(raw).strip().lower()).name
         except ValueError:
-            raise ValueError(f"codecs: {raw!r} is not a codec; use some of {codecs.NAMES} (or 'jpeg' for jpeg420)") from None
+            raise ValueError(f"codecs: {raw!r} is not a codec; use some of {codecs.NAMES} "
+                             "(or 'jpeg' for jpeg420)") from None
         if name not in names:
             names.append(name)
     return names
