@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import hdmann  # noqa: F401
-from hdmann.engine import compression, data
+from hdmann.engine import coding, data, quality
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -34,14 +34,14 @@ def _median_seconds(fn, repeats: int) -> float:
 def bench_jpeg_isic(root):
     """JPEG q10 encode + decode + PSNR + SSIM of one stored 180x180 ISIC image."""
     image = data.read_image(data.list_isic("train", root)[0][0], "RGB")
-    return _median_seconds(lambda: compression.compress(image, "jpeg", 10), 20), 0.05
+    return _median_seconds(lambda: coding.compress(image, "jpeg", 10), 20), 0.05
 
 
 def bench_jp2_film(root):
     """JPEG 2000 at 100:1 of one 1024x1024 film, with metrics (study B's unit of work)."""
     mias = data.load_mias(root)
     film = data.read_image(mias.path(mias.names[0]), "L")
-    return _median_seconds(lambda: compression.compress(film, "jpeg2000", 100), 5), 0.5
+    return _median_seconds(lambda: coding.compress(film, "jpeg2000", 100), 5), 0.5
 
 
 def bench_ssim_film(root):
@@ -49,7 +49,7 @@ def bench_ssim_film(root):
     mias = data.load_mias(root)
     a = data.read_image(mias.path(mias.names[0]), "L")
     b = data.read_image(mias.path(mias.names[1]), "L")
-    return _median_seconds(lambda: compression.ssim(a, b), 5), 0.25
+    return _median_seconds(lambda: quality.ssim(a, b), 5), 0.25
 
 
 def bench_train_step_quick(root):

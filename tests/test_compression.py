@@ -1,4 +1,5 @@
-"""hdmann.engine.compression: codecs report what they did (ratio, bpp, PSNR, SSIM), never what was asked."""
+"""hdmann.engine.coding and quality: codecs through the registry report what they did (ratio, bpp, PSNR,
+SSIM), never what was asked."""
 from __future__ import annotations
 
 import math
@@ -8,7 +9,7 @@ import pytest
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from hdmann.engine import compression as C, parallel
+from hdmann.engine import codecs, coding as C, parallel, quality
 
 
 def natural_grey(size: int = 256, seed: int = 0, sigma: float = 2.0) -> np.ndarray:
@@ -38,16 +39,16 @@ def test_round_trip(codec, setting, kind):
     assert c.pixels.dtype == np.uint8
     assert c.codec == codec and c.setting == float(setting)
     assert c.raw_bytes == image.size  # uint8: one byte per sample
-    assert c.encoded_bytes == len(C.encode(image, codec, setting))  # encoding is deterministic
+    assert c.encoded_bytes == len(codecs.encode(image, codec, setting))  # encoding is deterministic
     assert c.ratio == pytest.approx(c.raw_bytes / c.encoded_bytes, rel=1e-12)
     assert c.bpp == pytest.approx(8 * c.encoded_bytes / (64 * 64), rel=1e-12)
     assert c.ratio > 1
     # lossy but close at these settings, and the metrics agree with the functions
     assert 25 < c.psnr < 60
-    assert c.psnr == C.psnr(image, c.pixels)
-    assert c.ssim == pytest.approx(C.ssim(image, c.pixels))
+    assert c.psnr == quality.psnr(image, c.pixels)
+    assert c.ssim == pytest.approx(quality.ssim(image, c.pixels))
     assert 0.5 < c.ssim < 1
-    np.testing.assert_array_equal(c.pixels, C.decode(C.encode(image, codec, setting), "RGB" if kind == "rgb" else "L"))
+    np.testing.assert_array_equal(c.pixels, codecs.decode(codecs.encode(image, codec, setting), "RGB" if kind == "rgb" else "L"))
 
 
 def test_grey_bpp_vs_rgb_bpp_counts_pixels_not_samples():
@@ -59,11 +60,11 @@ def test_grey_bpp_vs_rgb_bpp_counts_pixels_not_samples():
 
 def test_psnr_identical_is_inf_and_known_value():
     a = natural_grey(32)
-    assert C.psnr(a, a) == math.inf
+    assert quality.psnr(a, a) == math.inf
     b = a.astype(np.int16)
     b[0, 0] = (b[0, 0] + 10) % 256 if b[0, 0] < 246 else b[0, 0] - 10
     mse = 100 / a.size
-    assert C.psnr(a, b.astype(np.uint8)) == pytest.approx(10 * math.log10(255**2 / mse))
+    assert quality.psnr(a, b.astype(np.uint8)) == pytest.approx(10 * math.log10(255**2 / mse))
 
 
 def test_psnr_and_ssim_fall_as_jpeg_quality_falls():
@@ -78,17 +79,17 @@ def test_psnr_and_ssim_fall_as_jpeg_quality_falls():
 
 def test_ssim_identical_noisy_and_errors():
     a = natural_grey(64)
-    assert C.ssim(a, a) == pytest.approx(1.0, abs=1e-9)
+    assert quality.ssim(a, a) == pytest.approx(1.0, abs=1e-9)
     rgb = natural_rgb(48)
-    assert C.ssim(rgb, rgb) == pytest.approx(1.0, abs=1e-9)
+    assert quality.ssim(rgb, rgb) == pytest.approx(1.0, abs=1e-9)
     noisy = np.clip(a + np.random.default_rng(0).normal(0, 25, a.shape), 0, 255).astype(np.uint8)
-    s = C.ssim(a, noisy)
+    s = quality.ssim(a, noisy)
     assert 0 < s < 1
     worse = np.clip(a + np.random.default_rng(0).normal(0, 60, a.shape), 0, 255).astype(np.uint8)
-    assert C.ssim(a, worse) < s
-    assert C.ssim(a, noisy) == pytest.approx(C.ssim(noisy, a))  # symmetric
+    assert quality.ssim(a, worse) < s
+    assert quality.ssim(a, noisy) == pytest.approx(quality.ssim(noisy, a))  # symmetric
     with pytest.raises(ValueError, match="shapes differ"):
-        C.ssim(a, a[:32])
+        quality.ssim(a, a[:32])
 
 
 @pytest.mark.parametrize("target", [15, 100])
@@ -136,9 +137,9 @@ def test_invalid_codec_or_setting(codec, setting, words):
 
 def test_encode_rejects_non_uint8():
     with pytest.raises(ValueError, match="uint8"):
-        C.encode(np.zeros((8, 8), np.float32), "jpeg", 50)
+        codecs.encode(np.zeros((8, 8), np.float32), "jpeg", 50)
     with pytest.raises(ValueError, match="uint8"):
-        C.encode(np.zeros((2, 8, 8, 3), np.uint8), "jpeg", 50)
+        codecs.encode(np.zeros((2, 8, 8, 3), np.uint8), "jpeg", 50)
 
 
 def test_compress_many_pass_through_and_resize():
@@ -240,8 +241,8 @@ def test_ladder_stats_equal_one_compress_many_per_setting(tmp_path, counting_poo
 
 def test_ssim_reference_scores_like_ssim():
     a, b = natural_rgb(40, seed=1), natural_rgb(40, seed=2)
-    reference = C.SsimReference(a)
-    assert reference.score(b) == C.ssim(a, b) and reference.score(a) == 1.0
+    reference = quality.SsimReference(a)
+    assert reference.score(b) == quality.ssim(a, b) and reference.score(a) == 1.0
     with pytest.raises(ValueError, match="shapes differ"):
         reference.score(natural_rgb(32, seed=2))
 
@@ -254,7 +255,7 @@ def test_compress_many_refuses_an_empty_selection():
 def test_whole_float_quality_is_used_and_recorded_as_the_integer():
     image = natural_grey(32)
     c = C.compress(image, "jpeg", 50.0)
-    assert c.setting == 50 and c.encoded_bytes == len(C.encode(image, "jpeg", 50))
+    assert c.setting == 50 and c.encoded_bytes == len(codecs.encode(image, "jpeg", 50))
     assert C.compress(image, "jpeg", np.int64(1)).setting == 1  # numpy integers are integers
     assert C.compress(image, "webp", 0).setting == 0  # libwebp's 0 is a real setting
 
@@ -271,13 +272,13 @@ def test_psnr_and_ssim_refuse_shapes_that_would_broadcast():
     b = C.compress(a, "jpeg", 50).pixels
     for x, y in ((a[..., None], b), (a, b[..., None]), (a, b[:, :31])):
         with pytest.raises(ValueError, match="shapes differ|expected uint8"):
-            C.psnr(x, y)
+            quality.psnr(x, y)
         with pytest.raises(ValueError, match="shapes differ|expected uint8"):
-            C.ssim(x, y)
+            quality.ssim(x, y)
     with pytest.raises(ValueError, match="uint8"):
-        C.psnr(a.astype(np.float64), b.astype(np.float64))
+        quality.psnr(a.astype(np.float64), b.astype(np.float64))
     with pytest.raises(ValueError, match="at least 11 px"):
-        C.ssim(a[:8, :8], b[:8, :8])
+        quality.ssim(a[:8, :8], b[:8, :8])
 
 
 def _skimage_ssim(a, b):

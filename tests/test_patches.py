@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 import hdmann  # noqa: F401  (KERAS_BACKEND=jax before keras)
 import keras
-from hdmann.engine import compression, data
+from hdmann.engine import codecs, data
 from hdmann.methods import patches, seeds, train
 from hdmann.studies.study_b import pipeline as study_b_patches, report
 from hdmann.studies.study_b.config import study_b_config
@@ -51,7 +51,7 @@ def test_patches_are_cut_after_compressing_the_whole_film(tmp_path):
     path = tmp_path / "film.png"
     Image.fromarray(film).save(path)
     cuts, stats, kept = study_b_patches._film_job((str(path), "jpeg2000", 200, [(700, 400), (900, 500)], 64, 20.0, True))
-    decoded = compression.decode(compression.encode(film, "jpeg2000", 200), "L")
+    decoded = codecs.decode(codecs.encode(film, "jpeg2000", 200), "L")
     assert np.array_equal(cuts[0], patches.cut(decoded, 700, 400, 64))
     assert np.array_equal(kept, decoded)
     assert not np.array_equal(cuts[0], patches.cut(film, 700, 400, 64)), "the codec must have changed the pixels"

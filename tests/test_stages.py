@@ -39,13 +39,13 @@ def _edit(monkeypatch, module: str) -> None:
 
 def test_code_closure_is_read_from_imports():
     closure = set(stages.code_closure("studies.study_a.pipeline"))
-    assert {"studies.study_a.pipeline", "engine.compression", "engine.data", "methods.train", "methods.models",
-            "methods.memory", "methods.embedding"} <= closure
+    assert {"studies.study_a.pipeline", "engine.coding", "engine.codecs", "engine.codec.jpeg", "engine.data",
+            "methods.train", "methods.models", "methods.memory", "methods.embedding"} <= closure
     assert not closure & {"studies.study_a.report", "book.report", "methods.plotting", "studies.study_a.config",
                           "engine.config", "engine.cache", "engine.stages", "engine.progress"}
     assert stages.code_closure("studies.study_a.report") == ()  # a report module is no stage's code
     for module in ("studies.study_b.pipeline", "studies.study_a_beyond.pipeline"):  # their saliency stages
-        assert {"engine.compression", "methods.saliency"} <= set(stages.code_closure(module))
+        assert {"engine.codecs", "engine.codec.jpeg2000", "methods.saliency"} <= set(stages.code_closure(module))
 
 
 def test_rewording_a_docstring_or_a_comment_is_no_code_change():
@@ -63,7 +63,7 @@ def test_rewording_a_docstring_or_a_comment_is_no_code_change():
 def test_a_codec_edit_rekeys_every_stage_downstream(synthetic_root, monkeypatch):
     before = dict(_keys(synthetic_root))
     saliency_code = {m: stages.code_fingerprint(m) for m in ("studies.study_b.pipeline", "studies.study_a_beyond.pipeline")}
-    _edit(monkeypatch, "engine.compression")
+    _edit(monkeypatch, "engine.codec.jpeg2000")  # one codec's module: the registry imports it by name
     after = dict(_keys(synthetic_root))
     assert before.keys() == after.keys()
     unchanged = [label for label in before if before[label] == after[label]]

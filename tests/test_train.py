@@ -15,7 +15,7 @@ import hdmann  # noqa: F401
 import keras
 from threadpoolctl import threadpool_limits
 
-from hdmann.engine import compression, data
+from hdmann.engine import coding, data
 from hdmann.methods import evaluation, models, train, verdicts
 from hdmann.studies.study_a import claims as study_a_claims, pipeline as study_a, report as study_a_report
 from hdmann.studies.study_a.config import study_a_config
@@ -280,7 +280,7 @@ def test_study_a_model_saved_as_keras_with_config(run_a, isolated_cache):
 
 def test_study_a_reload_is_bit_identical(run_a):
     folder = run_a["folder"]
-    x = compression.compress_many(run_a["split"]["x_val"], None, out_size=16, workers=1)[0]
+    x = coding.compress_many(run_a["split"]["x_val"], None, out_size=16, workers=1)[0]
     first = keras.saving.load_model(folder / "model.keras")
     second = keras.saving.load_model(folder / "model.keras")
     a, b = train.predict(first, x), train.predict(second, x)
@@ -394,7 +394,7 @@ def test_the_film_survey_covers_a_seeded_sample_of_films_when_the_profile_asks(m
     assert study_b.survey_names(cfg.replace(films=cfg.films.replace(survey_films=10_000)), mias) == list(mias.names)
     (row,) = study_b.ratio_table(cfg, mias_root)
     assert row["films"] == 7 and study_b.survey_size(cfg, mias_root) == (7, len(mias.names))
-    achieved = [compression.compress(data.read_image(mias.path(n), "L"), "jpeg2000", 15).ratio for n in names]
+    achieved = [coding.compress(data.read_image(mias.path(n), "L"), "jpeg2000", 15).ratio for n in names]
     assert row["achieved_median"] == pytest.approx(np.median(achieved))
     with pytest.raises(ValueError, match="survey_films"):
         study_b_config("quick", films=dict(survey_films=0))
@@ -463,7 +463,7 @@ def test_study_b_compressed_films(run_b, mias_root):
     assert not np.array_equal(cr15["pixels"], original["pixels"])
     # statistics are taken on the stored 256x256 film, not the 32x32 model input
     film = data.read_image(run_b["mias"].path("mdb001"), "L")
-    c = compression.compress(film, "jpeg2000", 15)
+    c = coding.compress(film, "jpeg2000", 15)
     assert cr15["encoded_bytes"][0] == c.encoded_bytes and cr15["ratio"][0] == c.ratio
 
 
@@ -471,7 +471,7 @@ def test_study_b_ratio_table_reports_achieved_ratios(run_b):
     rows = run_b["ratios"]
     assert [r["target_ratio"] for r in rows] == [15, 5000]
     mias = run_b["mias"]
-    achieved = {t: [compression.compress(data.read_image(mias.path(n), "L"), "jpeg2000", t).ratio
+    achieved = {t: [coding.compress(data.read_image(mias.path(n), "L"), "jpeg2000", t).ratio
                     for n in mias.names] for t in (15, 5000)}
     for r in rows:
         a = np.array(achieved[r["target_ratio"]])

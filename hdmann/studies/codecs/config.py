@@ -4,24 +4,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hdmann.engine import codecs
 from hdmann.engine.config import build, builds, check_profile, Config, DEFAULT_PROFILE, in_range, unstated
 from hdmann.studies import merged
 
 from hdmann.studies.study_a.config import study_a_config, StudyAConfig
 from hdmann.studies.study_b.config import study_b_config, StudyBConfig
 
-# Knob ladders of the codec chapter, per dataset, chosen on a few images so that every codec spans the
-# same bits-per-pixel range: ISIC (180x180 RGB) about 0.2 to 2 bpp; MIAS films (1024x1024 grey) about
-# 0.01 to 0.4 bpp (JPEG's header floor on a film lies near 0.03 bpp, so JPEG stops there).
-CODEC_SETTINGS_ISIC: dict[str, tuple[float, ...]] = {
-    "jpeg420": (3, 10, 25, 50, 75, 90), "jpeg444": (3, 10, 25, 50, 75, 90),
-    "jpeg2000": (160, 80, 40, 20, 10), "webp": (0, 15, 40, 70, 85, 95),
-    "avif": (2, 15, 35, 55, 75, 90), "jxl": (1, 15, 40, 70, 85, 95)}
+# Knob ladders of the codec chapter, per dataset, as each codec module declares them (hdmann.engine.codecs),
+# chosen on a few images so that every codec spans the same bits-per-pixel range: ISIC (180x180 RGB) about
+# 0.2 to 2 bpp; MIAS films (1024x1024 grey) about 0.01 to 0.4 bpp.
+CODEC_SETTINGS_ISIC: dict[str, tuple[float, ...]] = codecs.ladders("isic")
 CODEC_BPP_RANGE_ISIC = (0.3, 1.5)  # every codec's ladder reaches below the first and above the second
 CODEC_BPP_RANGE_FILM = (0.04, 0.15)
-CODEC_SETTINGS_FILM: dict[str, tuple[float, ...]] = {
-    "jpeg420": (1, 5, 20, 50, 80, 95), "jpeg2000": (2000, 1000, 500, 250, 100, 50, 20),
-    "webp": (0, 10, 40, 70, 90, 98), "avif": (0, 10, 30, 50, 70, 90), "jxl": (1, 10, 30, 60, 85, 97)}
+CODEC_SETTINGS_FILM: dict[str, tuple[float, ...]] = codecs.ladders("film")
 
 
 @dataclass(frozen=True)
@@ -55,19 +51,18 @@ class CodecConfig(Config):
     workers: int = 2
 
     def __post_init__(self) -> None:
-        from hdmann.engine.codecs import NAMES
-
+        known = codecs.names()
         check_profile(self.profile)
         for name in ("isic_settings", "film_settings"):
             table = getattr(self, name)
-            unknown = set(table) - set(NAMES)
+            unknown = set(table) - set(known)
             if unknown:
-                raise ValueError(f"{name} has unknown codec(s) {sorted(unknown)}; use some of {NAMES}")
-        unknown = set(self.codecs) - set(NAMES)
+                raise ValueError(f"{name} has unknown codec(s) {sorted(unknown)}; use some of {known}")
+        unknown = set(self.codecs) - set(known)
         if unknown:
-            raise ValueError(f"codecs {sorted(unknown)} unknown; use some of {NAMES}")
-        if self.reference not in NAMES:
-            raise ValueError(f"reference={self.reference!r}: use one of {NAMES}")
+            raise ValueError(f"codecs {sorted(unknown)} unknown; use some of {known}")
+        if self.reference not in known:
+            raise ValueError(f"reference={self.reference!r}: use one of {known}")
         in_range("webp_method", self.webp_method, 0, 6)
         in_range("avif_speed", self.avif_speed, 0, 10)
         in_range("jxl_effort", self.jxl_effort, 1, 9)

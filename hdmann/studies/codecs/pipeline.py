@@ -27,7 +27,6 @@ from hdmann.studies.study_b import pipeline as sbp
 
 ORIGINAL = "original"
 STUDIES = ("a", "b")
-ALIASES = {"jpeg": "jpeg420"}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -43,9 +42,11 @@ def parse_codecs(requested) -> list[str]:
         raise ValueError(f"codecs={requested!r}: give a non-empty list of codec names from {codecs.NAMES}")
     names = []
     for raw in requested:
-        name = ALIASES.get(str(raw).strip().lower(), str(raw).strip().lower())
-        if name not in codecs.CODECS:
-            raise ValueError(f"codecs: {raw!r} is not a codec; use some of {codecs.NAMES} (or 'jpeg' for jpeg420)")
+        try:
+            name = codecs.codec(str(raw).strip().lower()).name
+        except ValueError:
+            raise ValueError(f"codecs: {raw!r} is not a codec; use some of {codecs.NAMES} "
+                             "(or 'jpeg' for jpeg420)") from None
         if name not in names:
             names.append(name)
     return names
@@ -75,8 +76,9 @@ def study_codecs(cfg: CodecConfig, study: str, names) -> list[str]:
     return [c for c in names if settings(cfg, study, c)]
 
 
-def effort(cfg: CodecConfig) -> codecs.Effort:
-    return codec_sets.effort(cfg)
+def effort(cfg: CodecConfig, codec: str) -> dict:
+    """The encoder options ``codec`` runs with in this chapter (its presets from the config)."""
+    return codec_sets.effort(cfg, codec)
 
 
 # ------------------------------------------------------------------------------------------------

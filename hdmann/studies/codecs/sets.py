@@ -11,28 +11,30 @@ from pathlib import Path
 
 import numpy as np
 
-from hdmann.engine import codecs, compression, data, parallel, stages
+from hdmann.engine import codecs, coding, data, parallel, quality, stages
 from hdmann.methods import patches
 from hdmann.studies.codecs.config import CodecConfig
 from hdmann.studies.study_a import pipeline as sa
 from hdmann.studies.study_b import pipeline as sbp
 
-PRESETS = {"webp": "webp_method", "avif": "avif_speed", "jxl": "jxl_effort"}
+def _presets(cfg: CodecConfig, codec: str | None) -> dict[str, tuple[str, object]]:
+    """The codec's encoder options the config sets, as ``{option: (config field, value)}``: a field named
+    ``<codec>_<option>`` (``webp_method``, ``avif_speed``, ``jxl_effort``) sets that option."""
+    if codec is None:
+        return {}
+    spec = codecs.codec(codec)
+    return {option: (f"{spec.name}_{option}", getattr(cfg, f"{spec.name}_{option}"))
+            for option in spec.options if hasattr(cfg, f"{spec.name}_{option}")}
 
 
-def effort(cfg: CodecConfig, codec: str | None = "all") -> codecs.Effort:
-    """The encoder presets; for one ``codec``, only its own preset is read from the config (the only
-    one its key hashes, :func:`effort_params`), the others left at the encoders' defaults, unused."""
-    if codec == "all":
-        return codecs.Effort(cfg.webp_method, cfg.avif_speed, cfg.jxl_effort)
-    field = PRESETS.get(codec or "")
-    return codecs.Effort(**({field: getattr(cfg, field)} if field else {}))
+def effort(cfg: CodecConfig, codec: str | None) -> dict:
+    """The encoder options ``codec`` is run with: its presets from the config, the others at the codec's defaults."""
+    return {option: value for option, (_, value) in _presets(cfg, codec).items()}
 
 
 def effort_params(cfg: CodecConfig, codec: str | None) -> dict:
     """Only the preset of the codec at hand enters its key: a new AVIF speed reruns AVIF only."""
-    key = PRESETS.get(codec or "")
-    return {key: getattr(cfg, key)} if key else {}
+    return dict(_presets(cfg, codec).values())
 
 
 def pool_map(fn, jobs, workers: int):
@@ -43,10 +45,10 @@ def _image_job(job):
     """Worker: code one ISIC image at its stored size, measure it there, resize for the model."""
     image, codec, setting, eff, out_size = job
     if codec is None:
-        return compression._resize(image, out_size), (image.nbytes, 8.0 * image.nbytes / (image.shape[0] * image.shape[1]),
+        return coding.resize(image, out_size), (image.nbytes, 8.0 * image.nbytes / (image.shape[0] * image.shape[1]),
                                                       float("inf"), 1.0)
-    c = codecs.compress(image, codec, setting, eff)
-    return compression._resize(c.pixels, out_size), (c.encoded_bytes, c.bpp, c.psnr, c.ssim)
+    c = coding.compress(image, codec, setting, **eff)
+    return coding.resize(c.pixels, out_size), (c.encoded_bytes, c.bpp, c.psnr, c.ssim)
 
 
 def _film_job(job):
@@ -57,7 +59,7 @@ def _film_job(job):
     if codec is None:
         decoded, encoded = film, film.nbytes
     else:
-        c = codecs.compress(film, codec, setting, eff, metrics=False)
+        c = coding.compress(film, codec, setting, metrics=False, **eff)
         decoded, encoded = c.pixels, c.encoded_bytes
     mask = patches.breast_mask(film, threshold)
     err = film[mask].astype(np.float64) - decoded[mask].astype(np.float64)
@@ -66,7 +68,7 @@ def _film_job(job):
     cut = size + 2 * shift
     cuts = np.stack([sbp.centre(patches.cut(decoded, x, y, cut), size) for x, y in centres])
     refs = np.stack([sbp.centre(patches.cut(film, x, y, cut), size) for x, y in centres])
-    quality = np.array([(compression.psnr(r, d), compression.ssim(r, d)) for r, d in zip(refs, cuts)])
+    quality = np.array([(quality.psnr(r, d), quality.ssim(r, d)) for r, d in zip(refs, cuts)])
     return cuts, quality, (encoded, 8.0 * encoded / film.size, psnr_breast)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdmann.engine import compression, data
+from hdmann.engine import coding, data
 from hdmann.engine.stages import stage
 from hdmann.studies.foundations.config import CompressionConfig
 
@@ -41,8 +41,8 @@ def mias_example(cfg: CompressionConfig, data_root=None) -> tuple[np.ndarray, st
     return data.read_image(mias.path(name), "L"), name, mias.lesions[name]
 
 
-def ladder(image: np.ndarray, codec: str, settings) -> list[compression.Compressed]:
-    return [compression.compress(image, codec, s) for s in settings]
+def ladder(image: np.ndarray, codec: str, settings) -> list[coding.Coded]:
+    return [coding.compress(image, codec, s) for s in settings]
 
 
 def _survey_params(cfg: CompressionConfig, data_root) -> dict:
@@ -54,7 +54,7 @@ def _survey_params(cfg: CompressionConfig, data_root) -> dict:
 def isic_survey(cfg: CompressionConfig, codec: str, data_root=None) -> dict:
     """Each image's achieved ratio, bpp, PSNR and SSIM (``<setting>_<stat>``) at every setting of ``codec``."""
     settings = cfg.jpeg_qualities if codec == "jpeg" else cfg.jp2_ratios
-    ladder = compression.ladder_stats(_isic_sources(cfg, data_root), codec, settings, mode="RGB", workers=cfg.workers)
+    ladder = coding.ladder_stats(_isic_sources(cfg, data_root), codec, settings, mode="RGB", workers=cfg.workers)
     return {f"{s}_{name}": values for s, stats in zip(settings, ladder.values()) for name, values in stats.items()}
 
 
@@ -70,6 +70,6 @@ def isic_table(cfg: CompressionConfig, codec: str, data_root=None) -> list[dict]
                "bpp": float(np.mean(stats[f"{s}_bpp"])), "psnr": float(np.mean(stats[f"{s}_psnr"])),
                "ssim": float(np.mean(stats[f"{s}_ssim"]))}
         if codec == "jpeg2000":
-            row["reached_share"] = float(np.mean([compression.reached(a, s, cfg.ratio_tolerance) for a in ratio]))
+            row["reached_share"] = float(np.mean([coding.reached(a, s, cfg.ratio_tolerance) for a in ratio]))
         rows.append(row)
     return rows

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from hdmann.engine import compression
+from hdmann.engine import codecs
 from hdmann.methods.words import listing, ratio
 
 # Neighbouring JPEG qualities are "nearly one condition" when the mean file size changes by less than
@@ -23,7 +23,7 @@ def quantisation_cap_share(quality: int) -> float:
     from PIL import Image
 
     image = np.full((16, 16, 3), 128, np.uint8)
-    tables = Image.open(io.BytesIO(compression.encode(image, "jpeg", quality))).quantization
+    tables = Image.open(io.BytesIO(codecs.encode(image, "jpeg", quality))).quantization
     entries = [v for table in tables.values() for v in table]
     return float(np.mean([v >= TABLE_CAP for v in entries]))
 

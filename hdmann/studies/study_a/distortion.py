@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdmann.engine import compression
+from hdmann.engine import coding, quality
 from hdmann.engine.stages import stage
 from hdmann.methods import train
 from hdmann.studies.study_a import pipeline as study_a
@@ -33,13 +33,13 @@ def matched_arm(cfg: StudyAConfig) -> bool:
 
 
 def _resized(images: np.ndarray, size: int) -> np.ndarray:
-    return compression.compress_many(images, None, out_size=size, workers=1)[0]
+    return coding.compress_many(images, None, out_size=size, workers=1)[0]
 
 
 def _at_input(pixels: np.ndarray, references: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per image: PSNR and SSIM of ``pixels`` against ``references`` (both at the input size)."""
-    psnr = np.array([compression.psnr(r, p) for r, p in zip(references, pixels)])
-    ssim = np.array([compression.ssim(r, p) for r, p in zip(references, pixels)])
+    psnr = np.array([quality.psnr(r, p) for r, p in zip(references, pixels)])
+    ssim = np.array([quality.ssim(r, p) for r, p in zip(references, pixels)])
     return psnr, ssim
 
 
@@ -55,7 +55,7 @@ def input_distortion(cfg: StudyAConfig, data_root=None) -> dict:
         images = split[f"x_{part}"]
         reference = _resized(images, cfg.image_size)
         for level in study_a.levels(cfg)[1:]:
-            pixels, stats = compression.compress_many(images, "jpeg", int(level[1:]), out_size=cfg.image_size,
+            pixels, stats = coding.compress_many(images, "jpeg", int(level[1:]), out_size=cfg.image_size,
                                                       subsampling=cfg.jpeg_subsampling, workers=1)
             out[f"{part}_{level}_psnr_input"], out[f"{part}_{level}_ssim_input"] = _at_input(pixels, reference)
             out[f"{part}_{level}_psnr_stored"], out[f"{part}_{level}_ssim_stored"] = stats["psnr"], stats["ssim"]
@@ -69,8 +69,8 @@ def matched_ladder(cfg: StudyAConfig, data_root=None) -> dict:
     gives the mean PSNR there that the paper's quality gives at the stored size. Calibrated on the
     stopping half (it chooses an epoch, never scores), over every quality in ``matched_qualities``."""
     stop = study_a.split_data(cfg, data_root)["x_stop"]
-    stored = compression.ladder_stats(stop, "jpeg", list(cfg.jpeg_qualities), subsampling=cfg.jpeg_subsampling, workers=1)
-    small = compression.ladder_stats(_resized(stop, cfg.image_size), "jpeg", list(cfg.matched_qualities),
+    stored = coding.ladder_stats(stop, "jpeg", list(cfg.jpeg_qualities), subsampling=cfg.jpeg_subsampling, workers=1)
+    small = coding.ladder_stats(_resized(stop, cfg.image_size), "jpeg", list(cfg.matched_qualities),
                                      subsampling=cfg.jpeg_subsampling, workers=1)
     candidates = np.array(cfg.matched_qualities)
     candidate_psnr = np.array([small[float(q)]["psnr"].mean() for q in candidates])
@@ -103,10 +103,10 @@ def matched_predictions(cfg: StudyAConfig, data_root=None) -> dict:
         small = _resized(split[f"x_{part}"], cfg.image_size)
         out[f"{part}_labels"] = split[f"y_{part}"]
         out[f"{part}_original_outputs"] = train.predict(model, small).astype(np.float32)
-        for name, values in compression.compress_many(small, None, workers=1)[1].items():
+        for name, values in coding.compress_many(small, None, workers=1)[1].items():
             out[f"{part}_original_{name}"] = values
         for paper_q, input_q in zip(ladder["paper_quality"], ladder["input_quality"]):
-            pixels, stats = compression.compress_many(small, "jpeg", int(input_q), subsampling=cfg.jpeg_subsampling,
+            pixels, stats = coding.compress_many(small, "jpeg", int(input_q), subsampling=cfg.jpeg_subsampling,
                                                       workers=1)
             level = f"q{int(paper_q)}"
             out[f"{part}_{level}_outputs"] = train.predict(model, pixels).astype(np.float32)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdmann.engine import compression, data
+from hdmann.engine import coding, data
 from hdmann.engine.stages import stage
 from hdmann.methods import embedding, train
 from hdmann.methods.memory import KeyMemory
@@ -94,7 +94,7 @@ def split_data(cfg: StudyAConfig, data_root=None) -> dict:
     ``x_val`` is the rest, the reporting half: no image that chose an epoch scores a verdict."""
     source, s = augmented_train_split(cfg, data_root)
     test = data.load_isic("test", cfg.source_size, data_root, cfg.max_test_images_per_class, cfg.split_seed)
-    x_train, _ = compression.compress_many(s.x_train, None, out_size=cfg.image_size, workers=1)
+    x_train, _ = coding.compress_many(s.x_train, None, out_size=cfg.image_size, workers=1)
     groups = source.duplicate_groups()
     stop, report = stopping_halves(s.y_val, groups[s.source_val], cfg.stopping_fraction, cfg.split_seed + 1)
     return {"x_train": x_train, "y_train": s.y_train, "source_train": s.source_train,
@@ -110,7 +110,7 @@ def key_memory(cfg: StudyAConfig) -> KeyMemory:
 
 
 def _resized(images: np.ndarray, size: int) -> np.ndarray:
-    return compression.compress_many(images, None, out_size=size, workers=1)[0]
+    return coding.compress_many(images, None, out_size=size, workers=1)[0]
 
 
 @stage("study_a/model", params=lambda cfg, data_root: _params(cfg, MODEL_FIELDS, data_root),
@@ -159,7 +159,7 @@ def predictions(cfg: StudyAConfig, data_root=None) -> dict:
         out[f"{part}_labels"] = split[f"y_{part}"]
         for level in levels(cfg):
             codec, q = (None, 0) if level == "original" else ("jpeg", int(level[1:]))
-            pixels, stats = compression.compress_many(images, codec, q, out_size=cfg.image_size,
+            pixels, stats = coding.compress_many(images, codec, q, out_size=cfg.image_size,
                                                       subsampling=cfg.jpeg_subsampling)
             out[f"{part}_{level}_outputs"] = train.predict(model, pixels).astype(np.float32)
             for name, values in stats.items():

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hdmann.engine import cache, compression, data
+from hdmann.engine import cache, coding, data
 from hdmann.engine.stages import stage
 from hdmann.methods import train
 from hdmann.methods.memory import KeyMemory
@@ -82,7 +82,7 @@ def load_breastmnist(size: int, data_root=None, limit=None, seed: int = 0) -> np
     if limit is not None and limit < len(grey):
         grey = grey[np.sort(np.random.default_rng(seed).choice(len(grey), limit, replace=False))]
     rgb = np.repeat(grey[..., None], 3, axis=-1)
-    return compression.compress_many(rgb, None, out_size=size, workers=1)[0]
+    return coding.compress_many(rgb, None, out_size=size, workers=1)[0]
 
 
 def load_mias_patches(count: int, patch: int, size: int, data_root=None, seed: int = 0) -> np.ndarray:
@@ -102,7 +102,7 @@ def load_mias_patches(count: int, patch: int, size: int, data_root=None, seed: i
         crop = film[top:top + patch, left:left + patch]
         crop = np.pad(crop, ((0, patch - crop.shape[0]), (0, patch - crop.shape[1])))
         out.append(np.repeat(crop[..., None], 3, axis=-1))
-    return compression.compress_many(np.stack(out), None, out_size=size, workers=1)[0]
+    return coding.compress_many(np.stack(out), None, out_size=size, workers=1)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def _params(bcfg: StudyABeyondConfig, a_fields, own_fields, data_root, extra=Non
 
 def _level_pixels(images: np.ndarray, level: str, cfg) -> np.ndarray:
     codec, q = (None, 0) if level == "original" else ("jpeg", int(level[1:]))
-    return compression.compress_many(images, codec, q, out_size=cfg.image_size,
+    return coding.compress_many(images, codec, q, out_size=cfg.image_size,
                                      subsampling=cfg.jpeg_subsampling, workers=1)[0]
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from hdmann.engine import compression, data
+from hdmann.engine import coding, data
 from hdmann.engine.stages import stage
 from hdmann.engine.config import value_at
 from hdmann.methods import evaluation, seeds
@@ -81,8 +81,8 @@ def compressed_films(cfg: StudyBConfig, ratio: int | None, data_root=None) -> di
 
     Achieved ratio, bpp, PSNR and SSIM are measured on the 1024x1024 film."""
     mias = films(cfg, data_root)
-    pixels, stats = compression.compress_many([mias.path(n) for n in mias.names], cfg.codec if ratio else None,
-                                              ratio or 0, mode="L", out_size=cfg.films.input_size, workers=cfg.workers)
+    pixels, stats = coding.compress_many([mias.path(n) for n in mias.names], cfg.codec if ratio else None,
+                                         ratio or 0, mode="L", out_size=cfg.films.input_size, workers=cfg.workers)
     return {"pixels": pixels, **stats}
 
 
@@ -112,8 +112,8 @@ def film_survey(cfg: StudyBConfig, data_root=None) -> dict:
     :func:`compressed_films` does, without keeping the pixels: each film is read and its SSIM
     reference computed once for all ratios."""
     mias = films(cfg, data_root)
-    ladder = compression.ladder_stats([mias.path(n) for n in survey_names(cfg, mias)], cfg.codec,
-                                      cfg.films.compression_ratios, mode="L", workers=cfg.workers)
+    ladder = coding.ladder_stats([mias.path(n) for n in survey_names(cfg, mias)], cfg.codec,
+                                 cfg.films.compression_ratios, mode="L", workers=cfg.workers)
     return {f"{r}_{name}": values for r, stats in zip(cfg.films.compression_ratios, ladder.values())
             for name, values in stats.items()}
 
@@ -268,7 +268,7 @@ def ratio_table(cfg: StudyBConfig, data_root=None, tolerance: float = 0.10) -> l
         rows.append({"target_ratio": r, "achieved_median": achieved, "achieved_min": float(s["ratio"].min()),
                      "achieved_max": float(s["ratio"].max()), "bpp": float(np.mean(s["bpp"])),
                      "psnr": float(np.mean(s["psnr"])), "ssim": float(np.mean(s["ssim"])),
-                     "reached_share": float(np.mean([compression.reached(a, r, tolerance) for a in s["ratio"]])),
+                     "reached_share": float(np.mean([coding.reached(a, r, tolerance) for a in s["ratio"]])),
                      "films": int(len(s["ratio"]))})
     return rows
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from hdmann.engine import cache, compression, data, parallel
+from hdmann.engine import cache, codecs, data, parallel, quality
 from hdmann.engine.stages import stage
 from hdmann.engine.config import value_at
 from hdmann.methods import features, patches, seeds
@@ -155,14 +155,14 @@ def _film_job(job):
     if ratio is None:
         decoded, encoded = film, film.nbytes
     else:
-        blob = compression.encode(film, codec, ratio)
-        decoded, encoded = compression.decode(blob, "L"), len(blob)
+        blob = codecs.encode(film, codec, ratio)
+        decoded, encoded = codecs.decode(blob, "L"), len(blob)
     err = (film[mask].astype(np.float64) - decoded[mask].astype(np.float64))
     mse = float(np.mean(err**2)) if err.size else float("nan")
     psnr = float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
     cuts = np.stack([patches.cut(decoded, x, y, cut_size) for x, y in centres]) if len(centres) else None
     return cuts, (encoded, film.nbytes / encoded, 8.0 * encoded / film.size, psnr,
-                  compression.psnr(film, decoded)), (decoded if keep_film else None)
+                  quality.psnr(film, decoded)), (decoded if keep_film else None)
 
 
 def _map_films(jobs, workers: int):

@@ -1,0 +1,31 @@
+"""WebP through libwebp (Pillow's built-in coder): a quality 0..100 (libwebp's 0 is a real setting).
+
+``method`` is the encoder's speed preset, 0 (fast) .. 6 (slowest, fewest bytes for the quality).
+"""
+from __future__ import annotations
+
+import io
+
+from PIL import Image, features
+
+from hdmann.engine.codec.base import Codec
+
+
+def _save(img: Image.Image, pixels, setting: int, method: int) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, "WEBP", quality=setting, method=method)
+    return buf.getvalue()
+
+
+def _available() -> bool:
+    return bool(features.check("webp"))
+
+
+def _version() -> str | None:
+    return features.version("webp") if _available() else None
+
+
+CODECS = (Codec(name="webp", label="WebP", library="libwebp", knob="quality", low=0, high=100, integer=True,
+                higher_is_smaller=False, save=_save, available=_available, version=_version,
+                install="install a Pillow built with it (the PyPI wheels are)", options={"method": 6},
+                ladders={"isic": (0, 15, 40, 70, 85, 95), "film": (0, 10, 40, 70, 90, 98)}),)
