@@ -17,7 +17,7 @@ from hdmann.methods import evaluation, verdicts as vd, words
 from hdmann.methods.words import count
 from hdmann.methods.verdicts import Claim, Effect, FAILS, HOLDS, NOT_TESTABLE, Part, UNDECIDED
 from hdmann.studies import papers
-from hdmann.studies.study_b import pipeline as sbp, report as rep
+from hdmann.studies.study_b import pipeline as sbp, report as rep, scores
 from hdmann.studies.study_b.config import StudyBConfig, study_b_config
 
 CHAPTER = "study_b_patches"
@@ -49,7 +49,7 @@ def _floor_reason(achieved: dict[str, float]) -> str:
 def _design(cfg: StudyBConfig) -> tuple[str, str, str]:
     """(experiment, its condition in words, a short tag): the paper's design (b) where this profile
     trains the CNN at compressed levels, else (a)."""
-    if len(rep.train_levels(cfg, "cnn")) > 1:
+    if len(scores.train_levels(cfg, "cnn")) > 1:
         return "b", "trained and tested at each level, the paper's design", ""
     return "a", ("trained on originals, tested at each level; the paper trains at each level, which this profile "
                  "leaves to the paper profile"), "trained on originals"
@@ -94,8 +94,8 @@ def flat_verdict(cfg: StudyBConfig, model: str, achieved: dict[str, float], data
         details="; ".join(f"{_level_words(r['level'], achieved)}: AUROC {r['pooled_auroc']:.3f}, change "
                           f"{Effect('', r['delta'], r['delta_low'], r['delta_high']).text()}" for r in rows),
         values={"auroc_original": rows[0]["pooled_auroc"], "auprc_original": rows[0]["auprc"]} if rows else {})
-    involved = [sbp.ORIGINAL] if experiment == "a" else rep.train_levels(cfg, model)
-    n_seeds = min(rep.repeats(cfg, model, lv) for lv in involved)
+    involved = [sbp.ORIGINAL] if experiment == "a" else scores.train_levels(cfg, model)
+    n_seeds = min(scores.repeats(cfg, model, lv) for lv in involved)
     per_seed = [vd.decide(_flat_parts(rep.performance(cfg, model, experiment, data_root=data_root, repeat=r),
                                       achieved, m))[0] for r in range(n_seeds)]
     return vd.with_seeds(v, per_seed, cfg.seed_agreement)
@@ -178,12 +178,12 @@ def resnet(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     """B4: ResNet18 (from scratch: no ImageNet weights here) minus the CNN on originals, paired on the
     same patients: no improvement beyond the margin holds, an improvement beyond it does not."""
     m = cfg.flat_auroc_margin
-    if sbp.ORIGINAL not in rep.train_levels(cfg, "resnet18"):
+    if sbp.ORIGINAL not in scores.train_levels(cfg, "resnet18"):
         return vd.from_parts(RESNET, [Part("no improvement over the CNN", NOT_TESTABLE,
                                            "this profile trains no ResNet18")], None, "needs a ResNet18 run", margin=m)
     h = rep.head_to_head(cfg, "resnet18", "cnn", sbp.ORIGINAL, data_root=data_root)
     outcome = HOLDS if h["delta_high"] < m else FAILS if h["delta_low"] > m else UNDECIDED
-    n = rep.repeats(cfg, "resnet18", sbp.ORIGINAL)
+    n = scores.repeats(cfg, "resnet18", sbp.ORIGINAL)
     v = vd.from_parts(
         RESNET, [Part("no improvement over the CNN on originals", outcome)],
         Effect("AUROC of ResNet18 minus the CNN on originals", h["delta"], h["delta_low"], h["delta_high"]), margin=m,
