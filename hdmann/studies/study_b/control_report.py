@@ -182,3 +182,14 @@ def aligned_words(aligned: list[dict]) -> str:
 def share_words(share: float) -> str:
     """A share as the book writes a percentage: "20 %"."""
     return f"{share * 100:.0f} %"
+
+
+def runs_words(plan: dict) -> str:
+    """What the control ran in this profile, as the choices table's last row."""
+    return (f"{plan['seeds']} training seed(s), {plan['permutations']} label permutation(s), "
+            f"{'with' if plan['aligned'] else 'no'} mirrored run, {plan['untrained']} untrained networks")
+
+
+def aurocs_words(summaries: list[dict], key: str = "auroc", digits: int = 3) -> str:
+    """Runs' values in a list ("0.512, 0.498"), or that this profile runs none."""
+    return ", ".join(f"{s[key]:.{digits}f}" for s in summaries) or "not run in this profile"

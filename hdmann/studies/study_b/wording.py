@@ -263,3 +263,8 @@ def health_words(summary: dict) -> str:
     else:
         text += " Every fold model learned."
     return text
+
+
+def agreement(agrees: bool) -> str:
+    """Whether the inner-split rule picks the configured CNN, as the prose's verb."""
+    return "agrees" if agrees else "does not agree"
