@@ -256,7 +256,7 @@ def test_study_b_curves_average_the_repeats_and_resample_them(monkeypatch):
     patient = np.repeat(np.arange(20), 4)
     monkeypatch.setattr(rr.sbp, "patch_plan", lambda bcfg, data_root=None: type("P", (), {"patient": patient})())
     cfg = config.codec_config("smoke")
-    cfg = cfg.replace(study_b=cfg.study_b.replace(patch_repeats=repeats))
+    cfg = cfg.replace(study_b=cfg.study_b.replace(patches=cfg.study_b.patches.replace(repeats=repeats)))
     sets = {}
     for key, signal in (((ra.ORIGINAL, None), 1.0), (("jpeg420", 20), 0.6), (("jpeg420", 80), 0.9),
                         (("jxl", 10), 0.7), (("jxl", 85), 1.0)):

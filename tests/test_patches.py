@@ -10,8 +10,8 @@ from sklearn.metrics import roc_auc_score
 import hdmann  # noqa: F401  (KERAS_BACKEND=jax before keras)
 import keras
 from hdmann.engine import codecs, data
-from hdmann.methods import patches, seeds, train
-from hdmann.studies.study_b import pipeline as study_b_patches, report
+from hdmann.methods import bootstrap, patches, seeds, train
+from hdmann.studies.study_b import pipeline as study_b_patches, report, scores, selection as b_selection, wording
 from hdmann.studies.study_b.config import study_b_config
 
 
@@ -141,16 +141,16 @@ def test_the_nested_selection_of_fold_k_reads_only_fold_ks_own_inner_scores():
                 "params": np.int64(params)}
 
     good_in_fold_2 = {"a": selection([3, 3, 0, 3, 3], 100), "b": selection([0, 0, 3, 0, 0], 100)}
-    rows = report.nested_choice(good_in_fold_2, n_folds)
+    rows = b_selection.nested_choice(good_in_fold_2, n_folds)
     assert [r["chosen"] for r in rows] == ["a", "a", "b", "a", "a"]
     # scrambling every other fold's inner scores changes nothing for fold 2: they never vote for it
     scrambled = {v: {**s, "score": np.where(outer == 2, s["score"], rng.normal(0, 1, len(labels)))}
                  for v, s in good_in_fold_2.items()}
-    assert report.nested_choice(scrambled, n_folds)[2]["chosen"] == "b"
+    assert b_selection.nested_choice(scrambled, n_folds)[2]["chosen"] == "b"
     # a tie within SELECTION_TIE goes to the smaller model
     twins = {"big": selection([3] * 5, 200), "small": {**selection([3] * 5, 50)}}
     twins["small"]["score"] = twins["big"]["score"].copy()
-    assert {r["chosen"] for r in report.nested_choice(twins, n_folds)} == {"small"}
+    assert {r["chosen"] for r in b_selection.nested_choice(twins, n_folds)} == {"small"}
 
 
 def test_nested_scores_take_each_outer_fold_from_the_variant_its_own_inner_split_chose(monkeypatch):
@@ -161,14 +161,14 @@ def test_nested_scores_take_each_outer_fold_from_the_variant_its_own_inner_split
 
     def scores(c, arch, ratio, repeat, task, data_root):
         assert repeat == 0 and arch == "cnn"
-        mark = marks[report.configured_variant(c)]
+        mark = marks[b_selection.configured_variant(c)]
         return {"labels": np.tile([0, 1], 5), "fold": fold, **{lv: np.full(10, mark) for lv in levels}}
 
     picks = ["bn_wd_cos", "bn_wd", "none (no malignant inner patch)", "bn_wd_cos", "bn_wd"]
     monkeypatch.setattr(report.sbp, "scores", scores)
-    monkeypatch.setattr(report, "nested_selection", lambda cfg, data_root=None: {
+    monkeypatch.setattr(b_selection, "nested_selection", lambda cfg, data_root=None: {
         "rows": [{"outer fold": k + 1, "chosen": v} for k, v in enumerate(picks)]})
-    nested = report.nested_scores(cfg)
+    nested = b_selection.nested_scores(cfg)
     assert nested["chosen"] == ["bn_wd_cos", "bn_wd", "bn_wd (kept: no malignant inner patch)", "bn_wd_cos", "bn_wd"]
     for lv in levels:
         assert np.array_equal(nested[lv], np.repeat([2.0, 1.0, 1.0, 2.0, 1.0], 2))
@@ -187,8 +187,8 @@ def test_weighted_auroc_is_the_bootstrap_auroc():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 80)
     s = np.round(rng.normal(y, 1.0), 1)  # ties included
-    w = report.patient_weights(np.arange(80) // 2, 5, 0)
-    got = report.weighted_auroc(y, s, w)
+    w = bootstrap.group_weights(np.arange(80) // 2, 5, 0)
+    got = bootstrap.weighted_auroc(y, s, w)
     for b in range(5):
         idx = np.repeat(np.arange(80), w[b].astype(int))
         assert got[b] == pytest.approx(roc_auc_score(y[idx], s[idx]))
@@ -319,25 +319,25 @@ def test_cnn_variants_name_every_training_choice():
 def test_head_to_head_wording_states_its_rule():
     cnn = {"auroc_low": 0.70}
     fits, starved = {"train_auroc": 0.98, "final_loss": 0.3}, {"train_auroc": 0.75, "final_loss": 0.69}
-    ahead = report.cnn_wording(cnn, {"delta": 0.05, "delta_low": 0.01, "delta_high": 0.09}, fits)
+    ahead = wording.cnn_wording(cnn, {"delta": 0.05, "delta_low": 0.01, "delta_high": 0.09}, fits)
     assert "well above chance" in ahead["chance"] and "beats" in ahead["versus"] and "fits its" in ahead["why"]
-    behind = report.cnn_wording({"auroc_low": 0.55}, {"delta": -0.1, "delta_low": -0.2, "delta_high": -0.01}, starved)
+    behind = wording.cnn_wording({"auroc_low": 0.55}, {"delta": -0.1, "delta_low": -0.2, "delta_high": -0.01}, starved)
     assert "not well above" in behind["chance"] and "trails" in behind["versus"] and "underfits" in behind["why"]
-    assert "0.750" in behind["why"] and str(report.UNDERFIT_AUROC) in behind["rule"]
-    level = report.cnn_wording({"auroc_low": 0.45}, {"delta": 0.0, "delta_low": -0.1, "delta_high": 0.1}, fits)
+    assert "0.750" in behind["why"] and str(wording.UNDERFIT_AUROC) in behind["rule"]
+    level = wording.cnn_wording({"auroc_low": 0.45}, {"delta": 0.0, "delta_low": -0.1, "delta_high": 0.1}, fits)
     assert "down to chance" in level["chance"] and "level with" in level["versus"]
-    nested = report.versus_wording(-0.093, -0.185, -0.005, "the texture features")
+    nested = wording.versus_wording(-0.093, -0.185, -0.005, "the texture features")
     assert nested.startswith("trails the texture features by 0.093") and "wholly below 0" in nested
 
 
 def test_ensemble_wording_needs_two_members():
-    assert "reports none" in report.ensemble_wording({"members": 1, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
-    assert "3 seeds" in report.ensemble_wording({"members": 3, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
+    assert "reports none" in wording.ensemble_wording({"members": 1, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
+    assert "3 seeds" in wording.ensemble_wording({"members": 3, "auroc": 0.7, "auroc_low": 0.6, "auroc_high": 0.8})
     versus = {"delta": 0.04, "delta_low": 0.01, "delta_high": 0.08}
-    ahead = report.ensemble_wording({"members": 3, "auroc": 0.8, "auroc_low": 0.7, "auroc_high": 0.9,
+    ahead = wording.ensemble_wording({"members": 3, "auroc": 0.8, "auroc_low": 0.7, "auroc_high": 0.9,
                                      "versus_features": versus})
     assert "ahead of the feature baseline" in ahead and "+0.040" in ahead
-    level = report.ensemble_wording({"members": 3, "auroc": 0.8, "auroc_low": 0.7, "auroc_high": 0.9,
+    level = wording.ensemble_wording({"members": 3, "auroc": 0.8, "auroc_low": 0.7, "auroc_high": 0.9,
                                      "versus_features": {**versus, "delta_low": -0.02}})
     assert "level with" in level
 
@@ -349,12 +349,12 @@ def test_seed_ensemble_averages_the_held_out_scores_of_every_repeat(monkeypatch)
     runs = [{"labels": np.array([0, 1, 1, -1]), "fold": np.array([0, 1, 0, 1]) + r,
              **{lv: rng.uniform(size=4) for lv in levels}} for r in range(3)]
     monkeypatch.setattr(report.sbp, "scores", lambda cfg, arch, ratio, repeat, task, data_root: runs[repeat])
-    assert report.models(cfg)[-1] == report.ENSEMBLE and report.ENSEMBLE not in report.models(cfg.replace(patches=cfg.patches.replace(repeats=1)))
-    (ens,) = report.score_sets(cfg, report.ENSEMBLE, study_b_patches.ORIGINAL)
+    assert scores.models(cfg)[-1] == scores.ENSEMBLE and scores.ENSEMBLE not in scores.models(cfg.replace(patches=cfg.patches.replace(repeats=1)))
+    (ens,) = scores.score_sets(cfg, scores.ENSEMBLE, study_b_patches.ORIGINAL)
     for lv in levels:
         assert np.allclose(ens[lv], np.mean([r[lv] for r in runs], axis=0))
     assert ens["members"] == 3 and np.array_equal(ens["fold"], runs[0]["fold"])
-    assert report.train_levels(cfg, report.ENSEMBLE) == [study_b_patches.ORIGINAL]  # one repeat elsewhere
+    assert scores.train_levels(cfg, scores.ENSEMBLE) == [study_b_patches.ORIGINAL]  # one repeat elsewhere
 
 
 def test_cosine_schedule_falls_to_zero_and_restarts_every_fold():

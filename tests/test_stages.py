@@ -22,7 +22,8 @@ TESTS = Path(__file__).resolve().parent
 PRESENTATION = ("studies.study_a.report", "studies.study_b.control_report", "book.report", "methods.plotting",
                 "studies.papers", "studies.study_b.report", "studies.study_a_beyond.report",
                 "studies.study_a_beyond.figures", "studies.codecs.figures", "studies.study_b.figures",
-                "studies.study_a.config", "engine.config")
+                "studies.study_b.scores", "studies.study_b.selection", "studies.study_b.wording",
+                "studies.study_b.tables", "studies.study_b.values", "studies.study_a.config", "engine.config")
 
 
 def _keys(root) -> list[tuple[str, str]]:

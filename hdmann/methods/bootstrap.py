@@ -114,3 +114,34 @@ def resample_seeds(seed_boot, seed: int = 0) -> np.ndarray:
         return b[:, 0].copy()
     pick = np.random.default_rng(seed).integers(0, n_seeds, (n_boot, n_seeds))
     return np.take_along_axis(b, pick, axis=1).mean(axis=1)
+
+
+def interval(replicates, level: float = 0.95) -> tuple[float, float]:
+    """The percentile interval of bootstrap replicates (NaN replicates, e.g. a resample holding one
+    class, are left out): ``(low, high)``."""
+    tail = 100 * (1 - level) / 2
+    low, high = np.nanpercentile(np.asarray(replicates, dtype=np.float64), [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def paired_interval(replicates, reference_replicates, level: float = 0.95) -> tuple[float, float]:
+    """The interval of a difference, each replicate minus the reference's on the same resample (same
+    patients, same images): the shared draws cancel, so it is narrower than two intervals compared."""
+    a, b = np.asarray(replicates, dtype=np.float64), np.asarray(reference_replicates, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"paired_interval: replicates of shape {a.shape} and {b.shape}; pair replicates drawn on "
+                         "the same resamples (one weight matrix)")
+    return interval(a - b, level)
+
+
+def mean_auroc(runs, weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """The AUROC averaged over runs (training seeds scoring the same rows), and its value on each
+    resample: ``runs`` is a list of ``(rows, y, score)`` (``rows`` index the columns of ``weights``
+    that the run scored), ``weights`` a (B, N) count matrix such as :func:`group_weights`'. Returns
+    ``(point, (B,) replicates)``; one weight matrix for several models makes their replicates paired."""
+    point, boots = [], []
+    for rows, y, score in runs:
+        score = np.asarray(score, dtype=np.float64)
+        point.append(weighted_auroc(y, score, np.ones((1, len(rows))))[0])
+        boots.append(weighted_auroc(y, score, weights[:, rows]))
+    return float(np.mean(point)), np.mean(boots, axis=0)

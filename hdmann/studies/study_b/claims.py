@@ -17,7 +17,7 @@ from hdmann.methods import evaluation, verdicts as vd, words
 from hdmann.methods.words import count
 from hdmann.methods.verdicts import Claim, Effect, FAILS, HOLDS, NOT_TESTABLE, Part, UNDECIDED
 from hdmann.studies import papers
-from hdmann.studies.study_b import pipeline as sbp, report as rep
+from hdmann.studies.study_b import pipeline as sbp, report as rep, scores
 from hdmann.studies.study_b.config import StudyBConfig, study_b_config
 
 CHAPTER = "study_b_patches"
@@ -49,7 +49,7 @@ def _floor_reason(achieved: dict[str, float]) -> str:
 def _design(cfg: StudyBConfig) -> tuple[str, str, str]:
     """(experiment, its condition in words, a short tag): the paper's design (b) where this profile
     trains the CNN at compressed levels, else (a)."""
-    if len(rep.train_levels(cfg, "cnn")) > 1:
+    if len(scores.train_levels(cfg, "cnn")) > 1:
         return "b", "trained and tested at each level, the paper's design", ""
     return "a", ("trained on originals, tested at each level; the paper trains at each level, which this profile "
                  "leaves to the paper profile"), "trained on originals"
@@ -80,7 +80,7 @@ def flat_verdict(cfg: StudyBConfig, model: str, achieved: dict[str, float], data
                  claim: Claim = FLAT) -> vd.Verdict:
     """B1 for ``model``: decided on the seeds pooled and on each seed alone (the seeds every level involved has)."""
     experiment, condition, tag = _design(cfg)
-    m = cfg.flat_auroc_margin
+    m = cfg.patches.flat_auroc_margin
     rows = rep.performance(cfg, model, experiment, data_root=data_root)
     worst = _worst(rows, achieved)
     effect = (Effect(f"AUROC change from originals at {_level_words(worst['level'], achieved)}, the largest loss up to "
@@ -94,11 +94,11 @@ def flat_verdict(cfg: StudyBConfig, model: str, achieved: dict[str, float], data
         details="; ".join(f"{_level_words(r['level'], achieved)}: AUROC {r['pooled_auroc']:.3f}, change "
                           f"{Effect('', r['delta'], r['delta_low'], r['delta_high']).text()}" for r in rows),
         values={"auroc_original": rows[0]["pooled_auroc"], "auprc_original": rows[0]["auprc"]} if rows else {})
-    involved = [sbp.ORIGINAL] if experiment == "a" else rep.train_levels(cfg, model)
-    n_seeds = min(rep.repeats(cfg, model, lv) for lv in involved)
+    involved = [sbp.ORIGINAL] if experiment == "a" else scores.train_levels(cfg, model)
+    n_seeds = min(scores.repeats(cfg, model, lv) for lv in involved)
     per_seed = [vd.decide(_flat_parts(rep.performance(cfg, model, experiment, data_root=data_root, repeat=r),
                                       achieved, m))[0] for r in range(n_seeds)]
-    return vd.with_seeds(v, per_seed, cfg.seed_agreement)
+    return vd.with_seeds(v, per_seed, cfg.patches.seed_agreement)
 
 
 def _baseline_words(other: vd.Verdict, label: str) -> str:
@@ -148,7 +148,7 @@ def saliency(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
                   f"{first['centre_baseline']:.2f} on originals, without seeing the patch") if first else "",
         details="; ".join(f"{_level_words(r['level'], achieved)}: {r['gradcam_energy']:.2f} "
                           f"({r['gradcam_energy_low']:.2f} to {r['gradcam_energy_high']:.2f})" for r in rows))
-    return vd.with_seeds(v, [v.outcome], cfg.seed_agreement)  # the maps are the first seed's
+    return vd.with_seeds(v, [v.outcome], cfg.patches.seed_agreement)  # the maps are the first seed's
 
 
 def robustness(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
@@ -177,23 +177,23 @@ def robustness(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
 def resnet(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     """B4: ResNet18 (from scratch: no ImageNet weights here) minus the CNN on originals, paired on the
     same patients: no improvement beyond the margin holds, an improvement beyond it does not."""
-    m = cfg.flat_auroc_margin
-    if sbp.ORIGINAL not in rep.train_levels(cfg, "resnet18"):
+    m = cfg.patches.flat_auroc_margin
+    if sbp.ORIGINAL not in scores.train_levels(cfg, "resnet18"):
         return vd.from_parts(RESNET, [Part("no improvement over the CNN", NOT_TESTABLE,
                                            "this profile trains no ResNet18")], None, "needs a ResNet18 run", margin=m)
     h = rep.head_to_head(cfg, "resnet18", "cnn", sbp.ORIGINAL, data_root=data_root)
     outcome = HOLDS if h["delta_high"] < m else FAILS if h["delta_low"] > m else UNDECIDED
-    n = rep.repeats(cfg, "resnet18", sbp.ORIGINAL)
+    n = scores.repeats(cfg, "resnet18", sbp.ORIGINAL)
     v = vd.from_parts(
         RESNET, [Part("no improvement over the CNN on originals", outcome)],
         Effect("AUROC of ResNet18 minus the CNN on originals", h["delta"], h["delta_low"], h["delta_high"]), margin=m,
         seeds=n,
-        condition=f"ResNet18 from scratch, {count(cfg.patch_resnet_epochs, 'epoch')}; the paper's was pre-trained on ImageNet",
+        condition=f"ResNet18 from scratch, {count(cfg.patches.resnet_epochs, 'epoch')}; the paper's was pre-trained on ImageNet",
         tag="from scratch",
         rule=f"the paired 95 % interval of ResNet18's AUROC minus the CNN's lies below +{m:g} (no improvement beyond "
              f"the margin: holds), wholly above +{m:g} (does not hold), else undecided",
         details=f"ResNet18 {h['auroc']:.3f}, CNN {h['other_auroc']:.3f}")
-    return vd.with_seeds(v, [v.outcome], cfg.seed_agreement) if n == 1 else v  # more seeds: pooled over them
+    return vd.with_seeds(v, [v.outcome], cfg.patches.seed_agreement) if n == 1 else v  # more seeds: pooled over them
 
 
 def verdicts(profile: str, data_root=None, overrides: dict | None = None) -> list[vd.Verdict]:
@@ -223,21 +223,21 @@ def deviations(profile: str, data_root=None, overrides: dict | None = None) -> l
          "consequence": f"the CNN's 95 % interval on originals spans {cnn['auroc_high'] - cnn['auroc_low']:.2f} in AUROC "
                         f"({cnn['auroc_low']:.2f} to {cnn['auroc_high']:.2f})"},
         {"study": "Study B", "what": "unit", "paper": "whole mammograms",
-         "this run": f"{cfg.patch_size} px patches cut from films compressed whole",
+         "this run": f"{cfg.patches.size} px patches cut from films compressed whole",
          "consequence": "whole films at a CPU's input size are the negative-control chapter's"},
         {"study": "Study B", "what": "compression ratios", "paper": "15 to 11,000:1",
-         "this run": f"targets {', '.join(map(words.ratio, cfg.patch_levels))}; the highest achieved {words.ratio(top)}",
+         "this run": f"targets {', '.join(map(words.ratio, cfg.patches.levels))}; the highest achieved {words.ratio(top)}",
          "consequence": "a 1 MiB 8-bit film hits JPEG 2000's header floor: the parts of B1 and B2 at 10,000:1 to 11,000:1 are not testable"},
         {"study": "Study B", "what": "design", "paper": "trained and tested at each ratio",
          "this run": "the same" if experiment == "b" else "trained on originals, tested at each ratio",
          "consequence": "B1 is decided on this design; B3 needs compressed training" if experiment == "a"
          else "B1 and B3 are decided on the paper's design"},
         {"study": "Study B", "what": "ResNet18", "paper": "pre-trained on ImageNet",
-         "this run": (f"from scratch, {count(cfg.patch_resnet_epochs, 'epoch')}, {count(cfg.patch_resnet_repeats, 'seed')}"
-                      if cfg.patch_resnet_repeats else "not trained in this profile"),
+         "this run": (f"from scratch, {count(cfg.patches.resnet_epochs, 'epoch')}, {count(cfg.patches.resnet_repeats, 'seed')}"
+                      if cfg.patches.resnet_repeats else "not trained in this profile"),
          "consequence": "B4 compares architectures, not pre-training"},
         {"study": "Study B", "what": "repeats", "paper": f"{cfg.n_folds}-fold cross-validation, one run",
-         "this run": f"{cfg.n_folds} folds, {count(cfg.patch_repeats, 'seed')} of the CNN on originals",
+         "this run": f"{cfg.n_folds} folds, {count(cfg.patches.repeats, 'seed')} of the CNN on originals",
          "consequence": "every verdict says in how many seeds it holds"},
     ]
     return rows

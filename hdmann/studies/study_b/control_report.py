@@ -165,7 +165,7 @@ def early_words(real: dict, early: int = 2) -> str:
 
 def inner_malignant_words(cfg, malignant: int) -> str:
     """About how many malignant films an inner validation split holds: "8 malignant films"."""
-    n = round(malignant * (1 - 1 / cfg.n_folds) * cfg.inner_validation_fraction)
+    n = round(malignant * (1 - 1 / cfg.n_folds) * cfg.films.inner_validation_fraction)
     return count(n, "malignant film")
 
 
@@ -182,3 +182,14 @@ def aligned_words(aligned: list[dict]) -> str:
 def share_words(share: float) -> str:
     """A share as the book writes a percentage: "20 %"."""
     return f"{share * 100:.0f} %"
+
+
+def runs_words(plan: dict) -> str:
+    """What the control ran in this profile, as the choices table's last row."""
+    return (f"{plan['seeds']} training seed(s), {plan['permutations']} label permutation(s), "
+            f"{'with' if plan['aligned'] else 'no'} mirrored run, {plan['untrained']} untrained networks")
+
+
+def aurocs_words(summaries: list[dict], key: str = "auroc", digits: int = 3) -> str:
+    """Runs' values in a list ("0.512, 0.498"), or that this profile runs none."""
+    return ", ".join(f"{s[key]:.{digits}f}" for s in summaries) or "not run in this profile"
