@@ -120,7 +120,7 @@ def nested_estimate(cfg: StudyBConfig, task: str = "malignant", data_root=None) 
 
 def configured_variant(cfg: StudyBConfig) -> str | None:
     for name, values in PATCH_CNN_VARIANTS.items():
-        if all(getattr(cfg, k) == v for k, v in values.items()):
+        if all(getattr(cfg.patches, k) == v for k, v in values.items()):
             return name
     return None
 
