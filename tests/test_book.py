@@ -3,6 +3,8 @@ Jupyter Book build with warnings as errors; plus the rules the source notebooks 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import json
 import re
 from pathlib import Path
@@ -71,16 +73,36 @@ def test_source_notebook_is_thin(path):
     assert cells[0]["cell_type"] == "markdown" and cells[0]["source"][0].startswith("# ")
 
 
+def _glue_all_sources(code: str) -> list[str]:
+    """The source of the report module whose function a notebook hands to ``glue_all`` (``glue_all(alias.fn(...))``,
+    the alias imported ``from hdmann... import module as alias``): where the names it glues are written, by the
+    function or the helpers beside it."""
+    aliases = {}
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hdmann"):
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    sources = []
+    for alias, fn in re.findall(r"glue_all\((\w+)\.(\w+)\(", code):
+        module = importlib.import_module(aliases[alias])
+        assert callable(getattr(module, fn, None)), f"glue_all({alias}.{fn}(...)): {aliases[alias]} has no {fn}"
+        sources.append(inspect.getsource(module))
+    return sources
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_glue_reference_is_glued(path):
     """A ``{glue:...}`name`` in the prose must be glued by a code cell of the same notebook."""
     text = "".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "markdown")
-    code = "".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
     wanted = {m.split(":")[0] for m in re.findall(r"\{glue:[a-z]+\}`([^`]+)`", text)}
     wanted |= set(re.findall(r"```\{glue:figure\} (\S+)", text))
     literal = set(re.findall(r'glue\("([A-Za-z0-9_]+)"', code))
-    patterns = [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(p)) + "$")
-                for p in re.findall(r'glue\(f"([^"]+)"', code)]
+    fstrings = re.findall(r'glue\(f"([^"]+)"', code)
+    for source in _glue_all_sources(code):  # glue_all(report.fn(...)): the names are the dict keys its module writes
+        literal |= set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', source))
+        fstrings += re.findall(r'f"([A-Za-z_][A-Za-z0-9_]*\{[^"]+)"', source)
+    patterns = [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(p)) + "$") for p in fstrings]
     missing = [w for w in wanted if w not in literal and not any(p.match(w) for p in patterns)]
     assert not missing, f"{path.name} cites names it never glues: {missing}"
 
