@@ -22,7 +22,10 @@ TESTS = Path(__file__).resolve().parent
 PRESENTATION = ("studies.study_a.report", "studies.study_b.control_report", "book.report", "methods.plotting",
                 "studies.papers", "studies.study_b.report", "studies.study_a_beyond.report",
                 "studies.study_a_beyond.figures", "studies.codecs.figures", "studies.study_b.figures",
-                "studies.study_a.config", "engine.config")
+                "studies.study_a.config", "engine.config", "studies.study_a_beyond.measures",
+                "studies.study_a_beyond.matrix_tables", "studies.study_a_beyond.drift_tables",
+                "studies.study_a_beyond.addition_tables", "studies.study_a_beyond.ood_tables",
+                "studies.study_a_beyond.colour_tables", "studies.codecs.curves", "studies.codecs.ranking")
 
 
 def _keys(root) -> list[tuple[str, str]]:
