@@ -3,6 +3,8 @@ Jupyter Book build with warnings as errors; plus the rules the source notebooks 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import json
 import re
 from pathlib import Path
@@ -71,18 +73,38 @@ def test_source_notebook_is_thin(path):
     assert cells[0]["cell_type"] == "markdown" and cells[0]["source"][0].startswith("# ")
 
 
+def _glue_all_sources(code: str) -> list[str]:
+    """The source of the report module whose function a notebook hands to ``glue_all`` (``glue_all(alias.fn(...))``,
+    the alias imported ``from hdmann... import module as alias``): where the names it glues are written, by the
+    function or the helpers beside it."""
+    aliases = {}
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("hdmann"):
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+    sources = []
+    for alias, fn in re.findall(r"glue_all\((\w+)\.(\w+)\(", code):
+        module = importlib.import_module(aliases[alias])
+        assert callable(getattr(module, fn, None)), f"glue_all({alias}.{fn}(...)): {aliases[alias]} has no {fn}"
+        sources.append(inspect.getsource(module))
+    return sources
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_glue_reference_is_glued(path):
     """A ``{glue:...}`name`` in the prose must be glued by a code cell of the same notebook."""
     text = "".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "markdown")
-    code = "".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
     wanted = {m.split(":")[0] for m in re.findall(r"\{glue:[a-z]+\}`([^`]+)`", text)}
     wanted |= set(re.findall(r"```\{glue:figure\} (\S+)", text))
     literal = set(re.findall(r'glue\("([A-Za-z0-9_]+)"', code))
-    patterns = [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(p)) + "$")
-                for p in re.findall(r'glue\(f"([^"]+)"', code)]
+    fstrings = re.findall(r'glue\(f"([^"]+)"', code)
+    for source in _glue_all_sources(code):  # glue_all(report.fn(...)): the names are the dict keys its module writes
+        literal |= set(re.findall(r'"([A-Za-z_][A-Za-z0-9_]*)"', source))
+        fstrings += re.findall(r'f"([A-Za-z_][A-Za-z0-9_]*\{[^"]+)"', source)
+    patterns = [re.compile("^" + re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(p)) + "$") for p in fstrings]
     missing = [w for w in wanted if w not in literal and not any(p.match(w) for p in patterns)]
-    if "glue_all(" in code:  # the report's dict names the rest: checked on the built chapter
+    if "glue_all(" in code:  # a report's dict may name the rest: the built chapter's test checks them
         return
     assert not missing, f"{path.name} cites names it never glues: {missing}"
 
@@ -745,3 +767,19 @@ def test_one_glued_name_is_one_quantity_across_chapters(smoke_book):
               and len({json.dumps(value) if not isinstance(value, float) else round(value, 9)
                        for value in chapters.values()}) > 1}
     assert not differ, f"one name, several values: {differ}"
+
+
+GLUE_CALLS_MAX, CODE_LINES_MAX = 40, 120  # a chapter's values come from its report, glued in one call
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_stays_within_its_glue_and_code_budget(path):
+    """A notebook plots, tables and glues what its report computed: few glue calls, few code lines,
+    and no sentence built from a condition (wording belongs to the report, where a test reads it)."""
+    code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    lines = [line for line in code.splitlines() if line.strip() and not line.strip().startswith("#")]
+    calls = len(re.findall(r"\bglue(?:_all)?\(", code))
+    assert calls <= GLUE_CALLS_MAX, f"{path.name}: {calls} glue calls; glue the report's dict with glue_all"
+    assert len(lines) <= CODE_LINES_MAX, f"{path.name}: {len(lines)} code lines; move the logic into hdmann"
+    built = [line for line in lines if re.search(r"\"[^\"]*\"\s+if\s+.+\s+else\s+\"", line)]
+    assert not built, f"{path.name} builds wording inline: {built[:2]}"

@@ -248,7 +248,7 @@ def test_study_a_curves_are_seed_means_with_seed_image_intervals():
 def test_study_b_curves_average_the_repeats_and_resample_them(monkeypatch):
     """Study B: each point is the mean of the repeats' pooled AUROCs (the Study B chapter's value), and
     its interval resamples patients and repeats."""
-    from hdmann.studies.study_b import report as sbr
+    from hdmann.studies.study_b import scores as sbs
 
     rng = np.random.default_rng(2)
     n, repeats = 80, 3
@@ -271,8 +271,8 @@ def test_study_b_curves_average_the_repeats_and_resample_them(monkeypatch):
     orig = curve[ra.ORIGINAL]
     runs = [{"labels": labels, "fold": sets[(ra.ORIGINAL, None)][f"fold_r{r}"], "x": sets[(ra.ORIGINAL, None)][f"cnn_r{r}"]}
             for r in range(repeats)]
-    weights = sbr.patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
-    chapter, fixed = sbr.pooled_auroc_boot(runs, "x", weights)  # the Study B chapter's arithmetic
+    weights = sbs.patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
+    chapter, fixed = sbs.pooled_auroc_boot(runs, "x", weights)  # the Study B chapter's arithmetic
     assert orig["value"] == pytest.approx(chapter) and orig["seeds"] == repeats
     fixed_width = np.diff(np.percentile(fixed, [2.5, 97.5]))[0]
     assert orig["high"] - orig["low"] > fixed_width  # the repeats differ, so resampling them widens it

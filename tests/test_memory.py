@@ -55,13 +55,24 @@ def test_predict_noisy_keys(metric):
 
 
 def test_hamming_thresholds_at_half():
-    m = KeyMemory(4, seed=0)
-    m.keys = np.array([[0, 0, 0, 0], [1, 1, 1, 1]], np.float32)  # fixed keys for a hand check
-    m.labels = ["a", "b"]
+    m = KeyMemory.from_keys(np.array([[0, 0, 0, 0], [1, 1, 1, 1]], np.float32), ["a", "b"])  # fixed keys for a hand check
     out = np.array([[0.49, 0.5, 0.7, 0.1]], np.float32)  # bits 0 1 1 0
     np.testing.assert_array_equal(m.distances(out, "hamming"), [[2, 2]])
     assert m.predict(out, "hamming").tolist() == [0]  # a tie goes to the earliest key
     np.testing.assert_allclose(m.distances(np.array([[1, 1, 1, 1]], np.float32), "l2"), [[2.0, 0.0]], atol=1e-6)
+
+
+def test_from_keys_holds_written_keys_and_keeps_the_caller_s_array():
+    keys = np.array([[0, 1, 0], [1, 0, 1]], np.float64)
+    m = KeyMemory.from_keys(keys)
+    assert m.labels == ["0", "1"] and m.dim == 3 and m.keys.dtype == np.float32
+    m.add_class_from_outputs("new", np.array([[0.2, 0.2, 0.9]], np.float32))
+    assert m.predict(np.array([[0.2, 0.2, 0.9]], np.float32), "l2").tolist() == [2]
+    assert keys.shape == (2, 3)  # the caller's keys are untouched
+    with pytest.raises(ValueError, match="name each"):
+        KeyMemory.from_keys(keys, ["a"])
+    with pytest.raises(ValueError, match="keys must be"):
+        KeyMemory.from_keys(np.zeros(3))
 
 
 def test_adding_a_class_leaves_existing_keys_unchanged():

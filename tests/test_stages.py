@@ -23,7 +23,11 @@ PRESENTATION = ("studies.study_a.report", "studies.study_b.control_report", "boo
                 "studies.papers", "studies.study_b.report", "studies.study_a_beyond.report",
                 "studies.study_a_beyond.figures", "studies.codecs.figures", "studies.study_b.figures",
                 "studies.study_b.scores", "studies.study_b.selection", "studies.study_b.wording",
-                "studies.study_b.tables", "studies.study_b.values", "studies.study_a.config", "engine.config")
+                "studies.study_b.tables", "studies.study_b.values", "studies.study_a.config", "engine.config",
+                "studies.study_a_beyond.measures",
+                "studies.study_a_beyond.matrix_tables", "studies.study_a_beyond.drift_tables",
+                "studies.study_a_beyond.addition_tables", "studies.study_a_beyond.ood_tables",
+                "studies.study_a_beyond.colour_tables", "studies.codecs.curves", "studies.codecs.ranking")
 
 
 def _keys(root) -> list[tuple[str, str]]:
@@ -45,7 +49,7 @@ def test_code_closure_is_read_from_imports():
     assert not closure & {"studies.study_a.report", "book.report", "methods.plotting", "studies.study_a.config",
                           "engine.config", "engine.cache", "engine.stages", "engine.progress"}
     assert stages.code_closure("studies.study_a.report") == ()  # a report module is no stage's code
-    for module in ("studies.study_b.pipeline", "studies.study_a_beyond.pipeline"):  # their saliency stages
+    for module in ("studies.study_b.pipeline", "studies.study_a_beyond.attribution"):  # their saliency stages
         assert {"engine.codecs", "engine.codec.jpeg2000", "methods.saliency"} <= set(stages.code_closure(module))
 
 
@@ -63,7 +67,7 @@ def test_rewording_a_docstring_or_a_comment_is_no_code_change():
 
 def test_a_codec_edit_rekeys_every_stage_downstream(synthetic_root, monkeypatch):
     before = dict(_keys(synthetic_root))
-    saliency_code = {m: stages.code_fingerprint(m) for m in ("studies.study_b.pipeline", "studies.study_a_beyond.pipeline")}
+    saliency_code = {m: stages.code_fingerprint(m) for m in ("studies.study_b.pipeline", "studies.study_a_beyond.attribution")}
     _edit(monkeypatch, "engine.codec.jpeg2000")  # one codec's module: the registry imports it by name
     after = dict(_keys(synthetic_root))
     assert before.keys() == after.keys()

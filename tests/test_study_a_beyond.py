@@ -15,7 +15,7 @@ from hdmann.methods import evaluation, saliency
 from hdmann.methods.memory import KeyMemory
 from hdmann.studies.study_a import pipeline as study_a, report as study_a_report
 from hdmann.studies.study_a.config import study_a_config
-from hdmann.studies.study_a_beyond import pipeline as study_a_beyond, report
+from hdmann.studies.study_a_beyond import addition, ood, pipeline as study_a_beyond, report, training
 from hdmann.studies.study_a_beyond.config import study_a_beyond_config
 from synthetic import write_isic, write_isic_other
 
@@ -255,7 +255,7 @@ def test_matrix_verdicts_are_stated_across_seeds_each_paired_with_its_own_origin
     assert len(seeds) == TINY_A.seeds == 2
     # each seed's originals row is that seed's Study A model
     for b in seeds:
-        call = study_a_beyond._model_call(b, *study_a_beyond.model_request(b, "original"))
+        call = training._model_call(b, *study_a_beyond.model_request(b, "original"))
         assert call.key(root) == study_a.train_model.on(b.study_a).key(root)
     rows = report.matrix_verdicts(cfg, root)
     assert [r["trained at"] for r in rows] == ["q5"]
@@ -282,16 +282,16 @@ def test_a_changed_dimension_list_retrains_only_the_new_dimensions(tmp_path):
     write_isic(root, train_per_class=3, test_per_class=1, size=32)
 
     def key(cfg, level, dim=None):
-        return study_a_beyond._model_call(cfg, *study_a_beyond.model_request(cfg, level, dim)).key(root)
+        return training._model_call(cfg, *study_a_beyond.model_request(cfg, level, dim)).key(root)
 
     wider = TINY.replace(dims=(64, 500, 2000), train_levels=("original", "q5", "q1"))
     assert key(TINY, "original", 500) == key(wider, "original", 500)
     assert key(TINY, "q5", 500) == key(wider, "q5", 500)
     assert len({key(wider, "original", 500), key(wider, "original", 2000), key(wider, "q1", 500)}) == 3
     # the originals model at Study A's own D and budget is Study A's model, read from Study A's stage
-    call = study_a_beyond._model_call(TINY, *study_a_beyond.model_request(TINY, "original"))
+    call = training._model_call(TINY, *study_a_beyond.model_request(TINY, "original"))
     assert call.stage.name == "study_a/model" and call.key(root) == study_a.train_model.on(TINY_A).key(root)
-    assert study_a_beyond._model_call(TINY, *study_a_beyond.model_request(TINY, "q5")).stage.name == "study_a_beyond/model"
+    assert training._model_call(TINY, *study_a_beyond.model_request(TINY, "q5")).stage.name == "study_a_beyond/model"
     with pytest.raises(ValueError, match="not a training level"):
         study_a_beyond.model_request(TINY, "q10")
 
@@ -324,7 +324,7 @@ def test_addition_rows_give_every_rule_and_the_probe_per_k_and_level():
     old = (keys[old_y] + rng.normal(0, 0.1, (40, 64))).astype(np.float32)
     shift = np.where(rng.random(64) < 0.3, np.where(keys[0] > 0.5, -0.35, 0.35), 0.0)
     new = (keys[0] + shift + rng.normal(0, 0.1, (30, 64))).astype(np.float32)
-    rows = study_a_beyond._add_rows(cfg, "synthetic", "new", keys, new[:20], {"original": new[20:]},
+    rows = addition._add_rows(cfg, "synthetic", "new", keys, new[:20], {"original": new[20:]},
                                     {"original": old}, old_y, old, old_y, np.random.default_rng(1))
     methods = {r["method"] for r in rows}
     assert methods == {*cfg.addition_rules, "probe"}
@@ -423,11 +423,11 @@ def test_the_probes_of_later_seeds_read_their_own_study_a_model_and_train_nothin
     assert [b.study_a.train_seed for b in probes] == [b.study_a.train_seed for b in study_a_beyond.seed_configs(cfg)]
     for b in probes[1:]:
         assert b.leave_out_classes == ()
-        reads = study_a_beyond._addition_reads(b)
+        reads = addition._addition_reads(b)
         assert [c.label() for c in reads] == [study_a_beyond.model_outputs_on_everything.on(b, "study_a").label()]
         assert reads[0].cfg.study_a.train_seed == b.study_a.train_seed != cfg.study_a.train_seed
-        assert study_a_beyond._frozen_model_call(b, "study_a").label() == study_a.train_model.on(b.study_a).label()
-    assert len(study_a_beyond._addition_reads(cfg)) == 1 + len(cfg.leave_out_classes)
+        assert ood._frozen_model_call(b, "study_a").label() == study_a.train_model.on(b.study_a).label()
+    assert len(addition._addition_reads(cfg)) == 1 + len(cfg.leave_out_classes)
 
 
 def test_the_prose_says_where_the_output_departs_in_words():

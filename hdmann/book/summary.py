@@ -64,14 +64,14 @@ def headline_figures(profile: str, data_root=None, overrides: dict | None = None
     """The landing page's figures: Study A's accuracy on both ladders and Study B's AUROC by ratio."""
     from hdmann.studies.study_a import claims as a_claims, figures as a_figures, report as a_report
     from hdmann.studies.study_a.config import study_a_config
-    from hdmann.studies.study_b import figures as b_figures, report as b_report
+    from hdmann.studies.study_b import figures as b_figures, report as b_report, wording as b_wording
     from hdmann.studies.study_b.config import study_b_config
 
     a = study_a_config(profile, overrides)
     ladders = {a_claims.legend(a, arm): a_report.accuracy_table(a, data_root, arm=arm) for arm in a_claims.arms(a)}
     b = study_b_config(profile, overrides)
     ratios = {r["level"]: r["achieved_median"] for r in b_report.ratio_table(b, data_root)}
-    series = {b_report.MODEL_LABELS[m]: (m, b_report.performance(b, m, "a", data_root=data_root))
+    series = {b_wording.MODEL_LABELS[m]: (m, b_report.performance(b, m, "a", data_root=data_root))
               for m in ("cnn", "features", "shortcut")}
     from hdmann.studies.codecs import figures as c_figures, report as c_report
 

@@ -37,6 +37,20 @@ class KeyMemory:
             memory.add_class(label)
         return memory
 
+    @classmethod
+    def from_keys(cls, keys: np.ndarray, labels=None, seed: int = 0) -> "KeyMemory":
+        """A memory holding keys already written (a trained model's ``keys.npy``), labelled ``labels``
+        or "0", "1", ... in key order; ``seed`` draws any key added later by :meth:`add_class`."""
+        keys = np.array(keys, dtype=np.float32)  # a copy: adding a class never writes into the caller's array
+        if keys.ndim != 2 or keys.shape[1] < 1:
+            raise ValueError(f"keys must be (K, D >= 1), got {keys.shape}")
+        labels = [str(i) for i in range(len(keys))] if labels is None else [str(x) for x in labels]
+        if len(labels) != len(keys) or len(set(labels)) != len(labels):
+            raise ValueError(f"labels must name each of the {len(keys)} keys once, got {labels}")
+        memory = cls(keys.shape[1], seed)
+        memory.keys, memory.labels = keys, labels
+        return memory
+
     def add_class(self, label: str) -> np.ndarray:
         """Draw a key from U{0,1}^D for a new class; existing keys stay as they are."""
         if label in self.labels:

@@ -1,5 +1,7 @@
-"""The codec chapter's report: rate-accuracy curves over the training seeds with intervals, the margin
-rules, BD-accuracy and the ranking. Nothing here trains or codes an image; everything reads
+"""The codec chapter's report: rate-accuracy curves over the training seeds with intervals
+(:mod:`hdmann.studies.codecs.curves`), the margin rules, BD-accuracy and the ranking
+(:mod:`hdmann.studies.codecs.ranking`), gathered here with the chapter's tables and wording and the values its
+prose cites (:func:`page_values`). Nothing here trains or codes an image; everything reads
 :mod:`hdmann.studies.codecs.pipeline`.
 
 Every point of a curve is a seed mean: Study A over the models of every training seed
@@ -23,355 +25,28 @@ the same outcome on their own (``seed_agreement``).
 """
 from __future__ import annotations
 
-import numpy as np
-
 from hdmann.engine import codecs
-from hdmann.methods import bootstrap, evaluation
 from hdmann.methods.words import count, listing
 from hdmann.studies.codecs import pipeline as ra
-from hdmann.studies.codecs.config import CodecConfig
-from hdmann.studies.study_b import pipeline as sbp, report as sbr
-from hdmann.studies.study_b.report import table_view  # noqa: F401  (the chapter's tables wrap as Study B's do)
+from hdmann.studies.codecs.config import CodecConfig, codec_config
+from hdmann.studies.codecs.curves import (METRIC_LABELS, METRICS, STUDY_OF, bytes_per_bpp, curves, curves_from,
+                                          image_side, margin_of, original_value, points_table, seed_agreement,
+                                          seed_count, seed_curve, study_a_replicates, study_b_replicates, study_labels)
+from hdmann.studies.codecs.ranking import (BETTER, FINER, FLOOR, LOSS, MARGIN_RULE, NEWER, REFERENCE, RESOLUTION_RULE,
+                                           STRADDLES, UNDECIDED, WITHIN, WORSE, bd_accuracy, common_range, compare,
+                                           compare_rule, detectable, interp_weights, lowest_within_margin, ranking,
+                                           seed_agreed)
+from hdmann.studies.study_b import pipeline as sbp, scores as sbs
+from hdmann.studies.study_b.tables import table_view  # noqa: F401  (the chapter's tables wrap as Study B's do)
 
-METRICS = {"a": ("val", "test"), "b": ("cnn", "features")}
-METRIC_LABELS = {"val": "Study A accuracy, reporting half of the validation part", "test": "Study A accuracy, test folder",
-                 "cnn": "Study B AUROC, patch CNN", "features": "Study B AUROC, texture-feature baseline"}
-STUDY_OF = {m: study for study, metrics in METRICS.items() for m in metrics}
-# newer than JPEG: the codecs the chapter's question is about (JPEG 4:4:4 is JPEG with other chroma)
-NEWER = ("jpeg2000", "webp", "avif", "jxl")
-BETTER, WORSE, WITHIN, UNDECIDED, REFERENCE = "better", "worse", "within the margin", "undecided", "reference"
-
-
-def _ci(values: np.ndarray) -> tuple[float, float]:
-    low, high = np.nanpercentile(values, [2.5, 97.5])
-    return float(low), float(high)
-
-
-def _finite_mean(values) -> float:
-    v = np.asarray(values, dtype=np.float64)
-    v = v[np.isfinite(v)]
-    return float(v.mean()) if len(v) else float("inf")
-
-
-def margin_of(cfg: CodecConfig, metric: str) -> float:
-    """The loss against originals tolerated by the lowest-bpp rule: Study A's in accuracy, Study B's in AUROC."""
-    return cfg.accuracy_margin if STUDY_OF[metric] == "a" else cfg.auroc_margin
-
-
-def seed_agreement(cfg: CodecConfig, metric: str) -> float:
-    return cfg.study_a.seed_agreement if STUDY_OF[metric] == "a" else cfg.study_b.seed_agreement
-
-
-def seed_count(cfg: CodecConfig, study: str) -> int:
-    """Training seeds behind every point of a study's curves."""
-    return cfg.study_a.seeds if study == "a" else cfg.study_b.patch_repeats
-
-
-# ------------------------------------------------------------------------------------------------
-# curves: seed-mean value and paired replicates per (codec, setting)
-# ------------------------------------------------------------------------------------------------
-def _point(key, rep: dict, ref: dict, **stats) -> dict:
-    low, high = _ci(rep["boot"])
-    dlow, dhigh = _ci(rep["boot"] - ref["boot"])
-    codec, setting = key
-    return {"codec": codec, "setting": setting, "value": rep["value"], "low": low, "high": high,
-            "delta": rep["value"] - ref["value"], "delta_low": dlow, "delta_high": dhigh, "boot": rep["boot"],
-            "seed_values": np.asarray(rep["seed_values"]), "seed_boot": rep["seed_boot"],
-            "seeds": int(len(rep["seed_values"])), **stats}
-
-
-def study_a_replicates(guesses: np.ndarray, labels: np.ndarray, n_boot: int, seed: int) -> dict:
-    """One coded set of Study A: the (seeds x images) hits of every seed's model, bootstrapped over seeds
-    and images (:func:`hdmann.methods.bootstrap.seed_image_replicates`)."""
-    hits = (np.atleast_2d(guesses) == np.asarray(labels)[None, :]).astype(np.float64)
-    return bootstrap.seed_image_replicates(hits, n_boot, seed)
-
-
-def study_b_replicates(sets: list[dict], level: str, weights: np.ndarray, seed: int) -> dict:
-    """One coded set of Study B: each repeat's pooled out-of-fold AUROC and its value on every patient
-    resample (``weights``), then the repeats resampled (:func:`hdmann.methods.bootstrap.resample_seeds`).
-    ``value`` is the mean over repeats, as :func:`hdmann.studies.study_b.report.pooled_auroc_boot` gives it."""
-    seed_values = np.array([sbr.set_auroc(s, level) for s in sets])
-    seed_boot = np.stack([sbr.pooled_auroc_boot([s], level, weights)[1] for s in sets], axis=1)  # (n_boot, repeats)
-    return {"value": float(seed_values.mean()), "boot": bootstrap.resample_seeds(seed_boot, seed),
-            "seed_values": seed_values, "seed_boot": seed_boot}
-
-
-def curves(cfg: CodecConfig, study: str, names, data_root=None) -> dict:
-    """``{metric: {"original": point, codec: [points sorted by bpp]}}`` for one study.
-
-    A point holds the seed mean of the metric (accuracy or pooled AUROC) with its 95 % interval
-    (seeds and images resampled), its paired difference from originals with interval, the replicates
-    (``boot``), each seed's value and replicates (``seed_values``, ``seed_boot``), and the mean bpp,
-    bytes, PSNR and SSIM of what was coded (Study B: bytes and bpp per film, PSNR inside the breast,
-    SSIM of the patches the classifier reads)."""
-    return curves_from(cfg, study, ra.sweep(cfg, study, names, data_root), data_root)
-
-
-def curves_from(cfg: CodecConfig, study: str, sets: dict, data_root=None) -> dict:
-    """:func:`curves` from the sets of a sweep (``{(codec, setting): stage output}``)."""
-    out = {}
-    ref_key = (ra.ORIGINAL, None)
-    if study == "a":
-        for part in METRICS["a"]:
-            reps = {k: study_a_replicates(s[f"{part}_guess"], s[f"{part}_labels"], cfg.bootstrap_samples,
-                                          cfg.bootstrap_seed) for k, s in sets.items()}
-            out[part] = _collect(sets, reps, ref_key,
-                                 lambda s: {"bpp": float(np.mean(s[f"{part}_bpp"])), "bytes": float(np.mean(s[f"{part}_bytes"])),
-                                            "psnr": _finite_mean(s[f"{part}_psnr"]), "ssim": float(np.mean(s[f"{part}_ssim"])),
-                                            "n": int(len(s[f"{part}_labels"]))})
-    else:
-        bcfg = cfg.study_b
-        patient = sbp.patch_plan(bcfg, data_root).patient
-        weights = sbr.patient_weights(patient, cfg.bootstrap_samples, cfg.bootstrap_seed)
-        for model in METRICS["b"]:
-            reps = {}
-            for k, s in sets.items():
-                runs = [{"labels": s["labels"], "fold": s[f"fold_r{r}"], "x": s[f"{model}_r{r}"]}
-                        for r in range(bcfg.patch_repeats)]
-                reps[k] = study_b_replicates(runs, "x", weights, cfg.bootstrap_seed + 1)
-            out[model] = _collect(sets, reps, ref_key,
-                                  lambda s: {"bpp": float(np.mean(s["bpp"])), "bytes": float(np.mean(s["bytes"])),
-                                             "psnr": _finite_mean(s["psnr_breast"]), "ssim": float(np.mean(s["patch_ssim"])),
-                                             "n": int(np.sum(s["labels"] >= 0)), "films": int(len(s["bytes"]))})
-    return out
-
-
-def _collect(sets, reps, ref_key, stats) -> dict:
-    ref = reps[ref_key]
-    out = {ra.ORIGINAL: _point(ref_key, ref, ref, **stats(sets[ref_key]))}
-    for key, s in sets.items():
-        if key == ref_key:
-            continue
-        out.setdefault(key[0], []).append(_point(key, reps[key], ref, **stats(s)))
-    for codec in out:
-        if codec != ra.ORIGINAL:
-            out[codec].sort(key=lambda p: p["bpp"])
-    return out
-
-
-def seed_curve(points: list[dict], s: int) -> list[dict]:
-    """One training seed's points of a curve: its own value and replicates (images resampled, that seed alone)."""
-    return [{**p, "value": float(p["seed_values"][s]), "boot": p["seed_boot"][:, s]} for p in points]
-
-
-_ARRAYS = ("boot", "seed_boot", "seed_values", "codec", "setting")
-
-
-def points_table(curve: dict, metric: str) -> list[dict]:
-    """Every point of one metric as table rows (no bootstrap replicates)."""
-    rows = []
-    for codec, points in curve.items():
-        for p in ([points] if codec == ra.ORIGINAL else points):
-            rows.append({"metric": metric, "codec": codecs.CODECS[codec].label if codec in codecs.CODECS else codec,
-                         "setting": p["setting"], **{k: v for k, v in p.items() if k not in _ARRAYS}})
-    return rows
-
-
-# ------------------------------------------------------------------------------------------------
-# the lowest bpp within the margin, and whether the sample resolves the margin
-# ------------------------------------------------------------------------------------------------
-FLOOR, LOSS, FINER, STRADDLES = ("every setting passes", "a loss beyond the margin", "margin finer than the sample resolves",
-                                 "undecided")
-
-
-def detectable(point: dict) -> float:
-    """The smallest change from originals the sample can detect at a point: half the width of the
-    paired 95 % interval of its difference from originals (seeds and images resampled)."""
-    return (point["delta_high"] - point["delta_low"]) / 2
-
-
-def lowest_within_margin(points: list[dict], margin: float) -> dict:
-    """The lowest bpp down to which the codec stays within ``margin`` of originals: walking from its
-    highest bpp down, every point's paired 95 % interval of the difference from originals must reach
-    above ``-margin`` (a loss larger than the margin is not shown). ``None`` where its highest point
-    already fails; ``floor_reached`` says whether the walk stopped at the codec's lowest point.
-
-    Why the walk stopped (``status``): at :data:`LOSS` the interval lies wholly below ``-margin``;
-    at :data:`FINER` it straddles ``-margin`` and is wider than the margin on each side, so a codec
-    with no loss at all could not pass there: the margin is finer than the sample resolves and the
-    bpp found says more about the sample's size than about the codec; :data:`STRADDLES` otherwise.
-    ``detectable`` is :func:`detectable` at the setting considered (where the walk stopped, else the
-    lowest point), to set beside the margin."""
-    ordered = sorted(points, key=lambda p: -p["bpp"])
-    last = stop = None
-    for p in ordered:
-        if p["delta_low"] < -margin:
-            stop = p
-            break
-        last = p
-    considered = stop if stop is not None else ordered[-1]
-    smallest = detectable(considered)
-    if stop is None:
-        status = FLOOR
-    elif stop["delta_high"] < -margin:
-        status = LOSS
-    elif smallest > margin:
-        status = FINER
-    else:
-        status = STRADDLES
-    return {"bpp": None if last is None else last["bpp"], "bytes": None if last is None else last["bytes"],
-            "setting": None if last is None else last["setting"], "floor_reached": stop is None,
-            "stopped_at": None if stop is None else stop["bpp"], "detectable": smallest, "status": status,
-            "resolves": status != FINER}
-
-
-MARGIN_RULE = ("walking from a codec's highest bpp down, the lower end of the paired 95 % interval of "
-               "(value after the codec) minus (value on originals) stays above minus the margin")
-RESOLUTION_RULE = ("Where a walk stops on an interval wider than the margin on each side, even a codec that lost nothing "
-                   "could not pass. The lowest bpp there reflects the sample's size more than the codec.")
-
-
-# ------------------------------------------------------------------------------------------------
-# BD-accuracy
-# ------------------------------------------------------------------------------------------------
-def interp_weights(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Weights w with sum(w * y) = the mean over [lo, hi] of the piecewise-linear interpolant of y at
-    the sorted, distinct positions ``x`` (``lo``/``hi`` inside their span). Linear in y, so one
-    weight vector serves every bootstrap replicate."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 1 or len(x) < 2 or np.any(np.diff(x) <= 0):
-        raise ValueError(f"interp_weights needs at least two increasing positions, got {x}")
-    if not (x[0] <= lo < hi <= x[-1]):
-        raise ValueError(f"range [{lo}, {hi}] must lie inside [{x[0]}, {x[-1]}] and not be empty")
-    grid = np.unique(np.concatenate([[lo, hi], x[(x > lo) & (x < hi)]]))
-    basis = np.stack([np.interp(grid, x, e) for e in np.eye(len(x))], axis=1)  # (G, n)
-    trapezoid = np.zeros(len(grid))
-    step = np.diff(grid)
-    trapezoid[:-1] += step / 2
-    trapezoid[1:] += step / 2
-    return trapezoid @ basis / (hi - lo)
-
-
-def _log_positions(points: list[dict]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """log10(bpp), values and replicates with equal bpp merged (a codec floor repeats a size)."""
-    x = np.log10([p["bpp"] for p in points])
-    value = np.array([p["value"] for p in points])
-    boot = np.stack([p["boot"] for p in points])
-    ux, inverse = np.unique(x, return_inverse=True)
-    merged_v = np.array([value[inverse == i].mean() for i in range(len(ux))])
-    merged_b = np.stack([boot[inverse == i].mean(axis=0) for i in range(len(ux))])
-    return ux, merged_v, merged_b
-
-
-def common_range(curve: dict, names) -> tuple[float, float] | None:
-    """The bpp range that every named codec's points span (None if they share none)."""
-    spans = [(min(p["bpp"] for p in curve[c]), max(p["bpp"] for p in curve[c])) for c in names
-             if c in curve and len({p["bpp"] for p in curve[c]}) >= 2]
-    if len(spans) < len([c for c in names if c in curve]) or not spans:
-        return None
-    lo, hi = max(s[0] for s in spans), min(s[1] for s in spans)
-    return (lo, hi) if lo < hi else None
-
-
-def bd_accuracy(points_a: list[dict], points_b: list[dict], lo: float, hi: float) -> tuple[float, np.ndarray]:
-    """Mean value of curve a minus that of curve b over bpp in [lo, hi] (log scale), and its replicates."""
-    means = []
-    for pts in (points_a, points_b):
-        x, v, b = _log_positions(pts)
-        w = interp_weights(x, np.log10(lo), np.log10(hi))
-        means.append((float(w @ v), w @ b))
-    return means[0][0] - means[1][0], means[0][1] - means[1][1]
-
-
-def compare(low: float, high: float, margin: float) -> str:
-    """A codec against the reference from the 95 % interval of its BD difference: *better* (worse) when
-    it lies wholly above ``+margin`` (below ``-margin``), *within the margin* when it lies wholly
-    between them, else *undecided*."""
-    if not margin >= 0:
-        raise ValueError(f"margin={margin!r}: a practical margin is >= 0")
-    if low > margin:
-        return BETTER
-    if high < -margin:
-        return WORSE
-    if low > -margin and high < margin:
-        return WITHIN
-    return UNDECIDED
-
-
-def seed_agreed(pooled: str, per_seed: list[str], share: float) -> tuple[str, int]:
-    """(outcome, seeds that reach it): the seed-pooled outcome, kept only when at least ``share`` of
-    the seeds (rounded up) reach it on their own; else *undecided*."""
-    agree = sum(o == pooled for o in per_seed)
-    if pooled == UNDECIDED or not per_seed or agree < evaluation.seeds_needed(len(per_seed), share):
-        return UNDECIDED, agree
-    return pooled, agree
-
-
-def compare_rule(cfg: CodecConfig) -> str:
-    """The comparison rule in words, with its margin and seed agreement."""
-    m = cfg.bd_margin
-    shares = {cfg.study_a.seed_agreement, cfg.study_b.seed_agreement}
-    share = (f"{shares.pop() * 100:.0f} %" if len(shares) == 1 else
-             f"{cfg.study_a.seed_agreement * 100:.0f} % (Study A) or {cfg.study_b.seed_agreement * 100:.0f} % (Study B)")
-    return (f"better (worse) when that interval lies wholly above +{m:g} (below −{m:g}), within the margin when it lies "
-            f"wholly between the two, else undecided. Each seed alone is decided the same way on its own interval; an "
-            f"outcome stands only when at least {share} of the seeds (rounded up) reach it")
-
-
-def ranking(cfg: CodecConfig, curve: dict, metric: str, margin: float | None = None) -> dict:
-    """Per codec: its mean value over the common bpp range, its BD difference from the reference codec
-    (seed mean, with an interval that resamples seeds and images, and each seed's own), its outcome
-    against the reference by :func:`compare` with ``bd_margin`` and the seed agreement rule, and its
-    lowest bpp within ``margin`` (default: the metric's) with what the sample resolves there; ranked
-    by the BD difference."""
-    names = [c for c in curve if c != ra.ORIGINAL]
-    span = common_range(curve, names)
-    reference = cfg.reference if cfg.reference in names else (names[0] if names else None)
-    margin = margin_of(cfg, metric) if margin is None else margin
-    share = seed_agreement(cfg, metric)
-    n_seeds = curve[ra.ORIGINAL]["seeds"]
-    rows = []
-    for codec in names:
-        low_bpp = lowest_within_margin(curve[codec], margin)
-        row = {"metric": metric, "codec": codecs.CODECS[codec].label, "name": codec,
-               "lowest_bpp_within_margin": low_bpp["bpp"], "bytes_there": low_bpp["bytes"],
-               "setting_there": low_bpp["setting"], "floor_reached": low_bpp["floor_reached"],
-               "lowest_status": low_bpp["status"], "detectable": low_bpp["detectable"], "resolves": low_bpp["resolves"],
-               "bpp_min": min(p["bpp"] for p in curve[codec]), "bpp_max": max(p["bpp"] for p in curve[codec])}
-        if span is not None:
-            x, v, b = _log_positions(curve[codec])
-            w = interp_weights(x, np.log10(span[0]), np.log10(span[1]))
-            mean_low, mean_high = _ci(w @ b)
-            d, d_boot = bd_accuracy(curve[codec], curve[reference], *span)
-            seed_bd = [bd_accuracy(seed_curve(curve[codec], s), seed_curve(curve[reference], s), *span)
-                       for s in range(n_seeds)]
-            if codec == reference:
-                d_low = d_high = 0.0
-                pooled = verdict = REFERENCE
-                per_seed, seed_ci, agree = [], [], None
-            else:
-                d_low, d_high = _ci(d_boot)
-                seed_ci = [_ci(sb) for _, sb in seed_bd]
-                pooled = compare(d_low, d_high, cfg.bd_margin)
-                per_seed = [compare(lo, hi, cfg.bd_margin) for lo, hi in seed_ci]
-                verdict, agree = seed_agreed(pooled, per_seed, share)
-            pts = sorted(curve[codec], key=lambda p: p["bpp"])
-            _, first = np.unique(np.log10([p["bpp"] for p in pts]), return_index=True)
-            psnr = np.array([pts[i]["psnr"] for i in first])
-            ssim = np.array([pts[i]["ssim"] for i in first])
-            row.update({"mean_over_range": float(w @ v), "mean_low": mean_low, "mean_high": mean_high,
-                        "bd_vs_reference": d, "bd_low": d_low, "bd_high": d_high,
-                        "bd_seed_values": [float(sd) for sd, _ in seed_bd], "bd_seed_ci": seed_ci,
-                        "seed_outcomes": per_seed, "seeds_agree": agree, "seeds": n_seeds,
-                        "pooled_verdict": pooled, "verdict": verdict,
-                        "psnr_over_range": float(w @ psnr), "ssim_over_range": float(w @ ssim)})
-        rows.append(row)
-    if span is not None:
-        rows.sort(key=lambda r: -r["bd_vs_reference"])
-        for i, r in enumerate(rows):
-            r["rank"] = i + 1
-    return {"rows": rows, "range": span, "reference": reference, "margin": margin, "bd_margin": cfg.bd_margin,
-            "seeds": n_seeds, "share": share, "metric": metric}
-
-
-def study_labels(study: str) -> tuple[str, ...]:
-    return METRICS[study]
-
-
-def original_value(curve: dict) -> dict:
-    p = curve[ra.ORIGINAL]
-    return {"value": p["value"], "low": p["low"], "high": p["high"], "n": p["n"], "seeds": p["seeds"]}
+__all__ = ["BETTER", "FINER", "FLOOR", "LOSS", "MARGIN_RULE", "METRICS", "METRIC_LABELS", "NEWER", "REFERENCE",
+           "RESOLUTION_RULE", "SETTINGS_COLUMNS", "SHORT_METRICS", "STRADDLES", "STUDY_OF", "UNDECIDED", "WITHIN", "WORSE",
+           "analysis", "answer", "answer_from", "bd_accuracy", "bytes_per_bpp", "chapter_values", "common_range",
+           "compare", "compare_rule", "curves", "curves_from", "detectable", "image_side", "interp_weights",
+           "lowest_within_margin", "margin_of", "original_value", "originals", "page_values", "points_table", "ranking",
+           "ranking_display", "ranking_table", "ranking_values", "resolution", "seed_agreed", "seed_agreement",
+           "seed_count", "seed_curve", "seed_words", "settings_table", "study_a_replicates", "study_b_replicates",
+           "study_labels", "summary", "table_view", "versions_display"]
 
 
 def seed_words(n: int, what: str = "training seed") -> str:
@@ -398,9 +73,9 @@ def study_b_check(cfg: CodecConfig, curve: dict, data_root=None) -> dict:
     beside the one recomputed here from the same fold models: equal, unless the models read here are
     not that chapter's."""
     bcfg = cfg.study_b
-    sets = sbr.score_sets(bcfg, "cnn", sbp.ORIGINAL, "malignant", data_root)
-    weights = sbr.patient_weights(sbp.patch_plan(bcfg, data_root).patient, 10, cfg.bootstrap_seed)
-    chapter, _ = sbr.pooled_auroc_boot(sets, sbp.ORIGINAL, weights)
+    sets = sbs.score_sets(bcfg, "cnn", sbp.ORIGINAL, "malignant", data_root)
+    weights = sbs.patient_weights(sbp.patch_plan(bcfg, data_root).patient, 10, cfg.bootstrap_seed)
+    chapter, _ = sbs.pooled_auroc_boot(sets, sbp.ORIGINAL, weights)
     here = curve["cnn"][ra.ORIGINAL]["value"]
     return {"chapter": chapter, "here": here, "equal": bool(abs(chapter - here) < 1e-6)}
 
@@ -540,8 +215,6 @@ def answer(profile: str, data_root=None, overrides: dict | None = None, names=No
     """What the landing page's codec figure (:func:`hdmann.studies.codecs.figures.codec_answer`) needs, in
     one call: per study the ranking that decides the chapter's verdict (Study A's reporting half, with
     its test folder as the held-out check; Study B's patch CNN), the practical margin and the reference."""
-    from hdmann.studies.codecs.config import codec_config
-
     cfg = codec_config(profile, overrides)
     usable, _ = ra.usable(list(names or cfg.codecs))
     return answer_from(cfg, analysis(cfg, usable, data_root)["rankings"])
@@ -565,18 +238,6 @@ def settings_table(cfg: CodecConfig, names) -> list[dict]:
                      "MIAS films (Study B)": ", ".join(f"{v:g}" for v in ra.settings(cfg, "b", codec))
                      or "not run (grey films: same as 4:2:0)"})
     return rows
-
-
-def bytes_per_bpp(curve: dict) -> float:
-    """Bytes per image (film) at 1 bpp, from what was measured: pixels / 8 (every image of a dataset has one size)."""
-    points = [p for codec, pts in curve.items() if codec != ra.ORIGINAL for p in pts]
-    return float(np.median([p["bytes"] / p["bpp"] for p in points])) if points else float("nan")
-
-
-def image_side(curve: dict) -> int:
-    """The side in pixels of the (square) images a study's curve coded, from what was measured
-    (:func:`bytes_per_bpp`: pixels / 8)."""
-    return int(round(np.sqrt(8 * bytes_per_bpp(curve))))
 
 
 def versions_display(rows: list[dict]):
@@ -612,3 +273,27 @@ def ranking_display(rankings: dict):
                          "Why the walk stopped": r["lowest_status"],
                          "Smallest detectable change": f"{r['detectable']:.3f}"})
     return pd.DataFrame(rows)
+
+
+def page_values(cfg: CodecConfig, names, missing, result: dict, verdict_words: dict, data_root=None) -> dict:
+    """Every value and sentence the chapter's prose cites, by glue name: the opening (:func:`chapter_values`), the
+    verdicts' words (``verdict_words``: :func:`hdmann.studies.codecs.claims.outcome_words`, passed in because the
+    claims module reads this one), each study's values on originals (:func:`originals`) and image side, and per
+    metric the ranking's words and per codec its lowest bpp, detectable change and BD difference."""
+    curve_a, curve_b = result["curves"]["a"], result["curves"]["b"]
+    values = {"profile": cfg.profile, **chapter_values(cfg, names, missing),
+              "verdict_a": verdict_words["a"], "verdict_a_check": verdict_words["a_check"], "verdict_b": verdict_words["b"],
+              **{k: v for k, v in originals(cfg, result, data_root).items() if k != "seed_rule"},
+              "a_side": image_side(curve_a["val"]), "b_side": image_side(curve_b["cnn"])}
+    ranked = ranking_values(result["rankings"])
+    values["reference"] = ranked["reference"]
+    for metric, entry in ranked["metrics"].items():
+        for word in ("text", "range", "best", "best_psnr", "best_ssim", "agrees_psnr", "better", "worse", "within",
+                     "undecided", "resolution"):
+            values[f"rank_{metric}_{word}"] = entry["words"][word]
+        for codec, value in entry["codecs"].items():
+            values[f"low_{metric}_{codec}"], values[f"detectable_{metric}_{codec}"] = value["low"], value["detectable"]
+            if "bd" in value:
+                values.update({f"bd_{metric}_{codec}": value["bd"], f"bd_{metric}_{codec}_low": value["bd_low"],
+                               f"bd_{metric}_{codec}_high": value["bd_high"]})
+    return values

@@ -68,8 +68,8 @@ def _film_job(job):
     cut = size + 2 * shift
     cuts = np.stack([sbp.centre(patches.cut(decoded, x, y, cut), size) for x, y in centres])
     refs = np.stack([sbp.centre(patches.cut(film, x, y, cut), size) for x, y in centres])
-    quality = np.array([(quality.psnr(r, d), quality.ssim(r, d)) for r, d in zip(refs, cuts)])
-    return cuts, quality, (encoded, 8.0 * encoded / film.size, psnr_breast)
+    fidelity = np.array([(quality.psnr(r, d), quality.ssim(r, d)) for r, d in zip(refs, cuts)])
+    return cuts, fidelity, (encoded, 8.0 * encoded / film.size, psnr_breast)
 
 
 def _checked(codec, setting):
@@ -123,10 +123,10 @@ def film_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None
              bcfg.patches.breast_threshold) for i in film_ids]
     results = pool_map(_film_job, jobs, cfg.workers)
     cuts = np.zeros((len(p), bcfg.patches.size, bcfg.patches.size), np.uint8)
-    quality = np.zeros((len(p), 2))
+    fidelity = np.zeros((len(p), 2))
     for i, (c, q, _) in zip(film_ids, results):
         rows = np.flatnonzero(p.film == i)
-        cuts[rows], quality[rows] = c, q
+        cuts[rows], fidelity[rows] = c, q
     stats = np.array([r[2] for r in results], dtype=np.float64)
     return {"patches": cuts, "film_ids": film_ids, "bytes": stats[:, 0], "bpp": stats[:, 1],
-            "psnr_breast": stats[:, 2], "patch_psnr": quality[:, 0], "patch_ssim": quality[:, 1]}
+            "psnr_breast": stats[:, 2], "patch_psnr": fidelity[:, 0], "patch_ssim": fidelity[:, 1]}

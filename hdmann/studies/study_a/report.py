@@ -11,9 +11,10 @@ import numpy as np
 from hdmann.engine import data
 from hdmann.methods import embedding, evaluation
 from hdmann.methods.words import listing
+from hdmann.studies import papers
 from hdmann.studies.study_a import distortion
-from hdmann.studies.study_a.config import StudyAConfig
-from hdmann.studies.study_a.pipeline import key_memory, levels, predictions, seed_configs, split_data, SPLITS
+from hdmann.studies.study_a.config import StudyAConfig, study_a_config
+from hdmann.studies.study_a.pipeline import key_memory, levels, load_model, predictions, seed_configs, split_data, SPLITS
 
 # The two ladders a claim can be decided on: the paper's JPEG qualities coded at the stored size (then
 # resized to the input), and the matched ladder coded at the input size (:mod:`hdmann.studies.study_a.distortion`)
@@ -182,3 +183,60 @@ def trend_wording(points: list[tuple[str, float]], digits: int = 3) -> str:
     verb = "falls" if all(s <= 0 for s in steps) else "rises" if all(s >= 0 for s in steps) else "goes"
     rest = [f"{value:.{digits}f} {level_words(level)}" for level, value in shown[1:]]
     return f"{verb} from {shown[0][1]:.{digits}f} {level_words(shown[0][0])} to {listing(rest)}"
+
+
+def table_i_rows() -> list[dict]:
+    """Table I of Study A: the paper's layers beside the Keras model's (built at the paper's config), and
+    whether each layer's name and parameter count match."""
+    from hdmann.methods import models  # Keras loads only for the pages that build a model
+
+    ours = models.layer_table(models.hdmann_cnn(study_a_config("paper")))[1:]
+    return [{"layer (paper)": layer, "output shape (paper)": shape, "parameters (paper)": params,
+             "layer (ours)": row["layer"], "output shape (ours)": row["output_shape"], "parameters (ours)": row["params"],
+             "match": params == row["params"] and layer == row["layer"]}
+            for (layer, shape, params), row in zip(papers.STUDY_A_TABLE_I, ours)]
+
+
+def paper_order_rows(cfg: StudyAConfig, data_root=None) -> list[dict]:
+    """Per level, the first seed's accuracy with our split order and with the paper's literal order, on
+    both parts (the paper's order lets augmented copies of a validation image into the training part)."""
+    ours = {(r["split"], r["level"]): r["accuracy"]
+            for r in accuracy_table(cfg.replace(seeds=1), data_root, input_size=False)}
+    paper = {(r["split"], r["level"]): r["accuracy"]
+             for r in accuracy_table(cfg.replace(paper_order=True, seeds=1), data_root, input_size=False)}
+    return [{"level": lv, "reporting half, our order": ours[("val", lv)], "reporting half, paper order": paper[("val", lv)],
+             "test folder, our order": ours[("test", lv)], "test folder, paper order": paper[("test", lv)]}
+            for lv in levels(cfg)]
+
+
+def chapter_values(cfg: StudyAConfig, data_root=None) -> dict:
+    """Every value and sentence the model chapter's prose cites, by glue name."""
+    from hdmann.methods import models  # Keras loads only for the pages that build a model
+
+    values = {"profile": cfg.profile, "image_size": cfg.image_size, "source_size": cfg.source_size,
+              "dim": cfg.hypervector_dim}
+    for r in accuracy_table(cfg, data_root):
+        name = f"acc_{r['split']}_{r['level']}"
+        values.update({name: r["accuracy"], f"{name}_low": r["ci_low"], f"{name}_high": r["ci_high"]})
+    table_i = table_i_rows()
+    values.update({"table_i_total": int(sum(r["parameters (ours)"] for r in table_i)),
+                   "table_i_all_match": "all" if all(r["match"] for r in table_i) else "not all",
+                   "profile_params": models.hdmann_cnn(cfg).count_params()})
+    split = split_data(cfg, data_root)
+    values.update({"train_per_class": int(round(cfg.per_class_target * (1 - cfg.validation_fraction))),
+                   "n_train": len(split["y_train"]), "n_val": len(split["y_val"]), "n_stop": len(split["y_stop"]),
+                   "stopping_share": 100 * cfg.stopping_fraction, "n_test": len(split["y_test"]),
+                   "leak_ours": leak_check(cfg, data_root)["val_sharing_an_original"],
+                   "leak_paper_share": 100 * leak_check(cfg.replace(paper_order=True), data_root)["share"]})
+    info = load_model(cfg, data_root)[1]
+    seed_runs = [load_model(c, data_root)[1] for c in seed_configs(cfg)]
+    values.update({"n_seeds": cfg.seeds, "seed_list": ", ".join(str(c.train_seed) for c in seed_configs(cfg)),
+                   "seed_epochs": ", ".join(f"{r['best_epoch']} of {r['epochs_run']}" for r in seed_runs),
+                   "epochs_run": info["epochs_run"], "best_epoch": info["best_epoch"],
+                   "epoch_seconds": float(np.median(info["epoch_seconds"]))})
+    original = next(r for r in paper_order_rows(cfg, data_root) if r["level"] == "original")
+    val_gain = original["reporting half, paper order"] - original["reporting half, our order"]
+    test_gain = original["test folder, paper order"] - original["test folder, our order"]
+    values.update({"leak_val_gain": val_gain, "leak_test_gain": test_gain, "leak_words": leak_wording(val_gain, test_gain)})
+    return values
+

@@ -31,10 +31,10 @@ class StudyABeyondConfig(Config):
     patience: int | None = None  # None: Study A's
     dim_max_epochs: int | None = unstated(None, "epochs of every model of the D sweep (None: the budget above); one shared budget so D alone differs")
     leave_out_max_epochs: int | None = unstated(None, "epochs of each three-class (leave-one-out) model (None: the budget above)")
-    train_levels: tuple[str, ...] = STUDY_A_LEVELS  # JPEG levels a model is trained at (item 1)
+    train_levels: tuple[str, ...] = STUDY_A_LEVELS  # JPEG levels a model is trained at (the train x test matrix)
     mixed_training: bool = True  # one more model: a random level per sample and epoch copy
     mixed_seed: int = unstated(11, "the random level drawn per sample and epoch copy of the mixed model")
-    dims: tuple[int, ...] = (64, 500, 2000, 10000)  # item 5
+    dims: tuple[int, ...] = (64, 500, 2000, 10000)  # hypervector dimensions of the D sweep
     new_classes: tuple[str, ...] = ISIC_OTHER_USABLE  # isic-other diagnoses added as a fifth class
     shots: tuple[int, ...] = (1, 5, 20)  # k images whose mean output becomes the key; "all" always added
     addition_rules: tuple[str, ...] = unstated(

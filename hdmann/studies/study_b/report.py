@@ -17,11 +17,9 @@ from hdmann.methods.words import count
 from hdmann.studies import papers as paper
 from hdmann.studies.study_b import pipeline as sbp, selection
 from hdmann.studies.study_b.config import StudyBConfig
-# the codec chapter's report and the summary page read these from here
-from hdmann.studies.study_b.scores import (ENSEMBLE, fold_values, patch_weights, patient_weights,  # noqa: F401
+from hdmann.studies.study_b.scores import (ENSEMBLE, fold_values, patch_weights,
                                            pooled_auroc_boot, repeats, score_sets, set_auroc, train_levels)
-from hdmann.studies.study_b.tables import table_view  # noqa: F401
-from hdmann.studies.study_b.wording import MODEL_LABELS, health_words, knee_label, level_words, model_label  # noqa: F401
+from hdmann.studies.study_b.wording import health_words, knee_label, level_words, model_label
 
 PIXEL_UM = 200  # a mini-MIAS pixel's edge (the films were digitised at 50 µm and reduced to 200 µm)
 FILM_PX = MIAS_SIZE  # a mini-MIAS film's side in pixels
