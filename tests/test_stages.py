@@ -373,7 +373,7 @@ def test_hdmann_verdicts_builds_every_seed_of_study_a_and_of_the_matrix():
     for name in ("study_a_beyond/class_addition", "study_a_beyond/saliency"):
         assert names.count(name) == seeds
     assert "study_a_beyond/cross_entropy_model" not in names  # read through everything[cross_entropy]
-    assert any(c.stage.name == "study_a_beyond/everything" and c.kwargs["which"] == "cross_entropy" for c in calls)
+    assert any(c.stage.name == "study_a_beyond/outputs_on_every_set" and c.kwargs["which"] == "cross_entropy" for c in calls)
     # Study A's drop claim names the colour-only baseline beside it; the matched ladder decides every claim again
     assert names.count("study_a_beyond/colour_baseline") == 1
     assert names.count("study_a/matched_predictions") == seeds

@@ -23,8 +23,11 @@ from typing import Callable
 import numpy as np
 
 from hdmann.book import graph, registry
-from hdmann.engine import data, stages
-from hdmann.methods import train
+from hdmann.engine import cache, compute, data, provenance, stages
+from hdmann.engine.data import ISIC_CLASSES
+from hdmann.methods import models, train
+from hdmann.studies.study_a_beyond import pipeline as beyond
+from hdmann.studies.study_b import control, pipeline
 
 # One XLA CPU thread (as every stage computes, hdmann.engine.compute) against one datacenter GPU
 # (an H100) for these convnets. Their batches are small (16-32) and their layers narrow, so a step is
@@ -63,9 +66,6 @@ def _steps(n_train: float, batch_size: int) -> int:
 # The builders are the studies' own; a stage that trains a model and is missing here is listed by the
 # plan as trained but not estimated (:func:`plan`), so a new one is seen.
 def _study_a_model(cfg, args, root, dim=None, classes=None, epochs=None, ce=False):
-    from hdmann.engine.data import ISIC_CLASSES
-    from hdmann.methods import models
-
     dim = dim or cfg.hypervector_dim
     cfg = cfg.replace(hypervector_dim=dim)
     n_classes = classes or len(ISIC_CLASSES)
@@ -92,14 +92,10 @@ def _beyond_model(bcfg, args, root):
 
 
 def _beyond_ce(bcfg, args, root):
-    from hdmann.studies.study_a_beyond import pipeline
-
-    return _study_a_model(bcfg.study_a, args, root, epochs=pipeline.budget(bcfg)[0], ce=True)
+    return _study_a_model(bcfg.study_a, args, root, epochs=beyond.budget(bcfg)[0], ce=True)
 
 
 def _films_model(cfg, args, root):
-    from hdmann.studies.study_b import control
-
     architecture = args.get("architecture", "cnn")
     n_films = len(control.films(cfg, root))
     n_train = n_films * (cfg.n_folds - 1) / cfg.n_folds * (1 - cfg.films.inner_validation_fraction)
@@ -113,9 +109,6 @@ def _films_model(cfg, args, root):
 def _patch_count(cfg, root) -> int:
     """Patches of the plan: its cached entry's count when built, else each located lesion and its
     ``negatives_per_lesion`` negatives (the plan drops lesions too near the edge: an upper bound)."""
-    from hdmann.engine import cache
-    from hdmann.studies.study_b import control, pipeline
-
     call = pipeline.plan.on(cfg)
     if cache.is_cached(call.folder(root)):
         return len(pipeline.patch_plan(cfg, root))
@@ -125,8 +118,6 @@ def _patch_count(cfg, root) -> int:
 
 
 def _patch_training(cfg, root, architecture, epochs, inner: bool):
-    from hdmann.studies.study_b import pipeline
-
     n_train = _patch_count(cfg, root) * (cfg.n_folds - 1) / cfg.n_folds
     if inner:
         n_train *= (cfg.n_folds - 1) / cfg.n_folds
@@ -144,8 +135,6 @@ def _patch_run(cfg, args, root):
 
 
 def _patch_selection(cfg, args, root):
-    from hdmann.studies.study_b import pipeline
-
     vcfg = pipeline.variant_config(cfg, args["variant"])
     return _patch_training(vcfg, root, "cnn", vcfg.patches.epochs, inner=True)
 
@@ -229,8 +218,6 @@ def one_step(stage_name: str, cfg, args: dict, data_root) -> dict:
 
     import keras
 
-    from hdmann.engine import compute
-
     compute.start_jax()
     before = _rss_mb()
     t, build = TRAININGS[stage_name](cfg, args, Path(data_root))
@@ -297,7 +284,6 @@ def dry_run(profile: str, data_root=None, overrides: dict | None = None, targets
                               "gpu_hours": round(cpu_h / CPU_TO_GPU_SPEEDUP, 1),
                               "counts": "training steps at every stage's full epoch budget (early stopping only "
                                         "shortens it), no validation, prediction or data preparation"}
-    from hdmann.engine import provenance
 
     record["provenance"] = {**provenance.git_state(), "device": provenance.device(), "versions": provenance.versions()}
     return record

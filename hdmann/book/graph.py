@@ -23,15 +23,15 @@ def calls_for(targets, profile: str, data_root=None, overrides: dict | None = No
     (``{section: {field: value}}``, ``hdmann book --set``) change the configs as in the notebooks."""
     by_chapter = chapter_stages()
     targets = list(targets) or list(by_chapter)
-    everything = [c for chapter in by_chapter for c in by_chapter[chapter](profile, overrides)]
+    every_call = [c for chapter in by_chapter for c in by_chapter[chapter](profile, overrides)]
     calls = []
     for target in targets:
         if target in by_chapter:
             calls += by_chapter[target](profile, overrides)
             continue
-        chosen = [n.call for n in stages.plan(everything, data_root).values() if n.call.stage.name == target]
+        chosen = [n.call for n in stages.plan(every_call, data_root).values() if n.call.stage.name == target]
         if not chosen:
-            names = sorted({n.call.stage.name for n in stages.plan(everything, data_root).values()})
+            names = sorted({n.call.stage.name for n in stages.plan(every_call, data_root).values()})
             raise ValueError(f"{target!r} is neither a chapter with stages ({', '.join(by_chapter)}) "
                              f"nor one of their stages ({', '.join(names)})")
         calls += chosen

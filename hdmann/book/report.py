@@ -8,6 +8,7 @@ import re
 import numpy as np
 
 from hdmann.book import latex_table
+from hdmann.engine.config import unstated_fields
 
 CHAPTER_ENV = "HDMANN_CHAPTER"  # set by the book runner for the kernel: the chapter being executed
 TABLE_METADATA = "hdmann_table"  # output metadata by which the runner finds a table's CSV
@@ -144,8 +145,6 @@ def choices(cfg, scope: str | tuple | None = None, extra: dict | None = None):
     run's value and why we chose it, then the ``extra`` rows (``{setting: value}``, e.g. what a profile
     ran). Show it with :func:`table`."""
     import pandas as pd
-
-    from hdmann.engine.config import unstated_fields
 
     rows = []
     for part in scope if isinstance(scope, tuple) else (scope,):

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hdmann import studies
-from hdmann.book import execution, registry, report, results, variants
-from hdmann.engine import config, data, progress, provenance
+from hdmann.book import bookext, execution, graph, registry, report, results, variants
+from hdmann.engine import cache, config, data, progress, provenance, stages
 from hdmann.engine.config import PROFILES
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -146,8 +146,6 @@ class StageStep:
         self.over = threading.Event()
 
     def ready(self, name: str) -> bool:
-        from hdmann.engine import cache
-
         waiting = [f for f in self.folders.get(name, []) if not cache.is_cached(f)]
         if waiting and self.over.is_set():
             raise RuntimeError(f"chapter {name}: {len(waiting)} of its stages were not built (see the stage step above)")
@@ -180,7 +178,6 @@ def execute(name: str, profile: str, data_root: Path, out_dir: Path, context: st
     start = time.perf_counter()
     tmp = executed.with_suffix(".running.ipynb")
     out_dir.mkdir(parents=True, exist_ok=True)
-    from hdmann.engine import stages
 
     # a chapter only reads the stages `hdmann run` built: a miss names the stage, never trains here
     environment = {"HDMANN_DATA": str(data_root), report.CHAPTER_ENV: name, stages.READONLY_ENV: "1"}
@@ -364,8 +361,6 @@ def leave_for_jupyter_book(src: Path, html_dir: Path, build_record: dict, tables
     git-ignored, replaced by each build of the project's own book): the executed, assembled chapters
     where ``_toc.yml`` names them, the ``_static`` files ``_config.yml`` names, the files published
     beside the pages and the static pages' provenance footer (:mod:`hdmann.book.bookext` reads both)."""
-    from hdmann.book import bookext
-
     executed, static, published = checkout / "book" / "executed", checkout / STATIC_DIR, checkout / bookext.PUBLISHED_DIR
     for folder in (executed, static, published):
         if folder.exists():
@@ -405,8 +400,6 @@ def build(profile: str = "quick", data_root=None, out: str | os.PathLike | None 
         variants.write_note(out, profile, overrides)
         variants.seed_from_profile(base_out / "_build" / "executed" / profile, out / "_build" / "executed" / profile,
                                    [c.name for c in registry.chapters() if not c.overrides(overrides)])
-    from hdmann.book import graph
-    from hdmann.engine import stages
 
     timings = BuildTimings(profile=label, chapters_requested=list(chapters))
     by_chapter = {name: graph.calls_for([name], profile, root, overrides) for name in chapters}
@@ -504,8 +497,6 @@ class BuildTimings:
         self.stage_wall_seconds = round(summary.get("seconds", 0.0), 1)
 
     def write(self, path: Path) -> Path:
-        from hdmann.engine import stages
-
         if not self.stages and _built_stages(path):
             return path
         path.parent.mkdir(parents=True, exist_ok=True)

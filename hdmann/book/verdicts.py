@@ -14,7 +14,9 @@ import importlib
 from pathlib import Path
 
 from hdmann import studies
-from hdmann.engine import stages
+from hdmann.book import results
+from hdmann.engine import data, provenance, stages
+from hdmann.methods import verdicts as vd
 
 CHAPTER = "verdicts"
 
@@ -47,8 +49,6 @@ def links(names=None) -> dict[str, str]:
 def values(profile: str, data_root=None, overrides: dict | None = None, records: dict | None = None) -> list[dict]:
     """Every verdict as results.json values (outcome, held-out check, untested parts, seeds, effect);
     ``records``: :func:`collect`'s, where the caller has them (the landing page glues these)."""
-    from hdmann.methods import verdicts as vd
-
     records = collect(profile, data_root, overrides) if records is None else records
     return [value for rows in records.values() for value in vd.values(rows, CHAPTER, profile)]
 
@@ -56,9 +56,6 @@ def values(profile: str, data_root=None, overrides: dict | None = None, records:
 def build(profile: str, data_root=None, out: Path | None = None, *, jobs: int | None = None,
           overrides: dict | None = None, log=print) -> Path:
     """Build the stages behind the verdicts, then write them to ``out`` (results.json format)."""
-    from hdmann.book import results
-    from hdmann.engine import data, provenance
-
     root = data.resolve_data_root(data_root)
     stages.run(stage_calls(profile, overrides), root, jobs=jobs, log=log)
     record = {"host": stages.host_record(), "note": "hdmann verdicts: every study's verdicts",

@@ -25,6 +25,7 @@ import json
 import os
 import time
 from pathlib import Path
+from hdmann.engine import cache
 
 INDEX = Path("datahash") / "index.json"
 SETS = Path("datahash") / "sets"
@@ -38,8 +39,6 @@ _GUARD = None  # callable(path) while a checked stage body runs, else None
 
 
 def _root() -> Path:
-    from hdmann.engine import cache
-
     return cache.cache_root()
 
 
@@ -124,8 +123,6 @@ def file_digests(paths) -> dict[str, str]:
 def flush() -> None:
     """Write what this process learnt into the index (merged with what others wrote meanwhile),
     atomically. A cache folder that cannot be written costs speed next time, never a key."""
-    from hdmann.engine import cache
-
     root = _root()
     new = _NEW.pop(str(root), None)
     if not new:
@@ -150,8 +147,6 @@ def flush() -> None:
 
 def write_manifest(fingerprint: str, named: dict[str, str]) -> None:
     """Keep which files (by their name in the key) and digests made ``fingerprint``, once."""
-    from hdmann.engine import cache
-
     path = _root() / SETS / f"{fingerprint}.json"
     if path.is_file():
         return

@@ -16,6 +16,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+from hdmann.engine import codecs
+
 PROJECT = Path(__file__).resolve().parents[2]
 LIBRARIES = ("keras", "jax", "jaxlib", "numpy", "scikit-learn", "pillow", "matplotlib")
 # every codec library the book codes images with: the Pillow features, then JPEG XL's plugin
@@ -87,8 +89,6 @@ def jxl_version() -> str | None:
         plugin = metadata.version("pillow-jxl-plugin")
     except metadata.PackageNotFoundError:
         return None
-    from hdmann.engine import codecs
-
     row = next(r for r in codecs.versions() if r["codec"] == "jxl")
     library = row["version"].split(" (")[0] if row["available"] else "unknown"
     return f"{library} via pillow-jxl-plugin {plugin} ({JXL_PLUGIN_LICENCE})"

@@ -21,6 +21,7 @@ import json
 import os
 import types
 from typing import Any
+from hdmann.engine import cache
 
 STRICT_ENV = "HDMANN_STRICT"
 
@@ -49,8 +50,6 @@ def _is_config(value) -> bool:
 
 
 def canon(value) -> str:
-    from hdmann.engine import cache
-
     return json.dumps(cache._jsonable(value), sort_keys=True, default=repr)
 
 

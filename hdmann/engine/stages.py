@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from hdmann.engine import cache, compute, digests, processes, progress, reads as checks
+from hdmann.engine import cache, compute, config, data, digests, processes, progress, reads as checks
+from hdmann.engine.provenance import _cpu_name
 
 FORMAT = 1  # bump to re-key every stage when the way entries are written changes
 READONLY_ENV = "HDMANN_CACHE_READONLY"
@@ -250,8 +251,6 @@ class Call:
 
 
 def _changed_fields(cfg) -> dict:
-    from hdmann.engine import config
-
     try:
         default = config.profile_default(cfg)
     except (AttributeError, ValueError):
@@ -379,8 +378,6 @@ def _keep_data_memo() -> None:
     reads the cache (a chapter's kernel) keys every stage it reads, and each key lists and
     fingerprints its data again; the data cannot change under a chapter, so once is enough. Measured
     on the seeds page: 85 CPU s against 3. (Here, not in ``engine.data``, whose code keys the stages.)"""
-    from hdmann.engine import data
-
     if data._MEMO is None:
         data._MEMO = {}
 
@@ -452,8 +449,6 @@ def plan(calls, data_root=None, memo: dict | None = None) -> dict[str, Node]:
             nodes[key] = Node(call, key, upstream)
         return key
 
-    from hdmann.engine import data
-
     with data.memoized():
         for c in calls:
             visit(c)
@@ -463,8 +458,6 @@ def plan(calls, data_root=None, memo: dict | None = None) -> dict[str, Node]:
 def folders_by_target(calls_by_target: dict, data_root=None) -> dict[str, list[Path]]:
     """The cache folders of each target's calls and of everything they read. One key memo and one
     data memo serve every target, so a stage read by several targets is keyed once."""
-    from hdmann.engine import data
-
     memo: dict = {}
     with data.memoized():
         return {name: [n.folder for n in plan(calls, data_root, memo).values()] for name, calls in calls_by_target.items()}
@@ -482,8 +475,6 @@ def host_record() -> dict:
 
     record = {"cpus": available_cpus(), "xla": compute.key_text(), "machine": platform.machine()}
     try:
-        from hdmann.engine.provenance import _cpu_name
-
         record["cpu"] = _cpu_name()
     except Exception:  # noqa: BLE001  (a record, never a reason to fail a build)
         pass
@@ -568,7 +559,6 @@ def status(calls, data_root=None, explain: bool = True) -> list[dict]:
     memo: dict = {}
     nodes = plan(calls, data_root, memo)
     rows = []
-    from hdmann.engine import data
 
     with data.memoized():
         for n in nodes.values():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
+from typing import Callable
 
 from hdmann.methods.evaluation import FAILS, HOLDS, seeds_needed, UNDECIDED
 
@@ -43,6 +44,31 @@ class Claim:
     def __post_init__(self) -> None:
         if not self.id or not self.words:
             raise ValueError(f"a claim needs an id and its words, got id={self.id!r}, words={self.words!r}")
+
+
+class Rules:
+    """A study's claims, each beside the function that decides it, in the order the book shows them.
+    A new claim is one record: its :class:`Claim` and its rule, marked ``@RULES.decides(CLAIM)``."""
+
+    def __init__(self) -> None:
+        self._rules: dict[Claim, Callable] = {}
+
+    def decides(self, claim: Claim) -> Callable:
+        if any(c.id == claim.id for c in self._rules):
+            raise ValueError(f"claim {claim.id} already has a rule: give the new claim its own id")
+
+        def mark(rule: Callable) -> Callable:
+            self._rules[claim] = rule
+            return rule
+        return mark
+
+    @property
+    def claims(self) -> tuple[Claim, ...]:
+        return tuple(self._rules)
+
+    def decide(self, cfg, data_root=None) -> list["Verdict"]:
+        """Every claim's verdict, in declaration order: ``rule(cfg, data_root)`` for each."""
+        return [rule(cfg, data_root) for rule in self._rules.values()]
 
 
 @dataclass(frozen=True)

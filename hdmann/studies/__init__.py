@@ -14,6 +14,8 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from hdmann.engine import config
+from hdmann.engine.config import DEFAULT_PROFILE
 
 STUDIES = ("foundations", "study_a", "study_a_beyond", "study_b", "codecs", "seeds")
 
@@ -71,15 +73,11 @@ def builders() -> dict[str, Callable[..., Any]]:
 
 def merged(section: str, overrides: dict | None, fields: dict) -> dict:
     """``overrides[section]`` under ``fields``, after checking every section of ``overrides`` is a study's."""
-    from hdmann.engine import config
-
     return config.merged(section, overrides, fields, known=tuple(sections()))
 
 
 def from_overrides(section: str, profile: str | None = None, overrides: dict | None = None):
     """The config of ``section`` in ``profile`` with ``overrides`` applied."""
-    from hdmann.engine.config import DEFAULT_PROFILE
-
     return builder(section)(profile or DEFAULT_PROFILE, overrides)
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from hdmann.engine import codecs, stages
 from hdmann.engine.config import value_at
+from hdmann.methods import features, models, seeds, train
 from hdmann.studies.codecs import sets as codec_sets
 from hdmann.studies.codecs.config import CodecConfig
 from hdmann.studies.study_a import pipeline as sa
@@ -86,8 +87,6 @@ def effort(cfg: CodecConfig, codec: str) -> dict:
 # ------------------------------------------------------------------------------------------------
 @functools.lru_cache(maxsize=8)
 def _study_a_model(folder: str):
-    from hdmann.methods import models
-
     return models.load(Path(folder) / "model.keras")
 
 
@@ -108,8 +107,6 @@ def study_a_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=Non
     images, in :func:`hdmann.studies.study_a.pipeline.seed_configs` order), and per image its bytes,
     bpp, PSNR and SSIM. The set is coded once (:func:`hdmann.studies.codecs.sets.isic_coded`) and
     every seed's model reads it."""
-    from hdmann.methods import train
-
     acfg = cfg.study_a
     if codec is not None:
         codecs.require(codec)
@@ -139,8 +136,6 @@ def _fold_model(bcfg, repeat: int, fold: int, data_root):
 @functools.lru_cache(maxsize=8)
 def _feature_models(bcfg, repeat: int, data_root) -> dict:
     """The feature baseline trained on original patches, one per fold (as :func:`sbp.feature_scores`)."""
-    from hdmann.methods import features, seeds
-
     p = sbp.patch_plan(bcfg, data_root)
     y = _labels(p)
     fold = sbp.folds(bcfg, p, repeat)
@@ -170,8 +165,6 @@ def study_b_set(cfg: CodecConfig, codec: str | None, setting=None, data_root=Non
     """Held-out scores of the patch CNN (``cnn_r<repeat>``) and the feature baseline
     (``features_r<repeat>``) on patches cut from films coded by ``codec`` at ``setting``; per film
     ``bytes``, ``bpp``, ``psnr_breast``; per patch ``patch_psnr``, ``patch_ssim``."""
-    from hdmann.methods import features, train
-
     bcfg = cfg.study_b
     if codec is not None:
         codecs.require(codec)

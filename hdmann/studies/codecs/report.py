@@ -36,6 +36,7 @@ from hdmann.studies.codecs.ranking import (BETTER, FINER, FLOOR, LOSS, MARGIN_RU
                                            STRADDLES, UNDECIDED, WITHIN, WORSE, bd_accuracy, common_range, compare,
                                            compare_rule, detectable, interp_weights, lowest_within_margin, ranking,
                                            seed_agreed)
+from hdmann.studies.study_a import report as sar
 from hdmann.studies.study_b import pipeline as sbp, scores as sbs
 from hdmann.studies.study_b.tables import table_view  # noqa: F401  (the chapter's tables wrap as Study B's do)
 
@@ -58,8 +59,6 @@ def study_a_check(cfg: CodecConfig, curve: dict, data_root=None) -> dict:
     """The Study A chapter's seed-mean accuracy on originals per part (from its own predictions of every
     seed's model, :func:`hdmann.studies.study_a.report.hits`), beside the one computed here from the
     same models: equal, unless the models read here are not that chapter's."""
-    from hdmann.studies.study_a import report as sar
-
     out = {}
     for part in METRICS["a"]:
         chapter = float(sar.hits(cfg.study_a, data_root, part, "original").mean())

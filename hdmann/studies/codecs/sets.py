@@ -15,7 +15,7 @@ from hdmann.engine import codecs, coding, data, parallel, quality, stages
 from hdmann.methods import patches
 from hdmann.studies.codecs.config import CodecConfig
 from hdmann.studies.study_a import pipeline as sa
-from hdmann.studies.study_b import pipeline as sbp
+from hdmann.studies.study_b import control as study_b, pipeline as sbp
 
 def _presets(cfg: CodecConfig, codec: str | None) -> dict[str, tuple[str, object]]:
     """The codec's encoder options the config sets, as ``{option: (config field, value)}``: a field named
@@ -111,8 +111,6 @@ def _film_params(cfg: CodecConfig, data_root, codec, setting) -> dict:
 def film_coded(cfg: CodecConfig, codec: str | None, setting=None, data_root=None) -> dict:
     """Study B's patches (centred, ``patch_size`` wide) cut from films coded by ``codec`` at ``setting``;
     per film ``bytes``, ``bpp``, ``psnr_breast``; per patch ``patch_psnr``, ``patch_ssim``."""
-    from hdmann.studies.study_b import control as study_b
-
     bcfg = cfg.study_b
     setting = _checked(codec, setting)
     mias = study_b.films(bcfg, data_root)

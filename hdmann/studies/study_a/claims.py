@@ -14,9 +14,13 @@ import numpy as np
 from hdmann.engine import data
 from hdmann.methods import evaluation, verdicts as vd
 from hdmann.methods.verdicts import Claim, Effect, FAILS, HOLDS, NOT_TESTABLE, Part, UNDECIDED
-from hdmann.studies.study_a import distortion, report
-from hdmann.studies.study_a.config import StudyAConfig
+from hdmann.methods.words import count
+from hdmann.studies import papers
+from hdmann.studies.study_a import distortion, pipeline, report
+from hdmann.studies.study_a.config import study_a_config, StudyAConfig
 from hdmann.studies.study_a.pipeline import key_memory, levels
+from hdmann.studies.study_a_beyond import pipeline as beyond
+from hdmann.studies.study_a_beyond.config import study_a_beyond_config
 
 CHAPTER = "study_a_model"  # the chapter whose opening decides the three claims (the next opens with A3)
 LABEL = "claims-study-a"  # the label of the chapter's verdict section (linked from the landing page)
@@ -196,8 +200,6 @@ def decide(cfg: StudyAConfig, data_root=None, part: str = REPORTING, arm: str = 
 def verdicts(profile: str, data_root=None, overrides: dict | None = None) -> list[vd.Verdict]:
     """Every claim on every ladder of ``profile``, decided on the reporting half, with the test
     folder's check and the baseline a reader would ask for."""
-    from hdmann.studies.study_a.config import study_a_config
-
     cfg = study_a_config(profile, overrides)
     return decided(cfg, data_root, baseline_notes(cfg, _beyond(profile, overrides), data_root))
 
@@ -217,8 +219,6 @@ def decided(cfg: StudyAConfig, data_root=None, baselines: dict | None = None) ->
 
 
 def _beyond(profile: str, overrides: dict | None):
-    from hdmann.studies.study_a_beyond.config import study_a_beyond_config
-
     return study_a_beyond_config(profile, overrides)
 
 
@@ -227,8 +227,6 @@ def colour_comparison(cfg: StudyAConfig, bcfg, data_root=None, part: str = REPOR
     (q5 and below, pooled): both accuracies, and the paired difference with an interval that
     resamples seeds and images. The colour baseline is Study A beyond's (``bcfg``: logistic
     regression on colour thumbnails, trained on the same training part)."""
-    from hdmann.studies.study_a_beyond import pipeline as beyond
-
     colour = beyond.colour_baseline(bcfg, data_root)
     low = [lv for lv in levels(cfg) if lv != "original" and int(lv[1:]) <= 5]
     model = np.concatenate([report.hits(cfg, data_root, part, lv) for lv in low], axis=1).astype(float)
@@ -280,10 +278,6 @@ def baseline_notes(cfg: StudyAConfig, bcfg, data_root=None) -> dict:
 
 def stage_calls(profile: str, overrides: dict | None = None) -> list:
     """What the claims read: every seed's outputs on each ladder, and the colour baseline."""
-    from hdmann.studies.study_a import pipeline
-    from hdmann.studies.study_a.config import study_a_config
-    from hdmann.studies.study_a_beyond import pipeline as beyond
-
     cfg = study_a_config(profile, overrides)
     return ([pipeline.predictions.on(c) for c in pipeline.seed_configs(cfg)] + distortion.stage_calls(cfg)
             + [beyond.colour_baseline.on(_beyond(profile, overrides))])
@@ -330,11 +324,6 @@ def nearest_paper_level(psnr: float, ladder: list[dict]) -> str:
 
 def deviations(profile: str, data_root=None, overrides: dict | None = None) -> list[dict]:
     """How this run differs from Study A, each with what it changes where the run can measure it."""
-    from hdmann.methods.words import count
-    from hdmann.studies import papers
-    from hdmann.studies.study_a import pipeline
-    from hdmann.studies.study_a.config import study_a_config
-
     cfg = study_a_config(profile, overrides)
     paper = papers.STUDY_A
     rows = []

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from hdmann.engine import coding, data
+from hdmann.engine.cache import load_entry
 from hdmann.engine.stages import stage
-from hdmann.methods import embedding, train
+from hdmann.methods import embedding, models, train
 from hdmann.methods.memory import KeyMemory
 from hdmann.studies.study_a.config import StudyAConfig
 
@@ -120,8 +121,6 @@ def train_model(cfg: StudyAConfig, data_root=None, *, folder: Path) -> None:
     part; the cache folder holds model.keras, keys and history (calling it returns that folder)."""
     import keras
 
-    from hdmann.methods import models
-
     split = split_data(cfg, data_root)
     memory = key_memory(cfg)
     with train.seeded(cfg.train_seed):
@@ -139,9 +138,6 @@ def train_model(cfg: StudyAConfig, data_root=None, *, folder: Path) -> None:
 
 
 def load_model(cfg: StudyAConfig, data_root=None):
-    from hdmann.engine.cache import load_entry
-    from hdmann.methods import models
-
     folder = train_model(cfg, data_root)
     return models.load(folder / "model.keras"), load_entry(folder)
 

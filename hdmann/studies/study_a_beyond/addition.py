@@ -9,7 +9,7 @@ from hdmann.engine.stages import stage
 from hdmann.methods.memory import KeyMemory
 from hdmann.studies.study_a_beyond.config import StudyABeyondConfig
 from hdmann.studies.study_a_beyond.images import _fields
-from hdmann.studies.study_a_beyond.ood import model_outputs_on_everything
+from hdmann.studies.study_a_beyond.ood import outputs_on_every_set
 from hdmann.studies.study_a_beyond.training import hdmann_outputs, model_request, outputs
 
 
@@ -18,7 +18,7 @@ ADDITION_FIELDS = ("new_classes", "addition_levels", "held_out_fraction", "shots
 
 
 def _addition_reads(bcfg: StudyABeyondConfig) -> list:
-    return ([model_outputs_on_everything.on(bcfg, "study_a")]
+    return ([outputs_on_every_set.on(bcfg, "study_a")]
             + [outputs.on(bcfg, *model_request(bcfg, "original", None, cls)) for cls in bcfg.leave_out_classes])
 
 
@@ -30,7 +30,7 @@ def class_addition(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     to a three-class model the same way. Beside each: a linear probe (logistic regression on the
     frozen outputs) given the same images."""
     rows = []
-    frozen = model_outputs_on_everything(bcfg, "study_a", data_root)
+    frozen = outputs_on_every_set(bcfg, "study_a", data_root)
     rng = np.random.default_rng(bcfg.sample_seed)
     for c, cls in enumerate(bcfg.new_classes):
         members = np.flatnonzero(frozen["new_labels"] == c)

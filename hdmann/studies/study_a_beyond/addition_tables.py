@@ -42,7 +42,7 @@ def _addition_outcome(b: StudyABeyondConfig, data_root=None) -> dict:
     """The class-addition rule on one training seed's frozen Study A model (``b``: its config)."""
     rows = headline_addition_rows(b, data_root)
     chance = 1 / (len(data.ISIC_CLASSES) + 1)
-    base = np.mean(_hits(b, beyond.model_outputs_on_everything(b, "study_a", data_root), "original"))
+    base = np.mean(_hits(b, beyond.outputs_on_every_set(b, "study_a", data_root), "original"))
     recognised = all(r["new_low"] > chance for r in rows)
     kept = all(r["old_accuracy"] >= 0.9 * base for r in rows)
     measured = "; ".join(f"{r['class']}: new {r['new_accuracy']:.3f} [{r['new_low']:.3f}, {r['new_high']:.3f}], "

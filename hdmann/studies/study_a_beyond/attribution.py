@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hdmann.engine.stages import stage
-from hdmann.methods import train
+from hdmann.methods import saliency, train
 from hdmann.studies.study_a import pipeline as study_a
 from hdmann.studies.study_a_beyond.config import StudyABeyondConfig
 from hdmann.studies.study_a_beyond.images import _fields, eval_sets
@@ -20,8 +20,6 @@ def saliency_agreement(bcfg: StudyABeyondConfig, data_root=None) -> dict:
     """Grad-CAM (last conv layer) and input gradients of the frozen Study A model, explained
     toward the key it predicts on the uncompressed image, at every level and for the mirrored image
     (mirrored back): agreement with the uncompressed map per image, and the maps of a few images."""
-    from hdmann.methods import saliency
-
     cfg = bcfg.study_a
     model, _ = study_a.load_model(cfg, data_root)
     keys = study_a.key_memory(cfg).keys

@@ -136,8 +136,8 @@ def ood_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     """Per out-of-distribution task: the Study A model's AUROC over its training seeds (seed mean, an
     interval resampling seeds and images, each seed's value) and its paired difference from the
     softmax CNN (one seed) on the same image draws."""
-    seeds = [beyond.model_outputs_on_everything(b, "study_a", data_root) for b in beyond.probe_seed_configs(bcfg)]
-    softmax = beyond.model_outputs_on_everything(bcfg, "cross_entropy", data_root)
+    seeds = [beyond.outputs_on_every_set(b, "study_a", data_root) for b in beyond.probe_seed_configs(bcfg)]
+    softmax = beyond.outputs_on_every_set(bcfg, "cross_entropy", data_root)
     rows = []
     for task, (inside, outside) in report._tasks(bcfg).items():
         y = np.concatenate([np.zeros(len(seeds[0][inside])), np.ones(len(seeds[0][outside]))])
@@ -194,5 +194,5 @@ def stage_calls(profile: str, overrides: dict | None = None) -> list:
     calls = [beyond.outputs.on(b, *beyond.model_request(b, level))
              for b in beyond.seed_configs(bcfg) for level in beyond.training_levels(b)]
     calls += [c for c in beyond.stage_calls(bcfg) if c.stage.name in (
-        "study_a_beyond/everything", "study_a_beyond/class_addition", "study_a_beyond/saliency")]
+        "study_a_beyond/outputs_on_every_set", "study_a_beyond/class_addition", "study_a_beyond/saliency")]
     return calls

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hdmann.engine.config import build, builds, check_profile, Config, DEFAULT_PROFILE, in_range, unstated
+from hdmann.engine.data import ISIC_CLASSES
+from hdmann.methods.memory import BUNDLES, DISTANCES
 from hdmann.studies import merged
 
 from hdmann.studies.study_a.config import study_a_config, STUDY_A_LEVELS, StudyAConfig
@@ -70,7 +72,6 @@ class StudyABeyondConfig(Config):
         for name, low in (("max_epochs", 1), ("patience", 0), ("dim_max_epochs", 1), ("leave_out_max_epochs", 1)):
             if getattr(self, name) is not None:
                 in_range(name, getattr(self, name), low, 10_000)
-        from hdmann.methods.memory import BUNDLES, DISTANCES
         for rule in self.addition_rules:
             bundle, _, distance = rule.partition("-")
             if bundle not in BUNDLES or distance not in DISTANCES:
@@ -103,7 +104,6 @@ class StudyABeyondConfig(Config):
             if extra:
                 raise ValueError(f"new_classes {sorted(extra)}: isic-other has enough images only for "
                                  f"{ISIC_OTHER_USABLE}")
-        from hdmann.engine.data import ISIC_CLASSES
         extra = set(self.leave_out_classes) - set(ISIC_CLASSES)
         if extra:
             raise ValueError(f"leave_out_classes {sorted(extra)} are not isic4 classes {ISIC_CLASSES}")

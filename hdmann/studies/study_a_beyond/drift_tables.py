@@ -17,7 +17,7 @@ REFERENCE = "flipped"
 def drift_rows(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     """Per level and for the mirrored image: RMS distance of the Study A model's output from the same
     image's uncompressed output, and the share of images whose nearest key changes."""
-    out = beyond.model_outputs_on_everything(bcfg, "study_a", data_root)
+    out = beyond.outputs_on_every_set(bcfg, "study_a", data_root)
     memory = _memory(out["keys"])
     base = out[f"{PART}_original"]
     base_key = memory.predict(base, bcfg.study_a.distance)

@@ -1,5 +1,5 @@
 """Study A beyond the paper: the out-of-distribution stages. ``ood_sets``: isic-other's new classes,
-BreastMNIST and mammogram patches; ``everything``: the frozen Study A model's (or the softmax CNN's)
+BreastMNIST and mammogram patches; ``outputs_on_every_set``: the frozen Study A model's (or the softmax CNN's)
 outputs on every set, flipped and far sets included."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 
 from hdmann.engine import data
 from hdmann.engine.stages import stage
-from hdmann.methods import train
+from hdmann.methods import models, train
 from hdmann.studies.study_a import pipeline as study_a
 from hdmann.studies.study_a_beyond.config import StudyABeyondConfig
 from hdmann.studies.study_a_beyond.images import STOP, _level_pixels, _params, _set_reads, eval_sets, originals_index
@@ -57,14 +57,12 @@ def _frozen_model_call(bcfg: StudyABeyondConfig, which: str):
     raise ValueError(f"which={which!r}: use one of {FROZEN_MODELS}")
 
 
-@stage("study_a_beyond/everything",
+@stage("study_a_beyond/outputs_on_every_set",
        reads=lambda bcfg, which: [_frozen_model_call(bcfg, which), ood_sets.on(bcfg)] + _set_reads(bcfg))
-def model_outputs_on_everything(bcfg: StudyABeyondConfig, which: str, data_root=None) -> dict:
+def outputs_on_every_set(bcfg: StudyABeyondConfig, which: str, data_root=None) -> dict:
     """Outputs of one model on every evaluation set, the flipped validation part and the
     out-of-distribution sets. ``which``: ``study_a`` (the frozen Study A model) or ``cross_entropy``
     (the softmax CNN of the same body and budget; its outputs are probabilities)."""
-    from hdmann.methods import models
-
     folder = _frozen_model_call(bcfg, which).compute(data_root)
     keys = study_a.key_memory(bcfg.study_a).keys if which == "study_a" else np.zeros((0, 0), np.float32)
     model = models.load(folder / "model.keras")

@@ -40,7 +40,7 @@ def _tasks(bcfg: StudyABeyondConfig) -> dict[str, tuple[str, str]]:
 
 def _ood_point(b: StudyABeyondConfig, task: str, data_root=None) -> float:
     """The AUROC of one task for one seed's Study A model (no interval: the seeds page's value)."""
-    out = beyond.model_outputs_on_everything(b, "study_a", data_root)
+    out = beyond.outputs_on_every_set(b, "study_a", data_root)
     inside, outside = _tasks(b)[task]
     score = np.concatenate([ood_score(b, "study_a", out[inside], out["keys"]),
                             ood_score(b, "study_a", out[outside], out["keys"])])
@@ -52,8 +52,8 @@ def ood_rows(bcfg: StudyABeyondConfig, data_root=None, seed_config: StudyABeyond
     the softmax CNN's on the same images, with a paired (same resamples) stratified interval.
     ``seed_config``: probe that seed's Study A model (one of :func:`hdmann.studies.study_a_beyond.pipeline.probe_seed_configs`)
     against the one softmax CNN (trained on the first seed only)."""
-    outputs = {"study_a": beyond.model_outputs_on_everything(seed_config or bcfg, "study_a", data_root),
-               "cross_entropy": beyond.model_outputs_on_everything(bcfg, "cross_entropy", data_root)}
+    outputs = {"study_a": beyond.outputs_on_every_set(seed_config or bcfg, "study_a", data_root),
+               "cross_entropy": beyond.outputs_on_every_set(bcfg, "cross_entropy", data_root)}
     rows = []
     for task, (inside, outside) in _tasks(bcfg).items():
         scores = {}
@@ -82,7 +82,7 @@ def softmax_confidence(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     probability on the in-distribution images and on the out-of-distribution ones, and the AUROC of
     the reversed score (the maximum probability itself). An AUROC near 0 is not a broken score but an
     inverted one: the CNN is *more* confident on the far-away images than on its own classes."""
-    out = beyond.model_outputs_on_everything(bcfg, "cross_entropy", data_root)
+    out = beyond.outputs_on_every_set(bcfg, "cross_entropy", data_root)
     rows = []
     for task, (inside, outside) in _tasks(bcfg).items():
         conf_in, conf_out = out[inside].max(axis=1), out[outside].max(axis=1)
@@ -118,7 +118,7 @@ def selective_curves(bcfg: StudyABeyondConfig, data_root=None) -> list[dict]:
     rows = []
     coverages = np.linspace(1.0, 1.0 / bcfg.selective_coverages, bcfg.selective_coverages)
     for which, label in MODELS.items():
-        out = beyond.model_outputs_on_everything(bcfg, which, data_root)
+        out = beyond.outputs_on_every_set(bcfg, which, data_root)
         y = out[f"{PART}_labels"]
         for level in study_a.levels(bcfg.study_a):
             o = out[f"{PART}_{level}"]

@@ -10,7 +10,7 @@ stages it reads, so adding a training level or a dimension trains only it):
   :mod:`~hdmann.studies.study_a_beyond.sources`.
 * :mod:`~hdmann.studies.study_a_beyond.training`: ``model`` (per training level, dimension, left-out class and
   epoch budget), ``outputs`` and ``cross_entropy_model``.
-* :mod:`~hdmann.studies.study_a_beyond.ood`: ``ood_sets`` and ``everything`` (a frozen model's outputs on
+* :mod:`~hdmann.studies.study_a_beyond.ood`: ``ood_sets`` and ``outputs_on_every_set`` (a frozen model's outputs on
   every set, flipped and far sets included).
 * :mod:`~hdmann.studies.study_a_beyond.addition` (``class_addition``),
   :mod:`~hdmann.studies.study_a_beyond.attribution` (``saliency``) and
@@ -25,7 +25,7 @@ from hdmann.studies.study_a_beyond.colour import colour_baseline, thumbnails
 from hdmann.studies.study_a_beyond.config import StudyABeyondConfig
 from hdmann.studies.study_a_beyond.images import (EVAL_PARTS, MIXED, STOP, eval_sets, image_sets, originals_index,
                                                   train_set, training_images, training_levels)
-from hdmann.studies.study_a_beyond.ood import FROZEN_MODELS, OOD_FIELDS, model_outputs_on_everything, ood_sets
+from hdmann.studies.study_a_beyond.ood import FROZEN_MODELS, OOD_FIELDS, outputs_on_every_set, ood_sets
 from hdmann.studies.study_a_beyond.sources import (BREASTMNIST, ISIC_OTHER, breastmnist_file, list_isic_other,
                                                    load_breastmnist, load_isic_other, load_mias_patches)
 from hdmann.studies.study_a_beyond.training import (budget, cross_entropy_model, hdmann_outputs, is_study_a_model,
@@ -34,7 +34,7 @@ from hdmann.studies.study_a_beyond.training import (budget, cross_entropy_model,
 __all__ = ["ADDITION_FIELDS", "BREASTMNIST", "EVAL_PARTS", "FROZEN_MODELS", "ISIC_OTHER", "MIXED", "OOD_FIELDS", "STOP",
            "breastmnist_file", "budget", "class_addition", "colour_baseline", "cross_entropy_model", "eval_sets",
            "hdmann_outputs", "image_sets", "is_study_a_model", "list_isic_other", "load_breastmnist", "load_isic_other",
-           "load_mias_patches", "model_outputs_on_everything", "model_request", "ood_sets", "originals_index",
+           "load_mias_patches", "outputs_on_every_set", "model_request", "ood_sets", "originals_index",
            "outputs", "probe_seed_configs", "saliency_agreement", "seed_configs", "split_rule", "stage_calls",
            "thumbnails", "train_hdmann", "train_set", "trained_model", "training_images", "training_levels"]
 
@@ -60,7 +60,7 @@ def stage_calls(bcfg: StudyABeyondConfig) -> list:
     """Every stage the chapter reads (its study's ``__init__`` declares it to the graph)."""
     calls = [outputs.on(b, *model_request(b, level)) for b in seed_configs(bcfg) for level in training_levels(b)]
     calls += [outputs.on(bcfg, *model_request(bcfg, "original", dim, None, dims_sweep=True)) for dim in bcfg.dims]
-    calls += [model_outputs_on_everything.on(bcfg, which) for which in FROZEN_MODELS]
+    calls += [outputs_on_every_set.on(bcfg, which) for which in FROZEN_MODELS]
     calls += [call for b in probe_seed_configs(bcfg)
-              for call in (model_outputs_on_everything.on(b, "study_a"), class_addition.on(b), saliency_agreement.on(b))]
+              for call in (outputs_on_every_set.on(b, "study_a"), class_addition.on(b), saliency_agreement.on(b))]
     return calls + [colour_baseline.on(bcfg)]

@@ -11,7 +11,7 @@ import numpy as np
 
 from hdmann.engine import cache, data
 from hdmann.engine.stages import stage
-from hdmann.methods import train
+from hdmann.methods import models, train
 from hdmann.methods.memory import KeyMemory
 from hdmann.studies.study_a import pipeline as study_a
 from hdmann.studies.study_a_beyond.config import StudyABeyondConfig
@@ -79,8 +79,6 @@ def trained_model(bcfg: StudyABeyondConfig, level: str, dim: int, leave_out: str
     same level (originals for ``mixed``). The folder holds model.keras, keys.npy and the history with epoch times."""
     import keras
 
-    from hdmann.methods import models
-
     # the level was checked against train_levels by model_request, which asks for this stage; the list
     # itself is not in this stage's key (adding a level retrains nothing), so the body does not read it
     cfg = bcfg.study_a.replace(hypervector_dim=dim, max_epochs=max_epochs, patience=patience)
@@ -115,8 +113,6 @@ def train_hdmann(bcfg: StudyABeyondConfig, level: str, dim: int | None = None, l
 
 
 def _load(folder: Path):
-    from hdmann.methods import models
-
     return models.load(folder / "model.keras"), cache.load_entry(folder), np.load(folder / "keys.npy")
 
 
@@ -161,8 +157,6 @@ def cross_entropy_model(bcfg: StudyABeyondConfig, data_root=None, *, folder: Pat
     """The baseline for out-of-distribution scores: HD-MANN's body with a 4-way softmax head,
     trained with cross-entropy on originals under the same epoch budget as Study A's model."""
     import keras
-
-    from hdmann.methods import models
 
     epochs, patience = budget(bcfg)
     cfg = bcfg.study_a.replace(max_epochs=epochs, patience=patience)

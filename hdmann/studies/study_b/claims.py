@@ -16,7 +16,7 @@ import numpy as np
 from hdmann.methods import evaluation, verdicts as vd, words
 from hdmann.methods.words import count
 from hdmann.methods.verdicts import Claim, Effect, FAILS, HOLDS, NOT_TESTABLE, Part, UNDECIDED
-from hdmann.studies import papers
+from hdmann.studies import papers, study_b
 from hdmann.studies.study_b import pipeline as sbp, report as rep, scores
 from hdmann.studies.study_b.config import StudyBConfig, study_b_config
 
@@ -38,7 +38,7 @@ RESNET = Claim("B4", "Study B", "ResNet18 does not improve on the 3-conv, 3-FC C
                f"ResNet18 AUROC {P['resnet_auroc_low']:.2f}-{P['resnet_auroc_high']:.2f} "
                f"(CNN {P['auroc_upto_5k']:.2f}) up to 5,000:1", CHAPTER,
                 short="ResNet18 no better than the CNN")
-CLAIMS = (FLAT, SALIENCY, ROBUST, RESNET)
+RULES = vd.Rules()  # each claim beside the function that decides it; CLAIMS (below) is their order
 
 
 def _floor_reason(achieved: dict[str, float]) -> str:
@@ -106,6 +106,7 @@ def _baseline_words(other: vd.Verdict, label: str) -> str:
     return f"{label}, by the same rule: {other.outcome}{shown}"
 
 
+@RULES.decides(FLAT)
 def flat(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     """B1 for the CNN, with the texture features decided by the same rule beside it."""
     achieved = rep.achieved_ratios(cfg, data_root)
@@ -114,6 +115,7 @@ def flat(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     return replace(cnn, baseline=_baseline_words(features, "the texture features"))
 
 
+@RULES.decides(SALIENCY)
 def saliency(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     """B2: Grad-CAM of the CNN trained at each level (first repeat) against the radiologist's circle,
     against the stronger of a uniform and a centre-biased map that never saw the patch."""
@@ -151,6 +153,7 @@ def saliency(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     return vd.with_seeds(v, [v.outcome], cfg.patches.seed_agreement)  # the maps are the first seed's
 
 
+@RULES.decides(ROBUST)
 def robustness(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     """B3: at the most compressed test level, the model trained compressed against the one trained
     on originals, paired on the same patients, for every compressed training level."""
@@ -174,6 +177,7 @@ def robustness(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
                           for r in at_top))
 
 
+@RULES.decides(RESNET)
 def resnet(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
     """B4: ResNet18 (from scratch: no ImageNet weights here) minus the CNN on originals, paired on the
     same patients: no improvement beyond the margin holds, an improvement beyond it does not."""
@@ -198,13 +202,13 @@ def resnet(cfg: StudyBConfig, data_root=None) -> vd.Verdict:
 
 def verdicts(profile: str, data_root=None, overrides: dict | None = None) -> list[vd.Verdict]:
     """Study B's claims on the patch design, in the order of :data:`CLAIMS`."""
-    cfg = study_b_config(profile, overrides)
-    return [flat(cfg, data_root), saliency(cfg, data_root), robustness(cfg, data_root), resnet(cfg, data_root)]
+    return RULES.decide(study_b_config(profile, overrides), data_root)
+
+
+CLAIMS = RULES.claims
 
 
 def stage_calls(profile: str, overrides: dict | None = None) -> list:
-    from hdmann.studies import study_b
-
     return study_b.patch_stages(profile, overrides)
 
 

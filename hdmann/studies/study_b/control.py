@@ -21,7 +21,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from hdmann.engine import coding, data
 from hdmann.engine.stages import stage
 from hdmann.engine.config import value_at
-from hdmann.methods import evaluation, seeds
+from hdmann.methods import evaluation, models, seeds, train
 from hdmann.studies.study_b.config import study_b_control_config, StudyBConfig
 
 FILM_FIELDS = ("max_films", "fold_seed")
@@ -129,8 +129,6 @@ def _inner_split(index: np.ndarray, y: np.ndarray, groups: np.ndarray, fraction:
 
 
 def _build(cfg: StudyBConfig, architecture: str):
-    from hdmann.methods import models
-
     if architecture == "cnn":
         return lambda: models.mammo_cnn(cfg)
     if architecture == "resnet18":
@@ -184,8 +182,6 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     from the config: Keras's own weight files carry the optimizer state too, 134 MB instead of
     45 MB for a ResNet18 fold) and the scores of the held-out films at every level (``scores.npz``);
     calling it returns that folder."""
-    from hdmann.methods import train
-
     if train_ratio is not None and train_ratio not in cfg.films.compression_ratios:
         raise ValueError(f"train_ratio={train_ratio} is not among compression_ratios {cfg.films.compression_ratios}")
     if architecture not in ARCHITECTURES:
@@ -407,8 +403,6 @@ def side_learner_over_splits(cfg: StudyBConfig, n_splits: int, data_root=None) -
 def untrained_outputs(cfg: StudyBConfig, n_inits: int, data_root=None) -> dict:
     """Scores of the CNN straight from its random initialisation (seeds 0 to n_inits - 1), one row
     per seed (``scores``): the spread an untrained network shows on these films."""
-    from hdmann.methods import train
-
     mias = films(cfg, data_root)
     x = compressed_films(cfg, None, data_root)["pixels"][..., None]
     model = _build(cfg, "cnn")()

@@ -26,9 +26,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 from hdmann.engine import cache, codecs, data, parallel, quality
 from hdmann.engine.stages import stage
 from hdmann.engine.config import value_at
-from hdmann.methods import features, patches, seeds
+from hdmann.methods import features, models, patches, saliency as sal, seeds, train
 from hdmann.studies.study_b import control as study_b
-from hdmann.studies.study_b.config import StudyBConfig
+from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS, StudyBConfig
 
 ORIGINAL = "original"
 ARCHITECTURES = ("cnn", "resnet18")
@@ -233,8 +233,6 @@ def folds(cfg: StudyBConfig, p: patches.PatchPlan, repeat: int) -> np.ndarray:
 # training (the loop itself is hdmann.methods.train's)
 # ------------------------------------------------------------------------------------------------
 def _builder(cfg: StudyBConfig, architecture: str):
-    from hdmann.methods import models
-
     if architecture == "cnn":
         return lambda: models.mammo_cnn(cfg, cfg.patches.head, cfg.patches.batchnorm, size=cfg.patches.size)
     if architecture == "resnet18":
@@ -246,15 +244,11 @@ def _optimizer(cfg: StudyBConfig, epochs: int, train_sizes):
     """A factory of the patches' optimizer. Under the cosine schedule the rate reaches 0 after the
     budget of the smallest training set of the run's folds: larger ones take their last few steps at
     rate 0, which only moves the BatchNorm statistics."""
-    from hdmann.methods import train
-
     steps = epochs * min(train.steps_per_epoch(n, cfg.patches.batch_size) for n in train_sizes)
     return lambda: train.adam(cfg.patches.learning_rate, cfg.patches.weight_decay, cfg.patches.lr_schedule, steps)
 
 
 def _shifted(cfg: StudyBConfig, cuts: np.ndarray, y: np.ndarray):
-    from hdmann.methods import train
-
     standardise = cfg.patches.standardise
     return train.ShiftedSet(cuts, y, cfg.patches.size, cfg.patches.batch_size,
                             lambda x: model_input(x, standardise))
@@ -289,8 +283,6 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     output) is retrained from its next retry's seed, up to ``patches.health_retries`` times
     (:func:`hdmann.methods.train.fit_healthy`); every
     attempt is recorded per fold, and one that never learned is kept and marked ``healthy: false``."""
-    from hdmann.methods import train
-
     _check_run(cfg, architecture, train_ratio, task)
     p = patch_plan(cfg, data_root)
     y_all, rows = p.labels(task)
@@ -356,8 +348,6 @@ def inner_split(cfg: StudyBConfig, p: patches.PatchPlan, fold: np.ndarray, k: in
 
 
 def variant_config(cfg: StudyBConfig, variant: str) -> StudyBConfig:
-    from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS
-
     if variant not in PATCH_CNN_VARIANTS:
         raise ValueError(f"variant={variant!r}: use one of {sorted(PATCH_CNN_VARIANTS)}")
     return cfg.replace(patches=cfg.patches.replace(**PATCH_CNN_VARIANTS[variant]))
@@ -371,8 +361,6 @@ def selection(cfg: StudyBConfig, variant: str, data_root=None) -> dict:
     (malignant vs not, originals, the profile's epoch budget): per outer fold, trained on the inner
     training rows and scored on the inner validation rows. Only training patches of the outer folds
     are used, so choosing a variant here never looks at a test fold."""
-    from hdmann.methods import train
-
     vcfg = variant_config(cfg, variant)
     p = patch_plan(vcfg, data_root)
     y, _ = p.labels("malignant")
@@ -457,8 +445,6 @@ def patch_saliency(cfg: StudyBConfig, train_ratio: int | None, data_root=None) -
     """Grad-CAM and input gradients of every malignant lesion patch, from the repeat-0 fold model
     that held it out, trained and tested at ``train_ratio``; energy inside the circle (centred in
     the patch, its radius clipped to the patch), pointing-game hit, and the circle's share."""
-    from hdmann.methods import saliency as sal
-
     p = patch_plan(cfg, data_root)
     fold = folds(cfg, p, 0)
     x = centre(patch_set(cfg, train_ratio, data_root)["patches"], cfg.patches.size)
@@ -490,8 +476,6 @@ def sliding_maps(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     over whole films decoded at ``ratio`` with stride ``sliding_stride``, windows centred inside the
     breast. Per film: the score map, its peak, and whether the peak lies in a malignant circle
     (within half a stride, the map's resolution)."""
-    from hdmann.methods import train
-
     mias = study_b.films(cfg, data_root)
     p = patch_plan(cfg, data_root)
     fold = folds(cfg, p, 0)
