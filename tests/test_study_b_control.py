@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from hdmann.engine import data
-from hdmann.studies.study_b import control as study_b, control_report
+from hdmann.studies.study_b import control as study_b, control_report, negative_control as negative
 from hdmann.studies.study_b.config import study_b_config
 
 
@@ -25,45 +25,45 @@ def control(mias_root, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HDMANN_CACHE", str(tmp_path_factory.mktemp("control_cache")))
         mias = study_b.films(CFG, mias_root)
-        features = study_b.film_features(CFG, mias_root)
-        runs = study_b.control_runs(CFG, mias_root)
+        features = negative.film_features(CFG, mias_root)
+        runs = negative.control_runs(CFG, mias_root)
         return {"mias": mias, "features": features, "runs": runs,
-                "summaries": [study_b.run_summary(CFG, r, features, mias.patient) for r in runs],
-                "untrained": study_b.untrained_scores(CFG, 3, mias_root),
-                "baselines": study_b.feature_baselines(CFG, mias_root),
-                "pixels": study_b.pixel_baseline(CFG, (8, 16), mias_root),
-                "plain_folder": study_b.run(study_b.control_config(CFG), "cnn", None, mias_root),
-                "aligned_folder": study_b.run(study_b.control_config(CFG), "cnn", None, mias_root, align_sides=True)}
+                "summaries": [negative.run_summary(CFG, r, features, mias.patient) for r in runs],
+                "untrained": negative.untrained_scores(CFG, 3, mias_root),
+                "baselines": negative.feature_baselines(CFG, mias_root),
+                "pixels": negative.pixel_baseline(CFG, (8, 16), mias_root),
+                "plain_folder": study_b.run(negative.control_config(CFG), "cnn", None, mias_root),
+                "aligned_folder": study_b.run(negative.control_config(CFG), "cnn", None, mias_root, align_sides=True)}
 
 
 def test_pair_auroc_matches_sklearn_with_ties():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 60)
     score = rng.integers(0, 5, 60).astype(float)  # many ties
-    assert study_b.pair_auroc(y, score) == pytest.approx(roc_auc_score(y, score))
-    assert np.isnan(study_b.pair_auroc(np.zeros(5), np.arange(5)))
+    assert negative.pair_auroc(y, score) == pytest.approx(roc_auc_score(y, score))
+    assert np.isnan(negative.pair_auroc(np.zeros(5), np.arange(5)))
 
 
 def test_fold_auroc_ci_resamples_patients():
     y = np.array([1, 0, 0, 0, 1, 0, 0, 0])
     fold = np.array([0, 0, 0, 0, 1, 1, 1, 1])
     patient = np.array([1, 1, 2, 2, 3, 3, 4, 4])
-    assert study_b.fold_auroc_ci(y, y.astype(float), fold, patient, 50, 0) == (1.0, 1.0, 1.0)
+    assert negative.fold_auroc_ci(y, y.astype(float), fold, patient, 50, 0) == (1.0, 1.0, 1.0)
     rng = np.random.default_rng(1)
     y = rng.integers(0, 2, 200)
     score = y + rng.normal(0, 1.5, 200)
     fold, patient = np.arange(200) % 4, np.arange(200) // 2
-    m, low, high = study_b.fold_auroc_ci(y, score, fold, patient, 200, 0)
+    m, low, high = negative.fold_auroc_ci(y, score, fold, patient, 200, 0)
     assert low < m < high and high - low > 0.02
-    assert m == pytest.approx(np.mean(study_b.fold_auroc(y, score, fold)))
-    assert study_b.fold_auroc_ci(y, score, fold, patient, 200, 0) == (m, low, high)  # seeded
+    assert m == pytest.approx(np.mean(negative.fold_auroc(y, score, fold)))
+    assert negative.fold_auroc_ci(y, score, fold, patient, 200, 0) == (m, low, high)  # seeded
 
 
 def test_direction_scores_learn_the_sign_on_training_folds_only():
     y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 1])
     fold = np.arange(9) % 3
     feature = -y.astype(float)  # lower means malignant
-    assert np.all(study_b.fold_auroc(y, study_b.direction_scores(feature, y, fold), fold) == 1.0)
+    assert np.all(negative.fold_auroc(y, negative.direction_scores(feature, y, fold), fold) == 1.0)
 
 
 def test_side_shortcut_reverses_when_the_sides_balance():
@@ -75,7 +75,7 @@ def test_side_shortcut_reverses_when_the_sides_balance():
     y = np.zeros(24, int)
     y[[0, 3, 4, 7, 9, 10]] = 1  # malignant: 3 left (0, 4, 10), 3 right (3, 7, 9)
     fold = patient % 3
-    per_fold = study_b.fold_auroc(y, study_b.direction_scores(left.astype(float), y, fold), fold)
+    per_fold = negative.fold_auroc(y, negative.direction_scores(left.astype(float), y, fold), fold)
     unequal = [k for k in range(3) if y[(fold == k) & left].sum() != y[(fold == k) & ~left].sum()]
     assert unequal and all(per_fold[k] < 0.5 for k in unequal)
     assert np.all(per_fold <= 0.5)
@@ -86,7 +86,7 @@ def test_side_shortcut_on_real_mias(data_root):
     mias = study_b.films(cfg, data_root)
     side = study_b.sides(mias)
     assert int(mias.malignant[side].sum()) == int(mias.malignant[~side].sum()) == 26
-    assert np.all(study_b.side_learner_over_splits(cfg, 10, data_root) < 0.5)
+    assert np.all(negative.side_learner_over_splits(cfg, 10, data_root) < 0.5)
 
 
 def test_sides_come_from_images_csv(mias_root, tmp_path):
@@ -126,14 +126,14 @@ def test_model_inputs_align_sides(mias_root):
 
 def test_control_runs(control):
     runs, mias = control["runs"], control["mias"]
-    plan = study_b.control_plan(CFG)
+    plan = negative.control_plan(CFG)
     assert [r["kind"] for r in runs] == (["real labels"] * plan["seeds"] + ["permuted labels"] * plan["permutations"]
                                          + ["sides aligned"] * (plan["seeds"] if plan["aligned"] else 0))
     real, perm = runs[0], runs[plan["seeds"]]
     np.testing.assert_array_equal(real["labels"], mias.malignant)
     np.testing.assert_array_equal(perm["labels"], study_b.training_labels(mias, 0))
     np.testing.assert_array_equal(perm["fold"], real["fold"])  # the same folds
-    assert list(real) and study_b.levels(study_b.control_config(CFG)) == ["original"]
+    assert list(real) and study_b.levels(negative.control_config(CFG)) == ["original"]
     assert not np.array_equal(perm["original"], real["original"])
     for r in runs:
         assert np.all(np.isfinite(r["original"])) and len(r["folds_info"]) == CFG.n_folds
@@ -149,7 +149,7 @@ def test_aligned_run_is_its_own_cache_entry(control):
 def test_run_summary(control):
     for run, s in zip(control["runs"], control["summaries"]):
         y, fold, score = run["labels"], run["fold"], run["original"]
-        assert s["auroc"] == pytest.approx(np.nanmean(study_b.fold_auroc(y, score, fold)))
+        assert s["auroc"] == pytest.approx(np.nanmean(negative.fold_auroc(y, score, fold)))
         assert s["auroc_low"] <= s["auroc"] <= s["auroc_high"]
         assert s["pooled_auroc"] == pytest.approx(roc_auc_score(y, score))
         assert s["distinct_scores_min"] <= s["test_films_min"] == min(np.sum(fold == k) for k in range(CFG.n_folds))
@@ -160,7 +160,7 @@ def test_untrained_scores_are_seeded(control, mias_root):
     u = control["untrained"]
     assert u.shape == (3, 24) and np.all((u > 0) & (u < 1))
     assert not np.array_equal(u[0], u[1])
-    np.testing.assert_array_equal(study_b.untrained_scores(CFG, 3, mias_root), u)  # cached, and seeded
+    np.testing.assert_array_equal(negative.untrained_scores(CFG, 3, mias_root), u)  # cached, and seeded
 
 
 def test_baselines_and_lesion_scale(control, mias_root):
@@ -169,7 +169,7 @@ def test_baselines_and_lesion_scale(control, mias_root):
     for r in control["baselines"] + control["pixels"]:
         assert r["auroc_low"] <= r["auroc"] <= r["auroc_high"]
     assert [r["size"] for r in control["pixels"]] == [8, 16]
-    scale = study_b.lesion_scale(CFG, mias_root)
+    scale = negative.lesion_scale(CFG, mias_root)
     assert scale["film_size"] == 256 and scale["lesions"] > 0
     assert scale["median_radius_input"] == pytest.approx(scale["median_radius"] * 32 / 256)
 
@@ -200,7 +200,7 @@ def test_report(control):
 def test_control_profiles_are_a_typed_config():
     from hdmann.studies.study_b.config import study_b_control_config
 
-    assert study_b.control_plan(study_b_config("paper")) == {"seeds": 5, "permutations": 5, "aligned": True,
+    assert negative.control_plan(study_b_config("paper")) == {"seeds": 5, "permutations": 5, "aligned": True,
                                                              "untrained": 100, "fold_splits": 1000}
     assert study_b_control_config("smoke").seeds <= study_b_control_config("quick").seeds
     with pytest.raises(ValueError):

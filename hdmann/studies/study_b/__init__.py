@@ -20,10 +20,10 @@ def patch_stages(profile: str, overrides: dict | None = None) -> list:
 
 
 def control_stages(profile: str, overrides: dict | None = None) -> list:
-    from hdmann.studies.study_b import control
+    from hdmann.studies.study_b import negative_control
     from hdmann.studies.study_b.config import study_b_config
 
-    return control.control_stages(study_b_config(profile, overrides))
+    return negative_control.control_stages(study_b_config(profile, overrides))
 
 
 CHAPTERS = (

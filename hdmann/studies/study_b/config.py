@@ -291,5 +291,5 @@ def study_b_config(profile: str = DEFAULT_PROFILE, overrides: dict | None = None
 
 @builds(StudyBControlConfig)
 def study_b_control_config(profile: str = DEFAULT_PROFILE, **fields: Any) -> StudyBControlConfig:
-    """The whole-film control's run sizes; read by ``control.control_plan`` from the profile alone."""
+    """The whole-film control's run sizes; read by ``negative_control.control_plan`` from the profile alone."""
     return build(StudyBControlConfig, _STUDY_B_CONTROL_PROFILES, profile, fields)

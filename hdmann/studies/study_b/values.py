@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from hdmann.studies import papers as paper
-from hdmann.studies.study_b import control, control_report, pipeline as sbp, report as rep, scores, selection
+from hdmann.studies.study_b import control, control_report, negative_control, pipeline as sbp, report as rep, scores, selection
 from hdmann.studies.study_b import wording as words
 from hdmann.studies.study_b.config import StudyBConfig
 
@@ -177,18 +177,18 @@ FEATURES = (("brightness", "mean intensity"), ("area", "breast area"), ("side", 
 
 def control_results(cfg: StudyBConfig, data_root=None) -> dict:
     """Every row the whole-film control's tables, figure and glued values read, each computed once."""
-    plan = control.control_plan(cfg)
+    plan = negative_control.control_plan(cfg)
     mias = control.films(cfg, data_root)
     fold = control.folds(cfg, mias)
-    features = control.film_features(cfg, data_root)
-    summaries = [control.run_summary(cfg, run, features, mias.patient) for run in control.control_runs(cfg, data_root)]
-    untrained = np.array([np.nanmean(control.fold_auroc(mias.malignant, s, fold))
-                          for s in control.untrained_scores(cfg, plan["untrained"], data_root)])
-    return {"plan": plan, "films": mias, "scale": control.lesion_scale(cfg, data_root),
-            "pixels": control.pixel_baseline(cfg, data_root=data_root),
+    features = negative_control.film_features(cfg, data_root)
+    summaries = [negative_control.run_summary(cfg, run, features, mias.patient) for run in negative_control.control_runs(cfg, data_root)]
+    untrained = np.array([np.nanmean(negative_control.fold_auroc(mias.malignant, s, fold))
+                          for s in negative_control.untrained_scores(cfg, plan["untrained"], data_root)])
+    return {"plan": plan, "films": mias, "scale": negative_control.lesion_scale(cfg, data_root),
+            "pixels": negative_control.pixel_baseline(cfg, data_root=data_root),
             "folds": control.fold_table(cfg, data_root), "summaries": summaries,
-            "features": control.feature_baselines(cfg, data_root), "untrained": untrained,
-            "side_splits": control.side_learner_over_splits(cfg, plan["fold_splits"], data_root)}
+            "features": negative_control.feature_baselines(cfg, data_root), "untrained": untrained,
+            "side_splits": negative_control.side_learner_over_splits(cfg, plan["fold_splits"], data_root)}
 
 
 def control_values(cfg: StudyBConfig, profile: str, results: dict) -> dict:
