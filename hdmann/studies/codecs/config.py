@@ -45,7 +45,7 @@ class CodecConfig(Config):
     bd_margin: float = unstated(0.025, "practical margin of a codec comparison, in accuracy (Study A) and AUROC "
                                 "(Study B): half of the 0.05 the studies call no loss against originals, so a "
                                 "codec is better or worse only by a gap worth switching codecs for, and a "
-                                "difference well inside a training seed's spread (about 0.04 in accuracy on quick) is not one")
+                                "difference well inside a training seed's spread (the seeds page measures it) is not one")
     bootstrap_samples: int = 1000
     bootstrap_seed: int = 21
     workers: int = 2
