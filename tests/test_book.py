@@ -39,8 +39,9 @@ def test_notebook_builds_each_config_it_declares_with_its_overrides(path):
     code = "".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
     if path.stem == registry.LANDING:  # it builds no config itself: every study's claims module does, from its overrides
         assert re.search(r"verdicts\.collect\(profile, data_root, overrides\)", code)
+        # a call on the records reads what `collect` built from the overrides; every other call takes them itself
         assert all(f"(profile, data_root, overrides)" in line for line in code.splitlines() if "summary." in line
-                   and "(" in line.split("summary.", 1)[1] and "abstract" not in line)
+                   and "(" in line.split("summary.", 1)[1] and not re.search(r"summary\.\w+\(records\b", line))
         return
     built = {section for section, builder in studies.builders().items()
              if re.search(rf"\b{builder.__name__}\(profile, overrides=overrides\)", code)}
@@ -772,14 +773,37 @@ def test_one_glued_name_is_one_quantity_across_chapters(smoke_book):
 GLUE_CALLS_MAX, CODE_LINES_MAX = 40, 120  # a chapter's values come from its report, glued in one call
 
 
+def _called(call: ast.Call) -> str:
+    """The name a call calls: ``glue`` for ``glue(...)`` and ``report.glue(...)`` alike."""
+    return call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")
+
+
+def _glues_a_figure(call: ast.Call) -> bool:
+    """A ``glue`` call for a figure: its name starts with ``fig`` (a literal or an f-string's opening), or its
+    value is a call into a figures module (``figures.x(...)``, ``a_figures.x(...)``)."""
+    name = call.args[0] if call.args else None
+    opening = name.values[0] if isinstance(name, ast.JoinedStr) and name.values else name
+    if isinstance(opening, ast.Constant) and isinstance(opening.value, str) and opening.value.startswith("fig"):
+        return True
+    value = call.args[1] if len(call.args) > 1 else None
+    owner = getattr(getattr(value, "func", None), "value", None) if isinstance(value, ast.Call) else None
+    return isinstance(owner, ast.Name) and (owner.id == "figures" or owner.id.endswith("_figures"))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_stays_within_its_glue_and_code_budget(path):
-    """A notebook plots, tables and glues what its report computed: few glue calls, few code lines,
-    and no sentence built from a condition (wording belongs to the report, where a test reads it)."""
+    """A notebook plots, tables and glues what its report computed: its values in one ``glue_all`` of the
+    report's dict, every other ``glue`` a figure, few code lines, and no sentence built from a condition
+    (wording belongs to the report, where a test reads it)."""
     code = "\n".join("".join(c["source"]) for c in _cells(path) if c["cell_type"] == "code")
+    calls = [n for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Call) and _called(n) in ("glue", "glue_all")]
+    glue_alls = [c for c in calls if _called(c) == "glue_all"]
+    assert len(glue_alls) == 1, f"{path.name}: {len(glue_alls)} glue_all calls; glue the report's dict in one"
+    loose = [ast.unparse(c)[:80] for c in calls if _called(c) == "glue" and not _glues_a_figure(c)]
+    assert not loose, f"{path.name} glues values one by one (put them in its report's dict): {loose[:3]}"
     lines = [line for line in code.splitlines() if line.strip() and not line.strip().startswith("#")]
-    calls = len(re.findall(r"\bglue(?:_all)?\(", code))
-    assert calls <= GLUE_CALLS_MAX, f"{path.name}: {calls} glue calls; glue the report's dict with glue_all"
+    count = len(re.findall(r"\bglue(?:_all)?\(", code))
+    assert count <= GLUE_CALLS_MAX, f"{path.name}: {count} glue calls; glue the report's dict with glue_all"
     assert len(lines) <= CODE_LINES_MAX, f"{path.name}: {len(lines)} code lines; move the logic into hdmann"
     built = [line for line in lines if re.search(r"\"[^\"]*\"\s+if\s+.+\s+else\s+\"", line)]
     assert not built, f"{path.name} builds wording inline: {built[:2]}"

@@ -92,3 +92,18 @@ def test_glue_all_refuses_a_name_a_glue_role_cannot_cite():
         report.glue_all({"acc q5": 0.5})
     with pytest.raises(ValueError, match="dict"):
         report.glue_all([("acc", 0.5)])
+
+
+def test_the_landing_page_values_are_its_abstract_and_every_verdict_under_the_names_it_cites():
+    from hdmann.book import summary, verdicts as book_verdicts
+    from hdmann.methods import verdicts as vd
+
+    held = vd.Verdict(vd.Claim("A1", "Study A", "accuracy flat", short="flat to q20"), vd.HOLDS, None, "rule")
+    open_ = vd.Verdict(vd.Claim("B2", "Study B", "AUROC falls"), vd.UNDECIDED, None, "rule")
+    records = {"study_a": [held], "study_b": [open_]}
+    values = summary.page_values(records, "smoke")
+    assert (values["profile"], values["n_claims"]) == ("smoke", "2")
+    assert values["abstract_holds"] == "flat to q20 (A1)" and values["abstract_undecided"] == "B2"
+    assert values["abstract_fails"] == values["abstract_untestable"] == "none"
+    cited = {v["name"]: v["value"] for v in book_verdicts.values("smoke", records=records)}
+    assert cited and all(values[name] == value for name, value in cited.items())

@@ -36,3 +36,13 @@ def test_the_page_says_what_a_change_of_machine_does_from_the_thread_setting():
     assert "may differ in its last digits" in report.machine_wording(None)
     assert "4 compute threads" in report.machine_wording(4)
     assert all("XLA" not in report.machine_wording(n) and "_" not in report.machine_wording(n) for n in (1, None, 4))
+
+
+def test_the_page_values_are_the_summary_s_under_the_names_the_prose_cites(monkeypatch):
+    monkeypatch.setenv("HDMANN_XLA_THREADS", "1")
+    values = report.page_values("smoke", [_row([0.5, 0.9]), _row([0.61], "orig_resnet18", "study_b_patches")])
+    assert set(values) == {"profile", "machine_words", "n_numbers", "n_measured", "median_sd", "widest_range",
+                           "widest", "single_seed"}
+    assert (values["profile"], values["n_numbers"], values["n_measured"]) == ("smoke", 2, 1)
+    assert values["widest_range"] == pytest.approx(0.4) and values["single_seed"] == "one, in Study B on patches"
+    assert values["machine_words"] == report.machine_wording(1)

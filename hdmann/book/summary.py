@@ -3,6 +3,7 @@ abstract's sentences, the claims at a glance, every deviation from the papers, a
 figures. Nothing here is typed by hand; every sentence is built from the records."""
 from __future__ import annotations
 
+from hdmann.book import verdicts
 from hdmann.methods import verdicts as vd
 from hdmann.methods.words import listing
 
@@ -44,10 +45,20 @@ def abstract(records: dict[str, list[vd.Verdict]]) -> dict[str, str]:
     return lines
 
 
+def page_values(records: dict[str, list[vd.Verdict]], profile: str) -> dict:
+    """Every value the landing page's prose cites, by glue name: the abstract's lines, and every verdict
+    as results.json lists it (the page glues them so that ``hdmann compare`` reads them); ``records``:
+    :func:`hdmann.book.verdicts.collect`'s, which the page also tables."""
+    lines = abstract(records)
+    values = {"profile": profile, "n_claims": lines["count"]}
+    values.update({f"abstract_{key}": lines[outcome] for outcome, key in
+                   ((vd.HOLDS, "holds"), (vd.FAILS, "fails"), (vd.UNDECIDED, "undecided"), (vd.NOT_TESTABLE, "untestable"))})
+    values.update({value["name"]: value["value"] for value in verdicts.values(profile, records=records)})
+    return values
+
+
 def deviations(profile: str, data_root=None, overrides: dict | None = None, names=None) -> list[dict]:
     """Every study's deviations from its paper (each claims module's ``deviations``, where it has one)."""
-    from hdmann.book import verdicts
-
     return [row for m in verdicts.claim_modules(names).values() if hasattr(m, "deviations")
             for row in m.deviations(profile, data_root, overrides)]
 

@@ -1,13 +1,18 @@
-"""The compression chapter's wording, from its own measurements (nothing here is a stage: editing it
-re-keys nothing)."""
+"""The data and compression chapters' values and wording, from their own measurements (nothing here is a
+stage: editing it re-keys nothing)."""
 from __future__ import annotations
 
 import io
 
 import numpy as np
 
-from hdmann.engine import codecs
+from hdmann.book.report import sample_wording
+from hdmann.engine import codecs, data, datacheck
 from hdmann.methods.words import listing, ratio
+from hdmann.studies.foundations import pipeline
+from hdmann.studies.foundations.config import CompressionConfig
+from hdmann.studies.study_b import control as study_b
+from hdmann.studies.study_b.config import StudyBConfig
 
 # Neighbouring JPEG qualities are "nearly one condition" when the mean file size changes by less than
 # BYTES_TOLERANCE (relative) and the mean PSNR by less than PSNR_TOLERANCE_DB between them.
@@ -83,3 +88,44 @@ def survey_columns(setting: str, header: str, count: str = "images", reached: bo
     shown = {setting: header, count: count, "achieved_median": "ratio (median)", "achieved_min": "ratio (min)",
              "achieved_max": "ratio (max)", "bpp": "bpp", "psnr": "PSNR (dB)", "ssim": "SSIM"}
     return {**shown, "reached_share": "share reached"} if reached else shown
+
+
+def data_values(profile: str, check: datacheck.CheckReport, data_root=None) -> dict:
+    """Every value the data chapter's prose cites, by glue name: the images per folder and dataset, and what
+    the data check found (unreadable, converted and duplicate images). ``check``: :func:`datacheck.check`'s
+    report, passed in because the chapter also tables its duplicates (a second check would hash every file
+    again)."""
+    isic = data.isic_counts(data_root)
+    values = {f"isic_{split}": sum(counts.values()) for split, counts in isic.items()}
+    values["isic_total"] = sum(sum(c.values()) for c in isic.values())
+    values.update({f"mias_{key}": value for key, value in data.mias_counts(data_root).items()})
+    values["profile"] = profile
+    values.update({"check_images": sum(check.images.values()), "check_bad": len(check.bad),
+                   "check_converted": len(check.converted), "check_copies": len(check.copies),
+                   "isic_identical_groups": len(check.identical["isic4"]),
+                   "isic_identical_images": check.identical_images("isic4"),
+                   "isic_identical_across_splits": check.across_splits,
+                   "mias_identical_groups": len(check.identical["mias"])})
+    return values
+
+
+def compression_values(cfg: CompressionConfig, study_b_cfg: StudyBConfig, data_root=None) -> dict:
+    """Every value and sentence the compression chapter's prose cites, by glue name: the example image's
+    ladder ends, and what the isic4 and MIAS surveys reached."""
+    image, image_name = pipeline.isic_example(cfg, data_root)
+    steps = pipeline.ladder(image, "jpeg", cfg.jpeg_qualities)  # lowest quality last
+    values = {"profile": cfg.profile, "isic_example": image_name, "isic_q1_ratio": steps[-1].ratio,
+              "isic_q1_bpp": steps[-1].bpp, "isic_q50_ratio": steps[0].ratio,
+              "film_example": pipeline.mias_example(cfg, data_root)[1], "tolerance_pct": 100 * cfg.ratio_tolerance}
+    jpeg_rows = pipeline.isic_table(cfg, "jpeg", data_root)
+    jp2_rows = pipeline.isic_table(cfg, "jpeg2000", data_root)
+    film_rows = study_b.ratio_table(study_b_cfg, data_root, cfg.ratio_tolerance)
+    values.update({
+        "saturation_words": saturation_wording(jpeg_rows),
+        "isic_scope": sample_wording(*pipeline.isic_survey_size(cfg, data_root), "isic4 images", cfg.max_isic_images),
+        "isic_jp2_unreached": unreached_wording([r["setting"] for r in jp2_rows if r["reached_share"] < 1], "image"),
+        "isic_jp2_ceiling": max(r["achieved_max"] for r in jp2_rows),
+        "mias_unreached": unreached_wording([r["target_ratio"] for r in film_rows if r["reached_share"] < 1], "film"),
+        "mias_ceiling": max(r["achieved_max"] for r in film_rows),
+        "mias_scope": sample_wording(*study_b.survey_size(study_b_cfg, data_root), "MIAS films")})
+    return values

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hdmann.engine import data
+from hdmann.engine import compute, data
 from hdmann.methods.words import listing
 from hdmann.studies.study_a import report as study_a_report
 from hdmann.studies.study_a.config import StudyAConfig
@@ -66,6 +66,15 @@ def single_wording(chapters: list[str]) -> str:
     if len(counts) == 1:
         return f"{len(chapters)}, all in {chapters[0]}" if len(chapters) > 1 else f"one, in {chapters[0]}"
     return listing(f"{n} in {c}" for c, n in counts.items())
+
+
+def page_values(profile: str, values: list[dict]) -> dict:
+    """Every value and sentence the seeds page's prose cites, by glue name, from :func:`seed_values`' rows
+    (passed in: the page also plots and tables them, and reading them costs every chapter's stages)."""
+    found = summary(spread_table(values))
+    return {"profile": profile, "machine_words": machine_wording(compute.xla_threads()), "n_numbers": found["numbers"],
+            "n_measured": found["measured"], "median_sd": found["median_sd"], "widest_range": found["widest_range"],
+            "widest": found["widest"], "single_seed": found["single_seed"]}
 
 
 def machine_wording(threads: int | None) -> str:

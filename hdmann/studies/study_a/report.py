@@ -240,3 +240,16 @@ def chapter_values(cfg: StudyAConfig, data_root=None) -> dict:
     values.update({"leak_val_gain": val_gain, "leak_test_gain": test_gain, "leak_words": leak_wording(val_gain, test_gain)})
     return values
 
+
+
+def representations_values(cfg: StudyAConfig, data_root=None) -> dict:
+    """Every value and sentence the representations chapter's prose cites, by glue name: each level's
+    silhouette and key margin on the reporting half, and how both move down the ladder."""
+    clusters = {r["level"]: r for r in cluster_table(cfg, data_root, "val")}
+    values = {"profile": cfg.profile, "perplexity": cfg.tsne_perplexity}
+    for level, row in clusters.items():
+        values.update({f"sil_{level}": row["silhouette"], f"margin_{level}": row["key_margin"]})
+    shown = ("original", "q5", "q1")  # the prose's three: uncompressed, the paper's q5 and the floor
+    values.update({"sil_words": trend_wording([(lv, clusters[lv]["silhouette"]) for lv in shown]),
+                   "margin_words": trend_wording([(lv, clusters[lv]["key_margin"]) for lv in shown])})
+    return values
