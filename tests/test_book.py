@@ -257,6 +257,7 @@ def test_the_seeds_page_means_are_the_numbers_its_chapters_glued(smoke_book):
     assert matched == set(CHAPTER_TITLES), matched
 
 
+@pytest.mark.slow
 def test_the_codec_chapter_s_values_on_originals_are_the_studies_own(smoke_book):
     """One quantity, one value: the codec chapter scores every training seed's model, so its accuracy and
     AUROC on originals are the seed means Study A's and Study B's chapters glue."""
@@ -726,6 +727,7 @@ def test_stray_pages_of_a_hand_run_build_are_removed(tmp_path):
     assert sorted(p.name for p in html.iterdir()) == ["_static", "book", "index.html"]
 
 
+@pytest.mark.slow
 def test_every_claim_is_on_the_landing_page_and_in_hdmann_verdicts(smoke_book):
     """One verdict protocol: each study's declared claims appear on the landing page and in the
     chapter that decides them, and every one is a value of hdmann verdicts' records."""
@@ -754,6 +756,7 @@ def test_every_claim_is_on_the_landing_page_and_in_hdmann_verdicts(smoke_book):
     assert outcomes and set(outcomes.values()) <= set(vd.OUTCOMES), outcomes
 
 
+@pytest.mark.slow
 def test_one_glued_name_is_one_quantity_across_chapters(smoke_book):
     """A name glued by two chapters is one quantity: its value is the same in both (Study A's seed-mean
     accuracy on originals is `acc_val_original` wherever a chapter cites it). Two quantities need two

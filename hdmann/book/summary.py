@@ -6,6 +6,11 @@ from __future__ import annotations
 from hdmann.book import verdicts
 from hdmann.methods import verdicts as vd
 from hdmann.methods.words import listing
+from hdmann.studies.codecs import figures as c_figures, report as c_report
+from hdmann.studies.study_a import claims as a_claims, figures as a_figures, report as a_report
+from hdmann.studies.study_a.config import study_a_config
+from hdmann.studies.study_b import figures as b_figures, report as b_report, wording as b_wording
+from hdmann.studies.study_b.config import study_b_config
 
 GROUPS = (vd.HOLDS, vd.FAILS, vd.UNDECIDED, vd.NOT_TESTABLE)
 
@@ -65,26 +70,17 @@ def deviations(profile: str, data_root=None, overrides: dict | None = None, name
 
 def input_ladder_table(profile: str, data_root=None, overrides: dict | None = None):
     """Study A's levels at the stored size and at the model's input (:func:`hdmann.studies.study_a.claims.input_ladder_display`)."""
-    from hdmann.studies.study_a import claims
-    from hdmann.studies.study_a.config import study_a_config
-
-    return claims.input_ladder_display(study_a_config(profile, overrides), data_root)
+    return a_claims.input_ladder_display(study_a_config(profile, overrides), data_root)
 
 
 def headline_figures(profile: str, data_root=None, overrides: dict | None = None) -> dict:
     """The landing page's figures: Study A's accuracy on both ladders and Study B's AUROC by ratio."""
-    from hdmann.studies.study_a import claims as a_claims, figures as a_figures, report as a_report
-    from hdmann.studies.study_a.config import study_a_config
-    from hdmann.studies.study_b import figures as b_figures, report as b_report, wording as b_wording
-    from hdmann.studies.study_b.config import study_b_config
-
     a = study_a_config(profile, overrides)
     ladders = {a_claims.legend(a, arm): a_report.accuracy_table(a, data_root, arm=arm) for arm in a_claims.arms(a)}
     b = study_b_config(profile, overrides)
     ratios = {r["level"]: r["achieved_median"] for r in b_report.ratio_table(b, data_root)}
     series = {b_wording.MODEL_LABELS[m]: (m, b_report.performance(b, m, "a", data_root=data_root))
               for m in ("cnn", "features", "shortcut")}
-    from hdmann.studies.codecs import figures as c_figures, report as c_report
 
     return {"study_a": a_figures.two_ladders(ladders, chance=0.25),
             "study_b": b_figures.auroc_vs_level(series, ratios, "trained on originals, tested at each level"),

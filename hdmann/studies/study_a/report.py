@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from hdmann.engine import data
-from hdmann.methods import embedding, evaluation
+from hdmann.methods import embedding, evaluation, models
 from hdmann.methods.words import listing
 from hdmann.studies import papers
 from hdmann.studies.study_a import distortion
@@ -188,8 +188,6 @@ def trend_wording(points: list[tuple[str, float]], digits: int = 3) -> str:
 def table_i_rows() -> list[dict]:
     """Table I of Study A: the paper's layers beside the Keras model's (built at the paper's config), and
     whether each layer's name and parameter count match."""
-    from hdmann.methods import models  # Keras loads only for the pages that build a model
-
     ours = models.layer_table(models.hdmann_cnn(study_a_config("paper")))[1:]
     return [{"layer (paper)": layer, "output shape (paper)": shape, "parameters (paper)": params,
              "layer (ours)": row["layer"], "output shape (ours)": row["output_shape"], "parameters (ours)": row["params"],
@@ -211,8 +209,6 @@ def paper_order_rows(cfg: StudyAConfig, data_root=None) -> list[dict]:
 
 def chapter_values(cfg: StudyAConfig, data_root=None) -> dict:
     """Every value and sentence the model chapter's prose cites, by glue name."""
-    from hdmann.methods import models  # Keras loads only for the pages that build a model
-
     values = {"profile": cfg.profile, "image_size": cfg.image_size, "source_size": cfg.source_size,
               "dim": cfg.hypervector_dim}
     for r in accuracy_table(cfg, data_root):
