@@ -11,7 +11,7 @@ import hdmann  # noqa: F401  (KERAS_BACKEND=jax before keras)
 import keras
 from hdmann.engine import codecs, data
 from hdmann.methods import bootstrap, patches, seeds, train
-from hdmann.studies.study_b import pipeline as study_b_patches, report, scores, selection as b_selection, wording
+from hdmann.studies.study_b import maps, pipeline as study_b_patches, report, scores, selection as b_selection, wording
 from hdmann.studies.study_b.config import study_b_config
 
 
@@ -225,9 +225,9 @@ def test_tiny_seeded_run_end_to_end(synthetic_root, monkeypatch):
     assert summary["unhealthy"] == summary["retrained"] == cfg.n_folds and summary["first_try"] == 0
     perf = report.performance(cfg, "features", "a", "malignant", synthetic_root)
     assert [r["level"] for r in perf] == ["original", "cr100"] and perf[0]["delta"] == 0
-    sal = study_b_patches.patch_saliency(cfg, None, synthetic_root)
+    sal = maps.patch_saliency(cfg, None, synthetic_root)
     assert sal["gradcam_maps"].shape[1:] == (32, 32)
-    slide = study_b_patches.sliding_maps(cfg, 100, synthetic_root)
+    slide = maps.sliding_maps(cfg, 100, synthetic_root)
     assert slide["maps"].shape[0] == 1 and slide["hit"].shape == (1,)
 
 

@@ -49,7 +49,7 @@ def test_code_closure_is_read_from_imports():
     assert not closure & {"studies.study_a.report", "book.report", "methods.plotting", "studies.study_a.config",
                           "engine.config", "engine.cache", "engine.stages", "engine.progress"}
     assert stages.code_closure("studies.study_a.report") == ()  # a report module is no stage's code
-    for module in ("studies.study_b.pipeline", "studies.study_a_beyond.attribution"):  # their saliency stages
+    for module in ("studies.study_b.maps", "studies.study_a_beyond.attribution"):  # their saliency stages
         assert {"engine.codecs", "engine.codec.jpeg2000", "methods.saliency"} <= set(stages.code_closure(module))
 
 
@@ -67,7 +67,7 @@ def test_rewording_a_docstring_or_a_comment_is_no_code_change():
 
 def test_a_codec_edit_rekeys_every_stage_downstream(synthetic_root, monkeypatch):
     before = dict(_keys(synthetic_root))
-    saliency_code = {m: stages.code_fingerprint(m) for m in ("studies.study_b.pipeline", "studies.study_a_beyond.attribution")}
+    saliency_code = {m: stages.code_fingerprint(m) for m in ("studies.study_b.maps", "studies.study_a_beyond.attribution")}
     _edit(monkeypatch, "engine.codec.jpeg2000")  # one codec's module: the registry imports it by name
     after = dict(_keys(synthetic_root))
     assert before.keys() == after.keys()

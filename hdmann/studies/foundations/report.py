@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from hdmann.book.report import sample_wording
+from hdmann.methods.words import sample_wording
 from hdmann.engine import codecs, data, datacheck
 from hdmann.methods.words import listing, ratio
 from hdmann.studies.foundations import pipeline

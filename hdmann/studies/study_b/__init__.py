@@ -10,13 +10,13 @@ def patch_stages(profile: str, overrides: dict | None = None) -> list:
     """The pipeline's stages, and the first repeat of every selection variant: strictly nested,
     outer fold k is scored by the variant its own inner split chose, which is known only once the
     selection has run, so the graph trains each (the configured variant's is the CNN's repeat 0)."""
-    from hdmann.studies.study_b import pipeline
+    from hdmann.studies.study_b import maps, pipeline
     from hdmann.studies.study_b.config import study_b_config
 
     cfg = study_b_config(profile, overrides)
     nested = [pipeline.run.on(pipeline.variant_config(cfg, variant), "cnn", None, 0, "malignant")
               for variant in cfg.patches.select_variants]
-    return pipeline.stage_calls(cfg) + nested
+    return pipeline.stage_calls(cfg) + maps.stage_calls(cfg) + nested
 
 
 def control_stages(profile: str, overrides: dict | None = None) -> list:

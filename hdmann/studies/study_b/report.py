@@ -15,7 +15,7 @@ from hdmann.methods import bootstrap, evaluation
 from hdmann.methods import saliency as sal
 from hdmann.methods.words import count
 from hdmann.studies import papers as paper
-from hdmann.studies.study_b import pipeline as sbp, selection
+from hdmann.studies.study_b import maps, pipeline as sbp, selection
 from hdmann.studies.study_b.config import StudyBConfig
 from hdmann.studies.study_b.scores import (ENSEMBLE, fold_values, patch_weights,
                                            pooled_auroc_boot, repeats, score_sets, set_auroc, train_levels)
@@ -166,7 +166,7 @@ def saliency_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
     plan = sbp.patch_plan(cfg, data_root)
     rows = []
     for level in train_levels(cfg, "cnn"):
-        s = sbp.patch_saliency(cfg, sbp.ratio_of(level), data_root)
+        s = maps.patch_saliency(cfg, sbp.ratio_of(level), data_root)
         centre = centre_energy(cfg.patches.size, plan.radius[s["index"]], cfg.patches.saliency_centre_sigma)
         row = {"level": level, "patches": int(len(s["index"])), "uniform_baseline": float(np.mean(s["circle_share"])),
                "centre_baseline": float(np.mean(centre))}
@@ -181,7 +181,7 @@ def saliency_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
 def sliding_chance(s: dict, circles: list[list], stride: int) -> np.ndarray:
     """Per film, the hit rate of a peak placed at random among the film's windows (the grid cells
     inside the breast): the share of those window centres that lie in a malignant circle within half
-    a stride, the same test a peak must pass. ``s``: a :func:`hdmann.studies.study_b.pipeline.sliding_maps`
+    a stride, the same test a peak must pass. ``s``: a :func:`hdmann.studies.study_b.maps.sliding_maps`
     output; ``circles``: each film's malignant lesions (``x``, ``y``, ``radius``)."""
     grid = s["grid"]
     xs, ys = np.meshgrid(grid, grid)  # maps are indexed [row = y, column = x]
@@ -201,7 +201,7 @@ def sliding_table(cfg: StudyBConfig, data_root=None) -> list[dict]:
     mias = sbp.study_b.films(cfg, data_root)
     rows = []
     for level in sbp.levels(cfg):
-        s = sbp.sliding_maps(cfg, sbp.ratio_of(level), data_root)
+        s = maps.sliding_maps(cfg, sbp.ratio_of(level), data_root)
         circles = [[les for les in mias.lesions[mias.names[i]] if les.severity == "malignant"] for i in s["films"]]
         m, low, high = sal.bootstrap_mean_ci(s["hit"], cfg.bootstrap_samples, cfg.bootstrap_seed)
         rows.append({"level": level, "films": int(len(s["hit"])), "hit_rate": m, "hit_low": low, "hit_high": high,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from hdmann.studies import papers as paper
-from hdmann.studies.study_b import control, control_report, negative_control, pipeline as sbp, report as rep, scores, selection
+from hdmann.studies.study_b import (control, control_report, maps, negative_control, pipeline as sbp, report as rep, scores,
+                                    selection)
 from hdmann.studies.study_b import wording as words
 from hdmann.studies.study_b.config import StudyBConfig
 
@@ -31,7 +32,7 @@ def sliding_examples(cfg: StudyBConfig, data_root=None) -> dict:
     """The arguments of :func:`hdmann.studies.study_b.figures.sliding_grid`: the first films' maps and
     peaks at originals and the highest compressed levels, with their malignant circles."""
     shown = [sbp.ORIGINAL] + [sbp.level_name(r) for r in cfg.patches.levels][-SHOWN_LEVELS:]
-    maps = {lv: sbp.sliding_maps(cfg, sbp.ratio_of(lv), data_root) for lv in shown}
+    maps = {lv: maps.sliding_maps(cfg, sbp.ratio_of(lv), data_root) for lv in shown}
     sets = {lv: sbp.patch_set(cfg, sbp.ratio_of(lv), data_root) for lv in shown}
     mias = sbp.study_b.films(cfg, data_root)
     films = maps[sbp.ORIGINAL]["films"][:SHOWN_FILMS]
