@@ -233,7 +233,8 @@ def test_choices_table_lists_exactly_the_unstated_fields(cls):
         table = report.choices(cfg, scope)
         expected = [f.name for f in dataclasses.fields(part) if "unstated" in f.metadata
                     and (scope in sections or f.metadata.get("scope") == scope)]
-        assert list(table["setting"]) == expected == list(unstated_fields(cls, scope))
+        shown = [f"{scope}.{n}" if scope in sections else n for n in expected]  # a section's field as --set names it
+        assert list(table["setting"]) == shown and expected == list(unstated_fields(cls, scope))
         assert list(table["value"]) == [report._shown(getattr(part, n)) for n in expected]
         assert all(isinstance(w, str) and w.strip() for w in table["why"]), "every choice says why"
     both = report.choices(cfg, (None, *sections))  # a chapter's table of several sections lists each one's

@@ -137,7 +137,8 @@ def choices(cfg, scope: str | tuple | None = None, extra: dict | None = None):
     rows = []
     for part in scope if isinstance(scope, tuple) else (scope,):
         section = getattr(cfg, part) if part is not None and unstated_fields(cfg, part) and _is_section(cfg, part) else cfg
-        rows += [{"setting": name, "value": _shown(getattr(section, name)), "why": why}
+        prefix = f"{part}." if section is not cfg else ""  # a section's field as --set names it: patches.size
+        rows += [{"setting": prefix + name, "value": _shown(getattr(section, name)), "why": why}
                  for name, why in unstated_fields(cfg, part).items()]
     rows += [{"setting": name, "value": _shown(value), "why": ""} for name, value in (extra or {}).items()]
     return pd.DataFrame(rows, columns=["setting", "value", "why"])
