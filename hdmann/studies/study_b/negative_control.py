@@ -31,18 +31,19 @@ def control_config(cfg: StudyBConfig) -> StudyBConfig:
 
 def control_plan_runs(cfg: StudyBConfig) -> list[tuple[str, int, object]]:
     """(kind, seed, stage call) of each of the control's CNN runs: real labels (one per training
-    seed), permuted labels, and real labels with every breast turned the same way."""
+    seed), permuted labels, and real labels with every breast turned the same way. A training run's
+    seed is its number (1, 2, ...): the chapter names it so, and its weights' seed is derived from it."""
     plan, base = control_plan(cfg), control_config(cfg)
     out = []
     for i in range(plan["seeds"]):
         c = base.replace(train_seed=seeds.derive(cfg.train_seed, "train", repeat=i))
-        out.append(("real labels", c.train_seed, run.on(c, "cnn", None)))
+        out.append(("real labels", i + 1, run.on(c, "cnn", None)))
     for i in range(plan["permutations"]):
         out.append(("permuted labels", i, run.on(base, "cnn", None, label_seed=i)))
     if plan["aligned"]:
         for i in range(plan["seeds"]):
             c = base.replace(train_seed=seeds.derive(cfg.train_seed, "train", repeat=i))
-            out.append(("sides aligned", c.train_seed, run.on(c, "cnn", None, align_sides=True)))
+            out.append(("sides aligned", i + 1, run.on(c, "cnn", None, align_sides=True)))
     return out
 
 
