@@ -306,7 +306,7 @@ def test_psnr_and_ssim_match_scikit_image_on_real_images(data_root):
 
 def test_the_isic_survey_size_counts_the_sample_and_every_image(tmp_path):
     """quick and smoke survey a seeded sample per class; the prose names it against the whole set."""
-    from hdmann.methods.words import sample_wording
+    from hdmann.studies.foundations.report import sample_wording
     from hdmann.studies.foundations import pipeline as codec_survey
     from hdmann.studies.foundations.config import compression_config
     from synthetic import write_isic

@@ -19,15 +19,3 @@ def listing(items, conjunction: str = "and") -> str:
     if len(items) < 2:
         return "".join(items)
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
-
-
-def sample_wording(used: int, total: int, noun: str, per_class: int | None = None) -> str:
-    """How the prose names the set a table covers: "all 322 MIAS films", or, where the profile
-    samples it, "a seeded sample of 100 of the 322 MIAS films" (with "(100 per class)" when the
-    sample was drawn per class)."""
-    if used < 1 or total < used:
-        raise ValueError(f"a sample of {used} out of {total} {noun}: expected 1 <= used <= total")
-    if used == total:
-        return f"all {total:,} {noun}"
-    per = f" ({per_class:,} per class)" if per_class is not None else ""
-    return f"a seeded sample of {used:,} of the {total:,} {noun}{per}"

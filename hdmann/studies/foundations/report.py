@@ -6,7 +6,6 @@ import io
 
 import numpy as np
 
-from hdmann.methods.words import sample_wording
 from hdmann.engine import codecs, data, datacheck
 from hdmann.methods.words import listing, ratio
 from hdmann.studies.foundations import pipeline
@@ -19,6 +18,18 @@ from hdmann.studies.study_b.config import StudyBConfig
 BYTES_TOLERANCE = 0.05
 PSNR_TOLERANCE_DB = 0.5
 TABLE_CAP = 255  # the largest entry of a baseline (8-bit) JPEG quantisation table
+
+
+def sample_wording(used: int, total: int, noun: str, per_class: int | None = None) -> str:
+    """How the prose names the set a table covers: "all 322 MIAS films", or, where the profile
+    samples it, "a seeded sample of 100 of the 322 MIAS films" (with "(100 per class)" when the
+    sample was drawn per class)."""
+    if used < 1 or total < used:
+        raise ValueError(f"a sample of {used} out of {total} {noun}: expected 1 <= used <= total")
+    if used == total:
+        return f"all {total:,} {noun}"
+    per = f" ({per_class:,} per class)" if per_class is not None else ""
+    return f"a seeded sample of {used:,} of the {total:,} {noun}{per}"
 
 
 def quantisation_cap_share(quality: int) -> float:
