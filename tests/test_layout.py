@@ -200,3 +200,28 @@ def test_without_its_line_a_study_folder_is_not_in_the_book():
     assert "toy_chapter" not in registry.chapter_names()
     with pytest.raises(ValueError, match="unknown config section"):
         studies.from_overrides("toy", "quick")
+
+
+def test_no_function_reads_an_imported_module_its_own_local_hides():
+    """A local named like an imported module (``quality = [quality.psnr(...) ...]``) hides the module in
+    the whole function: a read of the name before the local is bound, its own right-hand side included,
+    is a NameError at run time, in whichever chapter first reaches it."""
+    package = Path(hdmann.__file__).resolve().parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        modules = {(a.asname or a.name).split(".")[0] for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))
+                   for a in n.names}
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            arguments = {a.arg for a in fn.args.args + fn.args.kwonlyargs + fn.args.posonlyargs}
+            for node in ast.walk(fn):
+                if not isinstance(node, ast.Assign):
+                    continue
+                for name in {t.id for t in node.targets if isinstance(t, ast.Name)} & modules - arguments:
+                    early = [r for r in ast.walk(fn) if isinstance(r, ast.Name) and r.id == name
+                             and isinstance(r.ctx, ast.Load) and (r.lineno, r.col_offset) < (node.end_lineno, node.end_col_offset)
+                             and (r.lineno, r.col_offset) >= (fn.body[0].lineno, 0)]
+                    found += [f"{path.relative_to(package)}:{r.lineno} {fn.name} reads {name!r} before its local" for r in early]
+    assert not found, "\n".join(found)

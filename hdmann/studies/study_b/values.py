@@ -32,15 +32,15 @@ def sliding_examples(cfg: StudyBConfig, data_root=None) -> dict:
     """The arguments of :func:`hdmann.studies.study_b.figures.sliding_grid`: the first films' maps and
     peaks at originals and the highest compressed levels, with their malignant circles."""
     shown = [sbp.ORIGINAL] + [sbp.level_name(r) for r in cfg.patches.levels][-SHOWN_LEVELS:]
-    maps = {lv: maps.sliding_maps(cfg, sbp.ratio_of(lv), data_root) for lv in shown}
+    by_level = {lv: maps.sliding_maps(cfg, sbp.ratio_of(lv), data_root) for lv in shown}
     sets = {lv: sbp.patch_set(cfg, sbp.ratio_of(lv), data_root) for lv in shown}
     mias = sbp.study_b.films(cfg, data_root)
-    films = maps[sbp.ORIGINAL]["films"][:SHOWN_FILMS]
+    films = by_level[sbp.ORIGINAL]["films"][:SHOWN_FILMS]
     return {"films_by_level": {lv: sets[lv]["sliding"][:SHOWN_FILMS] for lv in shown},
-            "maps_by_level": {lv: maps[lv]["maps"][:SHOWN_FILMS] for lv in shown},
-            "grid": maps[sbp.ORIGINAL]["grid"],
+            "maps_by_level": {lv: by_level[lv]["maps"][:SHOWN_FILMS] for lv in shown},
+            "grid": by_level[sbp.ORIGINAL]["grid"],
             "lesions": [[les for les in mias.lesions[mias.names[i]] if les.severity == "malignant"] for i in films],
-            "peaks_by_level": {lv: maps[lv]["peaks"][:SHOWN_FILMS] for lv in shown},
+            "peaks_by_level": {lv: by_level[lv]["peaks"][:SHOWN_FILMS] for lv in shown},
             "names": [mias.names[i] for i in films]}
 
 
