@@ -5,26 +5,17 @@ coded 4:2:0, the format's common profile.
 """
 from __future__ import annotations
 
-import io
+from PIL import Image
 
-from PIL import Image, features
-
-from hdmann.engine.codec.base import Codec
+from hdmann.engine.codec.base import Codec, pillow_encode, pillow_feature
 
 
 def _save(img: Image.Image, pixels, setting: int, speed: int) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "AVIF", quality=setting, speed=speed, max_threads=1,
-             **({"subsampling": "4:2:0"} if pixels.ndim == 3 else {}))
-    return buf.getvalue()
+    return pillow_encode(img, "AVIF", quality=setting, speed=speed, max_threads=1,
+                         **({"subsampling": "4:2:0"} if pixels.ndim == 3 else {}))
 
 
-def _available() -> bool:
-    return bool(features.check("avif"))
-
-
-def _version() -> str | None:
-    return features.version("avif") if _available() else None
+_available, _version = pillow_feature("avif")
 
 
 CODECS = (Codec(name="avif", label="AVIF", library="libavif", knob="quality", low=0, high=100, integer=True,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import numpy as np
-from PIL import Image
+from PIL import features, Image
 
 
 class CodecUnavailable(RuntimeError):
@@ -31,6 +31,24 @@ def pillow_decode(data: bytes, mode: str) -> np.ndarray:
     """Decode with whatever Pillow recognises, converted to ``mode`` ("L" or "RGB")."""
     with Image.open(io.BytesIO(data)) as img:
         return np.asarray(img.convert(mode), dtype=np.uint8)
+
+
+def pillow_encode(img: Image.Image, fmt: str, **params) -> bytes:
+    """``img`` saved by Pillow's ``fmt`` writer with ``params``, as bytes."""
+    buf = io.BytesIO()
+    img.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def pillow_feature(feature: str, version_of: str | None = None) -> tuple[Callable[[], bool], Callable[[], str | None]]:
+    """``(available, version)`` of a coder built into Pillow: whether ``feature`` is compiled in, and the
+    version of ``version_of`` (default: the same feature) when it is."""
+    def available() -> bool:
+        return bool(features.check(feature))
+
+    def version() -> str | None:
+        return features.version(version_of or feature) if available() else None
+    return available, version
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,9 @@ libjpeg clamps a quality of 0 to 1, so 0 is refused rather than recorded wrongly
 """
 from __future__ import annotations
 
-import io
+from PIL import Image
 
-from PIL import Image, features
-
-from hdmann.engine.codec.base import Codec
+from hdmann.engine.codec.base import Codec, pillow_encode, pillow_feature
 
 SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
 
@@ -18,17 +16,11 @@ SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
 def _save(img: Image.Image, pixels, setting: int, subsampling: str) -> bytes:
     if subsampling not in SUBSAMPLINGS:
         raise ValueError(f"subsampling={subsampling!r}: use one of {SUBSAMPLINGS}")
-    buf = io.BytesIO()
-    img.save(buf, "JPEG", quality=setting, optimize=True, **({"subsampling": subsampling} if pixels.ndim == 3 else {}))
-    return buf.getvalue()
+    return pillow_encode(img, "JPEG", quality=setting, optimize=True,
+                         **({"subsampling": subsampling} if pixels.ndim == 3 else {}))
 
 
-def _available() -> bool:
-    return bool(features.check("jpg"))
-
-
-def _version() -> str | None:
-    return features.version("libjpeg_turbo") if _available() else None
+_available, _version = pillow_feature("jpg", version_of="libjpeg_turbo")
 
 
 def _jpeg(name: str, subsampling: str, aliases: tuple[str, ...], isic: tuple, film: tuple = ()) -> Codec:

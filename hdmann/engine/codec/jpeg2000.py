@@ -5,25 +5,17 @@ floor, so a very high target ratio is not reached on a small image: callers reco
 """
 from __future__ import annotations
 
-import io
+from PIL import Image
 
-from PIL import Image, features
-
-from hdmann.engine.codec.base import Codec
+from hdmann.engine.codec.base import Codec, pillow_encode, pillow_feature
 
 
 def _save(img: Image.Image, pixels, setting: float) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[setting], irreversible=True, no_jp2=True)
-    return buf.getvalue()
+    return pillow_encode(img, "JPEG2000", quality_mode="rates", quality_layers=[setting], irreversible=True,
+                         no_jp2=True)
 
 
-def _available() -> bool:
-    return bool(features.check("jpg_2000"))
-
-
-def _version() -> str | None:
-    return features.version("jpg_2000") if _available() else None
+_available, _version = pillow_feature("jpg_2000")
 
 
 CODECS = (Codec(name="jpeg2000", label="JPEG 2000", library="OpenJPEG", knob="target ratio", low=1, high=1e9,

@@ -7,14 +7,13 @@ the JXL format with Pillow, for coding and for decoding.
 from __future__ import annotations
 
 import importlib
-import io
 import re
 from importlib import metadata
 from pathlib import Path
 
 from PIL import Image
 
-from hdmann.engine.codec.base import Codec, pillow_decode
+from hdmann.engine.codec.base import Codec, pillow_decode, pillow_encode
 
 
 def _plugin():
@@ -26,9 +25,7 @@ def _plugin():
 
 def _save(img: Image.Image, pixels, setting: float, effort: int) -> bytes:
     _plugin()
-    buf = io.BytesIO()
-    img.save(buf, "JXL", quality=setting, effort=effort, num_threads=1)
-    return buf.getvalue()
+    return pillow_encode(img, "JXL", quality=setting, effort=effort, num_threads=1)
 
 
 def _decode(data: bytes, mode: str):

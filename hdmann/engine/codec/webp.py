@@ -4,25 +4,16 @@
 """
 from __future__ import annotations
 
-import io
+from PIL import Image
 
-from PIL import Image, features
-
-from hdmann.engine.codec.base import Codec
+from hdmann.engine.codec.base import Codec, pillow_encode, pillow_feature
 
 
 def _save(img: Image.Image, pixels, setting: int, method: int) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, "WEBP", quality=setting, method=method)
-    return buf.getvalue()
+    return pillow_encode(img, "WEBP", quality=setting, method=method)
 
 
-def _available() -> bool:
-    return bool(features.check("webp"))
-
-
-def _version() -> str | None:
-    return features.version("webp") if _available() else None
+_available, _version = pillow_feature("webp")
 
 
 CODECS = (Codec(name="webp", label="WebP", library="libwebp", knob="quality", low=0, high=100, integer=True,
