@@ -69,14 +69,14 @@ def seed_image_auroc(y, scores, n_boot: int = 1000, seed: int = 0, reference=Non
         return float(point.mean()), np.take_along_axis(boot, pick, axis=1).mean(axis=1)
 
     value, boot = replicate(scores)
-    low, high = np.nanpercentile(boot, [2.5, 97.5])
-    out = {"auroc": value, "low": float(low), "high": float(high), "seeds": len(scores),
+    low, high = interval(boot)
+    out = {"auroc": value, "low": low, "high": high, "seeds": len(scores),
            "per_seed": [float(weighted_auroc(y, row, np.ones((1, len(y))))[0]) for row in scores]}
     if reference is not None:
         ref_value, ref_boot = replicate(np.atleast_2d(np.asarray(reference, dtype=np.float64)))
-        d_low, d_high = np.nanpercentile(boot - ref_boot, [2.5, 97.5])
+        d_low, d_high = paired_interval(boot, ref_boot)
         out.update({"reference": ref_value, "difference": value - ref_value,
-                    "difference_low": float(d_low), "difference_high": float(d_high)})
+                    "difference_low": d_low, "difference_high": d_high})
     return out
 
 
@@ -119,8 +119,7 @@ def resample_seeds(seed_boot, seed: int = 0) -> np.ndarray:
 def interval(replicates, level: float = 0.95) -> tuple[float, float]:
     """The percentile interval of bootstrap replicates (NaN replicates, e.g. a resample holding one
     class, are left out): ``(low, high)``."""
-    tail = 100 * (1 - level) / 2
-    low, high = np.nanpercentile(np.asarray(replicates, dtype=np.float64), [tail, 100 - tail])
+    low, high = np.nanpercentile(np.asarray(replicates, dtype=np.float64), [50 * (1 - level), 50 * (1 + level)])
     return float(low), float(high)
 
 

@@ -12,6 +12,8 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, confusion_matrix
 
+from hdmann.methods.bootstrap import interval
+
 
 def bootstrap_ci(metric, *arrays, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
                  stratify: np.ndarray | None = None) -> tuple[float, float, float]:
@@ -34,8 +36,8 @@ def bootstrap_ci(metric, *arrays, n_boot: int = 1000, seed: int = 0, level: floa
         else:  # keep class sizes, so every resample still holds both classes
             idx = np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups])
         values.append(metric(*[a[idx] for a in arrays]))
-    low, high = np.nanpercentile(values, [50 * (1 - level), 50 * (1 + level)])
-    return float(metric(*arrays)), float(low), float(high)
+    low, high = interval(values, level)
+    return float(metric(*arrays)), low, high
 
 
 class FoldWarning(UserWarning):
@@ -172,8 +174,8 @@ def seed_image_ci(values, n_boot: int = 1000, seed: int = 0, level: float = 0.95
     reps = np.take_along_axis(per_seed, seeds, axis=1).mean(axis=1)
     if not np.isfinite(reps).any():  # an undefined measure (e.g. a silhouette of one image per class)
         return float("nan"), float("nan"), float("nan")
-    low, high = np.nanpercentile(reps, [50 * (1 - level), 50 * (1 + level)])
-    return float(v.mean()), float(low), float(high)
+    low, high = interval(reps, level)
+    return float(v.mean()), low, high
 
 
 def seed_intervals(values, n_boot: int = 1000, seed: int = 0) -> tuple[list[tuple], tuple]:

@@ -17,11 +17,6 @@ METRIC_LABELS = {"val": "Study A accuracy, reporting half of the validation part
 STUDY_OF = {m: study for study, metrics in METRICS.items() for m in metrics}
 
 
-def _ci(values: np.ndarray) -> tuple[float, float]:
-    low, high = np.nanpercentile(values, [2.5, 97.5])
-    return float(low), float(high)
-
-
 def _finite_mean(values) -> float:
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -43,8 +38,8 @@ def seed_count(cfg: CodecConfig, study: str) -> int:
 
 
 def _point(key, rep: dict, ref: dict, **stats) -> dict:
-    low, high = _ci(rep["boot"])
-    dlow, dhigh = _ci(rep["boot"] - ref["boot"])
+    low, high = bootstrap.interval(rep["boot"])
+    dlow, dhigh = bootstrap.paired_interval(rep["boot"], ref["boot"])
     codec, setting = key
     return {"codec": codec, "setting": setting, "value": rep["value"], "low": low, "high": high,
             "delta": rep["value"] - ref["value"], "delta_low": dlow, "delta_high": dhigh, "boot": rep["boot"],

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 
 from hdmann.engine import codecs
-from hdmann.methods import evaluation
+from hdmann.methods import bootstrap, evaluation
 from hdmann.studies.codecs import pipeline as ra
 from hdmann.studies.codecs.config import CodecConfig
-from hdmann.studies.codecs.curves import _ci, margin_of, seed_agreement, seed_curve
+from hdmann.studies.codecs.curves import margin_of, seed_agreement, seed_curve
 
 # newer than JPEG: the codecs the chapter's question is about (JPEG 4:4:4 is JPEG with other chroma)
 NEWER = ("jpeg2000", "webp", "avif", "jxl")
@@ -174,7 +174,7 @@ def ranking(cfg: CodecConfig, curve: dict, metric: str, margin: float | None = N
         if span is not None:
             x, v, b = _log_positions(curve[codec])
             w = interp_weights(x, np.log10(span[0]), np.log10(span[1]))
-            mean_low, mean_high = _ci(w @ b)
+            mean_low, mean_high = bootstrap.interval(w @ b)
             d, d_boot = bd_accuracy(curve[codec], curve[reference], *span)
             seed_bd = [bd_accuracy(seed_curve(curve[codec], s), seed_curve(curve[reference], s), *span)
                        for s in range(n_seeds)]
@@ -183,8 +183,8 @@ def ranking(cfg: CodecConfig, curve: dict, metric: str, margin: float | None = N
                 pooled = verdict = REFERENCE
                 per_seed, seed_ci, agree = [], [], None
             else:
-                d_low, d_high = _ci(d_boot)
-                seed_ci = [_ci(sb) for _, sb in seed_bd]
+                d_low, d_high = bootstrap.interval(d_boot)
+                seed_ci = [bootstrap.interval(sb) for _, sb in seed_bd]
                 pooled = compare(d_low, d_high, cfg.bd_margin)
                 per_seed = [compare(lo, hi, cfg.bd_margin) for lo, hi in seed_ci]
                 verdict, agree = seed_agreed(pooled, per_seed, share)

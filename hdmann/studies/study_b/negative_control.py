@@ -7,7 +7,7 @@ import numpy as np
 
 from hdmann.engine import data
 from hdmann.engine.stages import stage
-from hdmann.methods import evaluation, seeds, train
+from hdmann.methods import bootstrap, evaluation, seeds, train
 from hdmann.studies.study_b.config import study_b_control_config, StudyBConfig
 from hdmann.studies.study_b.control import (_build, _params, compressed_films, films, folds, ORIGINAL, run,
                                             RUN_FIELDS, scores, sides, training_labels)
@@ -93,8 +93,8 @@ def fold_auroc_ci(y, score, fold, patient, n_boot: int, seed: int, level: float 
             idx = np.concatenate([g[i] for g in groups if g for i in rng.integers(0, len(g), len(g))])
             per_fold.append(pair_auroc(y[idx], score[idx]))
         values[b] = np.nanmean(per_fold)
-    low, high = np.nanpercentile(values, [50 * (1 - level), 50 * (1 + level)])
-    return float(np.nanmean(fold_auroc(y, score, fold))), float(low), float(high)
+    low, high = bootstrap.interval(values, level)
+    return float(np.nanmean(fold_auroc(y, score, fold))), low, high
 
 
 def film_features(cfg: StudyBConfig, data_root=None) -> dict[str, np.ndarray]:
