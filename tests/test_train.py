@@ -640,12 +640,11 @@ def test_a_stage_reading_an_unhashed_nested_field_is_caught(synthetic_root):
     """Strict reads see through sections: a stage's key hashes ``patches.size`` by that name, and a
     body that read a section field its params did not declare would fail (HDMANN_STRICT=1 in tests)."""
     from hdmann.engine import reads
-    from hdmann.studies.study_b import pipeline as patches_pipeline
 
     cfg = study_b_config("smoke")
     recorder = reads.Recorder()
     view = reads.view(cfg, recorder)
-    patches_pipeline._params(view, ("patches.size", "films.input_size", "fold_seed"), study_b.films(cfg, synthetic_root))
+    study_b.film_params(view, ("patches.size", "films.input_size", "fold_seed"), study_b.films(cfg, synthetic_root))
     assert {("StudyBPatches", "size"), ("StudyBFilms", "input_size"), ("StudyBConfig", "fold_seed")} <= set(recorder.fields)
     guard = reads.Guard("toy", {("StudyBPatches", "size", reads.canon(cfg.patches.size))}, set())
     checked = reads.view(cfg, guard)

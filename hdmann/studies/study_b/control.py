@@ -41,7 +41,7 @@ def levels(cfg: StudyBConfig) -> list[str]:
     return [ORIGINAL] + [level_name(r) for r in cfg.films.compression_ratios]
 
 
-def _ratio(level: str) -> int | None:
+def ratio_of(level: str) -> int | None:
     return None if level == ORIGINAL else int(level[2:])
 
 
@@ -61,9 +61,11 @@ def films(cfg: StudyBConfig, data_root=None) -> data.MiasSet:
     return mias.subset(np.flatnonzero(np.isin(mias.patient, chosen)))
 
 
-def _params(cfg: StudyBConfig, fields, mias: data.MiasSet) -> dict:
+def film_params(cfg: StudyBConfig, fields, mias: data.MiasSet, lesions: bool = False) -> dict:
+    """A Study B stage's ``params``: ``fields`` of the config (dotted for a section's) and the fingerprint of
+    the films, with ``images.csv`` (and ``labels.csv``, for a stage that reads the lesion circles)."""
     return {"fields": {f: value_at(cfg, f) for f in fields},
-            "films": data.fingerprint_files([mias.path(n) for n in mias.names] + mias.table_files())}
+            "films": data.fingerprint_files([mias.path(n) for n in mias.names] + mias.table_files(lesions))}
 
 
 def folds(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:
@@ -75,7 +77,7 @@ def folds(cfg: StudyBConfig, mias: data.MiasSet) -> np.ndarray:
     return fold
 
 
-@stage("study_b/films", params=lambda cfg, data_root: _params(cfg, SET_FIELDS, films(cfg, data_root)))
+@stage("study_b/films", params=lambda cfg, data_root: film_params(cfg, SET_FIELDS, films(cfg, data_root)))
 def compressed_films(cfg: StudyBConfig, ratio: int | None, data_root=None) -> dict:
     """Films compressed at full size (as an archive stores them), decoded, resized to the model input.
 
@@ -104,7 +106,7 @@ def survey_size(cfg: StudyBConfig, data_root=None) -> tuple[int, int]:
 
 
 @stage("study_b/film_survey",
-       params=lambda cfg, data_root: _params(cfg, FILM_FIELDS + ("codec", "films.compression_ratios", "films.survey_films"),
+       params=lambda cfg, data_root: film_params(cfg, FILM_FIELDS + ("codec", "films.compression_ratios", "films.survey_films"),
                                              films(cfg, data_root)))
 def film_survey(cfg: StudyBConfig, data_root=None) -> dict:
     """Achieved ratio, bpp, PSNR and SSIM of every surveyed film (:func:`survey_names`) at each of
@@ -168,8 +170,8 @@ def model_inputs(cfg: StudyBConfig, ratio: int | None, data_root=None, align_sid
     return x[..., None]
 
 
-@stage("study_b/run", params=lambda cfg, data_root: _params(cfg, RUN_FIELDS, films(cfg, data_root)),
-       reads=lambda cfg, **_: [compressed_films.on(cfg, _ratio(lv)) for lv in levels(cfg)])
+@stage("study_b/run", params=lambda cfg, data_root: film_params(cfg, RUN_FIELDS, films(cfg, data_root)),
+       reads=lambda cfg, **_: [compressed_films.on(cfg, ratio_of(lv)) for lv in levels(cfg)])
 def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = None, data_root=None, *,
         label_seed: int | None = None, align_sides: bool = False, folder: Path) -> None:
     """Five-fold training at one training level; every fold's model is tested at every level.
@@ -191,7 +193,7 @@ def run(cfg: StudyBConfig, architecture: str = "cnn", train_ratio: int | None = 
     y = labels.astype(np.float32)
     fold = folds(cfg, mias)
     x_train_level = model_inputs(cfg, train_ratio, data_root, align_sides)
-    test_sets = {lv: model_inputs(cfg, _ratio(lv), data_root, align_sides) for lv in levels(cfg)}
+    test_sets = {lv: model_inputs(cfg, ratio_of(lv), data_root, align_sides) for lv in levels(cfg)}
     reusable = train.ReusableModel(_build(cfg, architecture), "binary_crossentropy",
                                    train.adam(cfg.films.learning_rate), seeds.derive(cfg.train_seed, "init"))
     scores = {lv: np.full(len(mias), np.nan, dtype=np.float32) for lv in levels(cfg)}

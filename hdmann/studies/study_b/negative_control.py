@@ -9,7 +9,7 @@ from hdmann.engine import data
 from hdmann.engine.stages import stage
 from hdmann.methods import bootstrap, evaluation, seeds, train
 from hdmann.studies.study_b.config import study_b_control_config, StudyBConfig
-from hdmann.studies.study_b.control import (_build, _params, compressed_films, films, folds, ORIGINAL, run,
+from hdmann.studies.study_b.control import (_build, compressed_films, film_params, films, folds, ORIGINAL, run,
                                             RUN_FIELDS, scores, sides, training_labels)
 
 BREAST_LEVEL = 30  # grey level above which a pixel of the resized film counts as breast (background is ~0-20)
@@ -129,7 +129,7 @@ def side_learner_over_splits(cfg: StudyBConfig, n_splits: int, data_root=None) -
     return np.array(out)
 
 
-@stage("study_b/untrained", params=lambda cfg, data_root: _params(cfg, RUN_FIELDS, films(cfg, data_root)),
+@stage("study_b/untrained", params=lambda cfg, data_root: film_params(cfg, RUN_FIELDS, films(cfg, data_root)),
        reads=lambda cfg, n_inits: [compressed_films.on(cfg, None)])
 def untrained_outputs(cfg: StudyBConfig, n_inits: int, data_root=None) -> dict:
     """Scores of the CNN straight from its random initialisation (seeds 0 to n_inits - 1), one row

@@ -25,12 +25,11 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from hdmann.engine import cache, codecs, data, parallel, quality
 from hdmann.engine.stages import stage
-from hdmann.engine.config import value_at
 from hdmann.methods import features, models, patches, seeds, train
 from hdmann.studies.study_b import control as study_b
+from hdmann.studies.study_b.control import level_name, ORIGINAL, ratio_of  # one level naming for both designs
 from hdmann.studies.study_b.config import PATCH_CNN_VARIANTS, StudyBConfig
 
-ORIGINAL = "original"
 ARCHITECTURES = ("cnn", "resnet18")
 TASKS = ("malignant", "abnormal", "malignant_vs_benign")
 PLAN_FIELDS = ("max_films", "fold_seed", "patches.size", "patches.negative_scheme", "patches.negatives_per_lesion",
@@ -43,27 +42,14 @@ TRAIN_FIELDS = SET_FIELDS + ("conv_filters", "dense_units", "dropout_rate", "pat
                              "batchnorm_momentum", "patches.health_min_train_auroc", "patches.health_retries")
 
 
-def level_name(ratio: int | None) -> str:
-    return ORIGINAL if ratio is None else f"cr{ratio}"
-
-
-def ratio_of(level: str) -> int | None:
-    return None if level == ORIGINAL else int(level[2:])
-
-
 def levels(cfg: StudyBConfig) -> list[str]:
     return [ORIGINAL] + [level_name(r) for r in cfg.patches.levels]
-
-
-def _params(cfg: StudyBConfig, fields, mias: data.MiasSet, lesions: bool = False) -> dict:
-    return {"fields": {f: value_at(cfg, f) for f in fields},
-            "films": data.fingerprint_files([mias.path(n) for n in mias.names] + mias.table_files(lesions))}
 
 
 def _on_films(fields, lesions: bool = False):
     """A stage's ``params``: ``fields`` of the config and the fingerprint of the films it may read,
     with ``images.csv`` (and ``labels.csv``, for a stage that reads the lesion circles)."""
-    return lambda cfg, data_root: _params(cfg, fields, study_b.films(cfg, data_root), lesions)
+    return lambda cfg, data_root: study_b.film_params(cfg, fields, study_b.films(cfg, data_root), lesions)
 
 
 # ------------------------------------------------------------------------------------------------
